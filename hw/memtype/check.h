@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The checker: judges each transaction that reaches a device against the
+ * memory type it was made with (rules.h, MT_RULE_V_*) and against what the
+ * device declared about its registers (MT_RULE_X_*).
+ *
+ * Ordering is judged against the last MT_CHECK_WINDOW transactions: a
+ * transaction that arrives after one holding a program-later access is
+ * reordered.  No allocation; the expectation table is the caller's.
+ */
+#ifndef BARLAB_CHECK_H
+#define BARLAB_CHECK_H
+
+#include <stdint.h>
+
+#include "rules.h"
+#include "txn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT_CHECK_WINDOW 64
+
+enum {
+    MT_EXPECT_NO_SPEC_READ = 1u << 0,   /* reads have side effects */
+    MT_EXPECT_NO_GATHER = 1u << 1,      /* must arrive as a lone access */
+};
+
+/* A device's declaration about the bytes [lo, hi) of its region. */
+typedef struct {
+    uint64_t lo, hi;
+    unsigned flags;         /* MT_EXPECT_* */
+    const char *name;
+} MtExpect;
+
+typedef struct {
+    const MtExpect *expect;
+    unsigned nexpect;
+    unsigned head, count;
+    uint64_t max_seq;       /* largest seq_last seen: nothing is older */
+    MtTxn recent[MT_CHECK_WINDOW];
+    uint64_t checked;
+    uint64_t violations[MT_RULE__COUNT];
+} MtChecker;
+
+void mt_check_init(MtChecker *c, const MtExpect *expect, unsigned nexpect);
+
+/* The rules @t breaks, as a mask of 1u << MtRule; 0 when it is legal. */
+uint32_t mt_check_txn(MtChecker *c, const MtTxn *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BARLAB_CHECK_H */

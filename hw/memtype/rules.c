@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The rule catalogue: see rules.h and docs/rules.md. */
+#include "rules.h"
+#include "txn.h"
+
+static const MtRuleInfo rule_table[MT_RULE__COUNT] = {
+    [MT_RULE_C_DEVICE_WINS] = { "C1",
+        "Device at either stage beats Normal: the result is the Device type",
+        "S2CombineS1MemAttrs()" },
+    [MT_RULE_C_STRONGER_DEVICE] = { "C2",
+        "Device at both stages: the stronger type wins (nGnRnE > nGnRE > nGRE > GRE)",
+        "S2CombineS1Device()" },
+    [MT_RULE_C_CACHE] = { "C3",
+        "Normal at both stages: per domain NC beats WT beats WB; hints come from stage 1",
+        "S2CombineS1AttrHints()" },
+    [MT_RULE_C_FWB_DEVICE] = { "F1",
+        "FWB, MemAttr[2]=0: Device of the stage-2 type, or the stronger stage-1 Device",
+        "AArch64.S2ApplyFWBMemAttrs()" },
+    [MT_RULE_C_FWB_NC] = { "F2",
+        "FWB, MemAttr=0b101: Normal-NC, unless stage 1 is Device (then stage 1)",
+        "AArch64.S2ApplyFWBMemAttrs()" },
+    [MT_RULE_C_FWB_WB] = { "F3",
+        "FWB, MemAttr=0b110: Normal Write-Back whatever stage 1 says",
+        "AArch64.S2ApplyFWBMemAttrs()" },
+    [MT_RULE_C_FWB_S1] = { "F4",
+        "FWB, MemAttr=0b111: the stage-1 attributes",
+        "AArch64.S2ApplyFWBMemAttrs()" },
+    [MT_RULE_C_RESERVED] = { "R1",
+        "A reserved or UNPREDICTABLE encoding: no prediction is made",
+        "MAIR_ELx.Attr<n>; stage 2 MemAttr encodings" },
+    [MT_RULE_A_S1] = { "A1",
+        "Unaligned access to a stage-1 Device type: Alignment fault at stage 1, to EL1",
+        "AArch64.S1HasAlignmentFault()" },
+    [MT_RULE_A_S2] = { "A2",
+        "Unaligned access to a stage-2 Device type: Alignment fault at stage 2, to EL2 "
+        "(KVM before the fault-injection patch: KVM_RUN fails, the VM dies)",
+        "AArch64.S2HasAlignmentFault()" },
+    [MT_RULE_A_DCZVA] = { "A3",
+        "DC ZVA to any Device type: Alignment fault, at the stage that says Device",
+        "AArch64.S1HasAlignmentFault(), AArch64.S2HasAlignmentFault() (DCZero)" },
+    [MT_RULE_A_NORMAL] = { "A4",
+        "Normal memory: unaligned accesses and DC ZVA complete (SCTLR_ELx.A=0)",
+        "B2.5.2 Alignment of data accesses" },
+    [MT_RULE_T_EXACT] = { "T1",
+        "Non-Gathering type: each access reaches the device as issued, in program order",
+        "B2.10.2 Device memory: Gathering, Reordering" },
+    [MT_RULE_T_GATHER] = { "T2",
+        "Gathering type: writes may merge into larger transactions (the model gathers "
+        "64-byte lines)",
+        "B2.10.1 Normal memory; B2.10.2 Device memory: Gathering" },
+    [MT_RULE_V_GATHER] = { "V1",
+        "Accesses were merged into one transaction, but the type is non-Gathering",
+        "B2.10.2 Device memory: Gathering" },
+    [MT_RULE_V_REORDER] = { "V2",
+        "Accesses arrived out of program order, but the type is non-Reordering",
+        "B2.10.2 Device memory: Reordering" },
+    [MT_RULE_V_SAME_ADDR] = { "V3",
+        "Accesses to the same bytes arrived out of program order",
+        "B2.3 Definition of the memory model: same-address ordering" },
+    [MT_RULE_V_BARRIER] = { "V4",
+        "Accesses were merged or reordered across a DMB/DSB",
+        "B2.3.12 Memory barriers" },
+    [MT_RULE_V_ALIGN] = { "V5",
+        "An unaligned access to a Device type reached the device instead of faulting",
+        "AArch64.S1HasAlignmentFault(), AArch64.S2HasAlignmentFault()" },
+    [MT_RULE_V_SPEC_DEVICE] = { "V6",
+        "A speculative read of a Device type",
+        "B2.10.2 Device memory: no speculative data accesses" },
+    [MT_RULE_V_RESERVED] = { "V7",
+        "A transaction made with a reserved memory type",
+        "MAIR_ELx.Attr<n>" },
+    [MT_RULE_X_NO_SPEC] = { "X1",
+        "The device declares this register read-sensitive: it was read speculatively",
+        "device expectation (docs/devices)" },
+    [MT_RULE_X_NO_GATHER] = { "X2",
+        "The device expects this register written alone: it was gathered with others",
+        "device expectation (docs/devices)" },
+};
+
+const MtRuleInfo *mt_rule(unsigned rule)
+{
+    static const MtRuleInfo unknown = { "?", "unknown rule", "" };
+
+    return rule < MT_RULE__COUNT ? &rule_table[rule] : &unknown;
+}
+
+const char *mt_flush_reason_name(unsigned reason)
+{
+    static const char *const names[MT_FLUSH__COUNT] = {
+        "none", "complete", "evict", "barrier", "read", "nongather",
+        "attr", "timeout", "full", "stop",
+    };
+
+    return reason < MT_FLUSH__COUNT ? names[reason] : "?";
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The scenario-file parser: see scenario.h. */
+#define _POSIX_C_SOURCE 200809L     /* strtok_r */
+#include "scenario.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#define MAX_LINE 4096
+#define MAX_VALUES 64
+
+typedef enum { KEY_CPU, KEY_POLICY, KEY_BAR, KEY_S1, KEY_PATTERN, KEY_TOUCH, KEY__COUNT } Key;
+
+static const char *const key_names[KEY__COUNT] = {
+    "cpu", "policy", "bar", "s1", "pattern", "touch",
+};
+
+/* The values of one line, decoded. */
+typedef struct {
+    unsigned n[KEY__COUNT];
+    const MtCpu *cpu[MAX_VALUES];
+    uint8_t policy[MAX_VALUES];
+    bool bar[MAX_VALUES];
+    uint8_t s1[MAX_VALUES];
+    const MtPattern *pattern[MAX_VALUES];
+    uint8_t touch[MAX_VALUES];
+} Values;
+
+static int fail(char *err, size_t errlen, const char *name, unsigned lineno,
+                const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(err, errlen, "%s:%u: ", name, lineno);
+
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < errlen) {
+        vsnprintf(err + n, errlen - n, fmt, ap);
+    }
+    va_end(ap);
+    return -1;
+}
+
+/* Decode @val for @key into slot @i of @v; false if it is not a valid value. */
+static bool decode_value(Key key, const char *val, Values *v, unsigned i)
+{
+    switch (key) {
+    case KEY_CPU:
+        return (v->cpu[i] = mt_cpu_find(val)) != NULL;
+    case KEY_POLICY:
+        return mt_policy_parse(val, &v->policy[i]) == 0;
+    case KEY_BAR:
+        v->bar[i] = !strcmp(val, "pref");
+        return v->bar[i] || !strcmp(val, "nonpref");
+    case KEY_S1:
+        return mt_parse_s1(val, &v->s1[i]) == MT_OK;
+    case KEY_PATTERN:
+        return (v->pattern[i] = mt_pattern_find(val)) != NULL;
+    case KEY_TOUCH:
+        v->touch[i] = strcmp(val, "first") ? MT_TOUCH_HIT : MT_TOUCH_FIRST;
+        return !strcmp(val, "first") || !strcmp(val, "hit");
+    default:
+        return false;
+    }
+}
+
+static int parse_word(char *word, Values *v, const char *name, unsigned lineno,
+                      char *err, size_t errlen)
+{
+    char *eq = strchr(word, '='), *val, *save = NULL;
+    int key = -1;
+
+    if (!eq) {
+        return fail(err, errlen, name, lineno, "expected key=value, got '%s'", word);
+    }
+    *eq = '\0';
+    for (unsigned k = 0; k < KEY__COUNT; k++) {
+        if (!strcmp(word, key_names[k])) {
+            key = k;
+        }
+    }
+    if (key < 0) {
+        return fail(err, errlen, name, lineno, "unknown key '%s'", word);
+    }
+    if (v->n[key]) {
+        return fail(err, errlen, name, lineno, "key '%s' given twice", word);
+    }
+    for (val = strtok_r(eq + 1, ",", &save); val; val = strtok_r(NULL, ",", &save)) {
+        if (v->n[key] == MAX_VALUES) {
+            return fail(err, errlen, name, lineno, "more than %d values for '%s'",
+                        MAX_VALUES, word);
+        }
+        if (!decode_value(key, val, v, v->n[key])) {
+            return fail(err, errlen, name, lineno, "bad %s '%s'", word, val);
+        }
+        v->n[key]++;
+    }
+    if (!v->n[key]) {
+        return fail(err, errlen, name, lineno, "no value for '%s'", word);
+    }
+    return 0;
+}
+
+int mt_scenario_parse_line(const char *line, const char *name, unsigned lineno,
+                           MtScenarioFn fn, void *opaque,
+                           char *err, size_t errlen)
+{
+    char buf[MAX_LINE], *word, *save = NULL, *hash;
+    Values v;
+    unsigned idx[KEY__COUNT] = { 0 };
+
+    memset(&v, 0, sizeof(v));
+
+    if (strlen(line) >= sizeof(buf)) {
+        return fail(err, errlen, name, lineno, "line longer than %d bytes", MAX_LINE - 1);
+    }
+    strcpy(buf, line);
+    hash = strchr(buf, '#');
+    if (hash) {
+        *hash = '\0';
+    }
+    for (word = strtok_r(buf, " \t\r\n", &save); word;
+         word = strtok_r(NULL, " \t\r\n", &save)) {
+        if (parse_word(word, &v, name, lineno, err, errlen)) {
+            return -1;
+        }
+    }
+    if (!v.n[KEY_CPU] && !v.n[KEY_POLICY] && !v.n[KEY_BAR] && !v.n[KEY_S1] &&
+        !v.n[KEY_PATTERN] && !v.n[KEY_TOUCH]) {
+        return 0;   /* blank or comment */
+    }
+    if (!v.n[KEY_TOUCH]) {
+        v.touch[0] = MT_TOUCH_FIRST;
+        v.touch[1] = MT_TOUCH_HIT;
+        v.n[KEY_TOUCH] = 2;
+    }
+    for (unsigned k = 0; k < KEY__COUNT; k++) {
+        if (!v.n[k]) {
+            return fail(err, errlen, name, lineno, "missing key '%s'", key_names[k]);
+        }
+    }
+    /* Every combination, the last key varying fastest. */
+    for (;;) {
+        MtScenario s = {
+            .cpu = v.cpu[idx[KEY_CPU]], .policy = v.policy[idx[KEY_POLICY]],
+            .bar_prefetchable = v.bar[idx[KEY_BAR]], .s1_attr = v.s1[idx[KEY_S1]],
+            .pattern = v.pattern[idx[KEY_PATTERN]], .touch = v.touch[idx[KEY_TOUCH]],
+        };
+        int k, ret = fn(opaque, &s, lineno);
+
+        if (ret) {
+            return ret;
+        }
+        for (k = KEY__COUNT - 1; k >= 0 && ++idx[k] == v.n[k]; k--) {
+            idx[k] = 0;
+        }
+        if (k < 0) {
+            return 0;
+        }
+    }
+}
+
+int mt_scenario_parse_file(FILE *f, const char *name, MtScenarioFn fn,
+                           void *opaque, char *err, size_t errlen)
+{
+    char line[MAX_LINE + 1];
+    unsigned lineno = 0;
+    int ret;
+
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            return fail(err, errlen, name, lineno, "line longer than %d bytes",
+                        MAX_LINE - 1);
+        }
+        ret = mt_scenario_parse_line(line, name, lineno, fn, opaque, err, errlen);
+        if (ret) {
+            return ret;
+        }
+    }
+    if (ferror(f)) {
+        return fail(err, errlen, name, lineno, "read error");
+    }
+    return 0;
+}

@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * barlab-mt: the host tool over the memory-type core.  scripts/barlab runs
+ * it for `explain`, the oracle table of `demo`, `trace` and `patterns`.
+ * Errors are one line on stderr and exit status 1 (2 for usage).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "gather.h"
+#include "memtype.h"
+#include "oracle.h"
+#include "reorder.h"
+#include "rules.h"
+#include "scenario.h"
+#include "trace.h"
+
+static const char usage[] =
+    "usage: barlab-mt explain S1ATTR S2ATTR [--fwb] [--json]\n"
+    "       barlab-mt explain --table --json\n"
+    "       barlab-mt oracle SCENARIO-FILE [--json]\n"
+    "       barlab-mt model PATTERN S1ATTR S2ATTR [--fwb] [--reorder SEED]\n"
+    "                 [--trace FILE]\n"
+    "       barlab-mt trace FILE [--json]\n"
+    "       barlab-mt patterns\n";
+
+static int usage_error(const char *what)
+{
+    fprintf(stderr, "barlab: error: %s\n%s", what, usage);
+    return 2;
+}
+
+static const char *yes_no(bool b)
+{
+    return b ? "yes" : "no";
+}
+
+static const char *const fault_ids[] = {
+    "none", "stage1-el1", "stage2-el2", "unpredictable",
+};
+
+/* ---- explain ----------------------------------------------------------- */
+
+/* Everything explain says about one S1 x S2 x FWB cell. */
+typedef struct {
+    uint8_t s1_attr, s2_attr;
+    bool fwb;
+    MtAttrs s1, combined;
+    MtS2 s2;
+    int combined_mair;
+    uint8_t rule;
+    MtPermits permits;
+    uint8_t unaligned, dczva;   /* MtFault */
+} Cell;
+
+static void explain_cell(Cell *c)
+{
+    uint8_t mair;
+
+    mt_decode_mair(c->s1_attr, 0, &c->s1);
+    mt_decode_s2(c->s2_attr, c->fwb, &c->s2);
+    mt_combine(&c->s1, c->s2_attr, 3 /* ISH, as KVM maps */, c->fwb, &c->combined);
+    c->combined_mair = mt_encode_mair(&c->combined, &mair) == MT_OK ? mair : -1;
+    c->rule = mt_combine_rule(&c->s1, c->s2_attr, c->fwb);
+    c->permits = mt_permits(&c->combined);
+    c->unaligned = mt_alignment_fault(&c->s1, c->s2_attr, c->fwb, MT_ACCESS_UNALIGNED);
+    c->dczva = mt_alignment_fault(&c->s1, c->s2_attr, c->fwb, MT_ACCESS_DCZVA);
+}
+
+static char *s2_meaning(const Cell *c, char *buf, size_t len)
+{
+    switch (c->s2.op) {
+    case MT_S2_DEVICE:
+        snprintf(buf, len, "%s", mt_device_name(c->s2.device));
+        break;
+    case MT_S2_NORMAL:
+        if (c->s2.inner == c->s2.outer) {
+            snprintf(buf, len, "Normal-%s", mt_cache_name(c->s2.inner));
+        } else {
+            snprintf(buf, len, "Normal-i%s-o%s", mt_cache_name(c->s2.inner),
+                     mt_cache_name(c->s2.outer));
+        }
+        break;
+    default:
+        snprintf(buf, len, "%s", mt_s2_op_name(c->s2.op));
+        break;
+    }
+    return buf;
+}
+
+static void print_explain_json(FILE *out, const Cell *c)
+{
+    char s1n[48], s2n[48], cn[48], mair[16] = "null";
+
+    if (c->combined_mair >= 0) {
+        snprintf(mair, sizeof(mair), "\"0x%02x\"", c->combined_mair);
+    }
+    fprintf(out,
+            "{\"s1\":\"0x%02x\",\"s1_type\":\"%s\",\"s2\":\"0x%x\",\"fwb\":%s,"
+            "\"s2_type\":\"%s\",\"combined\":\"%s\",\"combined_mair\":%s,"
+            "\"shareability\":\"%s\",\"rule\":\"%s\",\"permits\":{\"gather\":%s,"
+            "\"reorder\":%s,\"early_ack\":%s,\"unaligned\":%s,\"dczva\":%s,"
+            "\"speculative_read\":%s},\"unaligned_fault\":\"%s\","
+            "\"dczva_fault\":\"%s\"}\n",
+            c->s1_attr, mt_attrs_name(&c->s1, s1n, sizeof(s1n)), c->s2_attr,
+            c->fwb ? "true" : "false", s2_meaning(c, s2n, sizeof(s2n)),
+            mt_attrs_name(&c->combined, cn, sizeof(cn)), mair,
+            c->combined.kind == MT_KIND_RESERVED ? "-" : mt_share_name(c->combined.share),
+            mt_rule(c->rule)->id,
+            c->permits.gather ? "true" : "false", c->permits.reorder ? "true" : "false",
+            c->permits.early_ack ? "true" : "false",
+            c->permits.unaligned ? "true" : "false", c->permits.dczva ? "true" : "false",
+            c->permits.speculative_read ? "true" : "false",
+            fault_ids[c->unaligned], fault_ids[c->dczva]);
+}
+
+static void print_rule(FILE *out, const char *indent, unsigned rule)
+{
+    const MtRuleInfo *r = mt_rule(rule);
+
+    fprintf(out, "%s%s  %s\n%s    [%s]\n", indent, r->id, r->title, indent, r->source);
+}
+
+static void print_fault(FILE *out, const char *what, bool permitted,
+                        unsigned fault, unsigned rule)
+{
+    fprintf(out, "  %-22s %s", what, yes_no(permitted));
+    if (fault != MT_FAULT_NONE) {
+        fprintf(out, ": %s", mt_fault_name(fault));
+    }
+    fputc('\n', out);
+    if (fault == MT_FAULT_S1_ALIGN || fault == MT_FAULT_S2_ALIGN) {
+        print_rule(out, "      ", rule);
+    }
+}
+
+static void print_explain_text(FILE *out, const Cell *c)
+{
+    char s1n[48], s2n[48], cn[48];
+
+    fprintf(out, "stage 1   0x%02x  %s\n", c->s1_attr, mt_attrs_name(&c->s1, s1n, sizeof(s1n)));
+    fprintf(out, "stage 2   0x%x   %s  (MemAttr[3:0], %s form)\n", c->s2_attr,
+            s2_meaning(c, s2n, sizeof(s2n)), c->fwb ? "FWB" : "non-FWB");
+    fprintf(out, "combined        %s", mt_attrs_name(&c->combined, cn, sizeof(cn)));
+    if (c->combined_mair >= 0) {
+        fprintf(out, "  (MAIR 0x%02x, %s)", c->combined_mair,
+                mt_share_name(c->combined.share));
+    }
+    fprintf(out, "\nwhy\n");
+    print_rule(out, "  ", c->rule);
+    if (c->combined.kind == MT_KIND_RESERVED) {
+        return;
+    }
+    fprintf(out, "permits\n");
+    fprintf(out, "  %-22s %s\n", "gathering (G)", yes_no(c->permits.gather));
+    fprintf(out, "  %-22s %s\n", "reordering (R)", yes_no(c->permits.reorder));
+    fprintf(out, "  %-22s %s\n", "early write ack (E)", yes_no(c->permits.early_ack));
+    fprintf(out, "  %-22s %s\n", "speculative reads", yes_no(c->permits.speculative_read));
+    print_fault(out, "unaligned access", c->unaligned == MT_FAULT_NONE, c->unaligned,
+                c->unaligned == MT_FAULT_S1_ALIGN ? MT_RULE_A_S1 : MT_RULE_A_S2);
+    print_fault(out, "DC ZVA", c->dczva == MT_FAULT_NONE, c->dczva, MT_RULE_A_DCZVA);
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+    bool fwb = false, json = false, table = false;
+    const char *args[2];
+    int nargs = 0;
+    Cell c = { 0 };
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--fwb")) {
+            fwb = true;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "--table")) {
+            table = true;
+        } else if (argv[i][0] == '-' && argv[i][1] && argv[i][1] != '0') {
+            fprintf(stderr, "barlab: error: explain: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else if (nargs < 2) {
+            args[nargs++] = argv[i];
+        } else {
+            return usage_error("explain takes two attributes");
+        }
+    }
+    if (table) {
+        if (!json || nargs) {
+            return usage_error("explain --table takes --json and no attributes");
+        }
+        for (unsigned f = 0; f < 2; f++) {
+            for (unsigned s1 = 0; s1 < 256; s1++) {
+                for (unsigned s2 = 0; s2 < 16; s2++) {
+                    Cell t = { .s1_attr = s1, .s2_attr = s2, .fwb = f };
+
+                    explain_cell(&t);
+                    print_explain_json(stdout, &t);
+                }
+            }
+        }
+        return 0;
+    }
+    if (nargs != 2) {
+        return usage_error("explain needs S1ATTR and S2ATTR");
+    }
+    if (mt_parse_s1(args[0], &c.s1_attr) != MT_OK) {
+        fprintf(stderr, "barlab: error: unknown stage-1 attribute '%s' "
+                "(want 0..0xff or a name such as normal-NC)\n", args[0]);
+        return 1;
+    }
+    if (mt_parse_s2(args[1], fwb, &c.s2_attr) != MT_OK) {
+        fprintf(stderr, "barlab: error: unknown stage-2 MemAttr '%s' "
+                "(want 0..0xf or a name such as device-nGnRE)\n", args[1]);
+        return 1;
+    }
+    c.fwb = fwb;
+    explain_cell(&c);
+    if (json) {
+        print_explain_json(stdout, &c);
+    } else {
+        print_explain_text(stdout, &c);
+    }
+    return 0;
+}
+
+/* ---- oracle ------------------------------------------------------------ */
+
+#define MAX_SCENARIOS 100000
+
+typedef struct {
+    MtScenario *v;
+    unsigned n, cap;
+} ScenarioList;
+
+static int collect(void *opaque, const MtScenario *s, unsigned lineno)
+{
+    ScenarioList *l = opaque;
+
+    (void)lineno;
+    if (l->n == l->cap) {
+        MtScenario *nv;
+
+        if (l->cap >= MAX_SCENARIOS) {
+            return -2;
+        }
+        l->cap = l->cap ? l->cap * 2 : 256;
+        nv = realloc(l->v, l->cap * sizeof(*nv));
+        if (!nv) {
+            return -3;
+        }
+        l->v = nv;
+    }
+    l->v[l->n++] = *s;
+    return 0;
+}
+
+/* Scenarios differing only in policy share a table row. */
+static bool same_row(const MtScenario *a, const MtScenario *b)
+{
+    return a->cpu == b->cpu && a->bar_prefetchable == b->bar_prefetchable &&
+           a->s1_attr == b->s1_attr && a->pattern == b->pattern &&
+           a->touch == b->touch;
+}
+
+static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
+{
+    char sum[64];
+
+    printf("{\"cpu\":\"%s\",\"fwb\":%s,\"policy\":\"%s\",\"bar\":\"%s\","
+           "\"s1\":\"0x%02x\",\"pattern\":\"%s\",\"touch\":\"%s\",\"s2\":\"0x%x\","
+           "\"combined_mair\":",
+           s->cpu->name, s->cpu->fwb ? "true" : "false", mt_policy_name(s->policy),
+           s->bar_prefetchable ? "pref" : "nonpref", s->s1_attr, s->pattern->name,
+           s->touch == MT_TOUCH_FIRST ? "first" : "hit", p->s2_attr);
+    if (p->combined_mair >= 0) {
+        printf("\"0x%02x\"", p->combined_mair);
+    } else {
+        printf("null");
+    }
+    printf(",\"fault\":\"%s\",\"may_gather\":%s,\"rules\":[\"%s\",\"%s\"],"
+           "\"summary\":\"%s\",\"txns\":[",
+           fault_ids[p->fault], p->may_gather ? "true" : "false",
+           mt_rule(p->combine_rule)->id, mt_rule(p->outcome_rule)->id,
+           mt_prediction_summary(p, sum, sizeof(sum)));
+    for (unsigned i = 0; i < p->ntxns; i++) {
+        printf("%s{\"offset\":%u,\"size\":%u,\"accesses\":%u,\"write\":%s}",
+               i ? "," : "", p->txns[i].offset, p->txns[i].size,
+               p->txns[i].naccesses, p->txns[i].write ? "true" : "false");
+    }
+    printf("]}\n");
+}
+
+static void print_oracle_table(const ScenarioList *l, const MtPrediction *pred)
+{
+    bool policies[MT_POLICY__COUNT] = { false }, used[MT_RULE__COUNT] = { false };
+    bool *done = calloc(l->n, sizeof(*done));
+    const MtCpu *cpu = NULL;
+
+    if (!done) {
+        fprintf(stderr, "barlab: error: out of memory\n");
+        exit(1);
+    }
+
+    for (unsigned i = 0; i < l->n; i++) {
+        policies[l->v[i].policy] = true;
+    }
+    for (unsigned i = 0; i < l->n; i++) {
+        const MtScenario *s = &l->v[i];
+        char s1n[48];
+
+        if (done[i]) {
+            continue;
+        }
+        if (s->cpu != cpu) {
+            cpu = s->cpu;
+            printf("\n-cpu %s (%s)\n%-14s %-16s %-8s", cpu->name,
+                   cpu->fwb ? "FEAT_S2FWB: KVM uses the FWB stage-2 form"
+                            : "no FWB: stage-2 attributes combine with stage 1",
+                   "stage 1", "pattern", "BAR");
+            for (unsigned p = 0; p < MT_POLICY__COUNT; p++) {
+                if (policies[p]) {
+                    printf(" %-27s", mt_policy_name(p));
+                }
+            }
+            printf("\n");
+        }
+        mt_attrs_name(&pred[i].s1, s1n, sizeof(s1n));
+        printf("%-14s %-16s %-8s", s1n, s->pattern->name,
+               s->bar_prefetchable ? "pref" : "nonpref");
+        for (unsigned p = 0; p < MT_POLICY__COUNT; p++) {
+            bool found = false;
+
+            if (!policies[p]) {
+                continue;
+            }
+            for (unsigned j = i; j < l->n && !found; j++) {
+                char sum[64], cell[64];
+
+                if (done[j] || l->v[j].policy != p || !same_row(s, &l->v[j])) {
+                    continue;
+                }
+                snprintf(cell, sizeof(cell), "%s %s %s",
+                         mt_prediction_summary(&pred[j], sum, sizeof(sum)),
+                         mt_rule(pred[j].combine_rule)->id,
+                         mt_rule(pred[j].outcome_rule)->id);
+                printf(" %-27s", cell);
+                used[pred[j].combine_rule] = used[pred[j].outcome_rule] = true;
+                done[j] = found = true;
+            }
+            if (!found) {
+                printf(" %-27s", "-");
+            }
+        }
+        printf("\n");
+    }
+    printf("\nrules\n");
+    for (unsigned r = 0; r < MT_RULE__COUNT; r++) {
+        if (used[r]) {
+            printf("  %-3s %s\n      [%s]\n", mt_rule(r)->id, mt_rule(r)->title,
+                   mt_rule(r)->source);
+        }
+    }
+    free(done);
+}
+
+static int cmd_oracle(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool json = false;
+    ScenarioList l = { 0 };
+    MtPrediction *pred;
+    char err[512];
+    FILE *f;
+    int ret;
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return usage_error("oracle takes one scenario file");
+        }
+    }
+    if (!path) {
+        return usage_error("oracle needs a scenario file");
+    }
+    f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "barlab: error: %s: cannot open: %s\n", path, strerror(errno));
+        return 1;
+    }
+    ret = mt_scenario_parse_file(f, path, collect, &l, err, sizeof(err));
+    fclose(f);
+    if (ret == -2 || ret == -3) {
+        snprintf(err, sizeof(err), "%s: %s", path,
+                 ret == -2 ? "more than 100000 scenarios" : "out of memory");
+    }
+    if (ret) {
+        fprintf(stderr, "barlab: error: %s\n", err);
+        free(l.v);
+        return 1;
+    }
+    if (!l.n) {
+        fprintf(stderr, "barlab: error: %s: no scenarios\n", path);
+        return 1;
+    }
+    pred = calloc(l.n, sizeof(*pred));
+    if (!pred) {
+        fprintf(stderr, "barlab: error: out of memory\n");
+        return 1;
+    }
+    for (unsigned i = 0; i < l.n; i++) {
+        mt_predict(&l.v[i], &pred[i]);
+        if (json) {
+            print_oracle_json(&l.v[i], &pred[i]);
+        }
+    }
+    if (!json) {
+        printf("barlab oracle: %s, %u scenarios\n"
+               "cell: predicted outcome, transactions at the device (barlab's "
+               "gather model), then the rules: how the type combines, what decides "
+               "the outcome\n", path, l.n);
+        print_oracle_table(&l, pred);
+    }
+    free(pred);
+    free(l.v);
+    return 0;
+}
+
+/* ---- model ------------------------------------------------------------- */
+
+/* The device end of `model`: check, print and trace each transaction. */
+typedef struct {
+    MtChecker checker;
+    MtTraceWriter *trace;
+    unsigned n, bad;
+    int trace_ret;
+} ModelSink;
+
+static void model_sink(void *opaque, const MtTxn *t, uint8_t *data)
+{
+    ModelSink *m = opaque;
+    uint32_t v = mt_check_txn(&m->checker, t);
+
+    if (!(t->flags & MT_TXN_WRITE)) {
+        memset(data, 0, t->size);
+    }
+    printf("  #%-3u %s +0x%02llx %3uB  %2u access%s  seq %llu..%llu  %-9s",
+           m->n++, t->flags & MT_TXN_WRITE ? "W" : "R",
+           (unsigned long long)t->addr, t->size, t->naccesses,
+           t->naccesses == 1 ? "  " : "es", (unsigned long long)t->seq_first,
+           (unsigned long long)t->seq_last, mt_flush_reason_name(t->reason));
+    if (!v) {
+        printf("  legal\n");
+    }
+    for (unsigned r = 0; r < MT_RULE__COUNT; r++) {
+        if (v >> r & 1) {
+            printf("  breaks %s: %s\n", mt_rule(r)->id, mt_rule(r)->title);
+        }
+    }
+    m->bad += v != 0;
+    if (m->trace && !m->trace_ret) {
+        m->trace_ret = mt_trace_write_txn(m->trace, t, data);
+    }
+}
+
+static int cmd_model(int argc, char **argv)
+{
+    const char *args[3], *trace_path = NULL;
+    int nargs = 0;
+    bool fwb = false, reorder = false;
+    unsigned long long seed = 0;
+    const MtPattern *pat;
+    MtAttrs s1, combined;
+    uint8_t s1_attr, s2_attr, mair;
+    ModelSink sink = { 0 };
+    MtGather g;
+    MtReorder r;
+    MtAccess tmpl = { 0 };
+    unsigned done;
+    char err[512], name[48];
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--fwb")) {
+            fwb = true;
+        } else if (!strcmp(argv[i], "--reorder") && i + 1 < argc) {
+            char *end;
+            seed = strtoull(argv[++i], &end, 0);
+            if (*end || !*argv[i]) {
+                return usage_error("--reorder takes a number");
+            }
+            reorder = true;
+        } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
+            trace_path = argv[++i];
+        } else if (nargs < 3 && argv[i][0] != '-') {
+            args[nargs++] = argv[i];
+        } else {
+            return usage_error("model: bad arguments");
+        }
+    }
+    if (nargs != 3) {
+        return usage_error("model needs PATTERN S1ATTR S2ATTR");
+    }
+    pat = mt_pattern_find(args[0]);
+    if (!pat) {
+        fprintf(stderr, "barlab: error: unknown pattern '%s' (see 'barlab patterns')\n",
+                args[0]);
+        return 1;
+    }
+    if (mt_parse_s1(args[1], &s1_attr) || mt_parse_s2(args[2], fwb, &s2_attr)) {
+        fprintf(stderr, "barlab: error: bad attribute '%s' or '%s'\n", args[1], args[2]);
+        return 1;
+    }
+    mt_decode_mair(s1_attr, 0, &s1);
+    if (mt_combine(&s1, s2_attr, 3, fwb, &combined) || mt_encode_mair(&combined, &mair)) {
+        fprintf(stderr, "barlab: error: S1 0x%02x over S2 0x%x is a reserved "
+                "combination: nothing to model\n", s1_attr, s2_attr);
+        return 1;
+    }
+    printf("%s: %s, as %s\n", pat->name, pat->title,
+           mt_attrs_name(&combined, name, sizeof(name)));
+    for (done = 0; done < pat->ninsns; done++) {
+        MtFault f = mt_alignment_fault(&s1, s2_attr, fwb, mt_insn_class(&pat->insns[done]));
+        if (f != MT_FAULT_NONE) {
+            printf("  instruction %u (%s at +%u) takes a %s\n", done,
+                   mt_op_name(pat->insns[done].op), pat->insns[done].offset,
+                   mt_fault_name(f));
+            break;
+        }
+    }
+    if (trace_path && mt_trace_writer_open(&sink.trace, trace_path, err, sizeof(err))) {
+        fprintf(stderr, "barlab: error: %s\n", err);
+        return 1;
+    }
+    mt_check_init(&sink.checker, NULL, 0);
+    mt_reorder_init(&r, seed, 8, model_sink, &sink);
+    mt_gather_init(&g, 4, 64, 0, reorder ? mt_reorder_push : model_sink,
+                   reorder ? (void *)&r : (void *)&sink);
+    tmpl.attr = mair;
+    tmpl.s1_attr = s1_attr;
+    tmpl.s2_attr = s2_attr;
+    mt_pattern_run(pat, done, &tmpl, &g);
+    mt_gather_flush(&g, MT_FLUSH_STOP, 0);
+    mt_reorder_drain(&r);
+    if (sink.trace) {
+        if (sink.trace_ret) {
+            mt_trace_writer_abort(sink.trace);
+            fprintf(stderr, "barlab: error: %s: writing the trace failed\n", trace_path);
+            return 1;
+        }
+        if (mt_trace_writer_close(sink.trace, err, sizeof(err))) {
+            fprintf(stderr, "barlab: error: %s\n", err);
+            return 1;
+        }
+    }
+    printf("  %u transaction%s, %u breaking a rule\n", sink.n, sink.n == 1 ? "" : "s",
+           sink.bad);
+    return sink.bad ? 1 : 0;
+}
+
+/* ---- trace, patterns ----------------------------------------------------- */
+
+static int cmd_trace(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool json = false;
+    char err[512];
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return usage_error("trace takes one file");
+        }
+    }
+    if (!path) {
+        return usage_error("trace needs a file");
+    }
+    if (mt_trace_dump(stdout, path, json, err, sizeof(err))) {
+        fflush(stdout);
+        fprintf(stderr, "barlab: error: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_patterns(void)
+{
+    for (unsigned i = 0; i < mt_pattern_count(); i++) {
+        const MtPattern *p = mt_pattern_at(i);
+
+        printf("%-16s %s\n", p->name, p->title);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        return usage_error("no command");
+    }
+    if (!strcmp(argv[1], "explain")) {
+        return cmd_explain(argc - 2, argv + 2);
+    } else if (!strcmp(argv[1], "oracle")) {
+        return cmd_oracle(argc - 2, argv + 2);
+    } else if (!strcmp(argv[1], "model")) {
+        return cmd_model(argc - 2, argv + 2);
+    } else if (!strcmp(argv[1], "trace")) {
+        return cmd_trace(argc - 2, argv + 2);
+    } else if (!strcmp(argv[1], "patterns") && argc == 2) {
+        return cmd_patterns();
+    } else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    return usage_error("unknown command");
+}

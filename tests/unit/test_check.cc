@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// GoogleTest for hw/memtype/check.c: each rule the checker enforces, on a
+// stream built to break it, and its legal twin.
+#include <gtest/gtest.h>
+
+#include "check.h"
+
+namespace {
+
+const uint8_t NORMAL_NC = 0x44, DEVICE_nGnRE = 0x04;
+
+MtTxn txn(uint64_t addr, uint32_t size, uint8_t attr, uint64_t seq, uint32_t epoch = 0)
+{
+    MtTxn t = {};
+    t.addr = addr;
+    t.size = size;
+    t.attr = attr;
+    t.flags = MT_TXN_WRITE;
+    t.naccesses = 1;
+    t.seq_first = t.seq_last = seq;
+    t.epoch_first = t.epoch_last = epoch;
+    return t;
+}
+
+uint32_t bit(MtRule r)
+{
+    return 1u << r;
+}
+
+class CheckTest : public ::testing::Test {
+protected:
+    MtChecker c;
+    void SetUp() override { mt_check_init(&c, nullptr, 0); }
+};
+
+TEST_F(CheckTest, InOrderSingleAccessesAreLegal)
+{
+    for (uint64_t i = 0; i < 10; i++) {
+        MtTxn t = txn(i * 8, 8, DEVICE_nGnRE, i);
+        EXPECT_EQ(mt_check_txn(&c, &t), 0u);
+    }
+    EXPECT_EQ(c.checked, 10u);
+}
+
+TEST_F(CheckTest, GatheringNeedsG)
+{
+    MtTxn t = txn(0, 64, DEVICE_nGnRE, 0);
+    t.naccesses = 8;
+    t.seq_last = 7;
+    EXPECT_EQ(mt_check_txn(&c, &t), bit(MT_RULE_V_GATHER));
+    t.attr = NORMAL_NC;
+    EXPECT_EQ(mt_check_txn(&c, &t) & bit(MT_RULE_V_GATHER), 0u);
+    EXPECT_EQ(c.violations[MT_RULE_V_GATHER], 1u);
+}
+
+TEST_F(CheckTest, ReorderingNeedsR)
+{
+    MtTxn late = txn(8, 8, DEVICE_nGnRE, 1), early = txn(0, 8, DEVICE_nGnRE, 0);
+    mt_check_txn(&c, &late);
+    EXPECT_EQ(mt_check_txn(&c, &early), bit(MT_RULE_V_REORDER));
+
+    MtChecker ok;
+    mt_check_init(&ok, nullptr, 0);
+    late.attr = early.attr = NORMAL_NC;
+    mt_check_txn(&ok, &late);
+    EXPECT_EQ(mt_check_txn(&ok, &early), 0u);
+}
+
+TEST_F(CheckTest, SameAddressNeverReorders)
+{
+    MtTxn late = txn(0, 8, NORMAL_NC, 1), early = txn(4, 8, NORMAL_NC, 0);
+    mt_check_txn(&c, &late);
+    EXPECT_EQ(mt_check_txn(&c, &early), bit(MT_RULE_V_SAME_ADDR));
+}
+
+TEST_F(CheckTest, NothingCrossesABarrier)
+{
+    MtTxn late = txn(8, 8, NORMAL_NC, 1, 1), early = txn(0, 8, NORMAL_NC, 0, 0);
+    mt_check_txn(&c, &late);
+    EXPECT_EQ(mt_check_txn(&c, &early), bit(MT_RULE_V_BARRIER));
+
+    MtTxn merged = txn(64, 16, NORMAL_NC, 2, 1);
+    merged.naccesses = 2;
+    merged.seq_last = 3;
+    merged.epoch_last = 2;
+    EXPECT_EQ(mt_check_txn(&c, &merged), bit(MT_RULE_V_BARRIER));
+}
+
+TEST_F(CheckTest, UnalignedOrDCZVAToDeviceShouldHaveFaulted)
+{
+    MtTxn t = txn(4, 8, DEVICE_nGnRE, 0);
+    t.flags |= MT_TXN_UNALIGNED;
+    EXPECT_EQ(mt_check_txn(&c, &t), bit(MT_RULE_V_ALIGN));
+    t = txn(64, 64, DEVICE_nGnRE, 1);
+    t.flags |= MT_TXN_DCZVA;
+    EXPECT_EQ(mt_check_txn(&c, &t), bit(MT_RULE_V_ALIGN));
+    t = txn(132, 8, NORMAL_NC, 2);
+    t.flags |= MT_TXN_UNALIGNED;
+    EXPECT_EQ(mt_check_txn(&c, &t), 0u);
+}
+
+TEST_F(CheckTest, NoSpeculativeReadsOfDevice)
+{
+    MtTxn t = txn(0, 8, DEVICE_nGnRE, 0);
+    t.flags = MT_TXN_SPECULATIVE;
+    EXPECT_EQ(mt_check_txn(&c, &t), bit(MT_RULE_V_SPEC_DEVICE));
+    t = txn(8, 8, NORMAL_NC, 1);
+    t.flags = MT_TXN_SPECULATIVE;
+    EXPECT_EQ(mt_check_txn(&c, &t), 0u);
+}
+
+TEST_F(CheckTest, ReservedTypeIsFlagged)
+{
+    MtTxn t = txn(0, 8, 0x02, 0);
+    EXPECT_EQ(mt_check_txn(&c, &t), bit(MT_RULE_V_RESERVED));
+}
+
+TEST(CheckExpect, DeviceExpectations)
+{
+    static const MtExpect expect[] = {
+        { 0x00, 0x08, MT_EXPECT_NO_SPEC_READ, "status" },
+        { 0x40, 0x48, MT_EXPECT_NO_GATHER, "doorbell" },
+    };
+    MtChecker c;
+    mt_check_init(&c, expect, 2);
+
+    MtTxn t = txn(0, 4, NORMAL_NC, 0);
+    t.flags = MT_TXN_SPECULATIVE;
+    EXPECT_EQ(mt_check_txn(&c, &t), bit(MT_RULE_X_NO_SPEC));
+    t.addr = 8;
+    t.seq_first = t.seq_last = 1;
+    EXPECT_EQ(mt_check_txn(&c, &t), 0u);
+
+    MtTxn g = txn(0x40, 16, NORMAL_NC, 2);
+    g.naccesses = 2;
+    g.seq_last = 3;
+    EXPECT_EQ(mt_check_txn(&c, &g), bit(MT_RULE_X_NO_GATHER));
+    MtTxn alone = txn(0x40, 8, NORMAL_NC, 4);
+    EXPECT_EQ(mt_check_txn(&c, &alone), 0u);
+    EXPECT_EQ(c.violations[MT_RULE_X_NO_GATHER], 1u);
+}
+
+TEST(CheckRules, EveryRuleHasAnIdTitleAndSource)
+{
+    for (unsigned r = 0; r < MT_RULE__COUNT; r++) {
+        EXPECT_STRNE(mt_rule(r)->id, "?");
+        EXPECT_GT(strlen(mt_rule(r)->title), 10u);
+        EXPECT_GT(strlen(mt_rule(r)->source), 5u);
+    }
+    EXPECT_STREQ(mt_rule(MT_RULE__COUNT)->id, "?");
+}
+
+} // namespace

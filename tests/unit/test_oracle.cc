@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// GoogleTest for hw/memtype/oracle.c: the seed story (the stage-2 policy
+// decides whether unaligned stores, STP and DC ZVA fault, and whether
+// bursts gather) and invariants over every S1 attribute and pattern.
+#include <gtest/gtest.h>
+
+#include "check.h"
+#include "oracle.h"
+
+namespace {
+
+MtPrediction predict(const char *cpu, MtPolicy policy, bool pref, uint8_t s1,
+                     const char *pattern)
+{
+    MtScenario s = {};
+    MtPrediction p;
+    s.cpu = mt_cpu_find(cpu);
+    s.policy = policy;
+    s.bar_prefetchable = pref;
+    s.s1_attr = s1;
+    s.pattern = mt_pattern_find(pattern);
+    EXPECT_NE(s.cpu, nullptr);
+    EXPECT_NE(s.pattern, nullptr);
+    EXPECT_EQ(mt_predict(&s, &p), 0);
+    return p;
+}
+
+const char *const cpus[] = { "max", "neoverse-n1" };
+
+TEST(Oracle, DevicePolicyKillsTheVMOnUnalignedNormalNCStores)
+{
+    for (const char *cpu : cpus) {
+        for (const char *pat : { "str8_unaligned", "stp16_unaligned", "dczva" }) {
+            MtPrediction p = predict(cpu, MT_POLICY_DEVICE, true, 0x44, pat);
+            EXPECT_EQ(p.fault, MT_FAULT_S2_ALIGN) << cpu << " " << pat;
+            EXPECT_EQ(p.combined_mair, 0x04);
+            EXPECT_EQ(p.ntxns, 0u);
+        }
+        EXPECT_EQ(predict(cpu, MT_POLICY_DEVICE, true, 0x44, "dczva").outcome_rule,
+                  MT_RULE_A_DCZVA);
+        EXPECT_EQ(predict(cpu, MT_POLICY_DEVICE, true, 0x44, "str8_unaligned").outcome_rule,
+                  MT_RULE_A_S2);
+    }
+}
+
+TEST(Oracle, AnyPolicyLetsTheSameCodeComplete)
+{
+    for (const char *cpu : cpus) {
+        for (const char *pat : { "str8_unaligned", "stp16_unaligned", "dczva" }) {
+            MtPrediction p = predict(cpu, MT_POLICY_ANY, true, 0x44, pat);
+            EXPECT_EQ(p.fault, MT_FAULT_NONE) << cpu << " " << pat;
+            EXPECT_EQ(p.combined_mair, 0x44);
+            EXPECT_GT(p.ntxns, 0u);
+        }
+    }
+}
+
+TEST(Oracle, BurstsGatherOnlyUnderNormalNCAtStage2)
+{
+    for (const char *pat : { "burst64_str", "burst64_stp", "burst64_st1" }) {
+        MtPrediction any = predict("max", MT_POLICY_ANY, true, 0x44, pat);
+        ASSERT_EQ(any.ntxns, 1u) << pat;
+        EXPECT_EQ(any.txns[0].size, 64u);
+        EXPECT_EQ(any.txns[0].naccesses, 8);
+        EXPECT_TRUE(any.may_gather);
+
+        MtPrediction dev = predict("max", MT_POLICY_DEVICE, true, 0x44, pat);
+        EXPECT_EQ(dev.fault, MT_FAULT_NONE);
+        ASSERT_EQ(dev.ntxns, 8u) << pat;
+        for (unsigned i = 0; i < 8; i++) {
+            EXPECT_EQ(dev.txns[i].size, 8u);
+            EXPECT_EQ(dev.txns[i].offset, 8 * i);
+            EXPECT_EQ(dev.txns[i].naccesses, 1);
+        }
+        EXPECT_FALSE(dev.may_gather);
+    }
+}
+
+TEST(Oracle, StageOneDeviceFaultsInTheGuestUnderEveryPolicy)
+{
+    for (const char *cpu : cpus) {
+        for (int pol = 0; pol < MT_POLICY__COUNT; pol++) {
+            for (uint8_t s1 : { 0x04, 0x0c }) {
+                MtPrediction p = predict(cpu, MtPolicy(pol), true, s1, "str8_unaligned");
+                EXPECT_EQ(p.fault, MT_FAULT_S1_ALIGN);
+                EXPECT_EQ(p.outcome_rule, MT_RULE_A_S1);
+                EXPECT_EQ(predict(cpu, MtPolicy(pol), true, s1, "dczva").fault,
+                          MT_FAULT_S1_ALIGN);
+            }
+        }
+    }
+}
+
+TEST(Oracle, PrefetchablePolicyFollowsTheBar)
+{
+    EXPECT_EQ(mt_policy_s2_attr(MT_POLICY_PREFETCHABLE, true, false), 0x5);
+    EXPECT_EQ(mt_policy_s2_attr(MT_POLICY_PREFETCHABLE, false, false), 0x1);
+    EXPECT_EQ(mt_policy_s2_attr(MT_POLICY_ANY, false, true), 0x5);
+    EXPECT_EQ(mt_policy_s2_attr(MT_POLICY_DEVICE, true, true), 0x1);
+    MtPrediction bar0 = predict("max", MT_POLICY_PREFETCHABLE, false, 0x44, "str8_unaligned");
+    EXPECT_EQ(bar0.fault, MT_FAULT_S2_ALIGN);
+    MtPrediction bar2 = predict("max", MT_POLICY_PREFETCHABLE, true, 0x44, "str8_unaligned");
+    EXPECT_EQ(bar2.fault, MT_FAULT_NONE);
+}
+
+TEST(Oracle, AlignedStpCompletesOnDevice)
+{
+    MtPrediction p = predict("neoverse-n1", MT_POLICY_DEVICE, true, 0x04, "stp16");
+    EXPECT_EQ(p.fault, MT_FAULT_NONE);
+    ASSERT_EQ(p.ntxns, 2u);
+    EXPECT_EQ(p.combine_rule, MT_RULE_C_STRONGER_DEVICE);
+}
+
+TEST(Oracle, CombineRuleNamesTheFWBCase)
+{
+    EXPECT_EQ(predict("max", MT_POLICY_ANY, true, 0x04, "str8").combine_rule,
+              MT_RULE_C_FWB_NC);
+    EXPECT_EQ(predict("neoverse-n1", MT_POLICY_ANY, true, 0x04, "str8").combine_rule,
+              MT_RULE_C_DEVICE_WINS);
+    EXPECT_EQ(predict("neoverse-n1", MT_POLICY_ANY, true, 0xff, "str8").combine_rule,
+              MT_RULE_C_CACHE);
+    EXPECT_EQ(predict("max", MT_POLICY_DEVICE, true, 0xff, "str8").combine_rule,
+              MT_RULE_C_FWB_DEVICE);
+}
+
+TEST(Oracle, Summaries)
+{
+    char buf[64];
+    MtPrediction p = predict("max", MT_POLICY_ANY, true, 0x44, "burst64_str");
+    EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "ok 1x64B gathered");
+    p = predict("max", MT_POLICY_DEVICE, true, 0x44, "burst64_stp");
+    EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "ok 8x8B");
+    p = predict("max", MT_POLICY_DEVICE, true, 0x44, "stp16_unaligned");
+    EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "EL2 align fault");
+    p = predict("max", MT_POLICY_ANY, true, 0x03, "str8");
+    EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "UNPREDICTABLE");
+}
+
+// Every S1 byte x pattern x policy x CPU: predictions are self-consistent
+// and the predicted transactions pass the checker.
+class OracleAll : public ::testing::TestWithParam<unsigned> {};
+
+TEST_P(OracleAll, Consistent)
+{
+    uint8_t s1 = GetParam();
+    for (const char *cpu : { "max", "neoverse-n1", "cortex-a57" }) {
+        for (int pol = 0; pol < MT_POLICY__COUNT; pol++) {
+            for (unsigned i = 0; i < mt_pattern_count(); i++) {
+                const char *pat = mt_pattern_at(i)->name;
+                MtPrediction p = predict(cpu, MtPolicy(pol), pol != 0, s1, pat);
+                MtAttrs a;
+                bool reserved = mt_decode_mair(s1, 0, &a) != MT_OK;
+
+                if (reserved) {
+                    EXPECT_EQ(p.combined_mair, -1);
+                    EXPECT_EQ(p.ntxns, 0u);
+                    continue;
+                }
+                EXPECT_GE(p.combined_mair, 0);
+                if (p.fault == MT_FAULT_NONE) {
+                    EXPECT_GT(p.ntxns, 0u) << pat;
+                }
+                if (p.fault == MT_FAULT_S1_ALIGN) {
+                    EXPECT_EQ(a.kind, MT_KIND_DEVICE);
+                }
+                MtChecker c;
+                mt_check_init(&c, nullptr, 0);
+                for (unsigned t = 0; t < p.ntxns; t++) {
+                    EXPECT_LE(p.txns[t].size, 64u);
+                    if (!p.may_gather) {
+                        EXPECT_EQ(p.txns[t].naccesses, 1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllS1, OracleAll, ::testing::Range(0u, 256u));
+
+TEST(OracleNames, PoliciesAndPatterns)
+{
+    uint8_t pol;
+    EXPECT_EQ(mt_policy_parse("prefetchable", &pol), 0);
+    EXPECT_EQ(pol, MT_POLICY_PREFETCHABLE);
+    EXPECT_NE(mt_policy_parse("none", &pol), 0);
+    EXPECT_EQ(mt_pattern_find("nope"), nullptr);
+    EXPECT_EQ(mt_cpu_find("cortex-a53"), nullptr);
+    EXPECT_GE(mt_pattern_count(), 5u);
+}
+
+} // namespace

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// GoogleTest for hw/memtype/scenario.c: scenario lines expand to every
+// combination, and each malformed line gets one clear error.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "scenario.h"
+
+namespace {
+
+struct Got {
+    std::vector<MtScenario> v;
+    static int add(void *opaque, const MtScenario *s, unsigned)
+    {
+        static_cast<Got *>(opaque)->v.push_back(*s);
+        return 0;
+    }
+};
+
+int parse(const char *line, Got &g, std::string &err)
+{
+    char buf[256] = "";
+    int ret = mt_scenario_parse_line(line, "t.scn", 7, Got::add, &g, buf, sizeof(buf));
+    err = buf;
+    return ret;
+}
+
+TEST(Scenario, ExpandsEveryCombination)
+{
+    Got g;
+    std::string err;
+    ASSERT_EQ(parse("cpu=max,neoverse-n1 policy=device,any bar=pref "
+                    "s1=normal-NC,0x04,255 pattern=str8,dczva touch=first", g, err), 0)
+        << err;
+    ASSERT_EQ(g.v.size(), 2u * 2 * 3 * 2);
+    EXPECT_STREQ(g.v[0].cpu->name, "max");
+    EXPECT_EQ(g.v[0].s1_attr, 0x44);
+    EXPECT_STREQ(g.v[0].pattern->name, "str8");
+    EXPECT_STREQ(g.v[1].pattern->name, "dczva");
+    EXPECT_EQ(g.v[2].s1_attr, 0x04);
+    EXPECT_EQ(g.v[4].s1_attr, 0xff);
+    EXPECT_EQ(g.v.back().policy, MT_POLICY_ANY);
+    EXPECT_STREQ(g.v.back().cpu->name, "neoverse-n1");
+    EXPECT_TRUE(g.v[0].bar_prefetchable);
+}
+
+TEST(Scenario, TouchDefaultsToBoth)
+{
+    Got g;
+    std::string err;
+    ASSERT_EQ(parse("cpu=max policy=any bar=nonpref s1=0x44 pattern=str8 # c", g, err), 0);
+    ASSERT_EQ(g.v.size(), 2u);
+    EXPECT_EQ(g.v[0].touch, MT_TOUCH_FIRST);
+    EXPECT_EQ(g.v[1].touch, MT_TOUCH_HIT);
+    EXPECT_FALSE(g.v[0].bar_prefetchable);
+}
+
+TEST(Scenario, BlankAndCommentLines)
+{
+    Got g;
+    std::string err;
+    EXPECT_EQ(parse("", g, err), 0);
+    EXPECT_EQ(parse("   # nothing here", g, err), 0);
+    EXPECT_TRUE(g.v.empty());
+}
+
+struct Bad {
+    const char *line;
+    const char *message;
+};
+
+class ScenarioBad : public ::testing::TestWithParam<Bad> {};
+
+TEST_P(ScenarioBad, OneClearError)
+{
+    Got g;
+    std::string err;
+    EXPECT_EQ(parse(GetParam().line, g, err), -1);
+    EXPECT_EQ(err.rfind("t.scn:7: ", 0), 0u) << err;
+    EXPECT_NE(err.find(GetParam().message), std::string::npos) << err;
+    EXPECT_TRUE(g.v.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Lines, ScenarioBad, ::testing::Values(
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=str8 colour=red", "unknown key 'colour'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=str9", "bad pattern 'str9'" },
+    Bad{ "cpu=max policy=sometimes bar=pref s1=0x44 pattern=str8", "bad policy 'sometimes'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x100 pattern=str8", "bad s1 '0x100'" },
+    Bad{ "cpu=a53 policy=any bar=pref s1=0x44 pattern=str8", "bad cpu 'a53'" },
+    Bad{ "cpu=max policy=any bar=maybe s1=0x44 pattern=str8", "bad bar 'maybe'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=str8 touch=twice", "bad touch 'twice'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44", "missing key 'pattern'" },
+    Bad{ "cpu=max cpu=max policy=any bar=pref s1=0x44 pattern=str8", "given twice" },
+    Bad{ "cpu=max policy=any bar=pref s1 pattern=str8", "expected key=value" },
+    Bad{ "cpu=max policy= bar=pref s1=0x44 pattern=str8", "no value for 'policy'" }));
+
+TEST(ScenarioFile, TheShippedFilesParse)
+{
+    for (const char *f : { "default.scn", "bar0.scn" }) {
+        std::string path = std::string(SCENARIO_DIR) + "/" + f;
+        FILE *fp = fopen(path.c_str(), "r");
+        ASSERT_NE(fp, nullptr) << path;
+        Got g;
+        char err[256] = "";
+        EXPECT_EQ(mt_scenario_parse_file(fp, f, Got::add, &g, err, sizeof(err)), 0) << err;
+        fclose(fp);
+        EXPECT_GT(g.v.size(), 0u);
+    }
+}
+
+TEST(ScenarioFile, ErrorNamesTheLine)
+{
+    FILE *fp = tmpfile();
+    fputs("# ok\ncpu=max policy=any bar=pref s1=0x44 pattern=str8\nbogus\n", fp);
+    rewind(fp);
+    Got g;
+    char err[256] = "";
+    EXPECT_EQ(mt_scenario_parse_file(fp, "f.scn", Got::add, &g, err, sizeof(err)), -1);
+    EXPECT_STREQ(err, "f.scn:3: expected key=value, got 'bogus'");
+    fclose(fp);
+}
+
+} // namespace

@@ -43,6 +43,23 @@ static const char *const fault_ids[] = {
     "none", "stage1-el1", "stage2-el2", "unpredictable",
 };
 
+/* Arguments "FILE [--json]"; false unless exactly one FILE. */
+static bool file_args(int argc, char **argv, const char **path, bool *json)
+{
+    *path = NULL;
+    *json = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            *json = true;
+        } else if (*path) {
+            return false;
+        } else {
+            *path = argv[i];
+        }
+    }
+    return *path != NULL;
+}
+
 /* ---- explain ----------------------------------------------------------- */
 
 /* Everything explain says about one S1 x S2 x FWB cell. */
@@ -369,25 +386,16 @@ static void print_oracle_table(const ScenarioList *l, const MtPrediction *pred)
 
 static int cmd_oracle(int argc, char **argv)
 {
-    const char *path = NULL;
-    bool json = false;
+    const char *path;
+    bool json;
     ScenarioList l = { 0 };
     MtPrediction *pred;
     char err[512];
     FILE *f;
     int ret;
 
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return usage_error("oracle takes one scenario file");
-        }
-    }
-    if (!path) {
-        return usage_error("oracle needs a scenario file");
+    if (!file_args(argc, argv, &path, &json)) {
+        return usage_error("oracle takes one scenario file and --json");
     }
     f = fopen(path, "r");
     if (!f) {
@@ -567,21 +575,12 @@ static int cmd_model(int argc, char **argv)
 
 static int cmd_trace(int argc, char **argv)
 {
-    const char *path = NULL;
-    bool json = false;
+    const char *path;
+    bool json;
     char err[512];
 
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return usage_error("trace takes one file");
-        }
-    }
-    if (!path) {
-        return usage_error("trace needs a file");
+    if (!file_args(argc, argv, &path, &json)) {
+        return usage_error("trace takes one file and --json");
     }
     if (mt_trace_dump(stdout, path, json, err, sizeof(err))) {
         fflush(stdout);

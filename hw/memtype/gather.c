@@ -220,17 +220,9 @@ static void gather_write(MtGather *g, const MtAccess *a, const uint8_t *data)
     }
 }
 
-void mt_gather_access(MtGather *g, const MtAccess *a, uint8_t *data)
+void mt_txn_from_access(const MtAccess *a, MtTxn *t)
 {
-    bool write = a->flags & MT_TXN_WRITE;
-    MtTxn t;
-
-    if (write && mt_attr_permits(a->attr).gather) {
-        gather_write(g, a, data);
-        return;
-    }
-    mt_gather_flush(g, write ? MT_FLUSH_NONGATHER : MT_FLUSH_READ, a->time_ns);
-    t = (MtTxn) {
+    *t = (MtTxn) {
         .addr = a->addr, .size = a->size, .flags = a->flags,
         .attr = a->attr, .s1_attr = a->s1_attr, .s2_attr = a->s2_attr,
         .reason = MT_FLUSH_NONE, .naccesses = 1,
@@ -238,6 +230,19 @@ void mt_gather_access(MtGather *g, const MtAccess *a, uint8_t *data)
         .epoch_first = a->epoch, .epoch_last = a->epoch,
         .time_ns = a->time_ns,
     };
+}
+
+void mt_gather_access(MtGather *g, const MtAccess *a, uint8_t *data)
+{
+    bool write = a->flags & MT_TXN_WRITE;
+    MtTxn t;
+
+    if (write && !(a->flags & MT_TXN_UNTYPED) && mt_attr_permits(a->attr).gather) {
+        gather_write(g, a, data);
+        return;
+    }
+    mt_gather_flush(g, write ? MT_FLUSH_NONGATHER : MT_FLUSH_READ, a->time_ns);
+    mt_txn_from_access(a, &t);
     g->counts[MT_FLUSH_NONE]++;
     g->emit(g->opaque, &t, data);
 }

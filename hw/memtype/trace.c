@@ -59,7 +59,8 @@ static uint64_t get_le64(const uint8_t *p)
 
 /* Messages: formatted, and forced onto one line. */
 
-static void vformat_msg(char *buf, size_t len, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+vformat_msg(char *buf, size_t len, const char *fmt, va_list ap)
 {
     char *p;
 

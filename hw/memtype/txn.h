@@ -25,6 +25,8 @@ enum {
     MT_TXN_SPECULATIVE = 1u << 2,   /* a speculative read */
     MT_TXN_DCZVA = 1u << 3,         /* from DC ZVA */
     MT_TXN_FWB = 1u << 4,           /* stage 2 was in the FWB form */
+    MT_TXN_UNTYPED = 1u << 5,       /* no CPU memory type (DMA, qtest) */
+    MT_TXN_NO_STAGE2 = 1u << 6,     /* stage 2 did not apply */
 };
 
 /* Why a gathered line left the buffer. */
@@ -77,6 +79,9 @@ typedef struct {
 typedef void (*MtEmitFn)(void *opaque, const MtTxn *t, uint8_t *data);
 
 const char *mt_flush_reason_name(unsigned reason);
+
+/* The transaction that carries one access alone, as issued. */
+void mt_txn_from_access(const MtAccess *a, MtTxn *t);
 
 #ifdef __cplusplus
 }

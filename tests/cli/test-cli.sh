@@ -3,50 +3,14 @@
 #
 # The command line as a user meets it: explain, oracle, model, trace and
 # the entry point itself, with good and bad input.  Prints PASS/FAIL per
-# test and a last line "cli-summary PASSED FAILED" for scripts/barlab.
+# test and a summary line for scripts/barlab (tests/lib/harness.sh).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/tests/lib/harness.sh"
 BARLAB=$ROOT/scripts/barlab
 MT=${BARLAB_MT:?set BARLAB_MT to the barlab-mt binary}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-
-# run NAME WANT_STATUS CMD...: run CMD, keep stdout/stderr in $TMP/out, err.
-run() {
-    local status=0
-    "$@" >"$TMP/out" 2>"$TMP/err" || status=$?
-    echo "$status" >"$TMP/status"
-}
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() {
-    echo "FAIL $1: $2"
-    sed 's/^/    out: /' "$TMP/out" | head -n 8
-    sed 's/^/    err: /' "$TMP/err" | head -n 8
-    failed=$((failed + 1))
-}
-status() { cat "$TMP/status"; }
-# expect NAME STATUS [grep-pattern-in-stdout...]
-expect() {
-    local name=$1 want=$2 pat
-    shift 2
-    [ "$(status)" = "$want" ] || { bad "$name" "exit $(status), wanted $want"; return; }
-    for pat in "$@"; do
-        grep -qE -- "$pat" "$TMP/out" || { bad "$name" "no '$pat' in the output"; return; }
-    done
-    ok "$name"
-}
-# expect_error NAME PATTERN: non-zero, stdout empty, one stderr line matching.
-expect_error() {
-    local name=$1 pat=$2
-    [ "$(status)" != 0 ] || { bad "$name" "exit 0 on bad input"; return; }
-    [ ! -s "$TMP/out" ] || { bad "$name" "wrote to stdout on error"; return; }
-    [ "$(grep -c . "$TMP/err")" -ge 1 ] || { bad "$name" "no message"; return; }
-    grep -q "^barlab: error: .*$pat" "$TMP/err" || { bad "$name" "message lacks '$pat'"; return; }
-    ok "$name"
-}
+TMP=$HARNESS_TMP
 
 run "$MT" explain 0x44 0x1
 expect explain-device-wins 0 "combined +Device-nGnRE" "C1 .*Device at either stage beats Normal" \
@@ -152,7 +116,7 @@ run "$MT" frobnicate
 run "$BARLAB" --help
 expect barlab-help 0 "check \[SUITE" "explain S1 S2"
 run "$BARLAB" check --list
-expect check-list 0 "^unit$" "^cli$" "^qemu \(not built yet\)$"
+expect check-list 0 "^unit$" "^cli$" "^qemu$" "^nic \(not built yet\)$"
 run "$BARLAB" check nosuchsuite
 expect_error check-unknown-suite "unknown suite 'nosuchsuite'"
 run "$BARLAB" path kernel
@@ -160,4 +124,4 @@ expect_error path-not-built "kernel is not built yet"
 run "$BARLAB" path barlab-mt
 expect path-barlab-mt 0 "barlab-mt$"
 
-echo "cli-summary $passed $failed"
+harness_summary

@@ -151,3 +151,25 @@ TEST(CheckRules, EveryRuleHasAnIdTitleAndSource)
 }
 
 } // namespace
+
+namespace {
+
+TEST(CheckUntyped, OnlyDeviceExpectationsApply)
+{
+    static const MtExpect expect[] = {
+        { 0x40, 0x48, MT_EXPECT_NO_GATHER, "doorbell" },
+    };
+    MtChecker c;
+    mt_check_init(&c, expect, 1);
+
+    MtTxn t = txn(0, 64, DEVICE_nGnRE, 5);
+    t.flags |= MT_TXN_UNTYPED | MT_TXN_UNALIGNED;
+    t.naccesses = 2;
+    EXPECT_EQ(mt_check_txn(&c, &t), 0u);
+    MtTxn d = txn(0x40, 16, 0x02, 1);
+    d.flags |= MT_TXN_UNTYPED;
+    d.naccesses = 2;
+    EXPECT_EQ(mt_check_txn(&c, &d), bit(MT_RULE_X_NO_GATHER));
+}
+
+} // namespace

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * barlab port: the interconnect between the CPU and a barlab device BAR.
+ *
+ * A port is an I/O MemoryRegion whose accesses arrive with the Arm memory
+ * type the CPU used (MemTxAttrs.memtype*).  It passes them through the
+ * write-gathering and reorder models of hw/memtype, judges every resulting
+ * transaction with the checker, writes it to the trace, counts it, and
+ * hands it to the device back end.  See docs/devices/barlab-port.md.
+ */
+#ifndef HW_BARLAB_PORT_H
+#define HW_BARLAB_PORT_H
+
+#include "exec/memory.h"
+#include "qemu/notify.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+
+#include "memtype/check.h"
+#include "memtype/gather.h"
+#include "memtype/reorder.h"
+#include "memtype/trace.h"
+
+typedef enum {
+    BARLAB_PORT_EXACT,      /* one transaction per access, no modelling */
+    BARLAB_PORT_GATHER,     /* write gathering where the type permits it */
+    BARLAB_PORT_REORDER,    /* gathering, then seeded reordering */
+} BarlabPortMode;
+
+/* The device back end: where transactions end up. */
+typedef struct BarlabPortOps {
+    void (*write)(void *opaque, hwaddr addr, const uint8_t *data,
+                  unsigned size);
+    void (*read)(void *opaque, hwaddr addr, uint8_t *data, unsigned size);
+} BarlabPortOps;
+
+/* User-visible knobs, set through DEFINE_BARLAB_PORT_PROPERTIES. */
+typedef struct BarlabPortConf {
+    char *mode;             /* "exact", "gather" (default), "reorder" */
+    uint64_t seed;
+    uint32_t lines;
+    uint32_t line_size;
+    uint64_t timeout_ns;
+    char *trace;            /* trace file, or NULL */
+} BarlabPortConf;
+
+#define DEFINE_BARLAB_PORT_PROPERTIES(_state, _conf)                       \
+    DEFINE_PROP_STRING("port-mode", _state, _conf.mode),                   \
+    DEFINE_PROP_UINT64("reorder-seed", _state, _conf.seed, 0),             \
+    DEFINE_PROP_UINT32("gather-lines", _state, _conf.lines, 4),            \
+    DEFINE_PROP_UINT32("gather-line-size", _state, _conf.line_size, 64),   \
+    DEFINE_PROP_UINT64("gather-timeout-ns", _state, _conf.timeout_ns,      \
+                       100 * SCALE_US),                                    \
+    DEFINE_PROP_STRING("trace", _state, _conf.trace)
+
+typedef struct BarlabPort {
+    MemoryRegion mr;
+    const char *name;
+    const BarlabPortOps *ops;
+    void *opaque;
+    BarlabPortMode mode;
+
+    MtGather gather;
+    MtReorder reorder;
+    MtChecker checker;
+    MtTraceWriter *trace;
+    char *trace_path;
+
+    Notifier barrier_notifier;
+    Notifier exit_notifier;
+    QEMUTimer *flush_timer;
+    uint64_t timeout_ns;
+
+    uint64_t seq;           /* program-order number of the last access */
+    uint64_t origin_seq;    /* CPU access it came from, to number pieces */
+    uint32_t epoch;         /* barriers seen */
+
+    /* Counters, read-only QOM properties "<name>-<counter>". */
+    uint64_t accesses;
+    uint64_t txns;
+    uint64_t gathered;      /* transactions merging more than one access */
+    uint64_t violations;    /* transactions breaking a rule */
+    uint64_t barriers;
+    uint64_t untyped;       /* accesses without a CPU memory type */
+} BarlabPort;
+
+/*
+ * Set up @p as a @size-byte region of @owner.  @expect (may be NULL) is the
+ * device's declaration about its registers, kept by reference.
+ */
+void barlab_port_init(BarlabPort *p, Object *owner, const char *name,
+                      uint64_t size, const BarlabPortConf *conf,
+                      const BarlabPortOps *ops, void *opaque,
+                      const MtExpect *expect, unsigned nexpect, Error **errp);
+
+/* Deliver everything buffered (device reset, a doorbell, VM stop). */
+void barlab_port_flush(BarlabPort *p, MtFlushReason why);
+
+/* Commit the trace and stop listening; safe to call twice. */
+void barlab_port_cleanup(BarlabPort *p);
+
+#endif /* HW_BARLAB_PORT_H */

@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Build qemu-system-aarch64 from Debian's qemu source package, with the
+# repo's device models (hw/barlab) and patches (hw/qemu-patches) on top.
+# Sourced after common.sh and apt.sh, never executed.
+#
+# Layout below $BARLAB_CACHE:
+#   downloads/                  the source package, as apt fetched it
+#   src/qemu-VERSION/           dpkg-source -x of it (Debian patches applied)
+#   src/qemu.version            the VERSION in use
+#   qemu/VERSION-work/src       one persistent tree: pristine + overlay,
+#                               synced by content so unchanged files keep
+#                               their mtimes and ninja rebuilds only changes
+#   qemu/VERSION-work/build     its build directory (ccache in ccache/)
+#   qemu/VERSION-KEY/           the binaries for one state of the inputs
+#                               (_qemu_inputs; KEY), plus a stamp
+
+QEMU_DEBIAN_SUITE=${QEMU_DEBIAN_SUITE:-trixie}
+
+# Debian packages the build needs (bookworm unless a suite is given).
+_qemu_build_deps=(
+    dpkg-dev patch rsync ccache gcc pkg-config ninja-build python3-venv
+    meson/bookworm-backports
+    libglib2.0-dev zlib1g-dev libpixman-1-dev libfdt-dev libslirp-dev
+    libpng-dev
+)
+
+# configure options: everything not asked for is off, so the binary does
+# not depend on which -dev packages happen to be on the machine.
+_qemu_configure_args=(
+    --python=/usr/bin/python3
+    "--cc=ccache gcc"
+    --target-list=aarch64-softmmu
+    --without-default-features
+    --disable-download
+    --disable-install-blobs
+    --disable-containers
+    --disable-docs
+    --disable-user
+    --disable-tools
+    --disable-guest-agent
+    --disable-gtk
+    --disable-sdl
+    --disable-vnc
+    --enable-tcg
+    --enable-slirp
+    --enable-pixman
+    --enable-fdt=system
+    --enable-png
+)
+
+# The repo's inputs to the QEMU build: the device models, the core they
+# compile (its C files only), the qtests and the core patches.
+_qemu_inputs() {
+    (cd "$BARLAB_ROOT" && ls -d hw/barlab hw/memtype/*.[ch] tests/qtest \
+        hw/qemu-patches 2>/dev/null)
+}
+
+# _qemu_key: cache key of the repo's QEMU additions (also when absent).
+_qemu_key() {
+    local inputs
+    mapfile -t inputs < <(_qemu_inputs)
+    if [ ${#inputs[@]} -eq 0 ]; then
+        printf '' | sha256sum | cut -c1-16
+    else
+        hash_tree "${inputs[@]}"
+    fi
+}
+
+# _qemu_recipe VERSION: what a finished build's stamp must say.
+_qemu_recipe() {
+    printf 'qemu %s\nconfigure %s\n' "$1" "${_qemu_configure_args[*]}"
+}
+
+# qemu_binary_path: print the path of the qemu-system-aarch64 built for the
+# current tree; fail (silently) if there is none.
+qemu_binary_path() {
+    local ver out vfile=$BARLAB_CACHE/src/qemu.version
+    [ -f "$vfile" ] || return 1
+    ver=$(<"$vfile")
+    out=$BARLAB_CACHE/qemu/$ver-$(_qemu_key)
+    [ -f "$out/stamp" ] && [ -x "$out/qemu-system-aarch64" ] || return 1
+    [ "$(<"$out/stamp")" = "$(_qemu_recipe "$ver")" ] || return 1
+    echo "$out/qemu-system-aarch64"
+}
+
+_qemu_download() (
+    cd "$1" && apt-get source --download-only "qemu/$QEMU_DEBIAN_SUITE"
+)
+
+# _qemu_fetch: make sure an extracted source tree exists; sets _qemu_ver.
+# The version is chosen once (whatever the suite has then) and recorded;
+# remove src/qemu.version to move to a newer one.
+_qemu_fetch() {
+    local dl=$BARLAB_CACHE/downloads src=$BARLAB_CACHE/src dsc
+    _qemu_ver=
+    if [ -f "$src/qemu.version" ]; then
+        _qemu_ver=$(<"$src/qemu.version")
+        [ ! -d "$src/qemu-$_qemu_ver" ] || return 0
+    fi
+    apt_enable "$QEMU_DEBIAN_SUITE" deb-src
+    apt_update_once
+    mkdir -p "$dl" "$src"
+    if [ -z "$_qemu_ver" ]; then
+        dsc=$(cd "$dl" && apt-get source --print-uris "qemu/$QEMU_DEBIAN_SUITE" |
+            awk '$2 ~ /^qemu_.*\.dsc$/ { print $2 }') ||
+            die "cannot find the qemu source package in Debian $QEMU_DEBIAN_SUITE"
+        [ -n "$dsc" ] || die "no qemu .dsc in Debian $QEMU_DEBIAN_SUITE"
+        _qemu_ver=${dsc#qemu_}
+        _qemu_ver=${_qemu_ver%.dsc}
+    fi
+    dsc=$dl/qemu_$_qemu_ver.dsc
+    if [ ! -f "$dsc" ]; then
+        # apt checks every file against the signed Sources index.
+        run_step qemu-download _qemu_download "$dl" ||
+            die "downloading the qemu source package failed"
+    fi
+    [ -f "$dsc" ] || die "$dsc is missing after download (is $_qemu_ver still in $QEMU_DEBIAN_SUITE?)"
+    # dpkg-source checks the tarballs against the .dsc's checksums and
+    # applies Debian's patches.
+    rm -rf "$src/qemu-$_qemu_ver.tmp"
+    run_step qemu-unpack dpkg-source --require-strong-checksums -x \
+        "$dsc" "$src/qemu-$_qemu_ver.tmp" ||
+        die "unpacking $dsc failed"
+    mv "$src/qemu-$_qemu_ver.tmp" "$src/qemu-$_qemu_ver"
+    echo "$_qemu_ver" >"$src/qemu.version"
+}
+
+# _qemu_edit FILE SED-SCRIPT CHECK: edit FILE with sed, replacing the file
+# (it may be a hard link into the pristine tree), and fail unless the
+# result contains the line CHECK.
+_qemu_edit() {
+    sed "$2" "$1" >"$1.barlab-new" && mv "$1.barlab-new" "$1" || return
+    grep -qxF -- "$3" "$1" || { echo "could not edit QEMU's ${1##*/stage/}"; return 1; }
+}
+
+# _qemu_stage PRISTINE STAGE: STAGE = the QEMU tree this repo wants: a
+# hard-link copy of PRISTINE without the firmware sources and packaging,
+# plus the overlay (hw/barlab with the core in hw/barlab/memtype, the
+# qtests in tests/qtest/barlab; only if hw/barlab/meson.build exists) and
+# hw/qemu-patches/*.patch, applied in order.  Files are replaced, never
+# written through (patch, cp after rm, _qemu_edit), so PRISTINE stays
+# intact; the rsync only relinks what the previous overlay replaced.
+_qemu_stage() {
+    local pristine=$1 stage=$2 p
+    mkdir -p "$stage" &&
+        rsync -a --delete --link-dest="$pristine" --exclude=/roms \
+            --exclude=/debian --exclude=/.pc "$pristine/" "$stage/" || return
+    if [ -f "$BARLAB_ROOT/hw/barlab/meson.build" ]; then
+        _qemu_overlay "$stage" || return
+    fi
+    for p in "$BARLAB_ROOT"/hw/qemu-patches/*.patch; do
+        [ -f "$p" ] || continue
+        patch -p1 -d "$stage" --batch --forward --no-backup-if-mismatch \
+            -r - <"$p" ||
+            { echo "patch ${p#"$BARLAB_ROOT"/} does not apply"; return 1; }
+    done
+}
+
+# _qemu_overlay STAGE: put barlab's device models, core and qtests into
+# the QEMU tree and hook them into its build (meson, Kconfig, tracing).
+_qemu_overlay() {
+    local stage=$1
+    rm -rf "$stage/hw/barlab" "$stage/tests/qtest/barlab" &&
+        cp -r "$BARLAB_ROOT/hw/barlab" "$stage/hw/barlab" || return
+    if [ -d "$BARLAB_ROOT/hw/memtype" ]; then
+        mkdir -p "$stage/hw/barlab/memtype" &&
+            cp "$BARLAB_ROOT"/hw/memtype/*.[ch] "$stage/hw/barlab/memtype/" || return
+    fi
+    _qemu_edit "$stage/hw/meson.build" "\$a subdir('barlab')" \
+        "subdir('barlab')" || return
+    if [ -f "$BARLAB_ROOT/hw/barlab/Kconfig" ]; then
+        _qemu_edit "$stage/hw/Kconfig" '$a source barlab/Kconfig' \
+            "source barlab/Kconfig" || return
+    fi
+    if [ -f "$BARLAB_ROOT/hw/barlab/trace-events" ]; then
+        # trace_events_subdirs is a list literal: insert into it.
+        _qemu_edit "$stage/meson.build" \
+            "/^trace_events_subdirs = \[\$/a \  'hw/barlab'," "  'hw/barlab'," ||
+            return
+    fi
+    if [ -d "$BARLAB_ROOT/tests/qtest" ]; then
+        cp -r "$BARLAB_ROOT/tests/qtest" "$stage/tests/qtest/barlab" &&
+            _qemu_edit "$stage/tests/qtest/meson.build" "\$a subdir('barlab')" \
+                "subdir('barlab')" || return
+    fi
+}
+
+# _qemu_sync STAGE DEST: make DEST's content equal to STAGE's, writing only
+# files whose content differs (they get a new mtime; others keep theirs).
+_qemu_sync() {
+    mkdir -p "$2"
+    rsync -rlp --checksum --delete --exclude=__pycache__ \
+        --out-format='%i %n' "$1/" "$2/"
+}
+
+_qemu_configure() (
+    cd "$1" && CCACHE_DIR=$2 "$3/configure" "${_qemu_configure_args[@]}"
+)
+
+# The barlab qtests, as ninja targets of the QEMU build.
+_qemu_qtests() {
+    local t
+    for t in "$BARLAB_ROOT"/tests/qtest/*-test.c; do
+        [ -f "$t" ] || continue
+        t=${t##*/}
+        echo "tests/qtest/barlab/${t%.c}"
+    done
+}
+
+_qemu_ninja() {
+    local targets
+    mapfile -t targets < <(_qemu_qtests)
+    CCACHE_DIR=$2 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G} \
+        ninja -C "$1" qemu-system-aarch64 "${targets[@]}"
+}
+
+# qemu_build: build qemu-system-aarch64 for the current hw/barlab and
+# hw/qemu-patches unless that build exists; then qemu_binary_path prints it.
+qemu_build() {
+    local key work out lock recipe steps t
+    qemu_binary_path >/dev/null && return 0
+    mkdir -p "$BARLAB_CACHE/qemu"
+    exec {lock}>"$BARLAB_CACHE/qemu/.lock"
+    if ! flock -n "$lock"; then
+        msg "waiting for another barlab to finish building QEMU"
+        flock "$lock"
+    fi
+    if qemu_binary_path >/dev/null; then
+        exec {lock}>&-
+        return 0
+    fi
+
+    apt_enable bookworm-backports deb
+    apt_install "${_qemu_build_deps[@]}"
+    _qemu_fetch
+    key=$(_qemu_key)
+    work=$BARLAB_CACHE/qemu/$_qemu_ver-work
+    out=$BARLAB_CACHE/qemu/$_qemu_ver-$key
+    recipe=$(_qemu_recipe "$_qemu_ver")
+    msg "building QEMU $_qemu_ver for tree key $key in $work"
+
+    run_step qemu-overlay _qemu_stage "$BARLAB_CACHE/src/qemu-$_qemu_ver" "$work/stage" ||
+        die "could not put hw/barlab and hw/qemu-patches onto QEMU $_qemu_ver"
+    run_step qemu-sync _qemu_sync "$work/stage" "$work/src" ||
+        die "could not sync the QEMU source tree $work/src"
+
+    if [ ! -f "$work/build/build.ninja" ] ||
+        [ "$(cat "$work/build/barlab-recipe" 2>/dev/null)" != "$recipe" ]; then
+        rm -rf "$work/build"
+        mkdir -p "$work/build"
+        run_step qemu-configure _qemu_configure "$work/build" \
+            "$BARLAB_CACHE/ccache" "$work/src" ||
+            die "QEMU configure failed (full log: $work/build/meson-logs/meson-log.txt)"
+        echo "$recipe" >"$work/build/barlab-recipe"
+    fi
+    run_step qemu-build _qemu_ninja "$work/build" "$BARLAB_CACHE/ccache" ||
+        die "building qemu-system-aarch64 failed"
+    steps=$(grep -o '^\[[0-9]*/[0-9]*\]' "$BARLAB_LOGS/qemu-build.log" | tail -n 1) || true
+    msg "ninja ran ${steps:-no} steps"
+
+    rm -rf "$out.tmp"
+    mkdir -p "$out.tmp"
+    cp "$work/build/qemu-system-aarch64" "$out.tmp/"
+    for t in $(_qemu_qtests); do
+        cp "$work/build/$t" "$out.tmp/"
+    done
+    echo "$recipe" >"$out.tmp/stamp"
+    rm -rf "$out"
+    mv "$out.tmp" "$out"
+    exec {lock}>&-
+    msg "QEMU ready: $out/qemu-system-aarch64"
+}

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A small shell test harness shared by tests/cli and tests/e2e: each test
+# prints "PASS name" or "FAIL name: why" (with the output's first lines),
+# and harness_summary prints "harness-summary PASSED FAILED", which
+# scripts/barlab adds to its totals.  Sourced, never executed.
+
+HARNESS_TMP=$(mktemp -d)
+trap 'rm -rf "$HARNESS_TMP"' EXIT
+harness_passed=0
+harness_failed=0
+
+# run CMD...: run CMD, keeping stdout, stderr and status in $HARNESS_TMP.
+run() {
+    local status=0
+    "$@" >"$HARNESS_TMP/out" 2>"$HARNESS_TMP/err" || status=$?
+    echo "$status" >"$HARNESS_TMP/status"
+}
+status() { cat "$HARNESS_TMP/status"; }
+ok() { echo "PASS $1"; harness_passed=$((harness_passed + 1)); }
+bad() {
+    echo "FAIL $1: $2"
+    sed 's/^/    out: /' "$HARNESS_TMP/out" | tail -n 12
+    sed 's/^/    err: /' "$HARNESS_TMP/err" | tail -n 12
+    harness_failed=$((harness_failed + 1))
+}
+# check NAME COND-CMD... [-- WHY]: PASS if COND-CMD succeeds.
+check() {
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else bad "$name" "check failed: $*"; fi
+}
+# expect NAME STATUS [ERE-in-stdout...]
+expect() {
+    local name=$1 want=$2 pat
+    shift 2
+    [ "$(status)" = "$want" ] || { bad "$name" "exit $(status), wanted $want"; return; }
+    for pat in "$@"; do
+        grep -qE -- "$pat" "$HARNESS_TMP/out" || { bad "$name" "no '$pat' in the output"; return; }
+    done
+    ok "$name"
+}
+# expect_error NAME PATTERN: non-zero, nothing on stdout, "barlab: error: ...PATTERN".
+expect_error() {
+    local name=$1 pat=$2
+    [ "$(status)" != 0 ] || { bad "$name" "exit 0 on bad input"; return; }
+    [ ! -s "$HARNESS_TMP/out" ] || { bad "$name" "wrote to stdout on error"; return; }
+    grep -q "^barlab: error: .*$pat" "$HARNESS_TMP/err" || { bad "$name" "message lacks '$pat'"; return; }
+    ok "$name"
+}
+harness_summary() {
+    echo "harness-summary $harness_passed $harness_failed"
+}

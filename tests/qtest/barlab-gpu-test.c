@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * QTest for barlab-gpu: registers, VRAM through the port, bad guest input
+ * (logged, never fatal), the port counters over QMP, and a screendump.
+ * Spec: docs/devices/barlab-gpu.md.  Built inside the QEMU tree by
+ * scripts/lib/qemu.sh; run by `scripts/barlab check qemu`.
+ */
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci.h"
+#include "libqos/generic-pcihost.h"
+#include "qobject/qdict.h"
+#include "memtype/trace.h"
+
+#define GPU_VENDOR      0x1234
+#define GPU_DEVICE      0xba01
+
+#define REG_ID          0x000
+#define REG_VERSION     0x004
+#define REG_CTRL        0x008
+#define REG_STATUS      0x00c
+#define REG_FORMAT      0x010
+#define REG_WIDTH       0x014
+#define REG_HEIGHT      0x018
+#define REG_STRIDE      0x01c
+#define REG_OFFSET_LO   0x020
+#define REG_VRAM_LO     0x048
+#define REG_VRAM_HI     0x04c
+#define REG_ACCESSES    0x100
+#define REG_TXNS        0x108
+
+typedef struct {
+    QTestState *qts;
+    QGenericPCIBus bus;
+    QPCIDevice *dev;
+    QPCIBar regs, vram;
+    uint64_t vram_size;
+} Gpu;
+
+static void gpu_found(QPCIDevice *dev, int devfn, void *data)
+{
+    *(QPCIDevice **)data = dev;
+}
+
+static void gpu_start(Gpu *g, const char *extra)
+{
+    g->qts = qtest_initf("-M virt -nodefaults -device barlab-gpu%s",
+                         extra ? extra : "");
+    qpci_init_generic(&g->bus, g->qts, NULL, false);
+    g->dev = NULL;
+    qpci_device_foreach(&g->bus.bus, GPU_VENDOR, GPU_DEVICE, gpu_found, &g->dev);
+    g_assert(g->dev);
+    qpci_device_enable(g->dev);
+    g->regs = qpci_iomap(g->dev, 0, NULL);
+    g->vram = qpci_iomap(g->dev, 2, &g->vram_size);
+}
+
+static void gpu_stop(Gpu *g)
+{
+    g_free(g->dev);
+    qtest_quit(g->qts);
+}
+
+static uint64_t gpu_qom_u64(Gpu *g, const char *prop)
+{
+    QDict *rsp = qtest_qmp(g->qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': '/machine/peripheral-anon/device[0]', "
+                           "'property': %s}}", prop);
+    uint64_t v;
+
+    g_assert(qdict_haskey(rsp, "return"));
+    v = qdict_get_int(rsp, "return");
+    qobject_unref(rsp);
+    return v;
+}
+
+static void test_registers(void)
+{
+    Gpu g;
+
+    gpu_start(&g, NULL);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, REG_ID), ==, 0x31474c42);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_VERSION), ==, 1);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_VRAM_LO), ==, 16 << 20);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_VRAM_HI), ==, 0);
+    g_assert_cmpuint(g.vram_size, ==, 16 << 20);
+    qpci_io_writel(g.dev, g.regs, REG_WIDTH, 640);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_WIDTH), ==, 640);
+    gpu_stop(&g);
+}
+
+static void test_vram(void)
+{
+    Gpu g;
+    uint8_t buf[64], back[64];
+
+    gpu_start(&g, NULL);
+    for (int i = 0; i < sizeof(buf); i++) {
+        buf[i] = i * 7 + 1;
+    }
+    qpci_memwrite(g.dev, g.vram, 0x1000, buf, sizeof(buf));
+    qpci_memread(g.dev, g.vram, 0x1000, back, sizeof(back));
+    g_assert_cmpmem(buf, sizeof(buf), back, sizeof(back));
+
+    qpci_io_writeq(g.dev, g.vram, g.vram_size - 8, 0x1122334455667788ULL);
+    g_assert_cmphex(qpci_io_readq(g.dev, g.vram, g.vram_size - 8), ==,
+                    0x1122334455667788ULL);
+    qpci_io_writeb(g.dev, g.vram, 3, 0xab);
+    g_assert_cmphex(qpci_io_readb(g.dev, g.vram, 3), ==, 0xab);
+
+    /* qtest accesses carry no CPU memory type: untyped, passed through */
+    g_assert_cmpuint(gpu_qom_u64(&g, "vram-untyped"), ==,
+                     gpu_qom_u64(&g, "vram-accesses"));
+    g_assert_cmpuint(gpu_qom_u64(&g, "vram-txns"), ==,
+                     gpu_qom_u64(&g, "vram-accesses"));
+    g_assert_cmpuint(gpu_qom_u64(&g, "vram-violations"), ==, 0);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_TXNS), ==,
+                     gpu_qom_u64(&g, "vram-txns"));
+    gpu_stop(&g);
+}
+
+static void test_bad_guest_input(void)
+{
+    Gpu g;
+
+    gpu_start(&g, NULL);
+    /* unknown and read-only registers: logged, harmless */
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, 0xffc), ==, 0);
+    qpci_io_writel(g.dev, g.regs, REG_ID, 0);
+    qpci_io_writel(g.dev, g.regs, 0x800, 0xdead);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, REG_ID), ==, 0x31474c42);
+
+    /* a mode that would scan out past the end of VRAM is refused */
+    qpci_io_writel(g.dev, g.regs, REG_WIDTH, 4096);
+    qpci_io_writel(g.dev, g.regs, REG_HEIGHT, 4096);
+    qpci_io_writel(g.dev, g.regs, REG_STRIDE, 4096 * 4);
+    qpci_io_writel(g.dev, g.regs, REG_OFFSET_LO, 0x100000);
+    qpci_io_writel(g.dev, g.regs, REG_CTRL, 1);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 2);
+    /* a stride shorter than a line, an unknown format */
+    qpci_io_writel(g.dev, g.regs, REG_WIDTH, 64);
+    qpci_io_writel(g.dev, g.regs, REG_HEIGHT, 64);
+    qpci_io_writel(g.dev, g.regs, REG_OFFSET_LO, 0);
+    qpci_io_writel(g.dev, g.regs, REG_STRIDE, 16);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 2);
+    qpci_io_writel(g.dev, g.regs, REG_STRIDE, 256);
+    qpci_io_writel(g.dev, g.regs, REG_FORMAT, 7);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 2);
+    qpci_io_writel(g.dev, g.regs, REG_FORMAT, 0);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 1);
+    /* the device is still alive */
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, REG_ID), ==, 0x31474c42);
+    gpu_stop(&g);
+}
+
+static void test_screendump(void)
+{
+    Gpu g;
+    g_autofree char *path = g_strdup_printf("%s/barlab-gpu-%d.ppm",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *ppm = NULL;
+    gsize len;
+    const uint32_t w = 64, h = 32;
+    unsigned hdr;
+
+    gpu_start(&g, NULL);
+    for (uint32_t y = 0; y < h; y++) {
+        for (uint32_t x = 0; x < w; x++) {
+            /* XRGB8888: red grows along x, green along y, blue 0x40 */
+            uint32_t px = (x * 4) << 16 | (y * 8) << 8 | 0x40;
+            qpci_io_writel(g.dev, g.vram, (y * w + x) * 4, px);
+        }
+    }
+    qpci_io_writel(g.dev, g.regs, REG_FORMAT, 0);
+    qpci_io_writel(g.dev, g.regs, REG_WIDTH, w);
+    qpci_io_writel(g.dev, g.regs, REG_HEIGHT, h);
+    qpci_io_writel(g.dev, g.regs, REG_STRIDE, w * 4);
+    qpci_io_writel(g.dev, g.regs, REG_CTRL, 1);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 1);
+
+    qobject_unref(qtest_qmp_assert_success_ref(g.qts,
+        "{'execute': 'screendump', 'arguments': {'filename': %s}}", path));
+    g_assert(g_file_get_contents(path, &ppm, &len, NULL));
+    unlink(path);
+    hdr = strlen("P6\n64 32\n255\n");
+    g_assert(len > hdr && !strncmp(ppm, "P6\n64 32\n255\n", hdr));
+    g_assert_cmpuint(len, ==, hdr + w * h * 3);
+    for (uint32_t y = 0; y < h; y += 7) {
+        for (uint32_t x = 0; x < w; x += 9) {
+            const uint8_t *p = (const uint8_t *)ppm + hdr + (y * w + x) * 3;
+
+            g_assert_cmpuint(p[0], ==, x * 4);
+            g_assert_cmpuint(p[1], ==, y * 8);
+            g_assert_cmpuint(p[2], ==, 0x40);
+        }
+    }
+    gpu_stop(&g);
+}
+
+/* trace=FILE: every VRAM transaction is in the file once QEMU exits. */
+static void test_trace(void)
+{
+    Gpu g;
+    g_autofree char *path = g_strdup_printf("%s/barlab-gpu-%d.bltrace",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *opt = g_strdup_printf(",port-mode=exact,trace=%s", path);
+    MtTraceReader *r;
+    MtTraceRecord rec;
+    char err[256];
+    int n = 0, ret;
+
+    gpu_start(&g, opt);
+    for (int i = 0; i < 10; i++) {
+        qpci_io_writel(g.dev, g.vram, 0x40 + i * 4, 0xc0de0000 + i);
+    }
+    g_assert_cmphex(qpci_io_readl(g.dev, g.vram, 0x40), ==, 0xc0de0000);
+    gpu_stop(&g);
+
+    g_assert_cmpint(mt_trace_reader_open(&r, path, err, sizeof(err)), ==, 0);
+    while ((ret = mt_trace_read(r, &rec, err, sizeof(err))) == 1) {
+        g_assert_cmpint(rec.type, ==, MT_REC_TXN);
+        g_assert(rec.txn.flags & MT_TXN_UNTYPED);
+        g_assert_cmphex(rec.txn.addr, ==, n < 10 ? 0x40 + n * 4 : 0x40);
+        n++;
+    }
+    g_assert_cmpint(ret, ==, 0);
+    g_assert_cmpint(n, ==, 11);
+    mt_trace_reader_close(r);
+    unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/barlab-gpu/registers", test_registers);
+    qtest_add_func("/barlab-gpu/vram", test_vram);
+    qtest_add_func("/barlab-gpu/bad-guest-input", test_bad_guest_input);
+    qtest_add_func("/barlab-gpu/screendump", test_screendump);
+    qtest_add_func("/barlab-gpu/trace", test_trace);
+    return g_test_run();
+}

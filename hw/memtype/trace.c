@@ -757,6 +757,8 @@ static const struct {
     { MT_TXN_SPECULATIVE, "spec" },
     { MT_TXN_DCZVA, "dczva" },
     { MT_TXN_FWB, "fwb" },
+    { MT_TXN_UNTYPED, "untyped" },
+    { MT_TXN_NO_STAGE2, "nostage2" },
 };
 
 #define TEXT_DATA_MAX 64

@@ -69,7 +69,7 @@ typedef struct {
     bool bad_txn;               /* first mismatching transaction below */
     MtTxn bad;
     bool seen_attr;             /* attributes of the first transaction */
-    uint8_t attr, s1_attr, s2_attr, flags;
+    uint8_t attr, s1_attr, s2_attr;
 } Cell;
 
 typedef struct {
@@ -77,7 +77,7 @@ typedef struct {
     bool no_trace, reserved_cells;
     /* agree-begin */
     bool begun, ended;
-    unsigned version, cpu_fwb, xs, mte2, dczva, s2_sh, ncells;
+    unsigned cpu_fwb, xs, mte2, dczva, s2_sh, ncells;
     uint64_t stride, bar_addr, bar_size;
     char fatal[256];
     Cell *cells;
@@ -383,7 +383,6 @@ static void take_txn(Run *r, const MtTraceRecord *rec)
         c->attr = t->attr;
         c->s1_attr = t->s1_attr;
         c->s2_attr = t->s2_attr;
-        c->flags = t->flags;
     }
     if (!c->bad_txn && ((t->flags & (MT_TXN_UNTYPED | MT_TXN_NO_STAGE2)) ||
                         t->s1_attr != c->s1 || t->s2_attr != c->s2 || fwb != c->fwb ||
@@ -502,7 +501,7 @@ typedef struct {
 typedef struct {
     Class classes[MAX_CLASSES];
     unsigned nclasses, dropped;
-    unsigned agree, total, reserved, lines;
+    unsigned agree, total, reserved;
 } Tally;
 
 static void count_class(Tally *t, const char *key)
@@ -527,7 +526,7 @@ static void cell_name(const Cell *c, unsigned i, char *buf, size_t len)
              c->s1, touch_names[c->touch]);
 }
 
-static void disagree(Tally *t, bool *bad, const char *cell, const char *fmt, ...)
+static void disagree(bool *bad, const char *cell, const char *fmt, ...)
 {
     va_list ap;
 
@@ -537,7 +536,6 @@ static void disagree(Tally *t, bool *bad, const char *cell, const char *fmt, ...
     va_end(ap);
     putchar('\n');
     *bad = true;
-    t->lines++;
 }
 
 static unsigned features(const Run *r)
@@ -560,7 +558,7 @@ static void check_faults(const Run *r, const Cell *c, const MtAttrs *s1,
         char obs[160], key[160];
 
         if (a->prime_el) {
-            disagree(t, bad, name, "acc=%s: the priming store (aligned, same page) took "
+            disagree(bad, name, "acc=%s: the priming store (aligned, same page) took "
                      "an EL%u abort esr=0x%" PRIx64 ": the TLB-hit case was not run",
                      acc_names[k], a->prime_el, a->prime_esr);
             snprintf(key, sizeof(key), "%s %s: priming store faulted", acc_names[k],
@@ -569,7 +567,7 @@ static void check_faults(const Run *r, const Cell *c, const MtAttrs *s1,
         }
         if (k == ACC_STR && got != MT_FAULT_NONE) {
             observed_text(a, obs, sizeof(obs));
-            disagree(t, bad, name, "acc=str: expected completes (aligned, SCTLR_EL1.A=0) "
+            disagree(bad, name, "acc=str: expected completes (aligned, SCTLR_EL1.A=0) "
                      "[%s], observed %s", mt_rule(MT_RULE_A_NORMAL)->id, obs);
             snprintf(key, sizeof(key), "str %s: aligned store faulted",
                      touch_names[c->touch]);
@@ -578,7 +576,7 @@ static void check_faults(const Run *r, const Cell *c, const MtAttrs *s1,
         }
         if (got != expect) {
             observed_text(a, obs, sizeof(obs));
-            disagree(t, bad, name, "acc=%s: expected %s [%s], observed %s", acc_names[k],
+            disagree(bad, name, "acc=%s: expected %s [%s], observed %s", acc_names[k],
                      fault_word(expect), rule->id, obs);
             snprintf(key, sizeof(key), "%s %s: expected %s [%s], observed %s",
                      acc_names[k], touch_names[c->touch], fault_word(expect), rule->id,
@@ -591,7 +589,7 @@ static void check_faults(const Run *r, const Cell *c, const MtAttrs *s1,
             (k == ACC_ZVA ? (a->far < (va & ~(uint64_t)(r->dczva - 1)) ||
                              a->far >= (va & ~(uint64_t)(r->dczva - 1)) + r->dczva)
                           : a->far != va)) {
-            disagree(t, bad, name, "acc=%s: %s as expected, but FAR 0x%" PRIx64
+            disagree(bad, name, "acc=%s: %s as expected, but FAR 0x%" PRIx64
                      " is not the access's address 0x%" PRIx64 "%s", acc_names[k],
                      fault_word(got), a->far, va, k == ACC_ZVA ? " (or its block)" : "");
             snprintf(key, sizeof(key), "%s %s: wrong FAR", acc_names[k],
@@ -646,19 +644,50 @@ static void check_arrival(const Run *r, const Cell *c, unsigned i, unsigned k,
         missing = !arrived;
     }
     if (!a->el && missing) {
-        disagree(t, bad, name, "acc=%s: completed, but the device's copy of +0x%" PRIx64
+        disagree(bad, name, "acc=%s: completed, but the device's copy of +0x%" PRIx64
                  " does not hold its %s [%s]", acc_names[k], from,
                  k == ACC_ZVA ? "zeroes" : "data", mt_rule(MT_RULE_T_EXACT)->id);
         snprintf(key, sizeof(key), "trace: %s completed but its data never reached "
                  "the device", acc_names[k]);
         count_class(t, key);
     } else if (a->el && arrived) {
-        disagree(t, bad, name, "acc=%s: faulted at EL%u, but its %s reached the device",
+        disagree(bad, name, "acc=%s: faulted at EL%u, but its %s reached the device",
                  acc_names[k], a->el, k == ACC_ZVA ? "zeroes" : "data");
         snprintf(key, sizeof(key), "trace: %s faulted but reached the device",
                  acc_names[k]);
         count_class(t, key);
     }
+}
+
+static bool same_hints(const MtHints *a, const MtHints *b)
+{
+    return a->cache == b->cache && a->ra == b->ra && a->wa == b->wa &&
+           a->transient == b->transient;
+}
+
+/*
+ * How an observed combined type differs from the predicted one, coarsest
+ * first: the patch author fixes a weakened type before a lost hint.
+ */
+static const char *attr_difference(const MtAttrs *seen, const MtAttrs *want)
+{
+    if (seen->kind != want->kind ||
+        (seen->kind == MT_KIND_DEVICE && seen->device != want->device)) {
+        return "memory type differs";
+    }
+    if (seen->kind == MT_KIND_NORMAL && (seen->inner.cache != want->inner.cache ||
+                                         seen->outer.cache != want->outer.cache)) {
+        return "cacheability differs";
+    }
+    if (seen->kind == MT_KIND_NORMAL && (!same_hints(&seen->inner, &want->inner) ||
+                                         !same_hints(&seen->outer, &want->outer))) {
+        return "allocation/transient hints differ";
+    }
+    if (seen->xs0 != want->xs0 || seen->tagged != want->tagged) {
+        return "only the XS=0/Tagged encoding differs (the core's combined type "
+               "carries neither, docs/rules.md)";
+    }
+    return "encoding differs";
 }
 
 /* (a): the attributes the device saw, and that completed accesses arrived. */
@@ -681,7 +710,7 @@ static void check_trace(const Run *r, const Cell *c, unsigned i, const MtAttrs *
     if (c->bad_txn) {
         const MtTxn *x = &c->bad;
 
-        disagree(t, bad, name, "trace: expected s1=0x%02x s2=0x%x fwb=%u and one "
+        disagree(bad, name, "trace: expected s1=0x%02x s2=0x%x fwb=%u and one "
                  "combined type on every transaction, observed %s at +0x%" PRIx64
                  " size %u: s1=0x%02x s2=0x%x fwb=%u combined 0x%02x (first: 0x%02x)%s%s",
                  c->s1, c->s2, c->fwb, x->flags & MT_TXN_WRITE ? "a write" : "a read",
@@ -699,25 +728,25 @@ static void check_trace(const Run *r, const Cell *c, unsigned i, const MtAttrs *
      * The combined attribute is compared in the MAIR form mt_encode_mair()
      * gives; a type whose hints have no MAIR encoding is compared decoded.
      */
+    mt_decode_mair(c->attr, features(r), &seen);
     if (enc == MT_OK) {
         attr_ok = c->attr == want;
     } else {
-        mt_decode_mair(c->attr, MT_FEAT_XS | MT_FEAT_MTE2, &seen);
         attr_ok = seen.kind == comb.kind && seen.device == comb.device &&
-                  !memcmp(&seen.inner, &comb.inner, sizeof(seen.inner)) &&
-                  !memcmp(&seen.outer, &comb.outer, sizeof(seen.outer));
+                  same_hints(&seen.inner, &comb.inner) &&
+                  same_hints(&seen.outer, &comb.outer);
     }
     if (!attr_ok) {
-        mt_decode_mair(c->attr, MT_FEAT_XS | MT_FEAT_MTE2, &seen);
         mt_attrs_name(&seen, sn, sizeof(sn));
         if (enc == MT_OK) {
-            disagree(t, bad, name, "trace: expected combined 0x%02x %s [%s], observed "
+            disagree(bad, name, "trace: expected combined 0x%02x %s [%s], observed "
                      "0x%02x %s", want, wn, rule->id, c->attr, sn);
         } else {
-            disagree(t, bad, name, "trace: expected combined %s [%s], observed 0x%02x %s",
+            disagree(bad, name, "trace: expected combined %s [%s], observed 0x%02x %s",
                      wn, rule->id, c->attr, sn);
         }
-        snprintf(key, sizeof(key), "trace: combined attribute differs [%s]", rule->id);
+        snprintf(key, sizeof(key), "trace: combined attribute [%s]: %s", rule->id,
+                 attr_difference(&seen, &comb));
         count_class(t, key);
     }
 }
@@ -854,7 +883,6 @@ static int compare(Run *r)
                "at BAR offset 0x%" PRIx64 " size %u\n", r->stray, r->first_stray.addr,
                r->first_stray.size);
         count_class(&t, "trace: transactions outside the cells");
-        t.lines++;
     }
     if (!r->reserved_cells) {
         print_reserved(r, groups);

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * gather: write gathering through real TCG.  Runs at EL2 with its own
+ * stage-1 MMU (no stage 2), maps barlab-gpu's VRAM twice, Normal-NC and
+ * Device-nGnRE, and makes three bursts of eight 8-byte stores:
+ *
+ *   +0x000  Normal-NC                 -> one 64-byte transaction
+ *   +0x100  Device-nGnRE              -> eight 8-byte transactions
+ *   +0x200  Normal-NC, DMB after four -> two 32-byte transactions
+ *
+ * tests/e2e/qemu-gather.sh checks what barlab-gpu's trace recorded.
+ */
+#include "libpl.h"
+
+#define GPU_VENDOR 0x1234
+#define GPU_DEVICE 0xba01
+#define GPU_VRAM_BAR 2
+
+/* MAIR_EL2 slots */
+#define IDX_RAM 0       /* Normal WB RAWA */
+#define IDX_DEV 1       /* Device-nGnRE: the UART and the Device alias */
+#define IDX_NC 2        /* Normal-NC */
+#define MAIR_VALUE (0xfful | 0x04ul << 8 | 0x44ul << 16)
+
+/* The Device-nGnRE alias of the BAR, in otherwise unused VA space. */
+#define DEV_ALIAS 0x80000000ul
+
+#define TCR_EL2_RES1 (1ul << 31 | 1ul << 23)
+#define TCR_T0SZ_32 32ul
+#define TCR_SH0_ISH (3ul << 12)
+#define TCR_WBWA (1ul << 8 | 1ul << 10)     /* IRGN0, ORGN0 */
+#define SCTLR_EL2_RES1 0x30c50830ul
+#define SCTLR_M (1ul << 0)
+#define SCTLR_C (1ul << 2)
+#define SCTLR_I (1ul << 12)
+#define S1_EL2_AP1 (1ul << 6)               /* RES1 in the EL2 regime */
+
+void main_el1(void)
+{
+    abort_test("gather runs at EL2 only");
+}
+
+/* Eight stores of one burst, data naming the burst and the store. */
+static void burst(u64 base, unsigned tag, bool dmb_midway)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        if (dmb_midway && i == 4) {
+            asm volatile("dmb sy" : : : "memory");
+        }
+        *(volatile u64 *)(base + 8 * i) = 0xba5e000000000000ull |
+                                          (u64)tag << 8 | i;
+    }
+    asm volatile("dsb sy" : : : "memory");
+}
+
+void main_el2(void)
+{
+    const void *fdt = fdt_find();
+    u64 ecam = fdt_reg_of(fdt, "pci-host-ecam-generic");
+    u64 bar, size, *root;
+    bool is64, pref;
+    struct pci_dev dev;
+
+    if (current_el() != 2) {
+        abort_test("entered at EL%u: run with -M virt,virtualization=on",
+                   current_el());
+    }
+    if (!ecam || !pci_find(ecam, GPU_VENDOR, GPU_DEVICE, &dev) ||
+        !pci_assign_bars(&dev, GPU_VRAM_BAR, &bar, &size, &is64, &pref)) {
+        abort_test("no barlab-gpu VRAM BAR");
+    }
+    root = pt_alloc();
+    pt_map(root, VIRT_RAM, VIRT_RAM, SZ_1G,
+           S1_ATTRIDX(IDX_RAM) | PT_SH(3) | PT_AF | S1_EL2_AP1);
+    pt_map(root, VIRT_UART, VIRT_UART, SZ_2M,
+           S1_ATTRIDX(IDX_DEV) | PT_AF | S1_EL2_AP1 | S1_UXN);
+    pt_map(root, bar, bar, SZ_2M,
+           S1_ATTRIDX(IDX_NC) | PT_AF | S1_EL2_AP1 | S1_UXN);
+    pt_map(root, DEV_ALIAS, bar, SZ_2M,
+           S1_ATTRIDX(IDX_DEV) | PT_AF | S1_EL2_AP1 | S1_UXN);
+    write_sysreg(MAIR_VALUE, mair_el2);
+    write_sysreg(TCR_EL2_RES1 | TCR_T0SZ_32 | TCR_SH0_ISH | TCR_WBWA, tcr_el2);
+    write_sysreg((u64)(uintptr_t)root, ttbr0_el2);
+    asm volatile("dsb sy\n\ttlbi alle2\n\tdsb sy\n\tisb" : : : "memory");
+    write_sysreg(SCTLR_EL2_RES1 | SCTLR_M | SCTLR_C | SCTLR_I, sctlr_el2);
+    isb();
+
+    burst(bar + 0x000, 1, false);
+    burst(DEV_ALIAS + 0x100, 2, false);
+    burst(bar + 0x200, 3, true);
+    printf("gather-done bar=0x%llx\n", (unsigned long long)bar);
+    system_off();
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Translation tables for a 32-bit input range (TxSZ = 32) with the 4 KiB
+ * granule: the walk starts at level 1 (four 1 GiB entries) and everything
+ * is mapped with 2 MiB level-2 blocks.  The stage-1 and stage-2 formats
+ * agree on table and block descriptors; only the attribute bits differ,
+ * and callers pass those.  Tables come from a static pool: a payload maps
+ * a handful of regions once and only rewrites block descriptors after.
+ */
+#include "libpl.h"
+
+#define PT_ENTRIES 512
+#define PT_TABLE 0x3ul
+#define PT_TYPE_MASK 0x3ul
+#define PT_ADDR_MASK 0x0000fffffffff000ul
+#define PT_POOL_PAGES 16
+
+static u64 pool[PT_POOL_PAGES][PT_ENTRIES] __attribute__((aligned(4096)));
+static unsigned pool_used;
+
+u64 *pt_alloc(void)
+{
+    if (pool_used == PT_POOL_PAGES) {
+        abort_test("page-table pool exhausted (%u pages)", PT_POOL_PAGES);
+    }
+    return pool[pool_used++];
+}
+
+static u64 *l2_table(u64 *root, u64 va, bool create)
+{
+    u64 *l1e = &root[(va >> 30) & 3];
+
+    if ((*l1e & PT_TYPE_MASK) != PT_TABLE) {
+        if (!create) {
+            return NULL;
+        }
+        *l1e = (u64)(uintptr_t)pt_alloc() | PT_TABLE;
+    }
+    return (u64 *)(uintptr_t)(*l1e & PT_ADDR_MASK);
+}
+
+void pt_map(u64 *root, u64 va, u64 pa, u64 size, u64 attrs)
+{
+    if ((va | pa | size) & (SZ_2M - 1) || va + size > (1ul << 32)) {
+        abort_test("pt_map: 0x%llx+0x%llx -> 0x%llx is not 2 MiB aligned "
+                   "or not below 4 GiB", (unsigned long long)va,
+                   (unsigned long long)size, (unsigned long long)pa);
+    }
+    for (u64 off = 0; off < size; off += SZ_2M) {
+        u64 *l2 = l2_table(root, va + off, true);
+
+        l2[((va + off) >> 21) & (PT_ENTRIES - 1)] = (pa + off) | attrs | PT_BLOCK;
+    }
+    dsb(ishst);
+}
+
+u64 *pt_entry(u64 *root, u64 va)
+{
+    u64 *l2 = l2_table(root, va, false);
+
+    return l2 ? &l2[(va >> 21) & (PT_ENTRIES - 1)] : NULL;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Entry at EL2 (QEMU -kernel with virtualization=on enters an ELF at its
+ * entry point in EL2h, registers zero), and the exception vectors of EL2
+ * and EL1.  Every vector saves a struct frame and calls the C dispatcher
+ * exception(frame, el, vector); the dispatcher may change the saved ELR
+ * and x0..x30, which are restored before ERET.
+ */
+#define FRAME_SIZE 272          /* sizeof(struct frame) */
+#define FRAME_ELR 248
+#define FRAME_SPSR 256
+
+    .section .text.boot, "ax"
+    .global _start
+_start:
+    ldr     x9, =__stack_el2_top
+    mov     sp, x9
+    mrs     x9, CurrentEL
+    cmp     x9, #(2 << 2)
+    b.ne    1f
+    adr     x9, vectors_el2
+    msr     vbar_el2, x9
+    isb
+1:  ldr     x9, =__bss_start
+    ldr     x10, =__bss_end
+2:  cmp     x9, x10
+    b.hs    3f
+    str     xzr, [x9], #8
+    b       2b
+3:  bl      main_el2
+    b       system_off
+
+/* Entered by ERET from EL2 with SP_EL1 and VBAR_EL1 already set. */
+    .global el1_entry
+el1_entry:
+    bl      main_el1
+    b       system_off
+
+    .text
+.macro save_frame el, vec
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    str     x30, [sp, #240]
+    mrs     x0, elr_el\el
+    mrs     x1, spsr_el\el
+    stp     x0, x1, [sp, #FRAME_ELR]
+    mov     x0, sp
+    mov     x1, #\el
+    mov     x2, #\vec
+    bl      exception
+    b       restore_el\el
+.endm
+
+.macro restore_frame el
+restore_el\el:
+    ldp     x0, x1, [sp, #FRAME_ELR]
+    msr     elr_el\el, x0
+    msr     spsr_el\el, x1
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x19, [sp, #144]
+    ldp     x20, x21, [sp, #160]
+    ldp     x22, x23, [sp, #176]
+    ldp     x24, x25, [sp, #192]
+    ldp     x26, x27, [sp, #208]
+    ldp     x28, x29, [sp, #224]
+    ldr     x30, [sp, #240]
+    add     sp, sp, #FRAME_SIZE
+    eret
+.endm
+
+/* 16 entries of 0x80 bytes; the frame-saving code lives outside the table. */
+.macro vector_table el
+    .balign 0x800
+    .global vectors_el\el
+vectors_el\el:
+    .irp vec, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    .balign 0x80
+    b       vec_el\el\()_\vec
+    .endr
+    .irp vec, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+vec_el\el\()_\vec:
+    save_frame \el, \vec
+    .endr
+    restore_frame \el
+.endm
+
+    vector_table 2
+    vector_table 1

@@ -197,21 +197,25 @@ _qemu_configure() (
     cd "$1" && CCACHE_DIR=$2 "$3/configure" "${_qemu_configure_args[@]}"
 )
 
-# The barlab qtests, as ninja targets of the QEMU build.
+# The barlab qtests, as ninja targets of the QEMU build: the names listed
+# in tests/qtest/meson.build.
 _qemu_qtests() {
     local t
-    for t in "$BARLAB_ROOT"/tests/qtest/*-test.c; do
-        [ -f "$t" ] || continue
-        t=${t##*/}
-        echo "tests/qtest/barlab/${t%.c}"
+    [ -f "$BARLAB_ROOT/tests/qtest/meson.build" ] || return 0
+    for t in $(grep -o "'[a-z0-9-]*-test'" "$BARLAB_ROOT/tests/qtest/meson.build" |
+        tr -d "'"); do
+        echo "tests/qtest/barlab/$t"
     done
 }
 
 _qemu_ninja() {
     local targets
     mapfile -t targets < <(_qemu_qtests)
-    CCACHE_DIR=$2 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G} \
-        ninja -C "$1" qemu-system-aarch64 "${targets[@]}"
+    # Regenerate first: ninja rejects a target that only the new meson
+    # files define before it gets to regenerate them.
+    ninja -C "$1" build.ninja &&
+        CCACHE_DIR=$2 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G} \
+            ninja -C "$1" qemu-system-aarch64 "${targets[@]}"
 }
 
 # qemu_build: build qemu-system-aarch64 for the current hw/barlab and

@@ -116,7 +116,7 @@ run "$MT" frobnicate
 run "$BARLAB" --help
 expect barlab-help 0 "check \[SUITE" "explain S1 S2"
 run "$BARLAB" check --list
-expect check-list 0 "^unit$" "^cli$" "^qemu$" "^nic \(not built yet\)$"
+expect check-list 0 "^unit$" "^cli$" "^qemu$" "^nic$" "^l1 \(not built yet\)$"
 run "$BARLAB" check nosuchsuite
 expect_error check-unknown-suite "unknown suite 'nosuchsuite'"
 run "$BARLAB" path kernel

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# What barlab's port costs a guest: wall time of the agreement payload
+# (16384 cells on -cpu max) touching
+#   - barlab-gpu's VRAM, port in gather mode, trace on (what barlab runs),
+#   - barlab-gpu's VRAM, port in exact mode, trace off,
+#   - a RAM-backed BAR of the same shape (ivshmem-plain: BAR2, 64-bit,
+#     prefetchable, 16 MiB): the baseline,
+# measured in one run, each the best of RUNS, printed with ratios.
+# Usage: bench/qemu-agree.sh QEMU PAYLOAD [RUNS]
+set -euo pipefail
+qemu=${1:?usage: bench/qemu-agree.sh QEMU PAYLOAD [RUNS]}
+payload=${2:?usage: bench/qemu-agree.sh QEMU PAYLOAD [RUNS]}
+runs=${3:-3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# best_ms ARGS...: the fastest of $runs boots of the payload, in ms.
+best_ms() {
+    local best= t0 t1 i
+    for ((i = 0; i < runs; i++)); do
+        rm -f "$tmp/trace"
+        t0=$(date +%s%N)
+        timeout 300 "$qemu" -M virt,virtualization=on,gic-version=3 -cpu max \
+            -smp 2 -m 256M -nodefaults -display none -monitor none \
+            -serial "file:$tmp/console" -kernel "$payload" "$@" >"$tmp/qemu" 2>&1 ||
+            { echo "bench: QEMU failed: $*" >&2; tail -n 5 "$tmp/console" "$tmp/qemu" >&2; exit 1; }
+        grep -q '^agree-end' "$tmp/console" ||
+            { echo "bench: the payload did not finish: $*" >&2; exit 1; }
+        t1=$(( ($(date +%s%N) - t0) / 1000000 ))
+        if [ -z "$best" ] || [ "$t1" -lt "$best" ]; then best=$t1; fi
+    done
+    echo "$best"
+}
+
+ram=$(best_ms -object memory-backend-ram,id=m0,size=16M \
+    -device ivshmem-plain,memdev=m0 -append "vendor=0x1af4 device=0x1110 bar=2")
+exact=$(best_ms -device barlab-gpu,port-mode=exact)
+traced=$(best_ms -device "barlab-gpu,trace=$tmp/trace")
+
+echo "bench qemu-agree: agreement payload, -cpu max, best of $runs"
+printf '  %-44s %7d ms   %5.2fx\n' "RAM-backed BAR (ivshmem-plain): baseline" "$ram" 1
+for row in "barlab-gpu, port exact, no trace:$exact" \
+    "barlab-gpu, port gather, trace on:$traced"; do
+    printf '  %-44s %7d ms   %5.2fx\n' "${row%:*}" "${row##*:}" \
+        "$(echo "${row##*:} / $ram" | bc -l)"
+done

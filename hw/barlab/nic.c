@@ -1,0 +1,872 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * barlab-nic: a PCIe Ethernet device with a write-combining push page.
+ *
+ * BAR0 holds registers (control, read-to-clear status, interrupts, the TX,
+ * RX and completion rings, MAC, counters) and the MSI-X table; BAR2 is
+ * 64-bit prefetchable "push" pages served through a barlab port.  Like
+ * mlx5 BlueFlame, a TX descriptor that reaches a push slot as one whole,
+ * aligned 64-byte transaction is executed inline; anything else is a
+ * doorbell, and the descriptor is fetched from the TX ring by DMA.  Both
+ * paths send the same frame through the NIC's netdev; counters and the
+ * completion entries tell them apart.
+ *
+ * Spec and register map: docs/devices/barlab-nic.md.
+ */
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "hw/pci/pci_device.h"
+#include "hw/pci/msix.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "net/net.h"
+#include "qom/object.h"
+#include "port.h"
+#include "trace.h"
+
+#define TYPE_BARLAB_NIC "barlab-nic"
+OBJECT_DECLARE_SIMPLE_TYPE(BarlabNicState, BARLAB_NIC)
+
+#define BARLAB_NIC_DEVICE_ID    0xba02
+#define BARLAB_NIC_REGS_SIZE    (4 * KiB)
+
+/* BAR0 registers, 32 bits wide (docs/devices/barlab-nic.md) */
+#define REG_ID                  0x000
+#define REG_VERSION             0x004
+#define REG_CTRL                0x008
+#define REG_STATUS              0x00c
+#define REG_INT_CAUSE           0x010
+#define REG_INT_MASK            0x014
+#define REG_LINK                0x018
+#define REG_TX_BASE_LO          0x020
+#define REG_TX_BASE_HI          0x024
+#define REG_TX_SIZE             0x028
+#define REG_TX_HEAD             0x02c
+#define REG_TX_TAIL             0x030
+#define REG_RX_BASE_LO          0x040
+#define REG_RX_BASE_HI          0x044
+#define REG_RX_SIZE             0x048
+#define REG_RX_HEAD             0x04c
+#define REG_RX_TAIL             0x050
+#define REG_CQ_BASE_LO          0x060
+#define REG_CQ_BASE_HI          0x064
+#define REG_CQ_SIZE             0x068
+#define REG_CQ_HEAD             0x06c
+#define REG_CQ_TAIL             0x070
+#define REG_MAC_LO              0x080
+#define REG_MAC_HI              0x084
+#define REG_PUSH_SIZE           0x088
+#define REG_PORT_FLUSH          0x08c
+#define REG_COUNTERS            0x100   /* 64-bit counters as LO/HI pairs */
+#define REG_MSIX_TABLE          0x800
+#define REG_MSIX_PBA            0xc00
+
+#define BARLAB_NIC_ID           0x314e4c42      /* "BLN1" */
+#define BARLAB_NIC_VERSION      1
+#define CTRL_ENABLE             (1u << 0)
+#define CTRL_RESET              (1u << 1)
+#define CTRL_IRQ_MSIX           (1u << 2)
+#define STATUS_TX_ERROR         (1u << 0)
+#define STATUS_RX_ERROR         (1u << 1)
+#define STATUS_RING_ERROR       (1u << 2)
+#define STATUS_CQ_ERROR         (1u << 3)
+#define STATUS_PUSH_ERROR       (1u << 4)
+#define INT_TX_DONE             (1u << 0)
+#define INT_RX                  (1u << 1)
+#define INT_ERROR               (1u << 2)
+#define INT_LINK                (1u << 3)
+#define INT_ALL                 0xf
+
+#define RING_MAX_ENTRIES        4096
+
+/* BAR2: push pages; each starts with a control line, then 63 slots. */
+#define PUSH_PAGE_SIZE          (4 * KiB)
+#define PUSH_SLOT_SIZE          64
+#define PUSH_DOORBELL           0x000
+#define PUSH_STATUS             0x008
+
+/* TX descriptor: 64 bytes, little endian */
+#define DESC_SIZE               64
+#define DESC_OPCODE             0x00    /* u8 */
+#define DESC_FLAGS              0x01    /* u8 */
+#define DESC_INDEX              0x02    /* u16 */
+#define DESC_LEN                0x04    /* u16 */
+#define DESC_COOKIE             0x08    /* u64, echoed in the completion */
+#define DESC_ADDR               0x10    /* u64 buffer, or the data inline */
+#define DESC_INLINE_MAX         (DESC_SIZE - DESC_ADDR)
+#define OP_NOP                  0
+#define OP_SEND                 1
+#define DFLAG_COMPLETION        (1u << 0)
+#define DFLAG_INLINE_DATA       (1u << 1)
+
+/* Completion: 16 bytes */
+#define CQE_SIZE                16
+#define CQE_INLINE              (1u << 0)   /* executed from the push page */
+#define CQE_PHASE               (1u << 7)
+#define CQE_OK                  0
+#define CQE_BAD_OPCODE          1
+#define CQE_BAD_LENGTH          2
+#define CQE_DMA_ERROR           3
+
+/* RX descriptor: 16 bytes */
+#define RXD_SIZE                16
+#define RXD_ADDR                0x00    /* u64 */
+#define RXD_BUF_LEN             0x08    /* u16 */
+#define RXD_LEN                 0x0a    /* u16, written by the device */
+#define RXD_FLAGS               0x0c    /* u16, written by the device */
+#define RXD_DONE                (1u << 0)
+#define RXD_ERROR               (1u << 1)
+
+#define ETH_HEADER_LEN          14
+#define ETH_FRAME_MAX           1514
+
+enum {
+    CNT_TX_FRAMES, CNT_TX_INLINE, CNT_TX_FALLBACK, CNT_TX_NOPS,
+    CNT_COMPLETIONS, CNT_RX_FRAMES, CNT_RX_DROPPED, CNT_ERRORS,
+    CNT_COUNT,
+};
+
+static const char *const barlab_nic_counter_names[CNT_COUNT] = {
+    "tx-frames", "tx-inline", "tx-fallback", "tx-nops",
+    "completions", "rx-frames", "rx-dropped", "errors",
+};
+
+typedef struct BarlabNicRing {
+    uint64_t base;
+    uint32_t size;
+    uint32_t head;
+    uint32_t tail;
+} BarlabNicRing;
+
+struct BarlabNicState {
+    PCIDevice parent_obj;
+
+    NICState *nic;
+    NICConf conf;
+    MemoryRegion regs;
+    BarlabPort push_port;
+    BarlabPortConf port_conf;
+    uint64_t push_size;
+    MtExpect *expect;           /* per push page: doorbell, status */
+
+    uint32_t ctrl;
+    uint32_t status;
+    uint32_t int_cause;
+    uint32_t int_mask;
+    BarlabNicRing tx, rx, cq;
+    bool cq_phase;
+    bool resetting;             /* flushed push writes are dropped */
+
+    uint64_t counters[CNT_COUNT];
+};
+
+static void barlab_nic_update_irq(BarlabNicState *s, uint32_t new_cause)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+
+    s->int_cause |= new_cause;
+    if ((new_cause & s->int_mask) && (s->ctrl & CTRL_IRQ_MSIX) &&
+        msix_enabled(pdev)) {
+        trace_barlab_nic_irq(s->int_cause);
+        msix_notify(pdev, 0);
+    }
+}
+
+static void G_GNUC_PRINTF(3, 4)
+barlab_nic_guest_error(BarlabNicState *s, uint32_t status, const char *fmt,
+                       ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    qemu_log_mask(LOG_GUEST_ERROR, "barlab-nic: %s\n", msg);
+    s->status |= status;
+    s->counters[CNT_ERRORS]++;
+    barlab_nic_update_irq(s, INT_ERROR);
+}
+
+/* A ring the device may walk: a power-of-two size and an aligned base. */
+static bool barlab_nic_ring_valid(const BarlabNicRing *r, unsigned entry)
+{
+    return r->size >= 2 && r->size <= RING_MAX_ENTRIES &&
+           is_power_of_2(r->size) && !(r->base % entry) &&
+           r->base <= UINT64_MAX - (uint64_t)r->size * entry;
+}
+
+static bool barlab_nic_check_ring(BarlabNicState *s, const BarlabNicRing *r,
+                                  unsigned entry, const char *name)
+{
+    if (barlab_nic_ring_valid(r, entry)) {
+        return true;
+    }
+    barlab_nic_guest_error(s, STATUS_RING_ERROR, "%s ring base 0x%" PRIx64
+                           " size %u is not usable (power of two 2..%u, "
+                           "base aligned to %u)", name, r->base, r->size,
+                           RING_MAX_ENTRIES, entry);
+    return false;
+}
+
+static void barlab_nic_complete(BarlabNicState *s, const uint8_t *desc,
+                                bool from_push, uint16_t status)
+{
+    uint8_t cqe[CQE_SIZE] = { 0 };
+    uint32_t next;
+
+    if (!barlab_nic_check_ring(s, &s->cq, CQE_SIZE, "completion")) {
+        return;
+    }
+    next = (s->cq.tail + 1) & (s->cq.size - 1);
+    if (next == s->cq.head) {
+        barlab_nic_guest_error(s, STATUS_CQ_ERROR, "completion ring full, "
+                               "completion for descriptor %u dropped",
+                               lduw_le_p(desc + DESC_INDEX));
+        return;
+    }
+    stw_le_p(cqe + 0, lduw_le_p(desc + DESC_INDEX));
+    cqe[2] = desc[DESC_OPCODE];
+    cqe[3] = (from_push ? CQE_INLINE : 0) | (s->cq_phase ? CQE_PHASE : 0);
+    stw_le_p(cqe + 4, lduw_le_p(desc + DESC_LEN));
+    stw_le_p(cqe + 6, status);
+    stq_le_p(cqe + 8, ldq_le_p(desc + DESC_COOKIE));
+    if (pci_dma_write(PCI_DEVICE(s), s->cq.base + (uint64_t)s->cq.tail *
+                      CQE_SIZE, cqe, sizeof(cqe)) != MEMTX_OK) {
+        barlab_nic_guest_error(s, STATUS_CQ_ERROR, "completion ring at "
+                               "0x%" PRIx64 " is not writable", s->cq.base);
+        return;
+    }
+    trace_barlab_nic_completion(lduw_le_p(desc + DESC_INDEX), cqe[3], status,
+                                s->cq.tail);
+    s->cq.tail = next;
+    s->cq_phase ^= next == 0;
+    s->counters[CNT_COMPLETIONS]++;
+    barlab_nic_update_irq(s, INT_TX_DONE);
+}
+
+/* Run one TX descriptor, from the push page or fetched from the ring. */
+static void barlab_nic_execute(BarlabNicState *s, const uint8_t *desc,
+                               bool from_push)
+{
+    uint8_t frame[ETH_FRAME_MAX];
+    uint8_t op = desc[DESC_OPCODE], flags = desc[DESC_FLAGS];
+    uint16_t index = lduw_le_p(desc + DESC_INDEX);
+    uint16_t len = lduw_le_p(desc + DESC_LEN);
+    uint64_t addr = ldq_le_p(desc + DESC_ADDR);
+    uint16_t status = CQE_OK;
+
+    s->counters[from_push ? CNT_TX_INLINE : CNT_TX_FALLBACK]++;
+    switch (op) {
+    case OP_NOP:
+        s->counters[CNT_TX_NOPS]++;
+        break;
+    case OP_SEND:
+        if (len < ETH_HEADER_LEN ||
+            len > (flags & DFLAG_INLINE_DATA ? DESC_INLINE_MAX
+                                              : ETH_FRAME_MAX)) {
+            status = CQE_BAD_LENGTH;
+            barlab_nic_guest_error(s, STATUS_TX_ERROR, "descriptor %u: "
+                                   "bad frame length %u", index, len);
+            break;
+        }
+        if (flags & DFLAG_INLINE_DATA) {
+            memcpy(frame, desc + DESC_ADDR, len);
+        } else if (pci_dma_read(PCI_DEVICE(s), addr, frame, len) !=
+                   MEMTX_OK) {
+            status = CQE_DMA_ERROR;
+            barlab_nic_guest_error(s, STATUS_TX_ERROR, "descriptor %u: "
+                                   "buffer 0x%" PRIx64 "+%u is not readable",
+                                   index, addr, len);
+            break;
+        }
+        s->counters[CNT_TX_FRAMES]++;
+        qemu_send_packet(qemu_get_queue(s->nic), frame, len);
+        break;
+    default:
+        status = CQE_BAD_OPCODE;
+        barlab_nic_guest_error(s, STATUS_TX_ERROR, "descriptor %u: unknown "
+                               "opcode %u", index, op);
+        break;
+    }
+    trace_barlab_nic_tx(index, op, len, from_push, status);
+    if ((flags & DFLAG_COMPLETION) || status != CQE_OK) {
+        barlab_nic_complete(s, desc, from_push, status);
+    }
+}
+
+static bool barlab_nic_tx_ready(BarlabNicState *s, uint32_t tail)
+{
+    if (!(s->ctrl & CTRL_ENABLE)) {
+        barlab_nic_guest_error(s, STATUS_TX_ERROR,
+                               "TX doorbell while the device is disabled");
+        return false;
+    }
+    if (!barlab_nic_check_ring(s, &s->tx, DESC_SIZE, "TX")) {
+        return false;
+    }
+    if (tail >= s->tx.size) {
+        barlab_nic_guest_error(s, STATUS_RING_ERROR, "TX tail %u beyond the "
+                               "ring of %u", tail, s->tx.size);
+        return false;
+    }
+    return true;
+}
+
+/* Fetch and run the ring's descriptors from head up to @tail by DMA. */
+static void barlab_nic_tx_fetch(BarlabNicState *s, uint32_t tail)
+{
+    uint8_t desc[DESC_SIZE];
+    uint64_t at;
+
+    while (s->tx.head != tail) {
+        at = s->tx.base + (uint64_t)s->tx.head * DESC_SIZE;
+        if (pci_dma_read(PCI_DEVICE(s), at, desc, sizeof(desc)) != MEMTX_OK) {
+            barlab_nic_guest_error(s, STATUS_RING_ERROR, "TX descriptor at "
+                                   "0x%" PRIx64 " is not readable", at);
+            return;
+        }
+        s->tx.head = (s->tx.head + 1) & (s->tx.size - 1);
+        barlab_nic_execute(s, desc, false);
+    }
+}
+
+static void barlab_nic_tx_doorbell(BarlabNicState *s, uint32_t tail)
+{
+    trace_barlab_nic_doorbell(tail, s->tx.head);
+    if (barlab_nic_tx_ready(s, tail)) {
+        s->tx.tail = tail;
+        barlab_nic_tx_fetch(s, tail);
+    }
+}
+
+/*
+ * A whole descriptor in a push slot: what the ring holds before it goes
+ * first (by DMA, to keep the order), then this one, without fetching its
+ * ring copy.
+ */
+static void barlab_nic_tx_inline(BarlabNicState *s, const uint8_t *desc)
+{
+    uint32_t index = lduw_le_p(desc + DESC_INDEX);
+
+    if (!barlab_nic_tx_ready(s, index)) {
+        return;
+    }
+    barlab_nic_tx_fetch(s, index);
+    if (s->tx.head != index) {
+        return;         /* the ring broke on the way */
+    }
+    s->tx.head = s->tx.tail = (index + 1) & (s->tx.size - 1);
+    barlab_nic_execute(s, desc, true);
+}
+
+/* A piece of one slot: whole, the header (a doorbell), or the rest. */
+static void barlab_nic_push_slot(BarlabNicState *s, hwaddr off,
+                                 const uint8_t *data, unsigned size)
+{
+    if (off == 0 && size == PUSH_SLOT_SIZE) {
+        barlab_nic_tx_inline(s, data);
+    } else if (off == 0 && size >= DESC_LEN) {
+        /* opcode, flags and index arrived: ring up to this descriptor */
+        uint32_t index = lduw_le_p(data + DESC_INDEX);
+
+        if (barlab_nic_tx_ready(s, index)) {
+            barlab_nic_tx_doorbell(s, (index + 1) & (s->tx.size - 1));
+        }
+    }
+    /* Other pieces of a split descriptor carry nothing the ring lacks. */
+}
+
+static void barlab_nic_push_control(BarlabNicState *s, hwaddr off,
+                                    const uint8_t *data, unsigned size)
+{
+    if (off == PUSH_DOORBELL && (size == 4 || size == 8)) {
+        barlab_nic_tx_doorbell(s, ldl_le_p(data));
+        return;
+    }
+    barlab_nic_guest_error(s, STATUS_PUSH_ERROR, "push page write of %u "
+                           "bytes at control offset 0x%" HWADDR_PRIx
+                           " ignored", size, off);
+}
+
+/* Push page back end: transactions that made it through the port. */
+static void barlab_nic_push_write(void *opaque, hwaddr addr,
+                                  const uint8_t *data, unsigned size)
+{
+    BarlabNicState *s = opaque;
+    hwaddr end = addr + size, piece_end, off;
+
+    if (s->resetting) {
+        return;
+    }
+    /* A transaction wider than a slot (gather-line-size > 64) is cut. */
+    while (addr < end) {
+        piece_end = MIN(end, QEMU_ALIGN_DOWN(addr, PUSH_SLOT_SIZE) +
+                             PUSH_SLOT_SIZE);
+        off = addr % PUSH_PAGE_SIZE;
+        if (off < PUSH_SLOT_SIZE) {
+            barlab_nic_push_control(s, off, data, piece_end - addr);
+        } else {
+            barlab_nic_push_slot(s, off % PUSH_SLOT_SIZE, data,
+                                 piece_end - addr);
+        }
+        data += piece_end - addr;
+        addr = piece_end;
+    }
+}
+
+/* Only the status mirror reads as anything, and reading it clears it. */
+static void barlab_nic_push_read(void *opaque, hwaddr addr, uint8_t *data,
+                                 unsigned size)
+{
+    BarlabNicState *s = opaque;
+    hwaddr page = QEMU_ALIGN_DOWN(addr, PUSH_PAGE_SIZE);
+    hwaddr lo = page + PUSH_STATUS, hi = lo + 4;
+    uint8_t status[4];
+
+    memset(data, 0, size);
+    if (addr < hi && addr + size > lo) {
+        stl_le_p(status, s->status);
+        s->status = 0;
+        for (hwaddr a = MAX(addr, lo); a < MIN(addr + size, hi); a++) {
+            data[a - addr] = status[a - lo];
+        }
+    }
+}
+
+static const BarlabPortOps barlab_nic_push_ops = {
+    .write = barlab_nic_push_write,
+    .read = barlab_nic_push_read,
+};
+
+static bool barlab_nic_can_receive(NetClientState *nc)
+{
+    BarlabNicState *s = qemu_get_nic_opaque(nc);
+
+    return (s->ctrl & CTRL_ENABLE) &&
+           barlab_nic_ring_valid(&s->rx, RXD_SIZE) &&
+           s->rx.tail < s->rx.size && s->rx.head != s->rx.tail;
+}
+
+static ssize_t barlab_nic_receive(NetClientState *nc, const uint8_t *buf,
+                                  size_t size)
+{
+    BarlabNicState *s = qemu_get_nic_opaque(nc);
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint8_t rxd[RXD_SIZE];
+    uint64_t at, addr;
+    uint16_t buf_len, flags = RXD_DONE;
+
+    if (!barlab_nic_can_receive(nc)) {
+        return 0;
+    }
+    at = s->rx.base + (uint64_t)s->rx.head * RXD_SIZE;
+    if (pci_dma_read(pdev, at, rxd, sizeof(rxd)) != MEMTX_OK) {
+        barlab_nic_guest_error(s, STATUS_RX_ERROR, "RX descriptor at 0x%"
+                               PRIx64 " is not readable", at);
+        s->counters[CNT_RX_DROPPED]++;
+        return size;
+    }
+    addr = ldq_le_p(rxd + RXD_ADDR);
+    buf_len = lduw_le_p(rxd + RXD_BUF_LEN);
+    if (size > buf_len) {
+        flags |= RXD_ERROR;     /* too long for the buffer: not an error */
+        s->counters[CNT_RX_DROPPED]++;
+    } else if (pci_dma_write(pdev, addr, buf, size) != MEMTX_OK) {
+        flags |= RXD_ERROR;
+        s->counters[CNT_RX_DROPPED]++;
+        barlab_nic_guest_error(s, STATUS_RX_ERROR, "RX buffer 0x%" PRIx64
+                               "+%u is not writable", addr, buf_len);
+    } else {
+        s->counters[CNT_RX_FRAMES]++;
+    }
+    stw_le_p(rxd + RXD_LEN, size);
+    stw_le_p(rxd + RXD_FLAGS, flags);
+    if (pci_dma_write(pdev, at + RXD_LEN, rxd + RXD_LEN, 4) != MEMTX_OK) {
+        barlab_nic_guest_error(s, STATUS_RX_ERROR, "RX descriptor at 0x%"
+                               PRIx64 " is not writable", at);
+    }
+    trace_barlab_nic_rx(size, s->rx.head, flags);
+    s->rx.head = (s->rx.head + 1) & (s->rx.size - 1);
+    barlab_nic_update_irq(s, INT_RX);
+    return size;
+}
+
+static void barlab_nic_set_link_status(NetClientState *nc)
+{
+    BarlabNicState *s = qemu_get_nic_opaque(nc);
+
+    barlab_nic_update_irq(s, INT_LINK);
+}
+
+static NetClientInfo barlab_nic_net_info = {
+    .type = NET_CLIENT_DRIVER_NIC,
+    .size = sizeof(NICState),
+    .can_receive = barlab_nic_can_receive,
+    .receive = barlab_nic_receive,
+    .link_status_changed = barlab_nic_set_link_status,
+};
+
+static void barlab_nic_reset_state(BarlabNicState *s)
+{
+    s->resetting = true;
+    barlab_port_flush(&s->push_port, MT_FLUSH_STOP);
+    s->resetting = false;
+    s->ctrl = s->status = s->int_cause = s->int_mask = 0;
+    memset(&s->tx, 0, sizeof(s->tx));
+    memset(&s->rx, 0, sizeof(s->rx));
+    memset(&s->cq, 0, sizeof(s->cq));
+    s->cq_phase = true;
+}
+
+static uint64_t barlab_nic_reg_read(void *opaque, hwaddr addr, unsigned size)
+{
+    BarlabNicState *s = opaque;
+    uint64_t val = 0;
+
+    switch (addr) {
+    case REG_ID:
+        val = BARLAB_NIC_ID;
+        break;
+    case REG_VERSION:
+        val = BARLAB_NIC_VERSION;
+        break;
+    case REG_CTRL:
+        val = s->ctrl;
+        break;
+    case REG_STATUS:
+        val = s->status;
+        s->status = 0;
+        break;
+    case REG_INT_CAUSE:
+        val = s->int_cause;
+        break;
+    case REG_INT_MASK:
+        val = s->int_mask;
+        break;
+    case REG_LINK:
+        val = !qemu_get_queue(s->nic)->link_down;
+        break;
+    case REG_TX_BASE_LO:
+        val = (uint32_t)s->tx.base;
+        break;
+    case REG_TX_BASE_HI:
+        val = s->tx.base >> 32;
+        break;
+    case REG_TX_SIZE:
+        val = s->tx.size;
+        break;
+    case REG_TX_HEAD:
+        val = s->tx.head;
+        break;
+    case REG_TX_TAIL:
+        val = s->tx.tail;
+        break;
+    case REG_RX_BASE_LO:
+        val = (uint32_t)s->rx.base;
+        break;
+    case REG_RX_BASE_HI:
+        val = s->rx.base >> 32;
+        break;
+    case REG_RX_SIZE:
+        val = s->rx.size;
+        break;
+    case REG_RX_HEAD:
+        val = s->rx.head;
+        break;
+    case REG_RX_TAIL:
+        val = s->rx.tail;
+        break;
+    case REG_CQ_BASE_LO:
+        val = (uint32_t)s->cq.base;
+        break;
+    case REG_CQ_BASE_HI:
+        val = s->cq.base >> 32;
+        break;
+    case REG_CQ_SIZE:
+        val = s->cq.size;
+        break;
+    case REG_CQ_HEAD:
+        val = s->cq.head;
+        break;
+    case REG_CQ_TAIL:
+        val = s->cq.tail;
+        break;
+    case REG_MAC_LO:
+        val = ldl_le_p(s->conf.macaddr.a);
+        break;
+    case REG_MAC_HI:
+        val = lduw_le_p(s->conf.macaddr.a + 4);
+        break;
+    case REG_PUSH_SIZE:
+        val = s->push_size;
+        break;
+    case REG_COUNTERS ... REG_COUNTERS + CNT_COUNT * 8 - 4:
+        val = s->counters[(addr - REG_COUNTERS) / 8];
+        val = addr & 4 ? val >> 32 : (uint32_t)val;
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "barlab-nic: read of unknown register 0x%" HWADDR_PRIx
+                      "\n", addr);
+        break;
+    }
+    trace_barlab_nic_reg_read(addr, val);
+    return val;
+}
+
+/* Writing a ring's base or size starts it over at entry 0. */
+static void barlab_nic_ring_write(BarlabNicRing *r, hwaddr reg, uint64_t val)
+{
+    switch (reg) {
+    case 0:
+        r->base = deposit64(r->base, 0, 32, val);
+        break;
+    case 4:
+        r->base = deposit64(r->base, 32, 32, val);
+        break;
+    default:
+        r->size = val;
+        break;
+    }
+    r->head = r->tail = 0;
+}
+
+static void barlab_nic_rx_tail(BarlabNicState *s, uint32_t tail)
+{
+    if (!barlab_nic_check_ring(s, &s->rx, RXD_SIZE, "RX")) {
+        return;
+    }
+    if (tail >= s->rx.size) {
+        barlab_nic_guest_error(s, STATUS_RING_ERROR, "RX tail %u beyond the "
+                               "ring of %u", tail, s->rx.size);
+        return;
+    }
+    s->rx.tail = tail;
+    qemu_flush_queued_packets(qemu_get_queue(s->nic));
+}
+
+static void barlab_nic_ctrl(BarlabNicState *s, uint32_t val)
+{
+    if (val & CTRL_RESET) {
+        barlab_nic_reset_state(s);
+        return;
+    }
+    s->ctrl = val & (CTRL_ENABLE | CTRL_IRQ_MSIX);
+    if (s->ctrl & CTRL_ENABLE) {
+        qemu_flush_queued_packets(qemu_get_queue(s->nic));
+    }
+}
+
+static void barlab_nic_reg_write(void *opaque, hwaddr addr, uint64_t val,
+                                 unsigned size)
+{
+    BarlabNicState *s = opaque;
+
+    trace_barlab_nic_reg_write(addr, val);
+    switch (addr) {
+    case REG_CTRL:
+        barlab_nic_ctrl(s, val);
+        break;
+    case REG_INT_CAUSE:
+        s->int_cause &= ~val;
+        break;
+    case REG_INT_MASK:
+        s->int_mask = val & INT_ALL;
+        /* causes already pending fire once they are unmasked */
+        barlab_nic_update_irq(s, s->int_cause);
+        break;
+    case REG_TX_BASE_LO ... REG_TX_SIZE:
+        barlab_nic_ring_write(&s->tx, addr - REG_TX_BASE_LO, val);
+        break;
+    case REG_TX_TAIL:
+        barlab_nic_tx_doorbell(s, val);
+        break;
+    case REG_RX_BASE_LO ... REG_RX_SIZE:
+        barlab_nic_ring_write(&s->rx, addr - REG_RX_BASE_LO, val);
+        break;
+    case REG_RX_TAIL:
+        barlab_nic_rx_tail(s, val);
+        break;
+    case REG_CQ_BASE_LO ... REG_CQ_SIZE:
+        barlab_nic_ring_write(&s->cq, addr - REG_CQ_BASE_LO, val);
+        s->cq_phase = true;
+        break;
+    case REG_CQ_HEAD:
+        if (val >= s->cq.size) {
+            barlab_nic_guest_error(s, STATUS_RING_ERROR, "completion head %"
+                                   PRIu64 " beyond the ring of %u", val,
+                                   s->cq.size);
+            break;
+        }
+        s->cq.head = val;
+        break;
+    case REG_PORT_FLUSH:
+        barlab_port_flush(&s->push_port, MT_FLUSH_STOP);
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "barlab-nic: write 0x%" PRIx64 " to %s register 0x%"
+                      HWADDR_PRIx "\n", val,
+                      addr < REG_COUNTERS + CNT_COUNT * 8 ? "read-only"
+                                                          : "unknown", addr);
+        break;
+    }
+}
+
+static const MemoryRegionOps barlab_nic_reg_ops = {
+    .read = barlab_nic_reg_read,
+    .write = barlab_nic_reg_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid.min_access_size = 4,
+    .valid.max_access_size = 4,
+};
+
+/* What the checker must know about each push page's control line. */
+static void barlab_nic_declare(BarlabNicState *s, unsigned pages)
+{
+    s->expect = g_new(MtExpect, pages * 2);
+    for (unsigned i = 0; i < pages; i++) {
+        uint64_t page = (uint64_t)i * PUSH_PAGE_SIZE;
+
+        s->expect[i * 2] = (MtExpect) {
+            page + PUSH_DOORBELL, page + PUSH_DOORBELL + 8,
+            MT_EXPECT_NO_GATHER, "doorbell",
+        };
+        s->expect[i * 2 + 1] = (MtExpect) {
+            page + PUSH_STATUS, page + PUSH_STATUS + 4,
+            MT_EXPECT_NO_SPEC_READ, "status (read to clear)",
+        };
+    }
+}
+
+static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
+{
+    BarlabNicState *s = BARLAB_NIC(pdev);
+    DeviceState *dev = DEVICE(pdev);
+    unsigned pages = s->push_size / PUSH_PAGE_SIZE;
+    Error *err = NULL;
+
+    if (s->push_size < PUSH_PAGE_SIZE || s->push_size > 16 * MiB ||
+        !is_power_of_2(s->push_size)) {
+        error_setg(errp, "barlab-nic: push-size must be a power of two "
+                   "from 4 KiB to 16 MiB");
+        return;
+    }
+    barlab_nic_declare(s, pages);
+    barlab_port_init(&s->push_port, OBJECT(s), "push", s->push_size,
+                     &s->port_conf, &barlab_nic_push_ops, s, s->expect,
+                     pages * 2, &err);
+    if (err) {
+        error_propagate_prepend(errp, err, "barlab-nic: ");
+        g_free(s->expect);
+        s->expect = NULL;
+        return;
+    }
+    memory_region_init_io(&s->regs, OBJECT(s), &barlab_nic_reg_ops, s,
+                          "barlab-nic-regs", BARLAB_NIC_REGS_SIZE);
+    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->regs);
+    pci_register_bar(pdev, 2, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                     PCI_BASE_ADDRESS_MEM_PREFETCH, &s->push_port.mr);
+    if (pci_bus_is_express(pci_get_bus(pdev))) {
+        pcie_endpoint_cap_init(pdev, 0x80);
+    } else {
+        pdev->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
+    }
+    if (msix_init(pdev, 1, &s->regs, 0, REG_MSIX_TABLE, &s->regs, 0,
+                  REG_MSIX_PBA, 0, errp)) {
+        barlab_port_cleanup(&s->push_port);
+        g_free(s->expect);
+        s->expect = NULL;
+        return;
+    }
+    msix_vector_use(pdev, 0);
+    for (unsigned i = 0; i < CNT_COUNT; i++) {
+        object_property_add_uint64_ptr(OBJECT(s), barlab_nic_counter_names[i],
+                                       &s->counters[i], OBJ_PROP_FLAG_READ);
+    }
+
+    qemu_macaddr_default_if_unset(&s->conf.macaddr);
+    s->nic = qemu_new_nic(&barlab_nic_net_info, &s->conf,
+                          object_get_typename(OBJECT(s)), dev->id,
+                          &dev->mem_reentrancy_guard, s);
+    qemu_format_nic_info_str(qemu_get_queue(s->nic), s->conf.macaddr.a);
+    barlab_nic_reset_state(s);
+}
+
+static void barlab_nic_exit(PCIDevice *pdev)
+{
+    BarlabNicState *s = BARLAB_NIC(pdev);
+
+    qemu_del_nic(s->nic);
+    msix_uninit(pdev, &s->regs, &s->regs);
+    barlab_port_cleanup(&s->push_port);
+    g_free(s->expect);
+    s->expect = NULL;
+}
+
+static void barlab_nic_reset(DeviceState *dev)
+{
+    barlab_nic_reset_state(BARLAB_NIC(dev));
+}
+
+static void barlab_nic_instance_init(Object *obj)
+{
+    PCIDevice *pdev = PCI_DEVICE(obj);
+
+    pdev->cap_present |= QEMU_PCI_CAP_EXPRESS;
+}
+
+/* The gather buffer and trace are host-side state: no migration. */
+static const VMStateDescription vmstate_barlab_nic = {
+    .name = "barlab-nic",
+    .unmigratable = 1,
+};
+
+static const Property barlab_nic_properties[] = {
+    DEFINE_NIC_PROPERTIES(BarlabNicState, conf),
+    DEFINE_PROP_SIZE("push-size", BarlabNicState, push_size, 64 * KiB),
+    DEFINE_BARLAB_PORT_PROPERTIES(BarlabNicState, port_conf),
+};
+
+static void barlab_nic_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = barlab_nic_realize;
+    k->exit = barlab_nic_exit;
+    k->vendor_id = PCI_VENDOR_ID_QEMU;
+    k->device_id = BARLAB_NIC_DEVICE_ID;
+    k->class_id = PCI_CLASS_NETWORK_ETHERNET;
+    dc->desc = "barlab PCIe Ethernet with a write-combining push page";
+    dc->vmsd = &vmstate_barlab_nic;
+    device_class_set_legacy_reset(dc, barlab_nic_reset);
+    device_class_set_props(dc, barlab_nic_properties);
+    set_bit(DEVICE_CATEGORY_NETWORK, dc->categories);
+}
+
+static const TypeInfo barlab_nic_info = {
+    .name = TYPE_BARLAB_NIC,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(BarlabNicState),
+    .instance_init = barlab_nic_instance_init,
+    .class_init = barlab_nic_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_PCIE_DEVICE },
+        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { },
+    },
+};
+
+static void barlab_nic_register_types(void)
+{
+    type_register_static(&barlab_nic_info);
+}
+
+type_init(barlab_nic_register_types)

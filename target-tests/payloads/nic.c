@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * nic: barlab-nic's inline path and the write-combining self-test through
+ * real TCG.  Runs at EL2 with its own stage-1 MMU (no stage 2), like
+ * gather.c: RAM Normal-WB (identity), BAR0 Device-nGnRE, and BAR2's push
+ * pages twice, Normal-NC (identity) and a Device-nGnRE alias.  Then:
+ *
+ *   inline-str  map=nc   8 STRs to page 1 slot 0 (0x1040) -> inline
+ *   inline-stp  map=nc   4 STPs to page 2 slot 0 (0x2040) -> inline
+ *   dev-str     map=dev  8 STRs to page 3 slot 0 (0x3040) -> fallback
+ *   dev-stp     map=dev  4 STPs to page 4 slot 0 (0x4040) -> fallback
+ *   wc-selftest map=nc   pages 5 (0x5040/0x5080), map=dev page 6
+ *
+ * Every SEND carries the same ARP request for 10.0.2.2 (slirp's gateway)
+ * inline; slirp answers it and the answers land in the RX ring.
+ * docs/devices/barlab-nic.md is the spec; tests/e2e/qemu-nic.sh checks the
+ * lines printed here, the pcap and the device trace.
+ */
+#include "libpl.h"
+
+#define NIC_VENDOR 0x1234
+#define NIC_DEVICE 0xba02
+#define NIC_PUSH_BAR 2
+
+/* MAIR_EL2 slots */
+#define IDX_RAM 0       /* Normal WB RAWA */
+#define IDX_DEV 1       /* Device-nGnRE: UART, BAR0, the push alias */
+#define IDX_NC 2        /* Normal-NC */
+#define MAIR_VALUE (0xfful | 0x04ul << 8 | 0x44ul << 16)
+
+/* Device-nGnRE aliases in otherwise unused VA space. */
+#define DEV_ALIAS 0x80000000ul          /* BAR2's 2 MiB block */
+#define REGS_ALIAS 0xa0000000ul         /* BAR0's 2 MiB block */
+
+#define TCR_EL2_RES1 (1ul << 31 | 1ul << 23)
+#define TCR_T0SZ_32 32ul
+#define TCR_SH0_ISH (3ul << 12)
+#define TCR_WBWA (1ul << 8 | 1ul << 10)     /* IRGN0, ORGN0 */
+#define SCTLR_EL2_RES1 0x30c50830ul
+#define SCTLR_M (1ul << 0)
+#define SCTLR_C (1ul << 2)
+#define SCTLR_I (1ul << 12)
+#define S1_EL2_AP1 (1ul << 6)               /* RES1 in the EL2 regime */
+
+/* BAR0 registers */
+#define REG_ID 0x000
+#define REG_CTRL 0x008
+#define REG_STATUS 0x00c
+#define REG_TX_BASE_LO 0x020
+#define REG_TX_BASE_HI 0x024
+#define REG_TX_SIZE 0x028
+#define REG_TX_HEAD 0x02c
+#define REG_RX_BASE_LO 0x040
+#define REG_RX_BASE_HI 0x044
+#define REG_RX_SIZE 0x048
+#define REG_RX_HEAD 0x04c
+#define REG_RX_TAIL 0x050
+#define REG_CQ_BASE_LO 0x060
+#define REG_CQ_BASE_HI 0x064
+#define REG_CQ_SIZE 0x068
+#define REG_CQ_HEAD 0x06c
+#define REG_CQ_TAIL 0x070
+#define REG_MAC_LO 0x080
+#define REG_MAC_HI 0x084
+#define REG_CNT_TX_FRAMES 0x100
+#define REG_CNT_TX_INLINE 0x108
+#define REG_CNT_TX_FALLBACK 0x110
+#define REG_CNT_TX_NOPS 0x118
+#define REG_CNT_COMPLETIONS 0x120
+#define REG_CNT_RX_FRAMES 0x128
+#define REG_CNT_ERRORS 0x138
+#define NIC_ID 0x314e4c42
+#define CTRL_ENABLE 1u
+#define CTRL_RESET 2u
+
+#define OP_NOP 0
+#define OP_SEND 1
+#define F_COMPLETION 1u
+#define F_INLINE_DATA 2u
+#define CQE_INLINE 1u
+#define CQE_PHASE 0x80u
+#define RXD_DONE 1u
+
+#define TX_ENTRIES 64
+#define CQ_ENTRIES 64
+#define RX_ENTRIES 8
+#define RX_BUF 2048
+#define WC_NOPS 16
+#define FRAME_LEN 42
+
+struct cqe {
+    u16 index;
+    u8 opcode, flags;
+    u16 len, status;
+    u64 cookie;
+};
+
+struct rxd {
+    u64 addr;
+    u16 buf_len, len, flags, rsvd;
+};
+
+static u8 tx_ring[TX_ENTRIES][64] __attribute__((aligned(4096)));
+static struct cqe cq_ring[CQ_ENTRIES] __attribute__((aligned(4096)));
+static struct rxd rx_ring[RX_ENTRIES] __attribute__((aligned(4096)));
+static u8 rx_bufs[RX_ENTRIES][RX_BUF] __attribute__((aligned(4096)));
+
+static u64 regs;                /* BAR0 through REGS_ALIAS */
+static u64 push_nc, push_dev;   /* BAR2: Normal-NC, Device-nGnRE */
+static u8 mac[6];
+static u8 frame[FRAME_LEN];
+static unsigned tx_prod, cq_cons, rx_cons;
+static int failures;
+
+void main_el1(void)
+{
+    abort_test("nic runs at EL2 only");
+}
+
+static u32 rd(u32 reg)
+{
+    return mmio_read32(regs + reg);
+}
+
+static void wr(u32 reg, u32 val)
+{
+    mmio_write32(regs + reg, val);
+}
+
+static u64 counter(u32 reg)
+{
+    u32 lo = rd(reg), hi = rd(reg + 4);
+
+    return (u64)hi << 32 | lo;
+}
+
+/* The 64-byte descriptor as eight 8-byte STRs, then a DSB. */
+static void push_str(u64 slot, const u64 *d)
+{
+    asm volatile("str %1, [%0, #0]\n\t"
+                 "str %2, [%0, #8]\n\t"
+                 "str %3, [%0, #16]\n\t"
+                 "str %4, [%0, #24]\n\t"
+                 "str %5, [%0, #32]\n\t"
+                 "str %6, [%0, #40]\n\t"
+                 "str %7, [%0, #48]\n\t"
+                 "str %8, [%0, #56]\n\t"
+                 "dsb sy"
+                 : : "r"(slot), "r"(d[0]), "r"(d[1]), "r"(d[2]), "r"(d[3]),
+                   "r"(d[4]), "r"(d[5]), "r"(d[6]), "r"(d[7])
+                 : "memory");
+}
+
+/* The same as four STPs of two 8-byte registers. */
+static void push_stp(u64 slot, const u64 *d)
+{
+    asm volatile("stp %1, %2, [%0, #0]\n\t"
+                 "stp %3, %4, [%0, #16]\n\t"
+                 "stp %5, %6, [%0, #32]\n\t"
+                 "stp %7, %8, [%0, #48]\n\t"
+                 "dsb sy"
+                 : : "r"(slot), "r"(d[0]), "r"(d[1]), "r"(d[2]), "r"(d[3]),
+                   "r"(d[4]), "r"(d[5]), "r"(d[6]), "r"(d[7])
+                 : "memory");
+}
+
+static void make_desc(u64 *d, u8 op, u8 flags, u16 index, u16 len, u64 cookie,
+                      const u8 *data)
+{
+    u8 *b = (u8 *)d;
+
+    memset(d, 0, 64);
+    b[0] = op;
+    b[1] = flags;
+    b[2] = index & 0xff;
+    b[3] = index >> 8;
+    b[4] = len & 0xff;
+    b[5] = len >> 8;
+    d[1] = cookie;
+    if (data) {
+        memcpy(b + 16, data, len);
+    }
+}
+
+/* The ring copy, made visible before the push copy (as a driver does). */
+static void ring_put(const u64 *d)
+{
+    memcpy(tx_ring[tx_prod], d, 64);
+    asm volatile("dsb sy" : : : "memory");
+    tx_prod = (tx_prod + 1) % TX_ENTRIES;
+}
+
+/* Start TX and completion rings over at entry 0 (phase 1). */
+static void rings_restart(void)
+{
+    memset(tx_ring, 0, sizeof(tx_ring));
+    memset(cq_ring, 0, sizeof(cq_ring));
+    asm volatile("dsb sy" : : : "memory");
+    wr(REG_TX_BASE_LO, (u32)(uintptr_t)tx_ring);
+    wr(REG_TX_BASE_HI, (u32)((u64)(uintptr_t)tx_ring >> 32));
+    wr(REG_TX_SIZE, TX_ENTRIES);
+    wr(REG_CQ_BASE_LO, (u32)(uintptr_t)cq_ring);
+    wr(REG_CQ_BASE_HI, (u32)((u64)(uintptr_t)cq_ring >> 32));
+    wr(REG_CQ_SIZE, CQ_ENTRIES);
+    tx_prod = cq_cons = 0;
+}
+
+/* The next completion (phase 1: the rings never wrap here), or NULL. */
+static volatile struct cqe *cq_next(void)
+{
+    volatile struct cqe *c = &cq_ring[cq_cons];
+
+    for (unsigned spin = 0; spin < 1000000; spin++) {
+        if (c->flags & CQE_PHASE) {
+            cq_cons++;
+            wr(REG_CQ_HEAD, cq_cons % CQ_ENTRIES);
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void build_frame(void)
+{
+    static const u8 head[] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /* broadcast */
+    };
+    u8 *f = frame;
+
+    memcpy(f, head, 6);
+    memcpy(f + 6, mac, 6);
+    f[12] = 0x08, f[13] = 0x06;                 /* ARP */
+    f[14] = 0x00, f[15] = 0x01;                 /* Ethernet */
+    f[16] = 0x08, f[17] = 0x00;                 /* IPv4 */
+    f[18] = 6, f[19] = 4;
+    f[20] = 0x00, f[21] = 0x01;                 /* request */
+    memcpy(f + 22, mac, 6);
+    f[28] = 10, f[29] = 0, f[30] = 2, f[31] = 15;
+    memset(f + 32, 0, 6);
+    f[38] = 10, f[39] = 0, f[40] = 2, f[41] = 2;
+}
+
+/* One inline SEND of the ARP frame through @slot; print what happened. */
+static void send_case(const char *name, const char *map, u64 slot, bool stp,
+                      bool want_inline)
+{
+    u64 d[8];
+    u64 inl = counter(REG_CNT_TX_INLINE), fb = counter(REG_CNT_TX_FALLBACK);
+    u64 frames = counter(REG_CNT_TX_FRAMES);
+    volatile struct cqe *c;
+    unsigned index = tx_prod;
+    bool ok;
+
+    make_desc(d, OP_SEND, F_COMPLETION | F_INLINE_DATA, index, FRAME_LEN,
+              0xc0de0000u | index, frame);
+    ring_put(d);
+    if (stp) {
+        push_stp(slot, d);
+    } else {
+        push_str(slot, d);
+    }
+    c = cq_next();
+    inl = counter(REG_CNT_TX_INLINE) - inl;
+    fb = counter(REG_CNT_TX_FALLBACK) - fb;
+    frames = counter(REG_CNT_TX_FRAMES) - frames;
+    printf("nic: case=%s map=%s index=%u inline=%llu fallback=%llu "
+           "frames=%llu cqe=%s cqe-index=%u cqe-inline=%u cqe-status=%u "
+           "head=%u\n", name, map, index, (unsigned long long)inl,
+           (unsigned long long)fb, (unsigned long long)frames,
+           c ? "yes" : "none", c ? c->index : 0,
+           c ? c->flags & CQE_INLINE : 0, c ? c->status : 0, rd(REG_TX_HEAD));
+    ok = c && c->index == index && c->status == 0 && frames == 1 &&
+         (c->flags & CQE_INLINE) == want_inline &&
+         inl == want_inline && fb == !want_inline;
+    report(ok, "%s through %s: %s", name, map,
+           want_inline ? "inline" : "fallback");
+    failures += !ok;
+}
+
+/*
+ * mlx5's check: N NOPs in the ring, completion only on the last; each
+ * copied to a push slot with the completion flag.  The first completion
+ * says whether the copies arrived whole.
+ */
+static void wc_selftest(const char *map, u64 page, bool want_works)
+{
+    u64 d[8];
+    volatile struct cqe *c;
+    const char *result;
+    unsigned first_index, first_inline, n = 0;
+
+    rings_restart();
+    for (unsigned i = 0; i < WC_NOPS; i++) {
+        make_desc(d, OP_NOP, i == WC_NOPS - 1 ? F_COMPLETION : 0, i, 0,
+                  0x5e1f0000u | i, NULL);
+        ring_put(d);
+        ((u8 *)d)[1] = F_COMPLETION;
+        push_str(page + 0x40 + 64 * (i % 2), d);
+    }
+    c = cq_next();
+    if (!c) {
+        result = "no-completion";
+        first_index = first_inline = 0;
+    } else {
+        first_index = c->index;
+        first_inline = c->flags & CQE_INLINE;
+        n = 1;
+        if (first_index == 0 && first_inline) {
+            result = "works";
+        } else if (first_index == WC_NOPS - 1 && !first_inline) {
+            result = "does-not-work";
+        } else {
+            result = "inconclusive";
+        }
+    }
+    while (cq_cons < WC_NOPS && cq_ring[cq_cons].flags & CQE_PHASE) {
+        cq_next();
+        n++;
+    }
+    printf("wc-selftest map=%s result=%s first-index=%u first-inline=%u "
+           "completions=%u\n", map, result, first_index, first_inline, n);
+    printf("wc-selftest: %s\n", !strncmp(result, "works", 6) ? "works" :
+           !strncmp(result, "does-not-work", 14) ? "does not work" : result);
+    report(!strncmp(result, want_works ? "works" : "does-not-work", 14),
+           "wc-selftest through %s", map);
+    failures += strncmp(result, want_works ? "works" : "does-not-work", 14) != 0;
+}
+
+static void rx_setup(void)
+{
+    memset(rx_ring, 0, sizeof(rx_ring));
+    for (unsigned i = 0; i < RX_ENTRIES; i++) {
+        rx_ring[i].addr = (u64)(uintptr_t)rx_bufs[i];
+        rx_ring[i].buf_len = RX_BUF;
+    }
+    asm volatile("dsb sy" : : : "memory");
+    wr(REG_RX_BASE_LO, (u32)(uintptr_t)rx_ring);
+    wr(REG_RX_BASE_HI, (u32)((u64)(uintptr_t)rx_ring >> 32));
+    wr(REG_RX_SIZE, RX_ENTRIES);
+    wr(REG_RX_TAIL, RX_ENTRIES - 1);
+}
+
+/* Count the ARP replies from 10.0.2.2 to us that arrived. */
+static void rx_check(void)
+{
+    unsigned frames = 0, replies = 0;
+
+    for (unsigned spin = 0; spin < 2000000 && rx_cons < RX_ENTRIES - 1;
+         spin++) {
+        volatile struct rxd *r = &rx_ring[rx_cons];
+        const u8 *b = rx_bufs[rx_cons];
+
+        if (!(r->flags & RXD_DONE)) {
+            continue;
+        }
+        frames++;
+        if (r->len >= 42 && b[12] == 0x08 && b[13] == 0x06 && b[21] == 2 &&
+            b[28] == 10 && b[29] == 0 && b[30] == 2 && b[31] == 2 &&
+            !strncmp((const char *)b, (const char *)mac, 6)) {
+            replies++;
+        }
+        rx_cons++;
+        if (rx_cons == 4) {
+            break;              /* one answer per ARP request sent */
+        }
+    }
+    printf("nic: rx frames=%u arp-replies=%u rx-counter=%llu\n", frames,
+           replies, (unsigned long long)counter(REG_CNT_RX_FRAMES));
+    report(replies >= 1, "slirp answered the ARP request into the RX ring");
+}
+
+void main_el2(void)
+{
+    const void *fdt = fdt_find();
+    u64 ecam = fdt_reg_of(fdt, "pci-host-ecam-generic");
+    u64 bar2, size, bar0, *root;
+    bool is64, pref;
+    struct pci_dev dev;
+    u32 status;
+
+    if (current_el() != 2) {
+        abort_test("entered at EL%u: run with -M virt,virtualization=on",
+                   current_el());
+    }
+    if (!ecam || !pci_find(ecam, NIC_VENDOR, NIC_DEVICE, &dev) ||
+        !pci_assign_bars(&dev, NIC_PUSH_BAR, &bar2, &size, &is64, &pref)) {
+        abort_test("no barlab-nic push BAR");
+    }
+    /* pci_assign_bars placed BAR0 too: read where from config space */
+    bar0 = mmio_read32(dev.cfg + 0x10) & ~0xful;
+    /* the rings and buffers are read and written by DMA: bus master */
+    mmio_write32(dev.cfg + 0x04, mmio_read32(dev.cfg + 0x04) | 0x4);
+    if (!bar0 || size < 7 * SZ_4K) {
+        abort_test("barlab-nic: BAR0 0x%llx, push BAR of 0x%llx bytes",
+                   (unsigned long long)bar0, (unsigned long long)size);
+    }
+
+    root = pt_alloc();
+    pt_map(root, VIRT_RAM, VIRT_RAM, SZ_1G,
+           S1_ATTRIDX(IDX_RAM) | PT_SH(3) | PT_AF | S1_EL2_AP1);
+    pt_map(root, VIRT_UART, VIRT_UART, SZ_2M,
+           S1_ATTRIDX(IDX_DEV) | PT_AF | S1_EL2_AP1 | S1_UXN);
+    pt_map(root, bar2 & ~(SZ_2M - 1), bar2 & ~(SZ_2M - 1), SZ_2M,
+           S1_ATTRIDX(IDX_NC) | PT_AF | S1_EL2_AP1 | S1_UXN);
+    pt_map(root, DEV_ALIAS, bar2 & ~(SZ_2M - 1), SZ_2M,
+           S1_ATTRIDX(IDX_DEV) | PT_AF | S1_EL2_AP1 | S1_UXN);
+    pt_map(root, REGS_ALIAS, bar0 & ~(SZ_2M - 1), SZ_2M,
+           S1_ATTRIDX(IDX_DEV) | PT_AF | S1_EL2_AP1 | S1_UXN);
+    write_sysreg(MAIR_VALUE, mair_el2);
+    write_sysreg(TCR_EL2_RES1 | TCR_T0SZ_32 | TCR_SH0_ISH | TCR_WBWA, tcr_el2);
+    write_sysreg((u64)(uintptr_t)root, ttbr0_el2);
+    asm volatile("dsb sy\n\ttlbi alle2\n\tdsb sy\n\tisb" : : : "memory");
+    write_sysreg(SCTLR_EL2_RES1 | SCTLR_M | SCTLR_C | SCTLR_I, sctlr_el2);
+    isb();
+
+    regs = REGS_ALIAS + (bar0 & (SZ_2M - 1));
+    push_nc = bar2;
+    push_dev = DEV_ALIAS + (bar2 & (SZ_2M - 1));
+    if (rd(REG_ID) != NIC_ID) {
+        abort_test("barlab-nic ID 0x%x", rd(REG_ID));
+    }
+    printf("nic: bar0=0x%llx bar2=0x%llx push-size=0x%llx\n",
+           (unsigned long long)bar0, (unsigned long long)bar2,
+           (unsigned long long)size);
+
+    wr(REG_CTRL, CTRL_RESET);
+    {
+        u32 lo = rd(REG_MAC_LO), hi = rd(REG_MAC_HI);
+
+        for (unsigned i = 0; i < 4; i++) {
+            mac[i] = lo >> (8 * i);
+        }
+        mac[4] = hi, mac[5] = hi >> 8;
+    }
+    build_frame();
+    rx_setup();
+    rings_restart();
+    wr(REG_CTRL, CTRL_ENABLE);
+
+    send_case("inline-str", "nc", push_nc + 0x1040, false, true);
+    send_case("inline-stp", "nc", push_nc + 0x2040, true, true);
+    send_case("dev-str", "dev", push_dev + 0x3040, false, false);
+    send_case("dev-stp", "dev", push_dev + 0x4040, true, false);
+
+    wc_selftest("nc", push_nc + 0x5000, true);
+    wc_selftest("dev", push_dev + 0x6000, false);
+
+    rx_check();
+
+    status = rd(REG_STATUS);
+    printf("nic: status=0x%x errors=%llu tx-frames=%llu tx-inline=%llu "
+           "tx-fallback=%llu tx-nops=%llu completions=%llu\n", status,
+           (unsigned long long)counter(REG_CNT_ERRORS),
+           (unsigned long long)counter(REG_CNT_TX_FRAMES),
+           (unsigned long long)counter(REG_CNT_TX_INLINE),
+           (unsigned long long)counter(REG_CNT_TX_FALLBACK),
+           (unsigned long long)counter(REG_CNT_TX_NOPS),
+           (unsigned long long)counter(REG_CNT_COMPLETIONS));
+    report(status == 0 && counter(REG_CNT_ERRORS) == 0,
+           "no device errors");
+    report_summary();
+    printf("nic-done failures=%d\n", failures);
+    system_off();
+}

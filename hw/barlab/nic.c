@@ -735,7 +735,7 @@ static void barlab_nic_declare(BarlabNicState *s, unsigned pages)
 
         s->expect[i * 2] = (MtExpect) {
             page + PUSH_DOORBELL, page + PUSH_DOORBELL + 8,
-            MT_EXPECT_NO_GATHER, "doorbell",
+            MT_EXPECT_NO_GATHER | MT_EXPECT_ORDERED, "doorbell",
         };
         s->expect[i * 2 + 1] = (MtExpect) {
             page + PUSH_STATUS, page + PUSH_STATUS + 4,

@@ -63,6 +63,36 @@ static uint32_t check_expectations(const MtChecker *c, const MtTxn *t)
     return v;
 }
 
+/* Does @t touch a region the device declared with @flag? */
+static bool in_expect(const MtChecker *c, const MtTxn *t, unsigned flag)
+{
+    for (unsigned i = 0; i < c->nexpect; i++) {
+        const MtExpect *e = &c->expect[i];
+
+        if ((e->flags & flag) && t->addr < e->hi && t->addr + t->size > e->lo) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * A doorbell that arrived before @t although the program wrote it after
+ * @t: legal for the memory type perhaps, but the device already acted.
+ */
+static uint32_t check_doorbells(const MtChecker *c, const MtTxn *t)
+{
+    for (unsigned i = 0; i < c->count; i++) {
+        const MtTxn *r = &c->recent[i];
+
+        if ((r->flags & MT_TXN_WRITE) && r->seq_first > t->seq_last &&
+            in_expect(c, r, MT_EXPECT_ORDERED)) {
+            return BIT(MT_RULE_X_ORDERED);
+        }
+    }
+    return 0;
+}
+
 /* Rules about @t arriving after the transactions already seen. */
 static uint32_t check_order(const MtChecker *c, const MtTxn *t, bool t_reorders)
 {
@@ -113,6 +143,9 @@ uint32_t mt_check_txn(MtChecker *c, const MtTxn *t)
     /* Untyped (DMA, qtest): only the device's own expectations apply. */
     if (!(t->flags & MT_TXN_UNTYPED)) {
         v |= check_typed(c, t);
+    }
+    if ((t->flags & MT_TXN_WRITE) && c->count && t->seq_first < c->max_seq) {
+        v |= check_doorbells(c, t);
     }
     if (t->seq_last > c->max_seq) {
         c->max_seq = t->seq_last;

@@ -25,6 +25,8 @@ extern "C" {
 enum {
     MT_EXPECT_NO_SPEC_READ = 1u << 0,   /* reads have side effects */
     MT_EXPECT_NO_GATHER = 1u << 1,      /* must arrive as a lone access */
+    MT_EXPECT_ORDERED = 1u << 2,        /* a doorbell: nothing program-earlier
+                                           may arrive after it */
 };
 
 /* A device's declaration about the bytes [lo, hi) of its region. */

@@ -75,6 +75,10 @@ static const MtRuleInfo rule_table[MT_RULE__COUNT] = {
     [MT_RULE_X_NO_GATHER] = { "X2",
         "The device expects this register written alone: it was gathered with others",
         "device expectation (docs/devices)" },
+    [MT_RULE_X_ORDERED] = { "X3",
+        "A write the program made before the doorbell arrived after it: the "
+        "device may act on a stale descriptor",
+        "device expectation (docs/devices); B2.3.12 Memory barriers" },
 };
 
 const MtRuleInfo *mt_rule(unsigned rule)

@@ -39,6 +39,7 @@ typedef enum {
     MT_RULE_V_RESERVED,         /* a transaction with a reserved type */
     MT_RULE_X_NO_SPEC,          /* device: register must not be read speculatively */
     MT_RULE_X_NO_GATHER,        /* device: register must arrive alone */
+    MT_RULE_X_ORDERED,          /* device: doorbell overtook an earlier write */
     MT_RULE__COUNT,
 } MtRule;
 

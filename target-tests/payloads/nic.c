@@ -32,15 +32,6 @@
 #define DEV_ALIAS 0x80000000ul          /* BAR2's 2 MiB block */
 #define REGS_ALIAS 0xa0000000ul         /* BAR0's 2 MiB block */
 
-#define TCR_EL2_RES1 (1ul << 31 | 1ul << 23)
-#define TCR_T0SZ_32 32ul
-#define TCR_SH0_ISH (3ul << 12)
-#define TCR_WBWA (1ul << 8 | 1ul << 10)     /* IRGN0, ORGN0 */
-#define SCTLR_EL2_RES1 0x30c50830ul
-#define SCTLR_M (1ul << 0)
-#define SCTLR_C (1ul << 2)
-#define SCTLR_I (1ul << 12)
-#define S1_EL2_AP1 (1ul << 6)               /* RES1 in the EL2 regime */
 
 /* BAR0 registers */
 #define REG_ID 0x000
@@ -406,12 +397,7 @@ void main_el2(void)
            S1_ATTRIDX(IDX_DEV) | PT_AF | S1_EL2_AP1 | S1_UXN);
     pt_map(root, REGS_ALIAS, bar0 & ~(SZ_2M - 1), SZ_2M,
            S1_ATTRIDX(IDX_DEV) | PT_AF | S1_EL2_AP1 | S1_UXN);
-    write_sysreg(MAIR_VALUE, mair_el2);
-    write_sysreg(TCR_EL2_RES1 | TCR_T0SZ_32 | TCR_SH0_ISH | TCR_WBWA, tcr_el2);
-    write_sysreg((u64)(uintptr_t)root, ttbr0_el2);
-    asm volatile("dsb sy\n\ttlbi alle2\n\tdsb sy\n\tisb" : : : "memory");
-    write_sysreg(SCTLR_EL2_RES1 | SCTLR_M | SCTLR_C | SCTLR_I, sctlr_el2);
-    isb();
+    el2_mmu_enable(root, MAIR_VALUE);
 
     regs = REGS_ALIAS + (bar0 & (SZ_2M - 1));
     push_nc = bar2;

@@ -143,4 +143,12 @@ void pt_map(u64 *root, u64 va, u64 pa, u64 size, u64 attrs);
 /* The block descriptor that maps @va (mapped with pt_map), or NULL. */
 u64 *pt_entry(u64 *root, u64 va);
 
+/*
+ * EL2's own stage 1 (no VHE), for payloads that test at EL2: AP[1] is RES1
+ * in that regime.  el2_mmu_enable() turns it on with @root and MAIR_EL2 =
+ * @mair: a 4 GiB input range, Write-Back walks, caches on.
+ */
+#define S1_EL2_AP1 (1ul << 6)
+void el2_mmu_enable(u64 *root, u64 mair);
+
 #endif /* PAYLOAD_LIBPL_H */

@@ -60,3 +60,23 @@ u64 *pt_entry(u64 *root, u64 va)
 
     return l2 ? &l2[(va >> 21) & (PT_ENTRIES - 1)] : NULL;
 }
+
+#define TCR_EL2_RES1 (1ul << 31 | 1ul << 23)
+#define TCR_T0SZ_32 32ul
+#define TCR_SH0_ISH (3ul << 12)
+#define TCR_WBWA (1ul << 8 | 1ul << 10)     /* IRGN0, ORGN0 */
+#define SCTLR_EL2_RES1 0x30c50830ul
+#define SCTLR_EL2_M (1ul << 0)
+#define SCTLR_EL2_C (1ul << 2)
+#define SCTLR_EL2_I (1ul << 12)
+
+void el2_mmu_enable(u64 *root, u64 mair)
+{
+    write_sysreg(mair, mair_el2);
+    write_sysreg(TCR_EL2_RES1 | TCR_T0SZ_32 | TCR_SH0_ISH | TCR_WBWA, tcr_el2);
+    write_sysreg((u64)(uintptr_t)root, ttbr0_el2);
+    asm volatile("dsb sy\n\ttlbi alle2\n\tdsb sy\n\tisb" : : : "memory");
+    write_sysreg(SCTLR_EL2_RES1 | SCTLR_EL2_M | SCTLR_EL2_C | SCTLR_EL2_I,
+                 sctlr_el2);
+    isb();
+}

@@ -153,10 +153,8 @@ static MemTxResult barlab_port_access(BarlabPort *p, hwaddr addr,
         break;
     case BARLAB_PORT_GATHER:
     case BARLAB_PORT_REORDER:
+        /* A read flushes the gather buffer and drains the reorder window. */
         mt_gather_access(&p->gather, &a, data);
-        if (!write && p->mode == BARLAB_PORT_REORDER) {
-            mt_reorder_drain(&p->reorder);
-        }
         barlab_port_arm_timer(p);
         break;
     }

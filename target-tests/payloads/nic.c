@@ -38,7 +38,6 @@ static struct cqe cq_ring[CQ_ENTRIES] __attribute__((aligned(4096)));
 static struct rxd rx_ring[RX_ENTRIES] __attribute__((aligned(4096)));
 static u8 rx_bufs[RX_ENTRIES][RX_BUF] __attribute__((aligned(4096)));
 
-static u64 regs;                /* BAR0 through REGS_ALIAS */
 static u64 push_nc, push_dev;   /* BAR2: Normal-NC, Device-nGnRE */
 static u8 mac[6];
 static u8 frame[FRAME_LEN];
@@ -48,23 +47,6 @@ static int failures;
 void main_el1(void)
 {
     abort_test("nic runs at EL2 only");
-}
-
-static u32 rd(u32 reg)
-{
-    return mmio_read32(regs + reg);
-}
-
-static void wr(u32 reg, u32 val)
-{
-    mmio_write32(regs + reg, val);
-}
-
-static u64 counter(u32 reg)
-{
-    u32 lo = rd(reg), hi = rd(reg + 4);
-
-    return (u64)hi << 32 | lo;
 }
 
 /* The same as four STPs of two 8-byte registers. */

@@ -59,29 +59,11 @@ static u8 tx_ring[TX_ENTRIES][64] __attribute__((aligned(4096)));
 static struct cqe cq_ring[CQ_ENTRIES] __attribute__((aligned(4096)));
 static struct e1k_txd e1k_ring[TX_ENTRIES] __attribute__((aligned(4096)));
 static u8 frame[64] __attribute__((aligned(64)));
-static u64 regs;
 static u8 mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
 void main_el1(void)
 {
     abort_test("nicbench runs at EL2 only");
-}
-
-static u32 rd(u32 reg)
-{
-    return mmio_read32(regs + reg);
-}
-
-static void wr(u32 reg, u32 val)
-{
-    mmio_write32(regs + reg, val);
-}
-
-static u64 counter(u32 reg)
-{
-    u32 lo = rd(reg), hi = rd(reg + 4);
-
-    return (u64)hi << 32 | lo;
 }
 
 /* nic.c's ARP request for 10.0.2.2 from 10.0.2.15. */

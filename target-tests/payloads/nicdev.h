@@ -85,4 +85,25 @@ static inline void push_str(u64 slot, const u64 *d)
                  : "memory");
 }
 
+/* BAR0, through its Device-nGnRE alias: set once the BAR is mapped. */
+static u64 regs;
+
+static inline u32 rd(u32 reg)
+{
+    return mmio_read32(regs + reg);
+}
+
+static inline void wr(u32 reg, u32 val)
+{
+    mmio_write32(regs + reg, val);
+}
+
+/* A 64-bit BAR0 counter, read as its LO and HI halves. */
+static inline u64 counter(u32 reg)
+{
+    u32 lo = rd(reg), hi = rd(reg + 4);
+
+    return (u64)hi << 32 | lo;
+}
+
 #endif /* PAYLOAD_NICDEV_H */

@@ -38,6 +38,10 @@ static const MtPattern patterns[] = {
     { "burst64_st1", "64-byte burst: ST1 {v0.2d-v3.2d}", 1,
       { INSN(ST1, 64, 8, 0) } },
     { "dczva", "DC ZVA of a 64-byte block", 1, { INSN(DCZVA, 64, 64, 0) } },
+    { "burst64_str_dmb", "eight STR X with a DMB after the fourth", 9,
+      { INSN(STR, 8, 8, 0), INSN(STR, 8, 8, 8), INSN(STR, 8, 8, 16),
+        INSN(STR, 8, 8, 24), INSN(DMB, 0, 1, 0), INSN(STR, 8, 8, 32),
+        INSN(STR, 8, 8, 40), INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) } },
 };
 
 static const MtCpu cpus[] = {
@@ -50,7 +54,7 @@ static const char *const policy_names[MT_POLICY__COUNT] = {
     "device", "prefetchable", "any",
 };
 
-static const char *const op_names[] = { "STR", "LDR", "STP", "LDP", "ST1", "DC ZVA" };
+static const char *const op_names[] = { "STR", "LDR", "STP", "LDP", "ST1", "DC ZVA", "DMB" };
 
 /*
  * What KVM installs: KVM_PGTABLE_PROT_DEVICE gives MT_S2_DEVICE_nGnRE
@@ -177,12 +181,18 @@ void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
 {
     uint8_t buf[MT_GATHER_MAX_LINE_SIZE] = { 0 };
     uint64_t seq = tmpl->seq;
+    uint32_t epoch = tmpl->epoch;
 
     for (unsigned i = 0; i < ninsns && i < pat->ninsns; i++) {
         const MtInsn *in = &pat->insns[i];
         bool store = in->op != MT_OP_LDR && in->op != MT_OP_LDP;
         MtAccessClass cls = mt_insn_class(in);
 
+        if (in->op == MT_OP_DMB) {
+            mt_gather_flush(g, MT_FLUSH_BARRIER, tmpl->time_ns);
+            epoch++;
+            continue;
+        }
         for (unsigned e = 0; e < in->size / in->esize; e++) {
             MtAccess a = *tmpl;
 
@@ -192,6 +202,7 @@ void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
                       (cls == MT_ACCESS_UNALIGNED ? MT_TXN_UNALIGNED : 0) |
                       (cls == MT_ACCESS_DCZVA ? MT_TXN_DCZVA : 0);
             a.seq = seq++;
+            a.epoch = epoch;
             if (store) {
                 memset(buf, (int)(0xa0 + i), a.size);
             }

@@ -29,6 +29,7 @@ typedef enum {
 
 typedef enum {
     MT_OP_STR, MT_OP_LDR, MT_OP_STP, MT_OP_LDP, MT_OP_ST1, MT_OP_DCZVA,
+    MT_OP_DMB,              /* a barrier: no access, ends gathering */
 } MtOp;
 
 /* One instruction: @size bytes at @offset in elements of @esize bytes. */
@@ -39,7 +40,7 @@ typedef struct {
     uint16_t offset;
 } MtInsn;
 
-#define MT_PATTERN_MAX_INSNS 8
+#define MT_PATTERN_MAX_INSNS 12
 
 typedef struct {
     const char *name;

@@ -60,7 +60,7 @@ run "$MT" oracle "$ROOT/target-tests/scenarios/default.scn" --json
 if [ "$(status)" = 0 ] && python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert len(rows) == 2 * 3 * 4 * 8, len(rows)
+assert len(rows) == 2 * 3 * 4 * 9, len(rows)
 dev = [r for r in rows if r["policy"] == "device" and r["s1"] == "0x44" and r["pattern"] == "stp16_unaligned"]
 assert dev and all(r["fault"] == "stage2-el2" for r in dev), dev
 ' "$TMP/out" 2>>"$TMP/err"; then ok oracle-json; else bad oracle-json "bad JSON rows"; fi

@@ -76,6 +76,18 @@ TEST(Oracle, BurstsGatherOnlyUnderNormalNCAtStage2)
     }
 }
 
+TEST(Oracle, ADmbSplitsTheBurst)
+{
+    MtPrediction any = predict("max", MT_POLICY_ANY, true, 0x44, "burst64_str_dmb");
+    ASSERT_EQ(any.ntxns, 2u);
+    for (unsigned i = 0; i < 2; i++) {
+        EXPECT_EQ(any.txns[i].offset, 32 * i);
+        EXPECT_EQ(any.txns[i].size, 32u);
+        EXPECT_EQ(any.txns[i].naccesses, 4);
+    }
+    EXPECT_EQ(predict("max", MT_POLICY_DEVICE, true, 0x44, "burst64_str_dmb").ntxns, 8u);
+}
+
 TEST(Oracle, StageOneDeviceFaultsInTheGuestUnderEveryPolicy)
 {
     for (const char *cpu : cpus) {

@@ -91,24 +91,9 @@ line() {
     fi
 }
 
-# shape LO HI: "SIZExACCESSES ..." of the push writes in [LO, HI)
-shape() {
-    python3 - "$T/trace.json" "$1" "$2" <<'PY'
-import json, sys
-lo, hi = int(sys.argv[2], 0), int(sys.argv[3], 0)
-recs = [json.loads(l) for l in open(sys.argv[1])]
-print(" ".join("%dx%d" % (r["size"], r["n"]) for r in recs
-               if r.get("type") == "txn" and lo <= r["addr"] < hi))
-PY
-}
-
+# expect_shape NAME LO HI WANT: the push-page transactions at [LO, HI)
 expect_shape() {
-    local got
-    got=$(shape "$2" "$3")
-    if [ "$got" = "$4" ]; then ok "$1"; else
-        echo "    got '$got', wanted '$4'" >"$HARNESS_TMP/out"; : >"$HARNESS_TMP/err"
-        bad "$1" "wrong transactions at $2"
-    fi
+    expect_trace_shape "$1" "$T/trace.json" "$2" "$3" "$4"
 }
 
 # repeat N WORD: WORD N times, space-separated

@@ -26,24 +26,9 @@ boot() {
     "$MT" trace "$trace" --json >"$HARNESS_TMP/$1.json"
 }
 
-# shape NAME LO HI: "SIZExACCESSES ..." of the writes in [LO, HI)
-shape() {
-    python3 - "$HARNESS_TMP/$1.json" "$2" "$3" <<'PY'
-import json, sys
-lo, hi = int(sys.argv[2], 0), int(sys.argv[3], 0)
-recs = [json.loads(l) for l in open(sys.argv[1])]
-print(" ".join("%dx%d" % (r["size"], r["n"]) for r in recs
-               if r.get("type") == "txn" and lo <= r["addr"] < hi))
-PY
-}
-
+# expect_shape NAME RUN LO HI WANT: run RUN's transactions at [LO, HI)
 expect_shape() {
-    local name=$1 got
-    got=$(shape "$2" "$3" "$4")
-    if [ "$got" = "$5" ]; then ok "$name"; else
-        echo "    got '$got', wanted '$5'" >"$HARNESS_TMP/out"; : >"$HARNESS_TMP/err"
-        bad "$name" "wrong transactions at $3"
-    fi
+    expect_trace_shape "$1" "$HARNESS_TMP/$2.json" "$3" "$4" "$5"
 }
 
 if boot gather ""; then

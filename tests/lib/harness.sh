@@ -47,6 +47,28 @@ expect_error() {
     grep -q "^barlab: error: .*$pat" "$HARNESS_TMP/err" || { bad "$name" "message lacks '$pat'"; return; }
     ok "$name"
 }
+# trace_shape JSON LO HI: "SIZExACCESSES ..." of the transactions at
+# [LO, HI) in a trace dumped with `barlab-mt trace FILE --json`.
+trace_shape() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+lo, hi = int(sys.argv[2], 0), int(sys.argv[3], 0)
+recs = [json.loads(l) for l in open(sys.argv[1])]
+print(" ".join("%dx%d" % (r["size"], r["n"]) for r in recs
+               if r.get("type") == "txn" and lo <= r["addr"] < hi))
+PY
+}
+
+# expect_trace_shape NAME JSON LO HI WANT: PASS if trace_shape is WANT.
+expect_trace_shape() {
+    local got
+    got=$(trace_shape "$2" "$3" "$4")
+    if [ "$got" = "$5" ]; then ok "$1"; else
+        echo "    got '$got', wanted '$5'" >"$HARNESS_TMP/out"; : >"$HARNESS_TMP/err"
+        bad "$1" "wrong transactions at $3"
+    fi
+}
+
 harness_summary() {
     echo "harness-summary $harness_passed $harness_failed"
 }

@@ -8,6 +8,7 @@
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "libqos/pci.h"
+#include "barlab-qtest.h"
 #include "libqos/generic-pcihost.h"
 #include "qobject/qdict.h"
 #include "memtype/trace.h"
@@ -61,19 +62,6 @@ static void gpu_stop(Gpu *g)
     qtest_quit(g->qts);
 }
 
-static uint64_t gpu_qom_u64(Gpu *g, const char *prop)
-{
-    QDict *rsp = qtest_qmp(g->qts, "{'execute': 'qom-get', 'arguments': "
-                           "{'path': '/machine/peripheral-anon/device[0]', "
-                           "'property': %s}}", prop);
-    uint64_t v;
-
-    g_assert(qdict_haskey(rsp, "return"));
-    v = qdict_get_int(rsp, "return");
-    qobject_unref(rsp);
-    return v;
-}
-
 static void test_registers(void)
 {
     Gpu g;
@@ -109,13 +97,13 @@ static void test_vram(void)
     g_assert_cmphex(qpci_io_readb(g.dev, g.vram, 3), ==, 0xab);
 
     /* qtest accesses carry no CPU memory type: untyped, passed through */
-    g_assert_cmpuint(gpu_qom_u64(&g, "vram-untyped"), ==,
-                     gpu_qom_u64(&g, "vram-accesses"));
-    g_assert_cmpuint(gpu_qom_u64(&g, "vram-txns"), ==,
-                     gpu_qom_u64(&g, "vram-accesses"));
-    g_assert_cmpuint(gpu_qom_u64(&g, "vram-violations"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-untyped"), ==,
+                     barlab_qom_u64(g.qts, "vram-accesses"));
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-txns"), ==,
+                     barlab_qom_u64(g.qts, "vram-accesses"));
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-violations"), ==, 0);
     g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_TXNS), ==,
-                     gpu_qom_u64(&g, "vram-txns"));
+                     barlab_qom_u64(g.qts, "vram-txns"));
     gpu_stop(&g);
 }
 

@@ -17,6 +17,7 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "libqos/pci.h"
+#include "barlab-qtest.h"
 #include "libqos/generic-pcihost.h"
 #include "qobject/qdict.h"
 
@@ -150,19 +151,6 @@ static uint32_t rd(Nic *n, uint64_t reg)
 static void wr(Nic *n, uint64_t reg, uint32_t val)
 {
     qpci_io_writel(n->dev, n->regs, reg, val);
-}
-
-static uint64_t nic_qom_u64(Nic *n, const char *prop)
-{
-    QDict *rsp = qtest_qmp(n->qts, "{'execute': 'qom-get', 'arguments': "
-                           "{'path': '/machine/peripheral-anon/device[0]', "
-                           "'property': %s}}", prop);
-    uint64_t v;
-
-    g_assert(qdict_haskey(rsp, "return"));
-    v = qdict_get_int(rsp, "return");
-    qobject_unref(rsp);
-    return v;
 }
 
 /* Enabled, with a TX ring of 8 and a completion ring of 16. */
@@ -346,10 +334,10 @@ static void test_tx_fallback(void)
     g_assert_cmpuint(rd(&n, REG_CQ_TAIL), ==, 1);
     g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 3);
 
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-frames"), ==, 3);
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-fallback"), ==, 3);
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-inline"), ==, 0);
-    g_assert_cmpuint(nic_qom_u64(&n, "completions"), ==, 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-frames"), ==, 3);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-fallback"), ==, 3);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-inline"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "completions"), ==, 1);
     g_assert_cmpuint(rd(&n, REG_CNT_TX_FRAMES), ==, 3);
     g_assert_cmpuint(rd(&n, REG_CNT_TX_FRAMES + 4), ==, 0);
     g_assert_cmpuint(rd(&n, REG_STATUS), ==, 0);
@@ -384,9 +372,9 @@ static void test_push_split(void)
     g_assert_cmpuint(c.index, ==, 6);
     g_assert_cmpuint(c.opcode, ==, OP_NOP);
     g_assert_cmphex(c.flags, ==, CQE_PHASE);        /* not inline */
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-nops"), ==, 7);
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-fallback"), ==, 7);
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-inline"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-nops"), ==, 7);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-fallback"), ==, 7);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-inline"), ==, 0);
 
     /* a split SEND sends its ring copy; ring index 7 wraps to 0 */
     make_frame(f, 60, 9);
@@ -406,9 +394,9 @@ static void test_push_split(void)
     g_assert_cmpuint(rd(&n, REG_CQ_TAIL), ==, 2);
 
     /* the port saw every piece, untyped, and nothing broke a rule */
-    g_assert_cmpuint(nic_qom_u64(&n, "push-accesses"), ==, 8 * 8 + 1);
-    g_assert_cmpuint(nic_qom_u64(&n, "push-untyped"), ==, 8 * 8 + 1);
-    g_assert_cmpuint(nic_qom_u64(&n, "push-violations"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "push-accesses"), ==, 8 * 8 + 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "push-untyped"), ==, 8 * 8 + 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "push-violations"), ==, 0);
     g_assert_cmpuint(rd(&n, REG_STATUS), ==, 0);
     nic_stop(&n);
 }
@@ -516,8 +504,8 @@ static void test_rx(void)
     wait_reg(&n, REG_RX_HEAD, 3);
     check_rxd(&n, 2, 60, RXD_DONE);
 
-    g_assert_cmpuint(nic_qom_u64(&n, "rx-frames"), ==, 3);
-    g_assert_cmpuint(nic_qom_u64(&n, "rx-dropped"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "rx-frames"), ==, 3);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "rx-dropped"), ==, 0);
     g_assert_cmpuint(rd(&n, REG_STATUS), ==, 0);
     nic_stop(&n);
 }
@@ -539,8 +527,8 @@ static void test_rx_polled_too_long(void)
     wait_reg(&n, REG_RX_HEAD, 2);
     check_rxd(&n, 1, 200, RXD_DONE);
     g_assert_cmphex(rd(&n, REG_INT_CAUSE), ==, INT_RX);
-    g_assert_cmpuint(nic_qom_u64(&n, "rx-dropped"), ==, 1);
-    g_assert_cmpuint(nic_qom_u64(&n, "rx-frames"), ==, 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "rx-dropped"), ==, 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "rx-frames"), ==, 1);
     g_assert_cmpuint(rd(&n, REG_STATUS), ==, 0);
     nic_stop(&n);
 }
@@ -648,15 +636,15 @@ static void test_bad_guest_input(void)
     wr(&n, REG_RX_SIZE, 4);
     wr(&n, REG_RX_TAIL, 1);
     sock_send_frame(&n, d, 60);
-    for (int i = 0; i < 5000 && nic_qom_u64(&n, "rx-dropped") < 2; i++) {
+    for (int i = 0; i < 5000 && barlab_qom_u64(n.qts, "rx-dropped") < 2; i++) {
         g_usleep(1000);
     }
-    g_assert_cmpuint(nic_qom_u64(&n, "rx-dropped"), ==, 2);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "rx-dropped"), ==, 2);
     g_assert_cmpuint(rd(&n, REG_RX_HEAD), ==, 0);
     g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RX_ERROR);
 
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-frames"), ==, 0);
-    g_assert_cmpuint(nic_qom_u64(&n, "errors"), >=, 15);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-frames"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "errors"), >=, 15);
     g_assert_cmphex(rd(&n, REG_ID), ==, 0x314e4c42);
     nic_stop(&n);
 }
@@ -689,8 +677,8 @@ static void test_reset(void)
     g_assert_cmpuint(rd(&n, REG_RX_SIZE), ==, 0);
     g_assert_cmpuint(rd(&n, REG_CQ_SIZE), ==, 0);
     g_assert_cmpuint(rd(&n, REG_INT_CAUSE), ==, 0);
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-fallback"), ==, 0);
-    g_assert_cmpuint(nic_qom_u64(&n, "rx-frames"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-fallback"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "rx-frames"), ==, 0);
 
     /* the whole machine, with a doorbell half rung */
     nic_setup_tx(&n);
@@ -700,7 +688,7 @@ static void test_reset(void)
     nic_map(&n);
     g_assert_cmpuint(rd(&n, REG_CTRL), ==, 0);
     g_assert_cmpuint(rd(&n, REG_TX_SIZE), ==, 0);
-    g_assert_cmpuint(nic_qom_u64(&n, "tx-frames"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-frames"), ==, 0);
     g_assert(sock_idle(&n));
 
     nic_setup_tx(&n);
@@ -711,7 +699,7 @@ static void test_reset(void)
     /* the frames that waited for buffers arrive once there are some */
     setup_rx(&n, 3, 0x800);
     wait_reg(&n, REG_RX_HEAD, 2);
-    g_assert_cmpuint(nic_qom_u64(&n, "rx-frames"), ==, 2);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "rx-frames"), ==, 2);
     nic_stop(&n);
 }
 

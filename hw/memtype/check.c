@@ -42,27 +42,6 @@ static uint32_t check_type(const MtTxn *t, const MtAttrs *type)
     return v;
 }
 
-static uint32_t check_expectations(const MtChecker *c, const MtTxn *t)
-{
-    uint32_t v = 0;
-
-    for (unsigned i = 0; i < c->nexpect; i++) {
-        const MtExpect *e = &c->expect[i];
-
-        if (t->addr >= e->hi || t->addr + t->size <= e->lo) {
-            continue;
-        }
-        if ((e->flags & MT_EXPECT_NO_SPEC_READ) &&
-            (t->flags & MT_TXN_SPECULATIVE)) {
-            v |= BIT(MT_RULE_X_NO_SPEC);
-        }
-        if ((e->flags & MT_EXPECT_NO_GATHER) && t->naccesses > 1) {
-            v |= BIT(MT_RULE_X_NO_GATHER);
-        }
-    }
-    return v;
-}
-
 /* Does @t touch a region the device declared with @flag? */
 static bool in_expect(const MtChecker *c, const MtTxn *t, unsigned flag)
 {
@@ -75,6 +54,21 @@ static bool in_expect(const MtChecker *c, const MtTxn *t, unsigned flag)
     }
     return false;
 }
+
+static uint32_t check_expectations(const MtChecker *c, const MtTxn *t)
+{
+    uint32_t v = 0;
+
+    if ((t->flags & MT_TXN_SPECULATIVE) &&
+        in_expect(c, t, MT_EXPECT_NO_SPEC_READ)) {
+        v |= BIT(MT_RULE_X_NO_SPEC);
+    }
+    if (t->naccesses > 1 && in_expect(c, t, MT_EXPECT_NO_GATHER)) {
+        v |= BIT(MT_RULE_X_NO_GATHER);
+    }
+    return v;
+}
+
 
 /*
  * A doorbell that arrived before @t although the program wrote it after

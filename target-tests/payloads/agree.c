@@ -193,37 +193,16 @@ static bool el2_sync(struct frame *f, u64 esr)
 
 static void parse_args(const char *args)
 {
-    const char *p = args, *end;
+    u64 vendor = cfg.vendor, device = cfg.device, bar = cfg.bar, ecam = cfg.ecam;
+    const struct arg_u64 known[] = {
+        { "vendor", &vendor }, { "device", &device }, { "bar", &bar }, { "ecam", &ecam },
+    };
 
-    while (p && *p) {
-        static const char *const keys[] = { "vendor=", "device=", "bar=", "ecam=" };
-        unsigned k;
-        u64 v;
-
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        for (k = 0; k < ARRAY_SIZE(keys); k++) {
-            if (!strncmp(p, keys[k], strlen(keys[k]))) {
-                break;
-            }
-        }
-        if (k == ARRAY_SIZE(keys)) {
-            abort_test("unknown argument at '%s' (known: vendor= device= bar= ecam=)", p);
-        }
-        v = strtou64(p + strlen(keys[k]), &end);
-        if (end == p + strlen(keys[k]) || (*end && *end != ' ')) {
-            abort_test("bad number in argument '%s'", p);
-        }
-        switch (k) {
-        case 0: cfg.vendor = (u16)v; break;
-        case 1: cfg.device = (u16)v; break;
-        case 2: cfg.bar = (unsigned)v; break;
-        default: cfg.ecam = v; break;
-        }
-        p = end;
-    }
+    args_parse(args, known, ARRAY_SIZE(known));
+    cfg.vendor = (u16)vendor;
+    cfg.device = (u16)device;
+    cfg.bar = (unsigned)bar;
+    cfg.ecam = ecam;
 }
 
 static void probe_cpu(void)
@@ -432,6 +411,11 @@ static void run_access(unsigned cell, unsigned fwb, unsigned s2, unsigned s1,
 void main_el1(void)
 {
     unsigned cell = 0;
+
+    if (!cfg.s2_root) {
+        abort_test("agree runs its own stage 2 from EL2: start it with QEMU "
+                   "-kernel and -M virt,virtualization=on, not under a VMM");
+    }
 
     printf("agree-begin version=%u midr=0x%llx fwb=%u xs=%u mte2=%u dczva=%u "
            "stride=%llu s2_sh=%u vendor=0x%04x device=0x%04x bar=%u "

@@ -3,8 +3,8 @@
  * The C side of the vectors in start.S: synchronous exceptions go to the
  * handler a payload installed for that EL; everything else (IRQ, FIQ,
  * SError, an exception nobody claims) is unexpected in a test payload, so
- * it is dumped and the machine stops rather than running on in an unknown
- * state.
+ * it is dumped (on the console, and to barlab-vmm as a ucall) and the
+ * machine stops rather than running on in an unknown state.
  */
 #include "libpl.h"
 
@@ -57,5 +57,6 @@ void exception(struct frame *f, unsigned el, unsigned vec)
         printf(", HPFAR 0x%llx", (unsigned long long)hpfar);
     }
     printf("\n");
+    ucall_exception(el, vec, esr, far, f->elr, f->spsr, hpfar, vector_names[vec & 15]);
     system_off();
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The payload library: what every bare-metal barlab payload needs.  A
- * payload is started by QEMU's -kernel at EL2 on -M virt, runs its own
- * hypervisor part there and its test part at EL1.  Modelled on
- * kvm-unit-tests' lib/: start-up, exception vectors, UART printf, page
- * tables, report().
+ * payload is started either by QEMU's -kernel at EL2 on -M virt, where it
+ * runs its own hypervisor part (main_el2) and may drop to its test part at
+ * EL1 (main_el1), or by barlab-vmm in the L1 host, which enters main_el1
+ * at EL1 directly.  Modelled on kvm-unit-tests' lib/: start-up, exception
+ * vectors, UART printf, page tables, report().
  */
 #ifndef PAYLOAD_LIBPL_H
 #define PAYLOAD_LIBPL_H
@@ -13,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "barlab-vmm-abi.h"
 
 typedef uint8_t u8;
 typedef uint16_t u16;
@@ -103,6 +106,35 @@ void install_sync_handler(unsigned el, sync_handler_t fn);
 #define EC_DABT_CUR 0x25
 #define DFSC_ALIGNMENT 0x21
 
+/*
+ * boot.c: the machine as barlab-vmm describes it (NULL until known), or as
+ * an EL2 part found it on bare QEMU; and the VMM's ucall channel (a no-op
+ * without the VMM).
+ */
+extern const struct barlab_boot_info *boot_info;
+/* the payload's arguments: the VMM's, or -append; NULL if none */
+const char *boot_args(void);
+/* the passed-through BAR @bar of device @vendor:@device, or NULL */
+const struct barlab_boot_bar *boot_bar(u16 vendor, u16 device, unsigned bar);
+/*
+ * At EL2 under bare QEMU: find @vendor:@device on PCI, place its BARs, and
+ * describe the machine in boot_info as barlab-vmm would (without a ucall
+ * page), BAR @bar as the only passed-through one.
+ */
+void boot_info_from_pci(u16 vendor, u16 device, unsigned bar);
+void ucall_report(bool pass, const char *msg);
+void ucall_summary(unsigned tests, unsigned failures);
+void ucall_abort(const char *msg);
+void ucall_exception(unsigned el, unsigned vec, u64 esr, u64 far, u64 elr,
+                     u64 spsr, u64 hpfar, const char *what);
+
+/* args.c: numeric key=value arguments; stops the payload on unknown keys */
+struct arg_u64 {
+    const char *key;    /* without the '=' */
+    u64 *val;
+};
+void args_parse(const char *args, const struct arg_u64 *known, unsigned n);
+
 /* fdt.c: the little of the device tree a payload reads */
 const void *fdt_find(void);
 /* /chosen bootargs (the -append string), or NULL */
@@ -150,5 +182,18 @@ u64 *pt_entry(u64 *root, u64 va);
  */
 #define S1_EL2_AP1 (1ul << 6)
 void el2_mmu_enable(u64 *root, u64 mair);
+
+/*
+ * EL1's stage 1, from EL1: a 4 GiB input range through TTBR0_EL1 with
+ * @root, MAIR_EL1 = @mair, Non-cacheable walks (the tables were written
+ * with the MMU off), caches on, alignment checking off (SCTLR_EL1.A = 0).
+ */
+void el1_mmu_enable(u64 *root, u64 mair);
+
+/*
+ * From EL2 under bare QEMU: run main_el1() at EL1h with no stage 2
+ * (HCR_EL2.VM = 0), the EL1 stack and vectors set; does not return.
+ */
+void el2_enter_el1(void) __attribute__((noreturn));
 
 #endif /* PAYLOAD_LIBPL_H */

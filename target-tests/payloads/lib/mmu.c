@@ -6,6 +6,8 @@
  * agree on table and block descriptors; only the attribute bits differ,
  * and callers pass those.  Tables come from a static pool: a payload maps
  * a handful of regions once and only rewrites block descriptors after.
+ * Also the controls that turn a stage 1 on, and the step from EL2 down to
+ * EL1 for payloads that test at EL1 with no stage 2 of their own.
  */
 #include "libpl.h"
 
@@ -79,4 +81,41 @@ void el2_mmu_enable(u64 *root, u64 mair)
     write_sysreg(SCTLR_EL2_RES1 | SCTLR_EL2_M | SCTLR_EL2_C | SCTLR_EL2_I,
                  sctlr_el2);
     isb();
+}
+
+#define TCR_SH0_OSH (2ul << 12)
+#define TCR_EPD1 (1ul << 23)
+#define TCR_TG1_4K (2ul << 30)
+#define SCTLR_EL1_RES1 0x30d00800ul     /* bits 29,28,23,22,20,11 (v8.0) */
+#define SCTLR_EL1_M (1ul << 0)
+#define SCTLR_EL1_C (1ul << 2)
+#define SCTLR_EL1_SA (1ul << 3)
+#define SCTLR_EL1_I (1ul << 12)
+
+void el1_mmu_enable(u64 *root, u64 mair)
+{
+    write_sysreg(mair, mair_el1);
+    write_sysreg(TCR_T0SZ_32 | TCR_SH0_OSH | TCR_EPD1 | TCR_TG1_4K, tcr_el1);
+    write_sysreg((u64)(uintptr_t)root, ttbr0_el1);
+    asm volatile("dsb ish\n\ttlbi vmalle1\n\tdsb nsh\n\tisb" : : : "memory");
+    write_sysreg(SCTLR_EL1_RES1 | SCTLR_EL1_M | SCTLR_EL1_C | SCTLR_EL1_SA |
+                 SCTLR_EL1_I, sctlr_el1);
+    isb();
+}
+
+#define HCR_RW (1ul << 31)
+#define SPSR_EL1H_MASKED 0x3c5ul        /* EL1h, DAIF masked */
+
+void el2_enter_el1(void)
+{
+    extern char vectors_el1[], __stack_el1_top[], el1_entry[];
+
+    write_sysreg(HCR_RW, hcr_el2);
+    write_sysreg(SCTLR_EL1_RES1, sctlr_el1);        /* MMU and caches off */
+    write_sysreg((u64)(uintptr_t)__stack_el1_top, sp_el1);
+    write_sysreg((u64)(uintptr_t)vectors_el1, vbar_el1);
+    write_sysreg(SPSR_EL1H_MASKED, spsr_el2);
+    write_sysreg((u64)(uintptr_t)el1_entry, elr_el2);
+    asm volatile("isb\n\teret" : : : "memory");
+    __builtin_unreachable();
 }

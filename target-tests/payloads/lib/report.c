@@ -2,43 +2,50 @@
 /*
  * kvm-unit-tests style results: report() prints one PASS/FAIL line per
  * check, report_summary() the totals; abort_test() is for conditions
- * under which running on would only produce noise.
+ * under which running on would only produce noise.  Under barlab-vmm each
+ * also goes through the ucall channel, so the VMM's outcome does not
+ * depend on reading the console.
  */
 #include "libpl.h"
 
 static unsigned tests, failures;
 
-static void vreport(const char *what, const char *fmt, va_list ap)
-{
-    char buf[200];
+#define REPORT_LEN 200
 
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+static void vreport(char *buf, const char *what, const char *fmt, va_list ap)
+{
+    vsnprintf(buf, REPORT_LEN, fmt, ap);
     printf("%s: %s\n", what, buf);
 }
 
 void report(bool pass, const char *fmt, ...)
 {
+    char buf[REPORT_LEN];
     va_list ap;
 
     tests++;
     failures += !pass;
     va_start(ap, fmt);
-    vreport(pass ? "PASS" : "FAIL", fmt, ap);
+    vreport(buf, pass ? "PASS" : "FAIL", fmt, ap);
     va_end(ap);
+    ucall_report(pass, buf);
 }
 
 int report_summary(void)
 {
     printf("SUMMARY: %u tests, %u unexpected failures\n", tests, failures);
+    ucall_summary(tests, failures);
     return failures ? 1 : 0;
 }
 
 void abort_test(const char *fmt, ...)
 {
+    char buf[REPORT_LEN];
     va_list ap;
 
     va_start(ap, fmt);
-    vreport("FATAL", fmt, ap);
+    vreport(buf, "FATAL", fmt, ap);
     va_end(ap);
+    ucall_abort(buf);
     system_off();
 }

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Entry at EL2 (QEMU -kernel with virtualization=on enters an ELF at its
- * entry point in EL2h, registers zero), and the exception vectors of EL2
- * and EL1.  Every vector saves a struct frame and calls the C dispatcher
- * exception(frame, el, vector); the dispatcher may change the saved ELR
- * and x0..x30, which are restored before ERET.
+ * Two ways in:
+ *   - QEMU -kernel with virtualization=on enters an ELF at its entry point
+ *     in EL2h, registers zero: main_el2() runs, and may drop to EL1, which
+ *     then runs main_el1() from el1_entry (SP_EL1 and VBAR_EL1 set by EL2).
+ *   - barlab-vmm enters at EL1h, MMU off, with x0 = the address of its boot
+ *     information (target-tests/vmm/README.md): the library checks it and
+ *     main_el1() runs directly.
+ * Either way the stack and the vectors of the entry EL are set and .bss is
+ * cleared first.  Every vector saves a struct frame and calls the C
+ * dispatcher exception(frame, el, vector); the dispatcher may change the
+ * saved ELR and x0..x30, which are restored before ERET.
  */
 #define FRAME_SIZE 272          /* sizeof(struct frame) */
 #define FRAME_ELR 248
@@ -13,22 +19,38 @@
     .section .text.boot, "ax"
     .global _start
 _start:
-    ldr     x9, =__stack_el2_top
-    mov     sp, x9
+    mov     x19, x0                 /* the VMM's boot information, or 0 */
     mrs     x9, CurrentEL
     cmp     x9, #(2 << 2)
     b.ne    1f
+    ldr     x9, =__stack_el2_top
+    mov     sp, x9
     adr     x9, vectors_el2
     msr     vbar_el2, x9
     isb
-1:  ldr     x9, =__bss_start
+    bl      clear_bss
+    bl      main_el2
+    b       system_off
+
+1:  ldr     x9, =__stack_el1_top
+    mov     sp, x9
+    adr     x9, vectors_el1
+    msr     vbar_el1, x9
+    isb
+    bl      clear_bss
+    mov     x0, x19
+    bl      boot_info_init
+    bl      main_el1
+    b       system_off
+
+clear_bss:
+    ldr     x9, =__bss_start
     ldr     x10, =__bss_end
 2:  cmp     x9, x10
     b.hs    3f
     str     xzr, [x9], #8
     b       2b
-3:  bl      main_el2
-    b       system_off
+3:  ret
 
 /* Entered by ERET from EL2 with SP_EL1 and VBAR_EL1 already set. */
     .global el1_entry

@@ -195,20 +195,38 @@ static void on_alarm(int sig)
     stop_vcpus();
 }
 
+/* Record how the run ends; the first caller wins. */
+static void vm_vend(enum outcome o, const char *fmt, va_list ap)
+{
+    pthread_mutex_lock(&vm.lock);
+    if (!vm.ended) {
+        vm.ended = true;
+        vm.end = o;
+        vsnprintf(vm.end_detail, sizeof(vm.end_detail), fmt, ap);
+    }
+    pthread_mutex_unlock(&vm.lock);
+}
+
+static void vm_record_end(enum outcome o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void vm_record_end(enum outcome o, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vm_vend(o, fmt, ap);
+    va_end(ap);
+}
+
+/* From a vCPU thread: record the end and stop every vCPU. */
 static void vm_end(enum outcome o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void vm_end(enum outcome o, const char *fmt, ...)
 {
     va_list ap;
 
-    pthread_mutex_lock(&vm.lock);
-    if (!vm.ended) {
-        vm.ended = true;
-        vm.end = o;
-        va_start(ap, fmt);
-        vsnprintf(vm.end_detail, sizeof(vm.end_detail), fmt, ap);
-        va_end(ap);
-    }
-    pthread_mutex_unlock(&vm.lock);
+    va_start(ap, fmt);
+    vm_vend(o, fmt, ap);
+    va_end(ap);
     stop_vcpus();
 }
 
@@ -259,6 +277,7 @@ static uint64_t load_elf(const char *path)
     struct stat st;
     const uint8_t *img;
     const Elf64_Ehdr *eh;
+    uint64_t entry;
 
     if (fd < 0 || fstat(fd, &st) < 0) {
         die("payload %s: %s", path, strerror(errno));
@@ -299,12 +318,13 @@ static uint64_t load_elf(const char *path)
         memcpy(dst, img + ph->p_offset, ph->p_filesz);
         memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
     }
+    entry = eh->e_entry;
     munmap((void *)img, st.st_size);
-    if (!ram_ptr(eh->e_entry, 4)) {
+    if (!ram_ptr(entry, 4)) {
         die("payload %s: entry point 0x%llx is not in guest RAM", path,
-            (unsigned long long)eh->e_entry);
+            (unsigned long long)entry);
     }
-    return eh->e_entry;
+    return entry;
 }
 
 /* ---- VFIO ---------------------------------------------------------------- */
@@ -866,7 +886,7 @@ static void run_vcpus(void)
     }
     alarm(0);
     if (atomic_load(&vm.timed_out)) {
-        vm_end(OUTCOME_TIMEOUT, "after=%us", vm.timeout_s);
+        vm_record_end(OUTCOME_TIMEOUT, "after=%us", vm.timeout_s);
     }
 }
 
@@ -885,6 +905,10 @@ static enum outcome report_outcome(void)
         snprintf(results + strlen(results), sizeof(results) - strlen(results),
                  " summary=%llu/%llu", (unsigned long long)vm.summary_failures,
                  (unsigned long long)vm.summary_tests);
+    }
+    if (o == OUTCOME_KVM_RUN_EFAULT) {
+        vmsg("KVM_RUN failed with EFAULT: L1 KVM could not resolve a stage-2 "
+             "fault (a stage-2 alignment fault logs \"Unsupported FSC\" in dmesg)");
     }
     fflush(stdout);
     printf("vmm: outcome=%s %s %s%s%s\n", outcome_names[o], vm.end_detail, results,

@@ -81,6 +81,7 @@ struct device {
 
 struct vcpu {
     unsigned id;
+    pid_t tid;                  /* KVM's messages name the vCPU thread */
     int fd;
     struct kvm_run *run;
     pthread_t thread;
@@ -744,10 +745,48 @@ static void setup_vcpus(uint64_t entry)
     set_reg(&vm.vcpus[0], CORE_REG(regs.regs[0]), BARLAB_L2_BOOT_INFO);
 }
 
-/* KVM_RUN failed: where the guest was, and the instruction there if we can see it. */
+/*
+ * The last kernel message KVM logged for vCPU thread @tid ("kvm [TID]: ..."),
+ * e.g. "Unsupported FSC: EC=0x24 xFSC=0x21 ESR_EL2=0x93c18061": KVM tells
+ * userspace no more than errno, but its log has the syndrome.
+ */
+static void kvm_message(pid_t tid, char *out, size_t len)
+{
+    char rec[1024], tag[32];
+    int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ssize_t n;
+
+    out[0] = '\0';
+    if (fd < 0) {
+        return;
+    }
+    snprintf(tag, sizeof(tag), "kvm [%d]: ", (int)tid);
+    /* One record per read, "prio,seq,time,flags;text\n", until EAGAIN. */
+    while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+        char *text, *nl;
+
+        if (n < 0) {
+            continue;   /* the record was overwritten while we read */
+        }
+        rec[n] = '\0';
+        text = strstr(rec, tag);
+        if (!text) {
+            continue;
+        }
+        text += strlen(tag);
+        nl = strchr(text, '\n');
+        if (nl) {
+            *nl = '\0';
+        }
+        snprintf(out, len, " kvm=\"%s\"", text);
+    }
+    close(fd);
+}
+
+/* KVM_RUN failed: where the guest was, and what KVM logged about it. */
 static void end_kvm_run_failure(struct vcpu *v, int err)
 {
-    char where[96] = "";
+    char where[96] = "", said[160];
     uint64_t pc;
 
     if (get_reg(v, CORE_REG(regs.pc), &pc)) {
@@ -760,8 +799,9 @@ static void end_kvm_run_failure(struct vcpu *v, int err)
             snprintf(where, sizeof(where), " pc=0x%llx", (unsigned long long)pc);
         }
     }
+    kvm_message(v->tid, said, sizeof(said));
     vm_end(err == EFAULT ? OUTCOME_KVM_RUN_EFAULT : OUTCOME_KVM_ERROR,
-           "vcpu=%u errno=%d (%s)%s", v->id, err, strerror(err), where);
+           "vcpu=%u errno=%d (%s)%s%s", v->id, err, strerror(err), where, said);
 }
 
 static void handle_system_event(struct vcpu *v)
@@ -789,6 +829,7 @@ static void *vcpu_thread(void *arg)
     struct vcpu *v = arg;
     struct kvm_run *run = v->run;
 
+    v->tid = gettid();
     pthread_barrier_wait(&vm.start);
     while (!atomic_load(&vm.stopping)) {
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -907,8 +948,9 @@ static enum outcome report_outcome(void)
                  (unsigned long long)vm.summary_tests);
     }
     if (o == OUTCOME_KVM_RUN_EFAULT) {
-        vmsg("KVM_RUN failed with EFAULT: L1 KVM could not resolve a stage-2 "
-             "fault (a stage-2 alignment fault logs \"Unsupported FSC\" in dmesg)");
+        vmsg("KVM_RUN failed with EFAULT: KVM could not resolve a stage-2 fault "
+             "(for a stage-2 alignment fault it logs \"Unsupported FSC\" with "
+             "xFSC=0x21)");
     }
     fflush(stdout);
     printf("vmm: outcome=%s %s %s%s%s\n", outcome_names[o], vm.end_detail, results,

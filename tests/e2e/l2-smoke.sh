@@ -101,7 +101,7 @@ smoke mair04 mair=0x04
 expect device-boot 0 "barlab-l1: exit 0"
 expect_run device mair44 2 \
     "^PASS: acc=str .* mair=0x44 .* result=completed" \
-    "^vmm: outcome=kvm-run-efault vcpu=0 errno=14 .* pc=0x[0-9a-f]+ insn=0x[0-9a-f]+ reports=1 failed=0$"
+    "^vmm: outcome=kvm-run-efault vcpu=0 errno=14 .* pc=0x[0-9a-f]+ insn=0x[0-9a-f]+ kvm=\"Unsupported FSC: EC=0x24 xFSC=0x21 ESR_EL2=0x9[23][0-9a-f]{4}[26]1\" reports=1 failed=0$"
 expect_no_line device vm-died-at-the-unaligned-store "^mair44: PASS: acc=unal"
 expect_console device kvm-unsupported-fsc "^dmesg: .*Unsupported FSC: EC=0x24 xFSC=0x21"
 expect_console device s2-alignment-fault-traced \

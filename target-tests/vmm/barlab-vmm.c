@@ -105,7 +105,7 @@ static struct {
     pthread_mutex_t lock;
     bool ended;
     enum outcome end;           /* OUTCOME_OK for a guest power-off */
-    char end_detail[256];
+    char end_detail[384];
 
     /* what the guest said through the ucall page (under lock) */
     unsigned reports, failed;

@@ -270,7 +270,6 @@ static uint64_t barlab_gpu_reg_read(void *opaque, hwaddr addr, unsigned size)
                       "\n", addr);
         break;
     }
-    trace_barlab_gpu_reg_read(addr, val);
     return val;
 }
 
@@ -292,7 +291,6 @@ static void barlab_gpu_reg_write(void *opaque, hwaddr addr, uint64_t val,
     BarlabGpuState *s = opaque;
     bool mode = true;
 
-    trace_barlab_gpu_reg_write(addr, val);
     switch (addr) {
     case REG_CTRL:
         s->ctrl = val & CTRL_SCANOUT;
@@ -339,9 +337,36 @@ static void barlab_gpu_reg_write(void *opaque, hwaddr addr, uint64_t val,
     }
 }
 
+/*
+ * The register accessors proper ignore the memory type; these record it,
+ * so that a trace shows how a driver mapped the registers (ioremap:
+ * Device-nGnRE).
+ */
+static MemTxResult barlab_gpu_reg_read_attrs(void *opaque, hwaddr addr,
+                                              uint64_t *val, unsigned size,
+                                              MemTxAttrs attrs)
+{
+    *val = barlab_gpu_reg_read(opaque, addr, size);
+    trace_barlab_gpu_reg_read(addr, *val, attrs.memtype_valid,
+                               attrs.memtype_s1, attrs.memtype,
+                               attrs.memtype_stage2);
+    return MEMTX_OK;
+}
+
+static MemTxResult barlab_gpu_reg_write_attrs(void *opaque, hwaddr addr,
+                                               uint64_t val, unsigned size,
+                                               MemTxAttrs attrs)
+{
+    trace_barlab_gpu_reg_write(addr, val, attrs.memtype_valid,
+                                attrs.memtype_s1, attrs.memtype,
+                                attrs.memtype_stage2);
+    barlab_gpu_reg_write(opaque, addr, val, size);
+    return MEMTX_OK;
+}
+
 static const MemoryRegionOps barlab_gpu_reg_ops = {
-    .read = barlab_gpu_reg_read,
-    .write = barlab_gpu_reg_write,
+    .read_with_attrs = barlab_gpu_reg_read_attrs,
+    .write_with_attrs = barlab_gpu_reg_write_attrs,
     .endianness = DEVICE_LITTLE_ENDIAN,
     .valid.min_access_size = 4,
     .valid.max_access_size = 4,

@@ -615,7 +615,6 @@ static uint64_t barlab_nic_reg_read(void *opaque, hwaddr addr, unsigned size)
                       "\n", addr);
         break;
     }
-    trace_barlab_nic_reg_read(addr, val);
     return val;
 }
 
@@ -667,7 +666,6 @@ static void barlab_nic_reg_write(void *opaque, hwaddr addr, uint64_t val,
 {
     BarlabNicState *s = opaque;
 
-    trace_barlab_nic_reg_write(addr, val);
     switch (addr) {
     case REG_CTRL:
         barlab_nic_ctrl(s, val);
@@ -718,9 +716,36 @@ static void barlab_nic_reg_write(void *opaque, hwaddr addr, uint64_t val,
     }
 }
 
+/*
+ * The register accessors proper ignore the memory type; these record it,
+ * so that a trace shows how a driver mapped the registers (ioremap:
+ * Device-nGnRE).
+ */
+static MemTxResult barlab_nic_reg_read_attrs(void *opaque, hwaddr addr,
+                                              uint64_t *val, unsigned size,
+                                              MemTxAttrs attrs)
+{
+    *val = barlab_nic_reg_read(opaque, addr, size);
+    trace_barlab_nic_reg_read(addr, *val, attrs.memtype_valid,
+                               attrs.memtype_s1, attrs.memtype,
+                               attrs.memtype_stage2);
+    return MEMTX_OK;
+}
+
+static MemTxResult barlab_nic_reg_write_attrs(void *opaque, hwaddr addr,
+                                               uint64_t val, unsigned size,
+                                               MemTxAttrs attrs)
+{
+    trace_barlab_nic_reg_write(addr, val, attrs.memtype_valid,
+                                attrs.memtype_s1, attrs.memtype,
+                                attrs.memtype_stage2);
+    barlab_nic_reg_write(opaque, addr, val, size);
+    return MEMTX_OK;
+}
+
 static const MemoryRegionOps barlab_nic_reg_ops = {
-    .read = barlab_nic_reg_read,
-    .write = barlab_nic_reg_write,
+    .read_with_attrs = barlab_nic_reg_read_attrs,
+    .write_with_attrs = barlab_nic_reg_write_attrs,
     .endianness = DEVICE_LITTLE_ENDIAN,
     .valid.min_access_size = 4,
     .valid.max_access_size = 4,

@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The L1 host's initramfs: Debian's arm64 busybox-static, the guest
+# drivers built against the L1 kernel, the VMM, the tools and payloads,
+# and target-tests/l1 (/init and its shell library).  Sourced after
+# common.sh, apt.sh and kernel.sh, never executed.
+#
+# Arm64 packages come from the machine's own Debian mirror through a
+# private apt state below $BARLAB_CACHE/apt-arm64 (APT::Architecture=arm64),
+# so the host's dpkg never learns about arm64.
+#
+# Layout:
+#   $BARLAB_CACHE/apt-arm64/          the private apt state and .debs
+#   $BARLAB_BUILD/l1/src/             a copy of the repo parts built here
+#   $BARLAB_BUILD/l1/rootfs/          the tree that becomes the initramfs
+#   $BARLAB_BUILD/l1/initramfs.cpio.gz, .stamp (the inputs' key)
+
+ARM64_SUITE=${ARM64_SUITE:-bookworm}
+INITRAMFS_PACKAGES=(busybox-static)
+
+_arm64_apt_root() { echo "$BARLAB_CACHE/apt-arm64/$ARM64_SUITE"; }
+
+# _arm64_apt apt-get|apt-cache ARGS...: apt with the private arm64 state.
+_arm64_apt() {
+    local root prog=$1
+    shift
+    root=$(_arm64_apt_root)
+    "$prog" \
+        -o Dir::State="$root/state" -o Dir::State::status="$root/state/status" \
+        -o Dir::Cache="$root/cache" \
+        -o Dir::Etc::SourceList="$root/sources.list" \
+        -o Dir::Etc::SourceParts="$root/empty" \
+        -o Dir::Etc::Preferences="$root/empty/none" \
+        -o Dir::Etc::PreferencesParts="$root/empty" \
+        -o APT::Architecture=arm64 -o APT::Architectures=arm64 \
+        -o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
+}
+
+# arm64_update: (re)write the private sources and update the index once a
+# day at most.
+arm64_update() {
+    local root mirror
+    root=$(_arm64_apt_root)
+    mirror=$(apt_mirror)
+    mkdir -p "$root/state/lists/partial" "$root/cache/archives/partial" \
+        "$root/empty" "$root/debs"
+    touch "$root/state/status"
+    echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $ARM64_SUITE main" \
+        >"$root/sources.list.new"
+    if cmp -s "$root/sources.list.new" "$root/sources.list" &&
+        [ -n "$(find "$root/state/lists" -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null)" ]; then
+        rm -f "$root/sources.list.new"
+        return 0
+    fi
+    mv "$root/sources.list.new" "$root/sources.list"
+    run_step arm64-apt-update _arm64_apt apt-get update ||
+        die "could not read Debian $ARM64_SUITE arm64 package lists from the machine's mirror"
+}
+
+# arm64_deb PKG: download PKG (arm64, or all) unless this version is
+# already there; print the .deb's path.  apt verifies it against the
+# signed index.
+arm64_deb() {
+    local root ver deb
+    root=$(_arm64_apt_root)
+    ver=$(_arm64_apt apt-cache show "$1" 2>/dev/null | awk '$1 == "Version:" { print $2; exit }')
+    [ -n "$ver" ] || die "Debian $ARM64_SUITE has no arm64 package '$1'"
+    deb=$(compgen -G "$root/debs/${1}_${ver/:/%3a}_*.deb" | head -n 1) || true
+    if [ -z "$deb" ]; then
+        (cd "$root/debs" && _arm64_apt apt-get -qq download "$1=$ver") >&2 ||
+            die "downloading the arm64 package $1 $ver failed"
+        deb=$(compgen -G "$root/debs/${1}_${ver/:/%3a}_*.deb" | head -n 1) || true
+        [ -n "$deb" ] || die "downloaded $1 $ver, but no .deb appeared in $root/debs"
+    fi
+    echo "$deb"
+}
+
+_initramfs_dir() { echo "$BARLAB_BUILD/l1"; }
+
+initramfs_path() {
+    local d
+    d=$(_initramfs_dir)
+    [ -f "$d/initramfs.cpio.gz" ] && [ -f "$d/stamp" ] || return 1
+    [ "$(<"$d/stamp")" = "$(_initramfs_key)" ] || return 1
+    echo "$d/initramfs.cpio.gz"
+}
+
+# The repo parts inside the initramfs.  A part that does not exist yet
+# (e.g. target-tests/vmm before it has a Makefile) is skipped.
+_initramfs_parts() {
+    (cd "$BARLAB_ROOT" && ls -d target-tests/l1 guest-drivers target-tests/vmm \
+        target-tests/payloads 2>/dev/null)
+}
+
+_initramfs_key() {
+    local parts
+    mapfile -t parts < <(_initramfs_parts)
+    { hash_tree "${parts[@]}"; _kernel_key; echo "${INITRAMFS_PACKAGES[*]}"; } |
+        sha256sum | cut -c1-16
+}
+
+_initramfs_modules() {
+    local src=$1 kdir=$2
+    make -C "$src/guest-drivers" KDIR="$kdir" ARCH=arm64 \
+        CROSS_COMPILE=$KERNEL_CROSS "CC=ccache ${KERNEL_CROSS}gcc" \
+        CCACHE_DIR="$BARLAB_CACHE/ccache" -j"$(nproc)"
+}
+
+# _initramfs_tools SRC ROOTFS: the static arm64 programs of the parts that
+# have a Makefile (guest-drivers/tools, target-tests/vmm): every ELF
+# executable the build leaves in the part's directory goes to /usr/bin.
+_initramfs_tools() {
+    local src=$1 rootfs=$2 d f
+    for d in guest-drivers/tools target-tests/vmm; do
+        [ -f "$src/$d/Makefile" ] || continue
+        echo "== $d"
+        make -C "$src/$d" CROSS_COMPILE=$KERNEL_CROSS CC=${KERNEL_CROSS}gcc || return
+        for f in "$src/$d"/*; do
+            [ -f "$f" ] && [ -x "$f" ] && [ "$(head -c 4 "$f")" = $'\x7fELF' ] || continue
+            install -m 755 "$f" "$rootfs/usr/bin/"
+            echo "installed /usr/bin/${f##*/}"
+        done
+    done
+}
+
+_initramfs_cpio() {
+    local rootfs=$1 out=$2
+    (cd "$rootfs" && find . -print0 | LC_ALL=C sort -z |
+        cpio --null --reproducible -o -H newc -R 0:0 --quiet) | gzip -n -6 >"$out.tmp" &&
+        mv "$out.tmp" "$out"
+}
+
+# initramfs_build: build the L1 initramfs for the current tree unless it
+# exists (builds the kernel first: the modules need its build tree).
+initramfs_build() {
+    local d src rootfs deb p ko key payloads
+    initramfs_path >/dev/null && return 0
+    kernel_build
+    apt_install cpio rsync gzip
+    arm64_update
+    d=$(_initramfs_dir)
+    src=$d/src
+    rootfs=$d/rootfs
+    key=$(_initramfs_key)
+    mkdir -p "$src"
+    for p in $(_initramfs_parts); do
+        mkdir -p "$src/$p"
+        rsync -a --delete --exclude='*.o' "$BARLAB_ROOT/$p/" "$src/$p/"
+    done
+    rm -rf "$rootfs"
+    mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,lib/modules/barlab,lib/barlab/payloads,etc,root,proc,sys,dev,tmp,run}
+
+    deb=$(arm64_deb busybox-static)
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO ./bin/busybox >"$rootfs/bin/busybox" ||
+        die "no /bin/busybox in $deb"
+    chmod 755 "$rootfs/bin/busybox"
+
+    install -m 755 "$src/target-tests/l1/init" "$rootfs/init"
+    install -m 644 "$src/target-tests/l1/l1.sh" "$rootfs/lib/barlab/l1.sh"
+    if [ -f "$src/guest-drivers/Kbuild" ]; then
+        run_step l1-modules _initramfs_modules "$src" "$(kernel_build_dir)" ||
+            die "building guest-drivers/ against the L1 kernel failed"
+        for ko in "$src"/guest-drivers/*.ko; do
+            [ -f "$ko" ] && install -m 644 "$ko" "$rootfs/lib/modules/barlab/"
+        done
+    fi
+    run_step l1-tools _initramfs_tools "$src" "$rootfs" ||
+        die "building the L1 tools failed"
+    payloads_build
+    payloads=$(payloads_path agree) || die "the payloads are missing after their build"
+    cp "${payloads%/*}"/*.elf "$rootfs/lib/barlab/payloads/"
+
+    run_step l1-cpio _initramfs_cpio "$rootfs" "$d/initramfs.cpio.gz" ||
+        die "packing the initramfs failed"
+    echo "$key" >"$d/stamp"
+    msg "initramfs ready: $d/initramfs.cpio.gz ($(du -k "$d/initramfs.cpio.gz" | cut -f1) KiB)"
+}

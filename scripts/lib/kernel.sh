@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Build the L1 host kernel: Debian's linux-source-6.12 with the series in
+# kernel-patches/ applied by git am, configured as allnoconfig plus
+# kernel-patches/l1.config, cross-built for arm64 with ccache.
+# Sourced after common.sh and apt.sh, never executed.
+#
+# Layout below $BARLAB_CACHE:
+#   downloads/linux-source-6.12_VERSION_all.deb
+#   src/linux.version           the VERSION in use (chosen once; remove the
+#                               file to move to a newer Debian upload)
+#   src/linux-VERSION/          one git tree: tag "debian" is the pristine
+#                               source, HEAD that plus the series; its
+#                               .barlab-build/ is the build directory (a
+#                               subdirectory, so compile commands use
+#                               relative paths and ccache hits anywhere)
+#   kernel/VERSION-KEY/         Image, System.map, config for one state of
+#                               the inputs (_kernel_inputs; KEY), a stamp
+
+KERNEL_PACKAGE=linux-source-6.12
+KERNEL_CROSS=aarch64-linux-gnu-
+
+_kernel_build_deps=(
+    gcc-aarch64-linux-gnu make bc bison flex libssl-dev libelf-dev
+    cpio kmod git ccache xz-utils
+)
+
+# Fixed build identity, so that the same inputs give the same Image and
+# init/version.o is a ccache hit.
+_kernel_make_env=(
+    KBUILD_BUILD_USER=barlab KBUILD_BUILD_HOST=barlab
+    "KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970"
+)
+
+_kernel_inputs() {
+    (cd "$BARLAB_ROOT" && ls -d kernel-patches/series kernel-patches/*.patch \
+        kernel-patches/l1.config 2>/dev/null)
+}
+
+_kernel_key() {
+    local inputs
+    mapfile -t inputs < <(_kernel_inputs)
+    { hash_tree "${inputs[@]}"; echo "${_kernel_make_env[*]}"; } |
+        sha256sum | cut -c1-16
+}
+
+# _kernel_series_hash: the series alone (what the source tree depends on).
+_kernel_series_hash() {
+    local inputs
+    mapfile -t inputs < <(_kernel_inputs | grep -v '\.config$')
+    hash_tree "${inputs[@]}"
+}
+
+# _kernel_out: the artifact directory for the current inputs (needs the
+# version; fails if no version was chosen yet).
+_kernel_out() {
+    local vfile=$BARLAB_CACHE/src/linux.version
+    [ -f "$vfile" ] || return 1
+    echo "$BARLAB_CACHE/kernel/$(<"$vfile")-$(_kernel_key)"
+}
+
+# kernel_image_path: print the Image built for the current inputs.
+kernel_image_path() {
+    local out
+    out=$(_kernel_out) || return 1
+    [ -f "$out/stamp" ] && [ -f "$out/Image" ] || return 1
+    echo "$out/Image"
+}
+
+# kernel_build_dir: print the kernel build directory (for out-of-tree
+# modules); valid after kernel_build.
+kernel_build_dir() {
+    local vfile=$BARLAB_CACHE/src/linux.version
+    [ -f "$vfile" ] || return 1
+    echo "$BARLAB_CACHE/src/linux-$(<"$vfile")/.barlab-build"
+}
+
+# _kernel_version: the Debian version of linux-source-6.12 apt offers.
+_kernel_version() {
+    apt-cache policy "$KERNEL_PACKAGE" 2>/dev/null |
+        awk '$1 == "Candidate:" && $2 != "(none)" { print $2 }'
+}
+
+_kernel_git() {
+    git -c user.name=barlab -c user.email=barlab@invalid \
+        -c advice.detachedHead=false "$@"
+}
+
+# _kernel_unpack DEB DIR: the source tarball of DEB, extracted into DIR
+# and committed as tag "debian".  Debian's .gitignore ignores the whole
+# top level, hence add -f.
+_kernel_unpack() {
+    local deb=$1 dir=$2 tarball=./usr/src/$KERNEL_PACKAGE.tar.xz
+    rm -rf "$dir" && mkdir -p "$dir" &&
+        dpkg-deb --fsys-tarfile "$deb" | tar -xO "$tarball" |
+        tar -xJ -C "$dir" --strip-components=1 &&
+        [ -f "$dir/Makefile" ] &&
+        (cd "$dir" && _kernel_git init -q && _kernel_git add -f . &&
+            _kernel_git commit -q -m "Debian $KERNEL_PACKAGE $(basename "$deb")" &&
+            _kernel_git tag debian)
+}
+
+# _kernel_fetch: make sure the source tree exists; sets _kernel_ver.
+_kernel_fetch() {
+    local dl=$BARLAB_CACHE/downloads src=$BARLAB_CACHE/src deb
+    _kernel_ver=
+    if [ -f "$src/linux.version" ]; then
+        _kernel_ver=$(<"$src/linux.version")
+        [ ! -d "$src/linux-$_kernel_ver/.git" ] || return 0
+    fi
+    apt_update_once
+    [ -n "$_kernel_ver" ] || _kernel_ver=$(_kernel_version)
+    [ -n "$_kernel_ver" ] ||
+        die "apt has no $KERNEL_PACKAGE package (it is in bookworm-security, bookworm-backports and trixie)"
+    mkdir -p "$dl" "$src"
+    deb=$dl/${KERNEL_PACKAGE}_${_kernel_ver}_all.deb
+    if [ ! -f "$deb" ]; then
+        # apt checks the package against the signed index.
+        run_step kernel-download sh -c "cd '$dl' && apt-get download '$KERNEL_PACKAGE=$_kernel_ver'" ||
+            die "downloading $KERNEL_PACKAGE $_kernel_ver failed"
+        [ -f "$deb" ] || die "$KERNEL_PACKAGE $_kernel_ver: no $deb after download"
+    fi
+    run_step kernel-unpack _kernel_unpack "$deb" "$src/linux-$_kernel_ver.tmp" ||
+        die "unpacking $deb failed"
+    rm -rf "$src/linux-$_kernel_ver"
+    mv "$src/linux-$_kernel_ver.tmp" "$src/linux-$_kernel_ver"
+    echo "$_kernel_ver" >"$src/linux.version"
+}
+
+# _kernel_apply TREE: TREE = tag debian + the series, unless it already is.
+_kernel_apply() {
+    local tree=$1 want have p
+    want=$(_kernel_series_hash)
+    have=$(cat "$tree/.barlab-series" 2>/dev/null) || true
+    [ "$want" != "$have" ] || return 0
+    rm -f "$tree/.barlab-series"
+    (
+        cd "$tree"
+        _kernel_git am --abort >/dev/null 2>&1 || true
+        _kernel_git checkout -q -f --detach debian
+        while read -r p; do
+            case $p in ''|'#'*) continue ;; esac
+            [ -f "$BARLAB_ROOT/kernel-patches/$p" ] ||
+                { echo "kernel-patches/series names $p, which does not exist"; exit 1; }
+            echo "applying $p"
+            if ! _kernel_git am -q "$BARLAB_ROOT/kernel-patches/$p"; then
+                _kernel_git am --abort >/dev/null 2>&1 || true
+                echo "kernel-patches/$p does not apply to Debian $KERNEL_PACKAGE $_kernel_ver"
+                exit 1
+            fi
+        done <"$BARLAB_ROOT/kernel-patches/series"
+    ) || return
+    echo "$want" >"$tree/.barlab-series"
+}
+
+_kernel_make() {
+    local tree=$1
+    shift
+    env "${_kernel_make_env[@]}" CCACHE_DIR="$BARLAB_CACHE/ccache" \
+        CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}" \
+        make -C "$tree" O=.barlab-build ARCH=arm64 CROSS_COMPILE=$KERNEL_CROSS \
+        "CC=ccache ${KERNEL_CROSS}gcc" -j"$(nproc)" "$@"
+}
+
+# _kernel_configure TREE: allnoconfig + the fragment, and a check that
+# every symbol the fragment sets survived (a renamed or unmet symbol
+# would otherwise vanish silently).
+_kernel_configure() {
+    local tree=$1 b=$1/.barlab-build frag=$BARLAB_ROOT/kernel-patches/l1.config line sym lost=()
+    _kernel_make "$tree" allnoconfig &&
+        (cd "$tree" && ARCH=arm64 scripts/kconfig/merge_config.sh -m -O .barlab-build \
+            .barlab-build/.config "$frag") &&
+        _kernel_make "$tree" olddefconfig || return
+    while read -r line; do
+        case $line in CONFIG_*=*) ;; *) continue ;; esac
+        sym=${line%%=*}
+        grep -qxF "$line" "$b/.config" || lost+=("$line (got: $(grep -E "^(# )?$sym[= ]" "$b/.config" || echo unset))")
+    done <"$frag"
+    if [ ${#lost[@]} -gt 0 ]; then
+        printf 'kernel-patches/l1.config: not in the final .config: %s\n' "${lost[@]}"
+        return 1
+    fi
+}
+
+# kernel_build: build Image for the current kernel-patches/ unless that
+# build exists; then kernel_image_path prints it.
+kernel_build() {
+    local key tree out lock start cfg_hash
+    if kernel_image_path >/dev/null && [ "$(cat "$(kernel_build_dir)/barlab-key" 2>/dev/null)" = "$(_kernel_key)" ]; then
+        return 0
+    fi
+    mkdir -p "$BARLAB_CACHE/kernel"
+    exec {lock}>"$BARLAB_CACHE/kernel/.lock"
+    if ! flock -n "$lock"; then
+        msg "waiting for another barlab to finish building the kernel"
+        flock "$lock"
+    fi
+    apt_install "${_kernel_build_deps[@]}"
+    _kernel_fetch
+    key=$(_kernel_key)
+    tree=$BARLAB_CACHE/src/linux-$_kernel_ver
+    out=$BARLAB_CACHE/kernel/$_kernel_ver-$key
+    if [ -f "$out/stamp" ] && [ "$(cat "$tree/.barlab-build/barlab-key" 2>/dev/null)" = "$key" ]; then
+        exec {lock}>&-
+        return 0
+    fi
+    msg "building Linux $_kernel_ver (Debian $KERNEL_PACKAGE) for key $key"
+    start=$SECONDS
+    run_step kernel-patch _kernel_apply "$tree" ||
+        die "the kernel-patches/ series does not apply (see the log)"
+    mkdir -p "$tree/.barlab-build"
+    cfg_hash=$(hash_tree kernel-patches/l1.config)
+    if [ "$(cat "$tree/.barlab-build/barlab-config" 2>/dev/null)" != "$cfg_hash" ]; then
+        run_step kernel-configure _kernel_configure "$tree" ||
+            die "configuring the kernel failed"
+        echo "$cfg_hash" >"$tree/.barlab-build/barlab-config"
+    fi
+    rm -f "$tree/.barlab-build/barlab-key"
+    run_step kernel-build _kernel_make "$tree" Image modules ||
+        die "building the kernel failed"
+    rm -rf "$out.tmp"
+    mkdir -p "$out.tmp"
+    cp "$tree/.barlab-build/arch/arm64/boot/Image" "$tree/.barlab-build/System.map" "$out.tmp/"
+    cp "$tree/.barlab-build/.config" "$out.tmp/config"
+    printf 'linux %s\nkey %s\nseconds %d\n' "$_kernel_ver" "$key" "$((SECONDS - start))" >"$out.tmp/stamp"
+    rm -rf "$out"
+    mv "$out.tmp" "$out"
+    echo "$key" >"$tree/.barlab-build/barlab-key"
+    exec {lock}>&-
+    msg "kernel ready: $out/Image ($((SECONDS - start)) s)"
+}

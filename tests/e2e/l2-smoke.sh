@@ -105,7 +105,7 @@ expect_run device mair44 2 \
 expect_no_line device vm-died-at-the-unaligned-store "^mair44: PASS: acc=unal"
 expect_console device kvm-unsupported-fsc "^dmesg: .*Unsupported FSC: EC=0x24 xFSC=0x21"
 expect_console device s2-alignment-fault-traced \
-    "^trace: .*kvm_guest_fault: ipa 0x[0-9a-f]+13, hsr 0x9[23][0-9a-f]{4}[26]1, hxfar 0x[0-9a-f]+13,"
+    "^trace: .*kvm_guest_fault: ipa 0x[0-9a-f]+, hsr 0x9[23][0-9a-f]{4}[26]1, hxfar 0x[0-9a-f]+13,"
 expect_run device mair04 0 \
     "^PASS: acc=unal .* mair=0x04 .* result=el1-fault esr=0x[0-9a-f]+ far=0x[0-9a-f]+13 " \
     "^PASS: acc=stp .* result=completed" \

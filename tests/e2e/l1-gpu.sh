@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # barlab-gpu under Linux in L1: the barlab_gpu fbdev driver refuses bad
-# modes and unloads cleanly; /dev/fb0 appears; fbdraw draws the test
-# image through the VRAM's write-combining mappings (sysfs resource2_wc,
-# then /dev/fb0 after clearing it with write(2)) and reads it back; the
-# --odd run of odd-sized memcpy/memset completes; and a QMP screendump of
-# the result matches the image tests/lib/fbimage.py computes.
+# modes, unloads cleanly, and survives an unbind while /dev/fb0 is open;
+# /dev/fb0 appears; fbdraw draws the test image through the VRAM's
+# write-combining mappings (sysfs resource2_wc, then /dev/fb0 after
+# clearing it with write(2)) and reads it back; the --odd run of
+# odd-sized memcpy/memset completes; and a QMP screendump of the result
+# matches the image tests/lib/fbimage.py computes.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tests/lib/harness.sh"
@@ -31,6 +32,14 @@ has_fb() {
 }
 rejected() { no_fb && dmesg | grep -q "barlab_gpu .*\$1"; }
 reload() { rmmod barlab_gpu && no_fb && insmod \$mod && has_fb; }
+# Unbind while /dev/fb0 is open: fb0 goes at once, the fb_info at close.
+unbind_open() {
+    exec 3</dev/fb0
+    echo \$bdf >/sys/bus/pci/drivers/barlab_gpu/unbind && no_fb
+    gone=\$?
+    exec 3<&-
+    [ \$gone = 0 ] && reload
+}
 
 insmod \$mod width=5000
 step bad-width-rejected rejected "each side must be"
@@ -41,6 +50,7 @@ rmmod barlab_gpu
 step module-loads insmod \$mod
 step fb0-appears has_fb
 step remove-and-reload reload
+step unbind-while-open unbind_open
 dmesg | grep barlab_gpu
 step resource2-wc-draw fbdraw --width $WIDTH --height $HEIGHT \\
     --resource /sys/bus/pci/devices/\$bdf/resource2_wc
@@ -61,7 +71,8 @@ if ! grep -q '^l1-gpu: fb0-appears' "$L1_LOG"; then
 fi
 ok l1-boot
 for step in bad-width-rejected vram-overflow-rejected module-loads \
-    fb0-appears remove-and-reload resource2-wc-draw fb0-write-clears \
+    fb0-appears remove-and-reload unbind-while-open resource2-wc-draw \
+    fb0-write-clears \
     fb0-draw odd-sizes; do
     if grep -q "^l1-gpu: $step ok" "$L1_LOG"; then ok "$step"
     else bad "$step" "no 'l1-gpu: $step ok' in L1's console"; fi

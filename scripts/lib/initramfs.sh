@@ -94,7 +94,7 @@ _initramfs_parts() {
 _initramfs_key() {
     local parts
     mapfile -t parts < <(_initramfs_parts)
-    { hash_tree "${parts[@]}"; _kernel_key; echo "${INITRAMFS_PACKAGES[*]}"; } |
+    { hash_tree "${parts[@]}" scripts/lib/initramfs.sh; _kernel_key; echo "${INITRAMFS_PACKAGES[*]}"; } |
         sha256sum | cut -c1-16
 }
 
@@ -153,6 +153,7 @@ initramfs_build() {
     dpkg-deb --fsys-tarfile "$deb" | tar -xO ./bin/busybox >"$rootfs/bin/busybox" ||
         die "no /bin/busybox in $deb"
     chmod 755 "$rootfs/bin/busybox"
+    ln -s busybox "$rootfs/bin/sh"     # /init's interpreter; /init adds the rest
 
     install -m 755 "$src/target-tests/l1/init" "$rootfs/init"
     install -m 644 "$src/target-tests/l1/l1.sh" "$rootfs/lib/barlab/l1.sh"

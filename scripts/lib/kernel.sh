@@ -33,7 +33,7 @@ _kernel_make_env=(
 
 _kernel_inputs() {
     (cd "$BARLAB_ROOT" && ls -d kernel-patches/series kernel-patches/*.patch \
-        kernel-patches/l1.config 2>/dev/null)
+        kernel-patches/l1.config scripts/lib/kernel.sh 2>/dev/null)
 }
 
 _kernel_key() {
@@ -46,7 +46,7 @@ _kernel_key() {
 # _kernel_series_hash: the series alone (what the source tree depends on).
 _kernel_series_hash() {
     local inputs
-    mapfile -t inputs < <(_kernel_inputs | grep -v '\.config$')
+    mapfile -t inputs < <(_kernel_inputs | grep -e '/series$' -e '\.patch$')
     hash_tree "${inputs[@]}"
 }
 
@@ -136,6 +136,13 @@ _kernel_apply() {
     (
         cd "$tree"
         _kernel_git am --abort >/dev/null 2>&1 || true
+        # Files the old series touched: content hash and mtime, so that
+        # those the new series leaves as they were keep their mtime and
+        # make does not rebuild what includes them (esr.h: nearly all).
+        _kernel_git diff --name-only debian HEAD -- | while read -r p; do
+            [ -f "$p" ] && printf '%s %s %s\n' "$(sha1sum <"$p" | cut -c1-40)" \
+                "$(stat -c %Y "$p")" "$p"
+        done >.barlab-mtimes
         _kernel_git checkout -q -f --detach debian
         while read -r p; do
             case $p in ''|'#'*) continue ;; esac
@@ -148,6 +155,11 @@ _kernel_apply() {
                 exit 1
             fi
         done <"$BARLAB_ROOT/kernel-patches/series"
+        while read -r sum mtime p; do
+            [ -f "$p" ] && [ "$(sha1sum <"$p" | cut -c1-40)" = "$sum" ] &&
+                touch -d "@$mtime" "$p"
+        done <.barlab-mtimes
+        rm -f .barlab-mtimes
     ) || return
     echo "$want" >"$tree/.barlab-series"
 }

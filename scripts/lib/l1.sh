@@ -9,14 +9,15 @@ L1_TIMEOUT=${L1_TIMEOUT:-300}
 
 # l1_machine_args CPU: the machine every L1 run uses.  pauth-impdef: QEMU's
 # fast pointer-authentication algorithm (the architected one dominates
-# TCG time); it changes nothing about memory types.
+# TCG time); it changes nothing about memory types.  -no-reboot: a panic
+# (panic=-1) ends QEMU instead of booting again.
 l1_machine_args() {
     local cpu=$1
     case $cpu in
     max) cpu=max,pauth-impdef=on ;;
     esac
     printf '%s\n' -M virt,virtualization=on,gic-version=3,iommu=smmuv3 \
-        -cpu "$cpu" -smp 2 -m 1G -nodefaults -display none
+        -cpu "$cpu" -smp 2 -m 1G -nodefaults -display none -no-reboot
 }
 
 # _l1_initrd BASE SCRIPT OUT: BASE with SCRIPT appended as /run.sh (the

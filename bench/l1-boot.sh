@@ -22,7 +22,8 @@ runs=${RUNS:-3}
 . "$ROOT/scripts/lib/kernel.sh"
 
 apt_enable bookworm-backports deb
-apt_install qemu-system-arm/bookworm-backports
+apt_install qemu-system-arm/bookworm-backports qemu-system-common/bookworm-backports \
+    qemu-system-data/bookworm-backports
 stock=/usr/bin/qemu-system-aarch64
 [ -x "$stock" ] || { echo "bench l1-boot: no $stock after installing qemu-system-arm" >&2; exit 1; }
 "$BARLAB" build kernel >/dev/null

@@ -94,8 +94,17 @@ static void barlab_port_barrier(Notifier *n, void *data)
 
     /* Called on the vCPU thread, with the BQL held like an MMIO callback. */
     barlab_port_flush(p, MT_FLUSH_BARRIER);
-    p->epoch++;
     p->barriers++;
+    /*
+     * Barriers with no access to this port between them order nothing
+     * more than the first: one epoch, one trace record.  A guest kernel
+     * runs millions of barriers that never touch the device.
+     */
+    if (p->seq == p->barrier_seq) {
+        return;
+    }
+    p->barrier_seq = p->seq;
+    p->epoch++;
     if (p->trace) {
         mt_trace_write_barrier(p->trace, p->seq, p->epoch, now_ns());
     }

@@ -73,7 +73,8 @@ typedef struct BarlabPort {
 
     uint64_t seq;           /* program-order number of the last access */
     uint64_t origin_seq;    /* CPU access it came from, to number pieces */
-    uint32_t epoch;         /* barriers seen */
+    uint32_t epoch;         /* barriers seen with accesses between them */
+    uint64_t barrier_seq;   /* seq at the last barrier that counted */
 
     /* Counters, read-only QOM properties "<name>-<counter>". */
     uint64_t accesses;

@@ -135,7 +135,10 @@ initramfs_build() {
     local d src rootfs deb p ko key payloads
     initramfs_path >/dev/null && return 0
     kernel_build
-    apt_install cpio rsync gzip
+    # Static arm64 programs (fbdraw, barlab-vmm) need the cross libc and
+    # kernel uAPI headers, which gcc-aarch64-linux-gnu only recommends.
+    apt_install cpio rsync gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+        linux-libc-dev-arm64-cross
     arm64_update
     d=$(_initramfs_dir)
     src=$d/src

@@ -57,9 +57,10 @@ awk -v s="$stock_t" -v b="$bare_t" -v f="$full_t" 'BEGIN {
 
 img=$(kernel_image_path)
 recorded=$(awk '$1 == "seconds" { print $2 }' "${img%/*}/stamp")
+compiled=$(awk '$1 == "compiled" { print $2 }' "${img%/*}/stamp")
 start=$(date +%s.%N)
 "$BARLAB" build kernel >/dev/null
 warm=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
-printf 'kernel build: %s s for the build that made %s; warm (nothing to do) %s s: %s\n' \
-    "$recorded" "${img#"$BARLAB_CACHE"/}" "$warm" \
+printf 'kernel build: %s s (%s files compiled) for the build that made %s;\n  warm (nothing to do) %s s: %s\n' \
+    "$recorded" "${compiled:-?}" "${img#"$BARLAB_CACHE"/}" "$warm" \
     "$(awk -v r="$recorded" -v w="$warm" 'BEGIN { printf "%.0fx faster", r / w }')"

@@ -233,7 +233,9 @@ kernel_build() {
     mkdir -p "$out.tmp"
     cp "$tree/.barlab-build/arch/arm64/boot/Image" "$tree/.barlab-build/System.map" "$out.tmp/"
     cp "$tree/.barlab-build/.config" "$out.tmp/config"
-    printf 'linux %s\nkey %s\nseconds %d\n' "$_kernel_ver" "$key" "$((SECONDS - start))" >"$out.tmp/stamp"
+    printf 'linux %s\nkey %s\nseconds %d\ncompiled %d\n' "$_kernel_ver" "$key" \
+        "$((SECONDS - start))" "$(grep -c '^  CC ' "$BARLAB_LOGS/kernel-build.log" || true)" \
+        >"$out.tmp/stamp"
     rm -rf "$out"
     mv "$out.tmp" "$out"
     echo "$key" >"$tree/.barlab-build/barlab-key"

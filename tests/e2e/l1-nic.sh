@@ -131,10 +131,11 @@ echo "l1-nic: udp-sent \$(sha256sum </tmp/udp.out | cut -d' ' -f1)"
 step udp-put tftp -p -l /tmp/udp.out -r l1-nic.bin 10.0.2.2 $PORT
 step udp-get tftp -g -l /tmp/udp.back -r l1-nic.bin 10.0.2.2 $PORT
 step udp-echoed cmp /tmp/udp.out /tmp/udp.back
-step link-down ip link set \$ifc down
 for s in rx_packets rx_bytes rx_errors rx_dropped tx_packets tx_bytes tx_errors tx_dropped; do
     echo "l1-nic: stat \$s \$(cat /sys/class/net/\$ifc/statistics/\$s)"
 done
+step link-down ip link set \$ifc down
+echo "l1-nic: final tx_packets \$(cat /sys/class/net/\$ifc/statistics/tx_packets)"
 step unload rmmod barlab_nic
 step unbound unbound
 step reload reload
@@ -173,7 +174,9 @@ run cat "$HARNESS_TMP/peer.log"
 expect udp-peer-received 0 "^stored l1-nic.bin 8192 ${sent:-none}\$" '^served 8192 bytes$'
 
 # The interface counters (what `ip -s link` prints; busybox's ip has no
-# -s): frames both ways, no errors or drops.  Prints "tx-packets N".
+# -s), read while the link was up: frames both ways, no errors or drops.
+# (Taking the link down may drop a frame the stack sends meanwhile into
+# the noop qdisc, which counts in tx_dropped.)
 run python3 - "$L1_LOG" <<'PY'
 import sys
 stat = {}
@@ -188,10 +191,9 @@ ok = (len(stat) == 8 and stat["rx_packets"] >= 3 + 18 + 17 and
       stat["tx_bytes"] > 8192 and stat["rx_errors"] == stat["rx_dropped"] ==
       stat["tx_errors"] == stat["tx_dropped"] == 0)
 print("OK" if ok else "BAD", stat)
-print("tx-packets %d" % stat.get("tx_packets", -1))
 PY
 expect interface-counters 0 '^OK'
-tx_packets=$(sed -n 's/^tx-packets \([0-9]*\)$/\1/p' "$HARNESS_TMP/out")
+tx_packets=$(sed -n 's/^l1-nic: final tx_packets \([0-9]*\)$/\1/p' "$L1_LOG")
 
 # The push page in the device's trace.  Every push copy (the NOPs of each
 # self-test, then one per frame sent) reached slot 0 or 1 of page 0, all
@@ -212,7 +214,10 @@ slots = [r for r in txns if r["op"] == "W" and r["addr"] >= 0x40 and
 whole = sum(r["addr"] in (0x40, 0x80) and (r["size"], r["n"]) == (64, 8)
             for r in slots)
 copies = sum(r["size"] for r in slots) / 64
-ok = len(slots) == len(txns) and copies == wanted and whole >= 0.9 * wanted
+# A frame sent as the link went down may have been pushed but retired by
+# ndo_stop without counting in tx_packets: allow two.
+ok = (len(slots) == len(txns) and wanted <= copies <= wanted + 2 and
+      whole >= 0.9 * wanted)
 print("OK" if ok else "BAD", "push copies: %d posted, %g written, %d whole, "
       "%d transactions elsewhere" % (wanted, copies, whole, len(txns) - len(slots)))
 PY

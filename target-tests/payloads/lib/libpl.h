@@ -76,7 +76,7 @@ void report(bool pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 int report_summary(void);
 void abort_test(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* psci.c: power off the machine (from EL2, or EL1 through the EL2 stub) */
+/* psci.c: power off the machine (SMC from EL2; HVC from EL1, to KVM or the EL2 stub) */
 void system_off(void) __attribute__((noreturn));
 struct frame;
 /* EL2: carry out a PSCI call an EL1 HVC made; false if it is not PSCI */

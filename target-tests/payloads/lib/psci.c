@@ -2,7 +2,8 @@
 /*
  * Stopping the machine.  With virtualization=on, QEMU's virt board takes
  * PSCI calls as SMC from EL2 (there is no EL3 firmware); EL1 reaches it
- * through an HVC that the library's EL2 vector forwards.
+ * through an HVC that the library's EL2 vector forwards.  Under
+ * barlab-vmm the same HVC goes to KVM's PSCI, and SYSTEM_OFF ends the run.
  */
 #include "libpl.h"
 

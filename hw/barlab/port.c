@@ -10,6 +10,7 @@
 #include "system/system.h"
 #include "exec/cpu-barrier.h"
 #include "exec/cpu-mmio-origin.h"
+#include "hw/core/cpu.h"
 #include "qemu/bswap.h"
 #include "qemu/error-report.h"
 #include "port.h"
@@ -91,10 +92,19 @@ void barlab_port_flush(BarlabPort *p, MtFlushReason why)
 static void barlab_port_barrier(Notifier *n, void *data)
 {
     BarlabPort *p = container_of(n, BarlabPort, barrier_notifier);
+    const CPUBarrierEvent *ev = data;
 
     /* Called on the vCPU thread, with the BQL held like an MMIO callback. */
-    barlab_port_flush(p, MT_FLUSH_BARRIER);
     p->barriers++;
+    /*
+     * A barrier orders the accesses of the PE that executes it: another
+     * vCPU's DMB must not drain the write buffer of this one (each core
+     * has its own write-combining buffers).
+     */
+    if (ev && ev->cpu && p->last_cpu >= 0 && ev->cpu->cpu_index != p->last_cpu) {
+        return;
+    }
+    barlab_port_flush(p, MT_FLUSH_BARRIER);
     /*
      * Barriers with no access to this port between them order nothing
      * more than the first: one epoch, one trace record.  A guest kernel
@@ -121,6 +131,7 @@ static void barlab_port_describe(BarlabPort *p, MtAccess *a, hwaddr addr,
         .epoch = p->epoch, .time_ns = now_ns(),
     };
     if (attrs.memtype_valid) {
+        p->last_cpu = current_cpu ? current_cpu->cpu_index : -1;
         a->attr = attrs.memtype;
         a->s1_attr = attrs.memtype_s1;
         a->s2_attr = attrs.memtype_s2;
@@ -240,6 +251,7 @@ void barlab_port_init(BarlabPort *p, Object *owner, const char *name,
     char err[256];
 
     memset(p, 0, sizeof(*p));
+    p->last_cpu = -1;
     p->name = name;
     p->ops = ops;
     p->opaque = opaque;

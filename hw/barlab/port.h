@@ -75,6 +75,7 @@ typedef struct BarlabPort {
     uint64_t origin_seq;    /* CPU access it came from, to number pieces */
     uint32_t epoch;         /* barriers seen with accesses between them */
     uint64_t barrier_seq;   /* seq at the last barrier that counted */
+    int last_cpu;           /* cpu_index of the last CPU access, or -1 */
 
     /* Counters, read-only QOM properties "<name>-<counter>". */
     uint64_t accesses;

@@ -132,9 +132,16 @@ _initramfs_cpio() {
 # initramfs_build: build the L1 initramfs for the current tree unless it
 # exists (builds the kernel first: the modules need its build tree).
 initramfs_build() {
-    local d src rootfs deb p ko key payloads
+    local d src rootfs deb p ko key payloads lock
     initramfs_path >/dev/null && return 0
     kernel_build
+    mkdir -p "$(_initramfs_dir)"
+    exec {lock}>"$(_initramfs_dir)/.lock"
+    flock "$lock"
+    if initramfs_path >/dev/null; then
+        exec {lock}>&-
+        return 0
+    fi
     # Static arm64 programs (fbdraw, barlab-vmm) need the cross libc and
     # kernel uAPI headers, which gcc-aarch64-linux-gnu only recommends.
     apt_install cpio rsync gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
@@ -176,5 +183,6 @@ initramfs_build() {
     run_step l1-cpio _initramfs_cpio "$rootfs" "$d/initramfs.cpio.gz" ||
         die "packing the initramfs failed"
     echo "$key" >"$d/stamp"
+    exec {lock}>&-
     msg "initramfs ready: $d/initramfs.cpio.gz ($(du -k "$d/initramfs.cpio.gz" | cut -f1) KiB)"
 }

@@ -42,6 +42,12 @@ static const MtPattern patterns[] = {
       { INSN(STR, 8, 8, 0), INSN(STR, 8, 8, 8), INSN(STR, 8, 8, 16),
         INSN(STR, 8, 8, 24), INSN(DMB, 0, 1, 0), INSN(STR, 8, 8, 32),
         INSN(STR, 8, 8, 40), INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) } },
+    { "memcpy_unaligned",
+      "memcpy of 32 bytes to dst+3, as compilers inline it: two STP X, X at +3 and +19", 2,
+      { INSN(STP, 16, 8, 3), INSN(STP, 16, 8, 19) } },
+    { "memset_unaligned",
+      "memset of 30 bytes at +2, glibc's 16-31-byte path: overlapping STP X, X at +2 and +16", 2,
+      { INSN(STP, 16, 8, 2), INSN(STP, 16, 8, 16) } },
 };
 
 static const MtCpu cpus[] = {

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The matrix payload's access patterns, one function each, in assembly so
+ * that the accesses are exactly those of the oracle's pattern table
+ * (hw/memtype/oracle.c), offsets relative to the pattern's slot:
+ *
+ *   void matrix_NAME(u64 slot, u64 prime, u64 tag)
+ *
+ *   x0  the slot                x3..x10  the data: tag + 1 .. tag + 8
+ *   x1  the priming address,    x11..x14 scratch
+ *       0 on first touch        v0..v3   the data again (burst64_st1)
+ *   x2  the tag
+ *
+ * Each function first computes its data and addresses, then drops the
+ * slot's page from the TLB (TLBI VAE1, DSB, ISB) and, for a TLB hit,
+ * primes it again with an aligned 8-byte load from @prime in the same
+ * page; the pattern follows with nothing in between that could exit to a
+ * hypervisor.  The NEON moves of burst64_st1 come before the TLBI, so a
+ * lazy FP/SIMD trap to L1 KVM cannot land between the prime and the ST1.
+ *
+ * The functions are leaves and leave x30 alone: when an access faults,
+ * the EL1 handler resumes at x30, which skips the rest of the pattern.
+ * It recognises them by matrix_patterns_begin/end.
+ */
+
+/* x3..x10 = x2 + 1 .. x2 + 8: every store's data names the cell and the store. */
+.macro data
+    add     x3, x2, #1
+    add     x4, x2, #2
+    add     x5, x2, #3
+    add     x6, x2, #4
+    add     x7, x2, #5
+    add     x8, x2, #6
+    add     x9, x2, #7
+    add     x10, x2, #8
+.endm
+
+.macro pattern name
+    .balign 16
+    .global matrix_\name
+    .type   matrix_\name, %function
+matrix_\name:
+    data
+.endm
+
+/* Four STR X of \a..\d to [x0, #\off] and the next 24 bytes. */
+.macro str4 off, a, b, c, d
+    str     \a, [x0, #\off]
+    str     \b, [x0, #\off + 8]
+    str     \c, [x0, #\off + 16]
+    str     \d, [x0, #\off + 24]
+.endm
+
+/* First touch: a fresh walk.  TLB hit: the entry the priming load left. */
+.macro touch
+    lsr     x11, x0, #12
+    tlbi    vae1, x11
+    dsb     ish
+    isb
+    cbz     x1, 1f
+    ldr     x12, [x1]
+1:
+.endm
+
+    .text
+    .balign 16
+    .global matrix_patterns_begin, matrix_patterns_end
+matrix_patterns_begin:
+
+pattern str8
+    touch
+    str     x3, [x0]
+    ret
+
+pattern str8_unaligned
+    add     x13, x0, #4
+    touch
+    str     x3, [x13]
+    ret
+
+pattern ldr8
+    touch
+    ldr     x12, [x0]
+    ret
+
+pattern ldr8_unaligned
+    add     x13, x0, #4
+    touch
+    ldr     x12, [x13]
+    ret
+
+pattern stp16
+    touch
+    stp     x3, x4, [x0]
+    ret
+
+pattern stp16_unaligned
+    add     x13, x0, #4
+    touch
+    stp     x3, x4, [x13]
+    ret
+
+pattern burst64_str
+    touch
+    str4    0, x3, x4, x5, x6
+    str4    32, x7, x8, x9, x10
+    ret
+
+pattern burst64_stp
+    touch
+    stp     x3, x4, [x0]
+    stp     x5, x6, [x0, #16]
+    stp     x7, x8, [x0, #32]
+    stp     x9, x10, [x0, #48]
+    ret
+
+pattern burst64_st1
+    mov     v0.d[0], x3
+    mov     v0.d[1], x4
+    mov     v1.d[0], x5
+    mov     v1.d[1], x6
+    mov     v2.d[0], x7
+    mov     v2.d[1], x8
+    mov     v3.d[0], x9
+    mov     v3.d[1], x10
+    touch
+    st1     {v0.2d, v1.2d, v2.2d, v3.2d}, [x0]
+    ret
+
+pattern dczva
+    touch
+    dc      zva, x0
+    ret
+
+pattern burst64_str_dmb
+    touch
+    str4    0, x3, x4, x5, x6
+    dmb     sy
+    str4    32, x7, x8, x9, x10
+    ret
+
+pattern memcpy_unaligned
+    add     x13, x0, #3
+    add     x14, x0, #19
+    touch
+    stp     x3, x4, [x13]
+    stp     x5, x6, [x14]
+    ret
+
+/* memset would store one value twice; distinct data shows which store the overlap kept. */
+pattern memset_unaligned
+    add     x13, x0, #2
+    touch
+    stp     x3, x4, [x13]
+    stp     x5, x6, [x0, #16]
+    ret
+
+matrix_patterns_end:

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * matrix: the L2 payload of `barlab matrix`.  At EL1 under barlab-vmm it
+ * maps barlab-gpu's VRAM (BAR2) through its own stage 1 with the MAIR
+ * attribute given as mair= (RAM Normal-WB, the UART Device-nGnRE) and runs
+ * the named access patterns of the oracle's table (hw/memtype/oracle.c),
+ * in the order given, each with exactly the table's instructions
+ * (matrix-patterns.S).
+ *
+ * Pattern k of the table owns the 256-byte slot base + 256 * k of the
+ * VRAM, whichever patterns a run was given: scripts/matrix.py restarts a
+ * run the VM did not survive with the patterns after the one that killed
+ * it, and finds every cell's transactions in the device trace by slot.
+ * touch=first drops the page from the TLB just before the pattern;
+ * touch=hit then primes it again with an aligned 8-byte load from slot 15
+ * (base + 0xf00) in the same page, with nothing in between.
+ *
+ * The console, one line each:
+ *   cell NAME begin                               before the pattern
+ *   cell NAME ok                                  it completed
+ *   cell NAME fault ec=0x25 fsc=0x21 far=0x...    it took a synchronous
+ *       exception at EL1: an alignment fault from a stage-1 Device type,
+ *       or a stage-2 one that L1 KVM injected; the next pattern runs
+ *   matrix done                                   then PSCI SYSTEM_OFF
+ *   matrix error: WHY                             bad arguments; SYSTEM_OFF
+ * A stage-2 alignment fault that L1 KVM does not inject never reaches the
+ * payload: KVM_RUN fails with EFAULT and barlab-vmm ends the run with
+ * outcome=kvm-run-efault after "cell NAME begin".
+ *
+ * Under bare QEMU (-kernel, -M virt,virtualization=on) the EL2 part finds
+ * the GPU on PCI and drops to EL1 with no stage 2, as l2smoke does.
+ *
+ * Arguments: mair=0xNN touch=first|hit base=0xOFFSET patterns=NAME,NAME,...
+ * (base: a 4 KiB page of the VRAM BAR).
+ */
+#include "libpl.h"
+
+#define GPU_VENDOR 0x1234
+#define GPU_DEVICE 0xba01
+#define GPU_VRAM_BAR 2
+
+/* MAIR_EL1 slots */
+#define IDX_RAM 0               /* Normal WB RAWA */
+#define IDX_UART 1              /* Device-nGnRE: the UART and the ucall page */
+#define IDX_VRAM 2              /* the attribute under test */
+#define MAIR_RAM 0xfful
+#define MAIR_UART 0x04ul
+#define SH_ISH 3
+
+#define SLOT 256
+#define PRIME_SLOT 15
+#define CPACR_FPEN (3ul << 20)  /* no trap of FP/SIMD at EL1 and EL0 */
+#define MAX_CELLS 64
+
+/* Store data names the pattern and the store: 0xba5e0000_0000KK0N. */
+#define TAG(k) (0xba5e000000000000ull | (u64)(k) << 8)
+
+/* The oracle's pattern table, in its order: the index is the slot. */
+#define MATRIX_PATTERNS(X)                                              \
+    X(str8) X(str8_unaligned) X(ldr8) X(ldr8_unaligned) X(stp16)        \
+    X(stp16_unaligned) X(burst64_str) X(burst64_stp) X(burst64_st1)     \
+    X(dczva) X(burst64_str_dmb) X(memcpy_unaligned) X(memset_unaligned)
+
+typedef void pattern_fn(u64 slot, u64 prime, u64 tag);
+#define DECLARE_PATTERN(name) pattern_fn matrix_##name;
+MATRIX_PATTERNS(DECLARE_PATTERN)
+extern char matrix_patterns_begin[], matrix_patterns_end[];
+
+static const struct pattern {
+    const char *name;
+    pattern_fn *run;
+} patterns[] = {
+#define PATTERN_ENTRY(name) { #name, matrix_##name },
+    MATRIX_PATTERNS(PATTERN_ENTRY)
+};
+
+static struct {
+    u64 mair, base;
+    bool hit;
+    unsigned ncells;
+    u8 cells[MAX_CELLS];        /* pattern indices, in the order given */
+} cfg;
+
+static volatile struct {
+    bool taken;
+    u64 esr, far;
+} fault;
+
+static void matrix_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+static void matrix_error(const char *fmt, ...)
+{
+    char why[160];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    printf("matrix error: %s\n", why);
+    ucall_abort(why);
+    system_off();
+}
+
+/*
+ * A synchronous exception in a pattern: record it and return from the
+ * pattern (they are leaves: x30 is the caller's), skipping the rest of it.
+ */
+static bool el1_sync(struct frame *f, u64 esr)
+{
+    if (fault.taken || f->elr < (u64)(uintptr_t)matrix_patterns_begin ||
+        f->elr >= (u64)(uintptr_t)matrix_patterns_end) {
+        return false;
+    }
+    fault.taken = true;
+    fault.esr = esr;
+    fault.far = read_sysreg(far_el1);
+    f->elr = f->x[30];
+    return true;
+}
+
+static bool streq(const char *a, const char *b)
+{
+    return !strncmp(a, b, BARLAB_BOOT_ARGS_LEN);
+}
+
+/* Cut the next @sep-separated word off *@s (empty words skipped); NULL at the end. */
+static char *cut(char **s, char sep)
+{
+    char *w = *s, *end;
+
+    while (*w == sep) {
+        w++;
+    }
+    if (!*w) {
+        return NULL;
+    }
+    for (end = w; *end && *end != sep; end++) {
+    }
+    *s = *end ? end + 1 : end;
+    *end = '\0';
+    return w;
+}
+
+static u64 parse_number(const char *key, const char *val, u64 max)
+{
+    const char *end;
+    u64 v = strtou64(val, &end);
+
+    if (end == val || *end || v > max) {
+        matrix_error("bad %s=%s (a number up to 0x%llx)", key, val,
+                     (unsigned long long)max);
+    }
+    return v;
+}
+
+static void parse_patterns(char *list)
+{
+    char *name;
+
+    while ((name = cut(&list, ','))) {
+        unsigned k = 0;
+
+        while (k < ARRAY_SIZE(patterns) && !streq(name, patterns[k].name)) {
+            k++;
+        }
+        if (k == ARRAY_SIZE(patterns)) {
+            matrix_error("unknown pattern '%s'", name);
+        }
+        if (cfg.ncells == MAX_CELLS) {
+            matrix_error("more than %u patterns", MAX_CELLS);
+        }
+        cfg.cells[cfg.ncells++] = (u8)k;
+    }
+}
+
+enum { KEY_MAIR, KEY_TOUCH, KEY_BASE, KEY_PATTERNS, KEY__COUNT };
+static const char *const keys[KEY__COUNT] = { "mair", "touch", "base", "patterns" };
+#define USAGE "mair=0xNN touch=first|hit base=0xOFFSET patterns=NAME,NAME,..."
+
+static void parse_args(const char *args)
+{
+    static char buf[BARLAB_BOOT_ARGS_LEN];
+    size_t len = args ? strlen(args) : 0;
+    unsigned seen = 0, key;
+    char *p = buf, *word;
+
+    if (len >= sizeof(buf)) {
+        matrix_error("arguments longer than %zu bytes", sizeof(buf) - 1);
+    }
+    memcpy(buf, args, len);
+    while ((word = cut(&p, ' '))) {
+        char *val = word;
+
+        while (*val && *val != '=') {
+            val++;
+        }
+        if (val == word || !*val || !val[1]) {
+            matrix_error("expected key=value, got '%s' (wants " USAGE ")", word);
+        }
+        *val++ = '\0';
+        for (key = 0; key < KEY__COUNT && !streq(word, keys[key]); key++) {
+        }
+        if (key == KEY__COUNT) {
+            matrix_error("unknown argument '%s=' (wants " USAGE ")", word);
+        }
+        if (seen & 1u << key) {
+            matrix_error("%s= given twice", word);
+        }
+        seen |= 1u << key;
+        switch (key) {
+        case KEY_MAIR:
+            cfg.mair = parse_number(word, val, 0xff);
+            break;
+        case KEY_TOUCH:
+            if (!streq(val, "first") && !streq(val, "hit")) {
+                matrix_error("bad touch=%s (first or hit)", val);
+            }
+            cfg.hit = streq(val, "hit");
+            break;
+        case KEY_BASE:
+            cfg.base = parse_number(word, val, ~0ull);
+            break;
+        default:
+            parse_patterns(val);
+            if (!cfg.ncells) {
+                matrix_error("patterns=%s names no pattern", val);
+            }
+            break;
+        }
+    }
+    for (key = 0; key < KEY__COUNT; key++) {
+        if (!(seen & 1u << key)) {
+            matrix_error("missing %s= (wants " USAGE ")", keys[key]);
+        }
+    }
+}
+
+static void map_memory(const struct barlab_boot_bar *vram)
+{
+    u64 *root = pt_alloc();
+    u64 uart = boot_info->uart & ~(SZ_2M - 1);
+
+    pt_map(root, boot_info->ram_base, boot_info->ram_base,
+           ALIGN_UP(boot_info->ram_size, SZ_2M),
+           S1_ATTRIDX(IDX_RAM) | PT_SH(SH_ISH) | PT_AF);
+    pt_map(root, uart, uart, SZ_2M,
+           S1_ATTRIDX(IDX_UART) | PT_AF | S1_PXN | S1_UXN);
+    pt_map(root, vram->ipa, vram->ipa, ALIGN_UP(vram->size, SZ_2M),
+           S1_ATTRIDX(IDX_VRAM) | PT_SH(SH_ISH) | PT_AF | S1_PXN | S1_UXN);
+    el1_mmu_enable(root, MAIR_RAM << (8 * IDX_RAM) | MAIR_UART << (8 * IDX_UART) |
+                   cfg.mair << (8 * IDX_VRAM));
+}
+
+static void run_cell(u64 page, unsigned k)
+{
+    const struct pattern *pat = &patterns[k];
+
+    printf("cell %s begin\n", pat->name);
+    fault.taken = false;
+    pat->run(page + SLOT * k, cfg.hit ? page + SLOT * PRIME_SLOT : 0, TAG(k));
+    dsb(sy);
+    if (fault.taken) {
+        printf("cell %s fault ec=0x%02llx fsc=0x%02llx far=0x%llx\n", pat->name,
+               (unsigned long long)ESR_EC(fault.esr),
+               (unsigned long long)ESR_DFSC(fault.esr),
+               (unsigned long long)fault.far);
+    } else {
+        printf("cell %s ok\n", pat->name);
+    }
+}
+
+/* Started by bare QEMU: be the VMM, with no stage 2. */
+void main_el2(void)
+{
+    boot_info_from_pci(GPU_VENDOR, GPU_DEVICE, GPU_VRAM_BAR);
+    el2_enter_el1();
+}
+
+void main_el1(void)
+{
+    const struct barlab_boot_bar *vram;
+
+    if (!boot_info) {
+        matrix_error("entered at EL1 without boot information: run under barlab-vmm");
+    }
+    parse_args(boot_args());
+    vram = boot_bar(GPU_VENDOR, GPU_DEVICE, GPU_VRAM_BAR);
+    if (!vram) {
+        matrix_error("barlab-gpu's VRAM (BAR%u of %04x:%04x) is not passed through",
+                     GPU_VRAM_BAR, GPU_VENDOR, GPU_DEVICE);
+    }
+    if (cfg.base % SZ_4K || cfg.base >= vram->size || vram->size - cfg.base < SZ_4K) {
+        matrix_error("base=0x%llx is not a 4 KiB page of the 0x%llx-byte VRAM BAR",
+                     (unsigned long long)cfg.base, (unsigned long long)vram->size);
+    }
+    map_memory(vram);
+    write_sysreg(CPACR_FPEN, cpacr_el1);
+    isb();
+    install_sync_handler(1, el1_sync);
+    for (unsigned i = 0; i < cfg.ncells; i++) {
+        run_cell(vram->ipa + cfg.base, cfg.cells[i]);
+    }
+    printf("matrix done\n");
+    system_off();
+}

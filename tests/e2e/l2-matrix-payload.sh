@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The matrix payload end to end: barlab-vmm in L1 runs matrix.elf as an L2
+# guest with barlab-gpu's VRAM passed through, and a few cells of the
+# matrix come out as the oracle says, on the console and in the device
+# trace.  Pattern k of the oracle's table (`barlab-mt patterns`) owns the
+# slot base + 256 * k; each run below has its own base.
+#   any     stage-1 Normal-NC (0x44): all patterns complete, on first touch
+#           and on a TLB hit; burst64_str arrives as one 64-byte write at
+#           its slot, Normal-NC at both stages; a TLB-hit run primes slot
+#           15 before every pattern;
+#   device  the same code: the aligned STR completes, the unaligned one
+#           takes a stage-2 alignment fault and L1 KVM fails KVM_RUN with
+#           EFAULT (outcome kvm-run-efault); with --inject-align KVM
+#           delivers it to the guest as an EL1 data abort with FSC 0x21,
+#           and the next pattern runs;
+#   every   policy: under stage-1 Device-nGnRE (0x04) the unaligned STR
+#           takes an alignment fault at EL1 (FSC 0x21).
+# Bad arguments end the payload with "matrix error:".  Two L1 boots; the
+# policy changes inside L1 between runs.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/tests/lib/harness.sh"
+BARLAB=${BARLAB:-$ROOT/scripts/barlab}
+. "$ROOT/tests/lib/l1.sh"
+MT=${BARLAB_MT:?set BARLAB_MT to barlab-mt}
+
+SLOT=256
+if ! PATTERNS=$("$MT" patterns | awk '{ print $1 }') || [ -z "$PATTERNS" ]; then
+    echo "FAIL patterns: barlab-mt patterns listed nothing"
+    harness_summary
+    exit 1
+fi
+ALL=$(echo $PATTERNS | tr ' ' ,)
+
+# slot_off NAME BASE: where pattern NAME's slot starts, as 0x...
+slot_off() {
+    local k
+    k=$(echo "$PATTERNS" | grep -nx "$1" | cut -d: -f1)
+    printf '0x%x' $(($2 + SLOT * (k - 1)))
+}
+
+# In L1: each run's output lines prefixed with "NAME: ", then "NAME: exit N".
+read -r -d '' L1_LIB <<'EOF'
+gpu=$(bl_find $BL_GPU) || bl_fail "no barlab-gpu"
+mx() {
+    name=$1
+    shift
+    barlab-vmm --timeout 60 --device "$gpu" /lib/barlab/payloads/matrix.elf "$@" \
+        >/tmp/vmm.out 2>&1
+    rc=$?
+    sed "s/^/$name: /" /tmp/vmm.out
+    echo "$name: exit $rc"
+}
+EOF
+
+# run_of BOOT RUN: make run RUN of boot BOOT what `expect` looks at: its
+# lines without the "RUN: " prefix, and its exit status.
+run_of() {
+    l1_console "$1" | sed -n "s/^$2: //p" >"$HARNESS_TMP/out"
+    : >"$HARNESS_TMP/err"
+    sed -n 's/^exit //p' "$HARNESS_TMP/out" >"$HARNESS_TMP/status"
+}
+
+# trace_json BOOT: boot BOOT's barlab-gpu trace as JSON lines; its path.
+trace_json() {
+    local json=$HARNESS_TMP/$1.json
+    [ -s "$json" ] || "$MT" trace "$HARNESS_TMP/$1/gpu.trace" --json >"$json" 2>"$HARNESS_TMP/err"
+    echo "$json"
+}
+
+# expect_txn NAME BOOT ADDR SIZE ACCESSES S1 S2: exactly one transaction at
+# [ADDR, ADDR + 256), a write of SIZE bytes at ADDR gathered from ACCESSES
+# accesses, with those stage-1 and stage-2 attributes.
+expect_txn() {
+    run python3 - "$(trace_json "$2")" "$3" "$4" "$5" "$6" "$7" <<'PY'
+import json, sys
+path, addr, size, n, s1, s2 = sys.argv[1], *(int(a, 0) for a in sys.argv[2:])
+txns = [r for r in map(json.loads, open(path))
+        if r.get("type") == "txn" and addr <= r["addr"] < addr + 256]
+for t in txns:
+    print("addr %#x %s size %d n %d s1 %#x s2 %#x attr %#x flags %s" % (
+        t["addr"], t["op"], t["size"], t["n"], t["s1"], t["s2"], t["attr"], t["flags"]))
+want = (addr, "W", size, n, s1, s2)
+ok = [t for t in txns if (t["addr"], t["op"], t["size"], t["n"], t["s1"], t["s2"]) == want
+      and "nostage2" not in t["flags"]]
+sys.exit(0 if len(txns) == 1 and ok else 1)
+PY
+    expect "$1" 0
+}
+
+# every_cell_ok: an ERE per pattern, "cell NAME ok".
+every_cell_ok() {
+    local p
+    for p in $PATTERNS; do
+        echo "^cell $p ok\$"
+    done
+}
+
+# Boot 1: vfio-pci policy any, then device, then prefetchable.
+l1 any "$L1_LIB
+mx any44 mair=0x44 touch=first base=0x0 patterns=$ALL
+mx any44-hit mair=0x44 touch=hit base=0x1000 patterns=$ALL
+mx any04 mair=0x04 touch=first base=0x2000 patterns=str8_unaligned,str8
+bl_policy device
+mx device44 mair=0x44 touch=first base=0x3000 patterns=str8,str8_unaligned,stp16
+mx device04 mair=0x04 touch=first base=0x4000 patterns=str8_unaligned
+bl_policy prefetchable
+mx prefetchable04 mair=0x04 touch=hit base=0x5000 patterns=str8_unaligned
+mx unknown-pattern mair=0x44 touch=first base=0x0 patterns=str8,str9
+mx base-not-a-page mair=0x44 touch=first base=0x80 patterns=str8
+" --policy any --timeout 600
+expect any-boot 0 "barlab-l1: exit 0"
+
+mapfile -t all_ok < <(every_cell_ok)
+run_of any any44
+expect any44-all-patterns-complete 0 "${all_ok[@]}" "^matrix done$" "^vmm: outcome=ok "
+burst=$(slot_off burst64_str 0)
+expect_txn any44-burst64_str-one-64-byte-write any "$burst" 64 8 0x44 0x5
+run_of any any44-hit
+expect any44-hit-all-patterns-complete 0 "${all_ok[@]}" "^matrix done$" "^vmm: outcome=ok "
+expect_txn any44-hit-burst64_str-one-64-byte-write any "$(slot_off burst64_str 0x1000)" 64 8 0x44 0x5
+primes=$(printf '8x1 %.0s' $PATTERNS)
+expect_trace_shape any44-hit-primes-slot-15 "$(trace_json any)" 0x1f00 0x2000 "${primes% }"
+
+# expect_el1_alignment_fault NAME RUN BASE: str8_unaligned of run RUN
+# faulted at EL1 (FSC 0x21) at its address, and the run went on.
+expect_el1_alignment_fault() {
+    local far
+    far=$(printf '%x' $(($(slot_off str8_unaligned "$3") + 4)))
+    run_of any "$2"
+    expect "$1" 0 "^cell str8_unaligned fault ec=0x25 fsc=0x21 far=0x[0-9a-f]*$far\$" \
+        "^matrix done$" "^vmm: outcome=ok "
+}
+expect_el1_alignment_fault any04-el1-alignment-fault any04 0x2000
+run_of any any04
+expect any04-next-pattern-runs 0 "^cell str8 ok$"
+expect_el1_alignment_fault device04-el1-alignment-fault device04 0x4000
+expect_el1_alignment_fault prefetchable04-el1-alignment-fault prefetchable04 0x5000
+
+run_of any device44
+expect device44-vm-dies-at-the-unaligned-store 2 "^cell str8 ok$" \
+    "^cell str8_unaligned begin$" \
+    "^vmm: outcome=kvm-run-efault .*kvm=\"Unsupported FSC: EC=0x24 xFSC=0x21 "
+if grep -qE "^cell str8_unaligned (ok|fault)|^cell stp16|^matrix done" "$HARNESS_TMP/out"; then
+    bad device44-nothing-after-the-fault "the payload ran on after the stage-2 fault"
+else
+    ok device44-nothing-after-the-fault
+fi
+d44=$(slot_off str8_unaligned 0x3000)
+expect_trace_shape device44-unaligned-store-never-arrives "$(trace_json any)" \
+    "$d44" $((d44 + SLOT)) ""
+
+run_of any unknown-pattern
+expect unknown-pattern-error 1 "^matrix error: unknown pattern 'str9'$" \
+    "^vmm: outcome=guest-fail .*abort=\"unknown pattern 'str9'\""
+run_of any base-not-a-page
+expect base-not-a-page-error 1 "^matrix error: base=0x80 is not a 4 KiB page"
+
+# Boot 2: KVM injects the stage-2 alignment fault instead of failing KVM_RUN.
+l1 inject "$L1_LIB
+mx device44 mair=0x44 touch=first base=0x0 patterns=str8,str8_unaligned,stp16
+" --policy device --inject-align --timeout 600
+expect inject-boot 0 "barlab-l1: exit 0"
+far=$(printf '%x' $(($(slot_off str8_unaligned 0) + 4)))
+run_of inject device44
+expect inject-device44-el1-fault-fsc-0x21 0 "^cell str8 ok$" \
+    "^cell str8_unaligned fault ec=0x25 fsc=0x21 far=0x[0-9a-f]*$far\$" \
+    "^cell stp16 ok$" "^matrix done$" "^vmm: outcome=ok "
+i44=$(slot_off str8_unaligned 0)
+expect_trace_shape inject-device44-unaligned-store-never-arrives "$(trace_json inject)" \
+    "$i44" $((i44 + SLOT)) ""
+
+harness_summary

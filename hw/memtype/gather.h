@@ -25,7 +25,12 @@ extern "C" {
 
 #define MT_GATHER_MAX_LINES 16
 #define MT_GATHER_MAX_LINE_SIZE 256
-#define MT_GATHER_LOG 32    /* accesses a line remembers before it is flushed */
+/*
+ * Accesses a line remembers before it is flushed: at least one per byte of
+ * a 64-byte line, because QEMU delivers a DC ZVA (and unaligned pieces)
+ * to an I/O region as byte writes.
+ */
+#define MT_GATHER_LOG 64
 
 typedef struct {
     uint16_t lo, hi;        /* byte range [lo, hi) in the line */

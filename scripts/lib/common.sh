@@ -11,6 +11,10 @@ BARLAB_LOGS=${BARLAB_LOGS:-$BARLAB_BUILD/logs}
 msg() { printf 'barlab: %s\n' "$*" >&2; }
 die() { printf 'barlab: error: %s\n' "$*" >&2; exit 1; }
 
+# need_arg ARGC MESSAGE: for option parsers: die with MESSAGE unless the
+# option ($1 of the caller) has a value ($2), i.e. unless ARGC >= 2.
+need_arg() { [ "$1" -ge 2 ] || die "$2"; }
+
 # run_step NAME CMD...: run CMD with its output in $BARLAB_LOGS/NAME.log.
 # Prints one progress line, the time taken, and on failure the log's path
 # and its last lines, then returns the command's status.

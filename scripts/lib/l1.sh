@@ -61,16 +61,16 @@ l1_run() {
     local echo=() devices=1 qemu="" extra=() append args=()
     while [ $# -gt 0 ]; do
         case $1 in
-        --cpu) cpu=${2:?--cpu needs a CPU model}; shift ;;
-        --policy) policy=${2:?--policy needs a value}; shift ;;
+        --cpu) need_arg $# "boot: --cpu needs a CPU model"; cpu=$2; shift ;;
+        --policy) need_arg $# "boot: --policy needs a value"; policy=$2; shift ;;
         --inject-align) inject=Y ;;
-        --bind) bind=${2:?--bind needs vfio or none}; shift ;;
-        --run) script=${2:?--run needs a script}; shift ;;
-        --out) out=${2:?--out needs a directory}; shift ;;
-        --timeout) timeout=${2:?--timeout needs seconds}; shift ;;
+        --bind) need_arg $# "boot: --bind needs vfio or none"; bind=$2; shift ;;
+        --run) need_arg $# "boot: --run needs a script"; script=$2; shift ;;
+        --out) need_arg $# "boot: --out needs a directory"; out=$2; shift ;;
+        --timeout) need_arg $# "boot: --timeout needs seconds"; timeout=$2; shift ;;
         --echo) echo=(--echo) ;;
         --no-devices) devices=0 ;;
-        --qemu) qemu=${2:?--qemu needs a path}; shift ;;
+        --qemu) need_arg $# "boot: --qemu needs a path"; qemu=$2; shift ;;
         --) shift; extra=("$@"); break ;;
         *) die "boot: unknown option '$1' (see 'barlab boot --help')" ;;
         esac

@@ -31,10 +31,10 @@ cmd_matrix() {
     while [ $# -gt 0 ]; do
         case $1 in
         --quick) scn=$BARLAB_ROOT/$MATRIX_QUICK ;;
-        --scenarios) scn=${2:?--scenarios needs a file}; shift ;;
+        --scenarios) need_arg $# "matrix: --scenarios needs a file"; scn=$2; shift ;;
         --inject-align) inject=(--inject-align) ;;
         --rules) rules=(--rules) ;;
-        --out) out=${2:?--out needs a directory}; shift ;;
+        --out) need_arg $# "matrix: --out needs a directory"; out=$2; shift ;;
         -h|--help) matrix_usage; return 0 ;;
         *) die "matrix: unknown option '$1' (see 'barlab matrix --help')" ;;
         esac

@@ -116,11 +116,19 @@ run "$MT" frobnicate
 run "$BARLAB" --help
 expect barlab-help 0 "check \[SUITE" "explain S1 S2"
 run "$BARLAB" check --list
-expect check-list 0 "^unit$" "^cli$" "^qemu$" "^nic$" "^l1 \(not built yet\)$"
+expect check-list 0 "^unit$" "^cli$" "^qemu$" "^nic$" "^l1$" "^matrix$"
 run "$BARLAB" check nosuchsuite
 expect_error check-unknown-suite "unknown suite 'nosuchsuite'"
-run "$BARLAB" path kernel
-expect_error path-not-built "kernel is not built yet"
+run env BARLAB_CACHE="$HARNESS_TMP/empty-cache" "$BARLAB" path kernel
+expect_error path-not-built "kernel is not built for this tree"
+run "$BARLAB" path nosuchartifact
+expect_error path-unknown "unknown artifact 'nosuchartifact'"
+run "$BARLAB" matrix --frobnicate
+expect_error matrix-bad-option "unknown option '--frobnicate'"
+run "$BARLAB" matrix --scenarios "$HARNESS_TMP/no-such.scn"
+expect_error matrix-no-scenarios "no scenario file"
+run "$BARLAB" boot --cpu
+expect_error boot-option-needs-value "needs a CPU model"
 run "$BARLAB" path barlab-mt
 expect path-barlab-mt 0 "barlab-mt$"
 

@@ -1,0 +1,367 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# `barlab fullstack`: the whole stack.  A stock VMM from Debian's arm64
+# packages (qemu-system-aarch64 from bookworm's qemu-system-arm) runs in
+# L1 with KVM and passes barlab-nic and barlab-gpu through with
+# -device vfio-pci to a full L2 Linux (barlab's kernel Image, the L1
+# initramfs as its root), which loads guest-drivers/ and runs the NIC's
+# write-combining self-test, a ping through slirp, fbdraw and fbdraw --odd
+# through sysfs resource2_wc and /dev/fb0.  One L1 boot per vfio-pci
+# policy.  Sourced after common.sh, apt.sh, qemu.sh, kernel.sh,
+# initramfs.sh and l1.sh, never executed.  The guest side is
+# target-tests/fullstack; docs/fullstack.md explains the results.
+#
+# L1 gets the VMM as an extra initramfs: the base L1 initramfs, then an
+# uncompressed cpio of the VMM tree and the L2 kernel and initrd, then the
+# run script (the kernel unpacks concatenated archives in order; an
+# uncompressed one must start 4-byte aligned).  Uncompressed because L1
+# unpacks it under TCG: 0.44 s of guest time for 64 MiB, against 1.0-1.4 s
+# for the same as gzip -1 (24 MiB) or zstd -3 (23 MiB).
+#
+# Layout below $BARLAB_BUILD/fullstack:
+#   vmm/root/, vmm/stamp       qemu-system-aarch64 and the shared objects
+#                              it loads, from the packages' dependency
+#                              closure (the stamp: package versions)
+#   overlay.cpio, overlay.stamp   vmm/root + /lib/barlab/fullstack/{Image,initrd.gz}
+#   runs/POLICY/               the runs of `barlab fullstack` (default --out)
+
+FULLSTACK_VMM_PACKAGE=qemu-system-arm
+FULLSTACK_VMM_BINARY=usr/bin/qemu-system-aarch64
+FULLSTACK_POLICIES="device prefetchable any"
+# The --odd runs come before the drawing, so that when they kill the VM
+# the last L2 still draws the picture the host checks.
+FULLSTACK_STEPS="wc ping odd-res odd-fb0 draw-res draw-fb0"
+FULLSTACK_L2_TIMEOUT=${FULLSTACK_L2_TIMEOUT:-240}
+FULLSTACK_TIMEOUT=${FULLSTACK_TIMEOUT:-900}
+FULLSTACK_WIDTH=640
+FULLSTACK_HEIGHT=480
+
+_fullstack_dir() { echo "$BARLAB_BUILD/fullstack"; }
+
+# _fullstack_vmm_closure: "PACKAGE VERSION" for each package of the VMM's
+# dependency closure, as apt resolves it against an empty dpkg status
+# (the private arm64 apt state of initramfs.sh never installs anything),
+# Recommends left out: qemu-system-gui, firmware, block modules, ...
+_fullstack_vmm_closure() {
+    _arm64_apt apt-get -s -q --no-install-recommends install "$FULLSTACK_VMM_PACKAGE" |
+        sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1 \2/p'
+}
+
+# _fullstack_needed STAGE ELF...: copy each ELF (a path relative to
+# STAGE) with its program interpreter and its DT_NEEDED closure into the
+# current directory, symbolic links as they are.  Nothing else is needed
+# at run time: `-M virt -kernel` loads no firmware, and -display none
+# with -nodefaults loads none of QEMU's UI or audio modules.
+_fullstack_needed() {
+    local stage=$1 f n d found p t
+    local -A seen=()
+    local queue=("${@:2}")
+    local libdirs=(lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu lib usr/lib)
+    while [ ${#queue[@]} -gt 0 ]; do
+        f=${queue[0]}
+        queue=("${queue[@]:1}")
+        [ -z "${seen[$f]:-}" ] || continue
+        seen[$f]=1
+        p=$f
+        while [ ! -e "$p" ] && [ ! -L "$p" ]; do    # the file, then what its links point to
+            mkdir -p "$(dirname "$p")"
+            cp -a "$stage/$p" "$p" || return
+            [ -L "$p" ] || break
+            t=$(readlink "$p")
+            case $t in /*) p=${t#/} ;; *) p=$(dirname "$p")/$t ;; esac
+        done
+        for n in $("${KERNEL_CROSS}readelf" -lW "$stage/$f" |
+            sed -n 's/.*Requesting program interpreter: \/\(.*\)\]/\1/p'); do
+            queue+=("$n")
+        done
+        for n in $("${KERNEL_CROSS}readelf" -dW "$stage/$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            found=
+            for d in "${libdirs[@]}"; do
+                [ -e "$stage/$d/$n" ] && { found=$d/$n; break; }
+            done
+            [ -n "$found" ] || { echo "$f needs $n, which no package of the closure has"; return 1; }
+            queue+=("$found")
+        done
+    done
+}
+
+# _fullstack_vmm_tree DIR DEB...: unpack the packages into DIR/stage and
+# copy what the VMM binary loads into DIR/root.
+_fullstack_vmm_tree() {
+    local dir=$1 deb
+    shift
+    rm -rf "$dir/stage" "$dir/root"
+    mkdir -p "$dir/stage" "$dir/root"
+    for deb in "$@"; do
+        dpkg-deb -x "$deb" "$dir/stage" || return
+    done
+    [ -x "$dir/stage/$FULLSTACK_VMM_BINARY" ] ||
+        { echo "no $FULLSTACK_VMM_BINARY in $FULLSTACK_VMM_PACKAGE"; return 1; }
+    (cd "$dir/root" && _fullstack_needed "$dir/stage" "$FULLSTACK_VMM_BINARY") || return
+    rm -rf "$dir/stage"
+    echo "$(find "$dir/root" -type f | wc -l) files, $(du -sk "$dir/root" | cut -f1) KiB:"
+    (cd "$dir/root" && find . -type f | sort)
+}
+
+# fullstack_vmm_build: the VMM tree for the current Debian packages,
+# unless it exists; downloads with apt, verified against the signed index.
+fullstack_vmm_build() {
+    local dir root closure pkg ver deb debs=() key
+    dir=$(_fullstack_dir)/vmm
+    apt_install binutils-aarch64-linux-gnu
+    arm64_update
+    closure=$(_fullstack_vmm_closure)
+    [ -n "$closure" ] ||
+        die "apt cannot resolve $FULLSTACK_VMM_PACKAGE for arm64 (log: run '_arm64_apt apt-get -s install $FULLSTACK_VMM_PACKAGE')"
+    key=$({ echo "$closure"; hash_tree scripts/lib/fullstack.sh; } | sha256sum | cut -c1-16)
+    [ "$(cat "$dir/stamp" 2>/dev/null)" != "$key" ] || return 0
+    root=$(_arm64_apt_root)
+    run_step fullstack-vmm-download _arm64_apt apt-get -q -y --no-install-recommends \
+        install --download-only "$FULLSTACK_VMM_PACKAGE" ||
+        die "downloading $FULLSTACK_VMM_PACKAGE and its dependencies (arm64) failed"
+    while read -r pkg ver; do
+        deb=$(compgen -G "$root/cache/archives/${pkg}_${ver//:/%3a}_*.deb" | head -n 1) ||
+            die "apt downloaded the closure, but ${pkg} ${ver} is not in $root/cache/archives"
+        debs+=("$deb")
+    done <<<"$closure"
+    mkdir -p "$dir"
+    rm -f "$dir/stamp"
+    run_step fullstack-vmm-tree _fullstack_vmm_tree "$dir" "${debs[@]}" ||
+        die "building the VMM tree from ${#debs[@]} packages failed"
+    echo "$key" >"$dir/stamp"
+    msg "fullstack: $FULLSTACK_VMM_PACKAGE $(awk -v p="$FULLSTACK_VMM_PACKAGE" '$1 == p { print $2 }' <<<"$closure"): ${#debs[@]} packages resolved, $(du -sk "$dir/root" | cut -f1) KiB kept"
+}
+
+# _fullstack_overlay_build: the L1 overlay cpio (VMM, L2 kernel, L2
+# initrd) for the current inputs, unless it exists.
+_fullstack_overlay_build() {
+    local d tree key base image
+    d=$(_fullstack_dir)
+    base=$(initramfs_path) || die "fullstack: the L1 initramfs is not built"
+    image=$(kernel_image_path) || die "fullstack: the kernel is not built"
+    key=$({ cat "$d/vmm/stamp" "${base%/*}/stamp"; echo "$image";
+        hash_tree target-tests/fullstack; } | sha256sum | cut -c1-16)
+    [ "$(cat "$d/overlay.stamp" 2>/dev/null)" != "$key" ] || return 0
+    tree=$d/overlay
+    rm -rf "$tree" "$d/overlay.stamp"
+    mkdir -p "$tree/lib/barlab/fullstack"
+    cp -a "$d/vmm/root/." "$tree/"
+    # L2 runs the L1 kernel and initramfs: the same drivers and tools,
+    # built for that kernel; /init runs l2-run.sh as /run.sh.
+    cp "$image" "$tree/lib/barlab/fullstack/Image"
+    _l1_initrd "$base" "$BARLAB_ROOT/target-tests/fullstack/l2-run.sh" \
+        "$tree/lib/barlab/fullstack/initrd.gz"
+    (cd "$tree" && find . -print0 | LC_ALL=C sort -z |
+        cpio --null --reproducible -o -H newc -R 0:0 --quiet) >"$d/overlay.cpio.tmp" ||
+        die "fullstack: packing the overlay failed"
+    mv "$d/overlay.cpio.tmp" "$d/overlay.cpio"
+    echo "$key" >"$d/overlay.stamp"
+}
+
+# _fullstack_initrd SCRIPT OUT: the L1 initramfs, the overlay and SCRIPT
+# as /run.sh, in one file.
+_fullstack_initrd() {
+    local base size tmp
+    base=$(initramfs_path)
+    size=$(stat -c %s "$base")
+    tmp=$(mktemp -d)
+    install -m 755 "$1" "$tmp/run.sh"
+    {
+        cat "$base"
+        head -c $(((4 - size % 4) % 4)) /dev/zero
+        cat "$(_fullstack_dir)/overlay.cpio"
+        (cd "$tmp" && echo run.sh | cpio -o -H newc -R 0:0 --quiet | gzip -n -1)
+    } >"$2"
+    rm -rf "$tmp"
+}
+
+fullstack_usage() {
+    cat <<'USAGE'
+usage: scripts/barlab fullstack [--policy P]... [--inject-align] [--out DIR]
+                                [--steps "S..."] [--no-devices] [--no-picture]
+                                [--timeout S] [--echo]
+Boot L1 once per policy; in it, Debian's qemu-system-aarch64 (KVM) runs an
+L2 Linux with barlab-nic and barlab-gpu passed through by vfio-pci.  L2
+loads guest-drivers/ and runs the steps; a step that kills the VM is
+reported, and a new L2 boots for the steps after it.
+  --policy P        vfio-pci's stage-2 policy: device, prefetchable or any;
+                    repeat for several (default: all three)
+  --inject-align    L1 KVM injects stage-2 alignment faults into L2 (a
+                    SIGBUS in L2) instead of failing KVM_RUN (VM death)
+  --out DIR         results, console, screendump (default
+                    build/fullstack/runs); one subdirectory per policy
+  --steps "S..."    the L2 steps (default: wc ping odd-res odd-fb0
+                    draw-res draw-fb0):
+                      wc        the NIC driver's write-combining self-test
+                      ping      3 pings of slirp's gateway 10.0.2.2
+                      odd-res   fbdraw --odd through sysfs resource2_wc
+                      odd-fb0   fbdraw --odd through /dev/fb0
+                      draw-res  fbdraw through sysfs resource2_wc
+                      draw-fb0  fbdraw through /dev/fb0
+  --no-devices      pass nothing through (with --steps "": a bare L2 boot)
+  --no-picture      no screendump of what L2 drew
+  --timeout S       limit for the whole L1 run (default 900)
+  --echo            copy L1's console to stderr while it runs
+Prints one row per policy: the self-test's verdict, each fbdraw run's
+outcome (ok, mismatch, sigbus, vm-death, ...), the frames, the picture.
+USAGE
+}
+
+# _fullstack_script FILE STEPS DEVICES PICTURE: the L1 run script.
+_fullstack_script() {
+    {
+        echo "# SPDX-License-Identifier: GPL-2.0-or-later"
+        printf 'FS_STEPS="%s"\nFS_DEVICES=%s\nFS_PICTURE=%s\nFS_L2_TIMEOUT=%s\n' \
+            "$2" "$3" "$4" "$FULLSTACK_L2_TIMEOUT"
+        cat "$BARLAB_ROOT/target-tests/fullstack/l1-run.sh"
+    } >"$1"
+}
+
+# fullstack_run [--policy P] [--inject-align] [--out DIR] [--steps "S..."]
+#               [--no-devices] [--no-picture] [--timeout S] [--echo]:
+# one L1 boot with the full stack in it; writes DIR/results (one line per
+# step: STEP OUTCOME KEY=VALUE...), DIR/summary and, with the picture,
+# DIR/fullstack.png.  Returns l1_run's status.
+fullstack_run() {
+    local policy=any inject=() out="" steps=$FULLSTACK_STEPS devices=1 picture=1
+    local timeout=$FULLSTACK_TIMEOUT echo=() rc=0 boot_args=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --policy) policy=${2:?--policy needs a value}; shift ;;
+        --inject-align) inject=(--inject-align) ;;
+        --out) out=${2:?--out needs a directory}; shift ;;
+        --steps) steps=${2?--steps needs a list}; shift ;;
+        --no-devices) devices=0 ;;
+        --no-picture) picture=0 ;;
+        --timeout) timeout=${2:?--timeout needs seconds}; shift ;;
+        --echo) echo=(--echo) ;;
+        *) die "fullstack: unknown option '$1' (see 'barlab fullstack --help')" ;;
+        esac
+        shift
+    done
+    case $policy in device|prefetchable|any) ;;
+    *) die "fullstack: --policy must be device, prefetchable or any, not '$policy'" ;;
+    esac
+    [ "$devices" = 1 ] || picture=0
+    [ -n "$out" ] || out=$(_fullstack_dir)/runs/$policy
+    rm -rf "$out"
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+
+    qemu_build
+    initramfs_build
+    fullstack_vmm_build
+    _fullstack_overlay_build
+    _fullstack_script "$out/fullstack-run.sh" "$steps" "$devices" "$picture"
+    _fullstack_initrd "$out/fullstack-run.sh" "$out/initrd.img"
+    # l1_run's own initrd (the base and the script) is replaced by the
+    # later -initrd, which also carries the overlay.  A pcap of what
+    # reached L0's slirp is the outside witness of L2's frames.
+    boot_args=(--policy "$policy" "${inject[@]}" --out "$out" --timeout "$timeout"
+        --run "$out/fullstack-run.sh" "${echo[@]}")
+    [ "$devices" = 1 ] || boot_args+=(--bind none)
+    l1_run "${boot_args[@]}" -- -initrd "$out/initrd.img" \
+        -object "filter-dump,id=fullstack-pcap,netdev=n0,file=$out/l0-slirp.pcap" || rc=$?
+    rm -f "$out/initrd.img" "$out/initrd.gz"
+    _fullstack_results "$out" "$policy" "${#inject[@]}"
+    return "$rc"
+}
+
+# _fullstack_pcap_frames FILE: the number of frames in a pcap file.
+_fullstack_pcap_frames() {
+    python3 - "$1" <<'PY'
+import struct, sys
+try:
+    data = open(sys.argv[1], "rb").read()
+except OSError:
+    print("-")
+    sys.exit(0)
+endian = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+pos, n = 24, 0
+while pos + 16 <= len(data):
+    pos += 16 + struct.unpack(endian + "I", data[pos + 8:pos + 12])[0]
+    n += 1
+print(n)
+PY
+}
+
+# _fullstack_results OUT POLICY INJECT: DIR/results and DIR/summary from
+# the console.
+_fullstack_results() {
+    local out=$1 picture=- wall
+    tr -d '\r' <"$out/console.log" 2>/dev/null |
+        sed -n 's/^fullstack: result //p' >"$out/results"
+    if [ -f "$out/fullstack.png" ]; then
+        if python3 "$BARLAB_ROOT/tests/lib/fbimage.py" check "$out/fullstack.png" \
+            "$FULLSTACK_WIDTH" "$FULLSTACK_HEIGHT" >"$out/picture.txt" 2>&1; then
+            picture=matches
+        else
+            picture=differs
+        fi
+    fi
+    wall=$(awk '$1 == "wall" { print $2 }' "$out/timing" 2>/dev/null)
+    {
+        echo "policy $2"
+        echo "inject-align $([ "$3" = 0 ] && echo N || echo Y)"
+        tr -d '\r' <"$out/console.log" 2>/dev/null | sed -n 's/^fullstack: \(vmm\|boots\) /\1 /p'
+        tr -d '\r' <"$out/console.log" 2>/dev/null |
+            sed -n 's/^fullstack: l2-boot \([0-9]*\) end=\([^ ]*\) ready=\([^ ]*\) wall=\([^ ]*\).*/l2-boot \1 \2 \3 \4/p'
+        echo "picture $picture"
+        echo "l0-frames $(_fullstack_pcap_frames "$out/l0-slirp.pcap")"
+        echo "wall ${wall:--}"
+    } >"$out/summary"
+}
+
+# _fullstack_field DIR STEP [KEY]: a step's outcome, or the value of KEY.
+_fullstack_field() {
+    awk -v s="$2" -v k="${3:-}" '$1 == s {
+        if (k == "") { print $2; exit }
+        for (i = 3; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit }
+    }' "$1/results" 2>/dev/null
+}
+
+# _fullstack_row DIR: one table row for the run in DIR.
+_fullstack_row() {
+    local d=$1 s wc odd=() draw=() ping
+    wc=$(_fullstack_field "$d" wc)
+    [ -z "$wc" ] || wc="$wc $(_fullstack_field "$d" wc inline)/255 $(_fullstack_field "$d" wc us)us"
+    for s in odd-res odd-fb0; do odd+=("$(_fullstack_field "$d" $s)"); done
+    for s in draw-res draw-fb0; do draw+=("$(_fullstack_field "$d" $s)"); done
+    ping=$(_fullstack_field "$d" ping)
+    [ -z "$ping" ] || ping="$ping $(_fullstack_field "$d" ping tx)/$(_fullstack_field "$d" ping rx)"
+    printf '%-13s %-26s %-9s %-9s %-9s %-9s %-12s %-6s %-8s %-5s %s\n' \
+        "$(awk '$1 == "policy" { print $2 }' "$d/summary")" "${wc:--}" \
+        "${odd[0]:--}" "${odd[1]:--}" "${draw[0]:--}" "${draw[1]:--}" "${ping:--}" \
+        "$(awk '$1 == "l0-frames" { print $2 }' "$d/summary")" \
+        "$(awk '$1 == "picture" { print $2 }' "$d/summary")" \
+        "$(awk '$1 == "boots" { print $2 }' "$d/summary")" \
+        "$(awk '$1 == "wall" { print $2 }' "$d/summary")"
+}
+
+cmd_fullstack() {
+    local policies=() out="" args=() p rc=0 start=$SECONDS
+    while [ $# -gt 0 ]; do
+        case $1 in
+        -h|--help) fullstack_usage; return 0 ;;
+        --policy) policies+=("${2:?--policy needs a value}"); shift ;;
+        --out) out=${2:?--out needs a directory}; shift ;;
+        --steps|--timeout) args+=("$1" "${2?$1 needs a value}"); shift ;;
+        *) args+=("$1") ;;
+        esac
+        shift
+    done
+    [ ${#policies[@]} -gt 0 ] || read -r -a policies <<<"$FULLSTACK_POLICIES"
+    [ -n "$out" ] || out=$(_fullstack_dir)/runs
+    for p in "${policies[@]}"; do
+        msg "fullstack: policy $p ..."
+        fullstack_run --policy "$p" --out "$out/$p" "${args[@]}" ||
+            { rc=$?; msg "fullstack: the L1 run for policy $p failed (exit $rc; console: $out/$p/console.log)"; }
+    done
+    printf '%-13s %-26s %-9s %-9s %-9s %-9s %-12s %-6s %-8s %-5s %s\n' policy \
+        "WC self-test" "odd res" "odd fb0" "draw res" "draw fb0" "ping tx/rx" "L0 fr" \
+        picture boots "wall s"
+    for p in "${policies[@]}"; do
+        _fullstack_row "$out/$p"
+    done
+    msg "fullstack: $((SECONDS - start)) s; results, consoles and screendumps in $out"
+    return "$rc"
+}

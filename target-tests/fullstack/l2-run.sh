@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# /run.sh of the full-stack L2 guest: Linux under Debian's
+# qemu-system-aarch64 with KVM in L1, barlab-nic and barlab-gpu passed
+# through by vfio-pci.  /init (target-tests/l1/init, booted with
+# barlab.bind=none) runs it.  It runs the steps named on the kernel
+# command line, in order, each framed by two lines the L1 side
+# (target-tests/fullstack/l1-run.sh) reads:
+#
+#   fullstack: begin STEP
+#   fullstack: result STEP OUTCOME [KEY=VALUE...]
+#
+# A step that kills the VM leaves a "begin" without a "result"; L1 then
+# boots a new L2 for the steps after it.
+#
+# Kernel command line:
+#   fullstack.steps=S1,S2,...   the steps (see fs_step below)
+#   fullstack.hold=1            stay up after the last step, so that the
+#                               host can take a screendump of what L2 drew
+
+. /lib/barlab/l1.sh
+
+MODULES=/lib/modules/barlab
+WIDTH=640
+HEIGHT=480
+PING_COUNT=3
+
+fs_say() { echo "fullstack: $*"; }
+
+# The step being run and when it began (for fs_result).
+step=
+step_start=
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# fs_result OUTCOME [KEY=VALUE...]: the current step's result line, with
+# its duration in seconds.
+fs_result() {
+    fs_say "result $step $* s=$(awk -v a="$step_start" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')"
+}
+
+# fs_cmdline KEY: the value of KEY=VALUE on the kernel command line.
+fs_cmdline() {
+    tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1
+}
+
+fs_module() {
+    grep -q "^$1 " /proc/modules || insmod "$MODULES/$1.ko"
+}
+
+# The NIC driver's write-combining self-test (run at probe): its verdict,
+# how many push copies ran inline, and how long it took.
+step_wc() {
+    local nic verdict inline us
+    fs_module barlab_nic || { fs_result failed insmod; return; }
+    nic=$(bl_find $BL_NIC) || { fs_result failed no-device; return; }
+    verdict=$(cat "/sys/bus/pci/devices/$nic/wc") || { fs_result failed no-attribute; return; }
+    inline=$(cat "/sys/bus/pci/devices/$nic/wc_inline")
+    us=$(dmesg | sed -n 's/.*write-combining: .* push copies ran inline, \([0-9]*\) us).*/\1/p' |
+        tail -n 1)
+    # "not supported" -> not-supported, "unknown (timeout)" -> unknown-timeout
+    fs_result "$(echo "$verdict" | tr -d '()' | tr ' ' -)" inline="$inline" us="${us:-?}"
+}
+
+# Traffic through the passed-through NIC to the slirp of barlab's QEMU
+# (L0): ping its gateway; the interface counters count the frames.
+step_ping() {
+    local nic dev replies stats outcome=failed
+    fs_module barlab_nic || { fs_result failed insmod; return; }
+    nic=$(bl_find $BL_NIC) || { fs_result failed no-device; return; }
+    dev=$(ls "/sys/bus/pci/devices/$nic/net" 2>/dev/null | head -n 1)
+    [ -n "$dev" ] || { fs_result failed no-netdev; return; }
+    ip link set "$dev" up && ip addr add 10.0.2.15/24 dev "$dev" ||
+        { fs_result failed ip; return; }
+    ping -c $PING_COUNT -W 2 10.0.2.2 >/tmp/ping.out 2>&1
+    cat /tmp/ping.out
+    replies=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' /tmp/ping.out)
+    [ "${replies:-0}" -eq 0 ] || outcome=ok
+    stats=/sys/class/net/$dev/statistics
+    fs_result $outcome replies="${replies:-0}/$PING_COUNT" \
+        tx="$(cat "$stats/tx_packets")" rx="$(cat "$stats/rx_packets")"
+}
+
+gpu_resource() {
+    echo "/sys/bus/pci/devices/$(bl_find $BL_GPU)/resource2_wc"
+}
+
+# step_fbdraw ARGS: fbdraw with ARGS through sysfs resource2_wc or
+# /dev/fb0 (both Normal-NC at stage 1).  Its output goes to a file and
+# only the lines that are not "odd ...: ok" reach the console: each byte
+# on L2's serial console is a trap to L1's QEMU, and the 2144 lines of a
+# complete --odd run cost 35 s there.  fbdraw exits 0 if everything read
+# back right, 1 on mismatches, 2 on errors; 135 is 128 + SIGBUS, and then
+# the kernel's "unhandled exception" line says which fault and where.
+step_fbdraw() {
+    local rc=0 ops="" fault
+    fs_module barlab_gpu || { fs_result failed insmod; return; }
+    fbdraw "$@" >/tmp/fbdraw.out 2>&1 || rc=$?
+    grep -v '^odd .*: ok$' /tmp/fbdraw.out
+    [ "$1" != --odd ] || ops="ops-ok=$(grep -c '^odd .*: ok$' /tmp/fbdraw.out)"
+    case $rc in
+    0) fs_result ok $ops ;;
+    1) fs_result mismatch $ops ;;
+    135)
+        fault=$(dmesg | grep 'fbdraw.*unhandled exception' | tail -n 1 |
+            sed 's/.*unhandled exception: //; s/ in fbdraw.*//' | tr ' ' _)
+        fs_result sigbus "fault=${fault:-?}" ;;
+    *) fs_result failed status=$rc $ops ;;
+    esac
+}
+
+fs_step() {
+    case $1 in
+    wc) step_wc ;;
+    ping) step_ping ;;
+    draw-res) step_fbdraw --resource "$(gpu_resource)" --width $WIDTH --height $HEIGHT ;;
+    draw-fb0)
+        # Clear the frame through write(2) first, so that the picture
+        # the host sees can only come from this mmap.
+        fs_module barlab_gpu &&
+            dd if=/dev/zero of=/dev/fb0 bs=$((WIDTH * 4)) count=$HEIGHT 2>/dev/null
+        step_fbdraw ;;
+    odd-res) step_fbdraw --odd --resource "$(gpu_resource)" --width $WIDTH --height $HEIGHT ;;
+    odd-fb0) step_fbdraw --odd ;;
+    *) fs_result failed unknown-step ;;
+    esac
+}
+
+# arm64 logs a user process's fatal fault only when asked to.
+echo 1 >/proc/sys/debug/exception-trace
+for step in $(fs_cmdline fullstack.steps | tr ',' ' '); do
+    fs_say "begin $step"
+    step_start=$(uptime_s)
+    fs_step "$step"
+done
+[ "$(fs_cmdline fullstack.hold)" != 1 ] || touch /tmp/.barlab-hold
+exit 0

@@ -50,12 +50,18 @@ _kernel_series_hash() {
     hash_tree "${inputs[@]}"
 }
 
-# _kernel_out: the artifact directory for the current inputs (needs the
-# version; fails if no version was chosen yet).
-_kernel_out() {
+# _kernel_chosen: the source version in use; fails if none was chosen yet.
+_kernel_chosen() {
     local vfile=$BARLAB_CACHE/src/linux.version
     [ -f "$vfile" ] || return 1
-    echo "$BARLAB_CACHE/kernel/$(<"$vfile")-$(_kernel_key)"
+    echo "$(<"$vfile")"
+}
+
+# _kernel_out: the artifact directory for the current inputs.
+_kernel_out() {
+    local ver
+    ver=$(_kernel_chosen) || return 1
+    echo "$BARLAB_CACHE/kernel/$ver-$(_kernel_key)"
 }
 
 # kernel_image_path: print the Image built for the current inputs.
@@ -69,9 +75,9 @@ kernel_image_path() {
 # kernel_build_dir: print the kernel build directory (for out-of-tree
 # modules); valid after kernel_build.
 kernel_build_dir() {
-    local vfile=$BARLAB_CACHE/src/linux.version
-    [ -f "$vfile" ] || return 1
-    echo "$BARLAB_CACHE/src/linux-$(<"$vfile")/.barlab-build"
+    local ver
+    ver=$(_kernel_chosen) || return 1
+    echo "$BARLAB_CACHE/src/linux-$ver/.barlab-build"
 }
 
 # _kernel_version: the Debian version of linux-source-6.12 apt offers.

@@ -102,19 +102,32 @@ _fullstack_vmm_tree() {
     (cd "$dir/root" && find . -type f | sort)
 }
 
+# _fullstack_vmm_recipe: how the tree is made, for its cache key.
+_fullstack_vmm_recipe() {
+    echo "$FULLSTACK_VMM_PACKAGE $FULLSTACK_VMM_BINARY"
+    declare -f _fullstack_vmm_closure _fullstack_needed _fullstack_vmm_tree
+}
+
 # fullstack_vmm_build: the VMM tree for the current Debian packages,
 # unless it exists; downloads with apt, verified against the signed index.
 fullstack_vmm_build() {
-    local dir root closure pkg ver deb debs=() key
+    local dir root closure pkg ver deb debs=() key lists
     dir=$(_fullstack_dir)/vmm
     apt_install binutils-aarch64-linux-gnu
     arm64_update
+    root=$(_arm64_apt_root)
+    # Resolving takes apt 2.4 s: only when the package lists changed.
+    lists=$({ ls -l --time-style=+%s "$root/state/lists"; _fullstack_vmm_recipe; } |
+        sha256sum | cut -c1-16)
+    [ "$(cat "$dir/lists" 2>/dev/null)" != "$lists" ] || [ ! -f "$dir/stamp" ] || return 0
     closure=$(_fullstack_vmm_closure)
     [ -n "$closure" ] ||
         die "apt cannot resolve $FULLSTACK_VMM_PACKAGE for arm64 (log: run '_arm64_apt apt-get -s install $FULLSTACK_VMM_PACKAGE')"
-    key=$({ echo "$closure"; hash_tree scripts/lib/fullstack.sh; } | sha256sum | cut -c1-16)
-    [ "$(cat "$dir/stamp" 2>/dev/null)" != "$key" ] || return 0
-    root=$(_arm64_apt_root)
+    key=$({ echo "$closure"; _fullstack_vmm_recipe; } | sha256sum | cut -c1-16)
+    if [ "$(cat "$dir/stamp" 2>/dev/null)" = "$key" ]; then
+        echo "$lists" >"$dir/lists"
+        return 0
+    fi
     run_step fullstack-vmm-download _arm64_apt apt-get -q -y --no-install-recommends \
         install --download-only "$FULLSTACK_VMM_PACKAGE" ||
         die "downloading $FULLSTACK_VMM_PACKAGE and its dependencies (arm64) failed"
@@ -128,6 +141,7 @@ fullstack_vmm_build() {
     run_step fullstack-vmm-tree _fullstack_vmm_tree "$dir" "${debs[@]}" ||
         die "building the VMM tree from ${#debs[@]} packages failed"
     echo "$key" >"$dir/stamp"
+    echo "$lists" >"$dir/lists"
     msg "fullstack: $FULLSTACK_VMM_PACKAGE $(awk -v p="$FULLSTACK_VMM_PACKAGE" '$1 == p { print $2 }' <<<"$closure"): ${#debs[@]} packages resolved, $(du -sk "$dir/root" | cut -f1) KiB kept"
 }
 
@@ -216,6 +230,12 @@ _fullstack_script() {
     } >"$1"
 }
 
+_fullstack_check_policy() {
+    case $1 in device|prefetchable|any) ;;
+    *) die "fullstack: --policy must be device, prefetchable or any, not '$1'" ;;
+    esac
+}
+
 # fullstack_run [--policy P] [--inject-align] [--out DIR] [--steps "S..."]
 #               [--no-devices] [--no-picture] [--timeout S] [--echo]:
 # one L1 boot with the full stack in it; writes DIR/results (one line per
@@ -226,21 +246,19 @@ fullstack_run() {
     local timeout=$FULLSTACK_TIMEOUT echo=() rc=0 boot_args=()
     while [ $# -gt 0 ]; do
         case $1 in
-        --policy) policy=${2:?--policy needs a value}; shift ;;
+        --policy) need_arg $# "fullstack: --policy needs a value"; policy=$2; shift ;;
         --inject-align) inject=(--inject-align) ;;
-        --out) out=${2:?--out needs a directory}; shift ;;
-        --steps) steps=${2?--steps needs a list}; shift ;;
+        --out) need_arg $# "fullstack: --out needs a directory"; out=$2; shift ;;
+        --steps) need_arg $# "fullstack: --steps needs a list"; steps=$2; shift ;;
         --no-devices) devices=0 ;;
         --no-picture) picture=0 ;;
-        --timeout) timeout=${2:?--timeout needs seconds}; shift ;;
+        --timeout) need_arg $# "fullstack: --timeout needs seconds"; timeout=$2; shift ;;
         --echo) echo=(--echo) ;;
         *) die "fullstack: unknown option '$1' (see 'barlab fullstack --help')" ;;
         esac
         shift
     done
-    case $policy in device|prefetchable|any) ;;
-    *) die "fullstack: --policy must be device, prefetchable or any, not '$policy'" ;;
-    esac
+    _fullstack_check_policy "$policy"
     [ "$devices" = 1 ] || picture=0
     [ -n "$out" ] || out=$(_fullstack_dir)/runs/$policy
     rm -rf "$out"
@@ -302,7 +320,7 @@ _fullstack_results() {
     {
         echo "policy $2"
         echo "inject-align $([ "$3" = 0 ] && echo N || echo Y)"
-        tr -d '\r' <"$out/console.log" 2>/dev/null | sed -n 's/^fullstack: \(vmm\|boots\) /\1 /p'
+        tr -d '\r' <"$out/console.log" 2>/dev/null | sed -n 's/^fullstack: \(vmm\|boots\|s2\) /\1 /p'
         tr -d '\r' <"$out/console.log" 2>/dev/null |
             sed -n 's/^fullstack: l2-boot \([0-9]*\) end=\([^ ]*\) ready=\([^ ]*\) wall=\([^ ]*\).*/l2-boot \1 \2 \3 \4/p'
         echo "picture $picture"
@@ -319,17 +337,24 @@ _fullstack_field() {
     }' "$1/results" 2>/dev/null
 }
 
+# _fullstack_columns VALUE...: one line of the table.
+_fullstack_columns() {
+    printf '%-13s %-9s %-27s %-9s %-9s %-9s %-9s %-12s %-6s %-8s %-5s %s\n' "$@"
+}
+
 # _fullstack_row DIR: one table row for the run in DIR.
 _fullstack_row() {
-    local d=$1 s wc odd=() draw=() ping
+    local d=$1 s wc odd=() draw=() ping s2
     wc=$(_fullstack_field "$d" wc)
     [ -z "$wc" ] || wc="$wc $(_fullstack_field "$d" wc inline)/255 $(_fullstack_field "$d" wc us)us"
     for s in odd-res odd-fb0; do odd+=("$(_fullstack_field "$d" $s)"); done
     for s in draw-res draw-fb0; do draw+=("$(_fullstack_field "$d" $s)"); done
+    s2=$(for s in nic-bar2 gpu-bar0 gpu-bar2; do
+        awk -v b="$s" '$1 == "s2" && $2 == b { print $3 }' "$d/summary"
+    done | sed 's/^Device-nGnRE$/D/; s/^Normal-NC$/NC/; s/^unmapped$/-/' | paste -sd/)
     ping=$(_fullstack_field "$d" ping)
     [ -z "$ping" ] || ping="$ping $(_fullstack_field "$d" ping tx)/$(_fullstack_field "$d" ping rx)"
-    printf '%-13s %-26s %-9s %-9s %-9s %-9s %-12s %-6s %-8s %-5s %s\n' \
-        "$(awk '$1 == "policy" { print $2 }' "$d/summary")" "${wc:--}" \
+    _fullstack_columns "$(awk '$1 == "policy" { print $2 }' "$d/summary")" "${s2:--}" "${wc:--}" \
         "${odd[0]:--}" "${odd[1]:--}" "${draw[0]:--}" "${draw[1]:--}" "${ping:--}" \
         "$(awk '$1 == "l0-frames" { print $2 }' "$d/summary")" \
         "$(awk '$1 == "picture" { print $2 }' "$d/summary")" \
@@ -342,22 +367,25 @@ cmd_fullstack() {
     while [ $# -gt 0 ]; do
         case $1 in
         -h|--help) fullstack_usage; return 0 ;;
-        --policy) policies+=("${2:?--policy needs a value}"); shift ;;
-        --out) out=${2:?--out needs a directory}; shift ;;
-        --steps|--timeout) args+=("$1" "${2?$1 needs a value}"); shift ;;
+        --policy) need_arg $# "fullstack: --policy needs a value"; policies+=("$2"); shift ;;
+        --out) need_arg $# "fullstack: --out needs a directory"; out=$2; shift ;;
+        --steps|--timeout) need_arg $# "fullstack: $1 needs a value"; args+=("$1" "$2"); shift ;;
         *) args+=("$1") ;;
         esac
         shift
     done
     [ ${#policies[@]} -gt 0 ] || read -r -a policies <<<"$FULLSTACK_POLICIES"
+    for p in "${policies[@]}"; do
+        _fullstack_check_policy "$p"
+    done
     [ -n "$out" ] || out=$(_fullstack_dir)/runs
+    cmd_setup
     for p in "${policies[@]}"; do
         msg "fullstack: policy $p ..."
         fullstack_run --policy "$p" --out "$out/$p" "${args[@]}" ||
             { rc=$?; msg "fullstack: the L1 run for policy $p failed (exit $rc; console: $out/$p/console.log)"; }
     done
-    printf '%-13s %-26s %-9s %-9s %-9s %-9s %-12s %-6s %-8s %-5s %s\n' policy \
-        "WC self-test" "odd res" "odd fb0" "draw res" "draw fb0" "ping tx/rx" "L0 fr" \
+    _fullstack_columns policy "S2 n2/g0/g2" "WC self-test" "odd res" "odd fb0" "draw res" "draw fb0" "ping tx/rx" "L0 fr" \
         picture boots "wall s"
     for p in "${policies[@]}"; do
         _fullstack_row "$out/$p"

@@ -12,6 +12,8 @@
 #
 #   fullstack: result STEP OUTCOME [KEY=VALUE...]
 #   fullstack: l2-boot N end=HOW ready=S wall=S steps=S1,S2
+#   fullstack: s2 DEV-barN TYPE[,TYPE]     the stage-2 memory types L1 KVM
+#                                          installed for that BAR
 #   l2: ...                                the L2 QEMU's output, after each boot
 #
 # Settings (set before this text): FS_STEPS (space-separated), FS_DEVICES
@@ -94,11 +96,38 @@ l2_death_detail() {
     echo "qemu=${said:-none} pc=${pc:-?} el=${el:-?} l1-kvm=${kvm:-none}"
 }
 
+# s2_report: the stage-2 memory types L1 KVM gave each BAR of the
+# passed-through devices (kvm_s2_map_device lines whose PA is in the BAR,
+# "unmapped" if the guest never touched it): the policy seen from L1.
+s2_report() {
+    local dev bdf bar start end types
+    for dev in nic:$nic gpu:$gpu; do
+        bdf=${dev#*:}
+        bar=0
+        while read -r start end _; do
+            if [ $((start)) != 0 ]; then
+                types=$(awk -v lo=$((start)) -v hi=$((end)) '
+                    / kvm_s2_map_device: / {
+                        for (i = 1; i < NF; i++) if ($i == "pa") pa = $(i + 1) + 0
+                        t = $NF == "(FWB)" ? $(NF - 1) : $NF
+                        if (pa >= lo && pa <= hi) seen[t] = 1
+                    }
+                    END { for (t in seen) printf "%s%s", (n++ ? "," : ""), t }' \
+                    /sys/kernel/tracing/trace)
+                fs_say "s2 ${dev%%:*}-bar$bar ${types:-unmapped}"
+            fi
+            bar=$((bar + 1))
+            [ $bar -lt 6 ] || break
+        done <"/sys/bus/pci/devices/$bdf/resource"
+    done
+}
+
 nic=$(bl_find $BL_NIC) || bl_fail "no barlab-nic in L1"
 gpu=$(bl_find $BL_GPU) || bl_fail "no barlab-gpu in L1"
 [ "$FS_DEVICES" = 0 ] || [ "$(bl_driver "$nic")/$(bl_driver "$gpu")" = vfio-pci/vfio-pci ] ||
     bl_fail "barlab-nic and barlab-gpu are not bound to vfio-pci"
 qemu-system-aarch64 --version | head -n 1 | sed 's/^/fullstack: vmm /'
+bl_trace_on kvm/kvm_s2_map_device || fs_say "no kvm_s2_map_device tracepoint"
 
 # Boot L2 until every step has a result.  A step that L2 began but did
 # not finish is where it ended (vm-death, timeout, died); the steps after
@@ -136,5 +165,6 @@ while :; do
     remaining=$next
 done
 fs_say "boots $n"
+[ "$FS_DEVICES" = 0 ] || s2_report
 [ "$FS_PICTURE" != 1 ] || bl_screendump fullstack
 exit 0

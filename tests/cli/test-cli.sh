@@ -116,7 +116,7 @@ run "$MT" frobnicate
 run "$BARLAB" --help
 expect barlab-help 0 "check \[SUITE" "explain S1 S2"
 run "$BARLAB" check --list
-expect check-list 0 "^unit$" "^cli$" "^qemu$" "^nic$" "^l1$" "^matrix$"
+expect check-list 0 "^unit$" "^cli$" "^qemu$" "^nic$" "^l1$" "^matrix$" "^fullstack$"
 run "$BARLAB" check nosuchsuite
 expect_error check-unknown-suite "unknown suite 'nosuchsuite'"
 run env BARLAB_CACHE="$HARNESS_TMP/empty-cache" "$BARLAB" path kernel

@@ -30,8 +30,8 @@ FULLSTACK_POLICIES="device prefetchable any"
 # The --odd runs come before the drawing, so that when they kill the VM
 # the last L2 still draws the picture the host checks.
 FULLSTACK_STEPS="wc ping odd-res odd-fb0 draw-res draw-fb0"
-FULLSTACK_L2_TIMEOUT=${FULLSTACK_L2_TIMEOUT:-240}
-FULLSTACK_TIMEOUT=${FULLSTACK_TIMEOUT:-900}
+FULLSTACK_L2_TIMEOUT=${FULLSTACK_L2_TIMEOUT:-120}
+FULLSTACK_TIMEOUT=${FULLSTACK_TIMEOUT:-600}
 FULLSTACK_WIDTH=640
 FULLSTACK_HEIGHT=480
 
@@ -213,7 +213,8 @@ reported, and a new L2 boots for the steps after it.
                       draw-fb0  fbdraw through /dev/fb0
   --no-devices      pass nothing through (with --steps "": a bare L2 boot)
   --no-picture      no screendump of what L2 drew
-  --timeout S       limit for the whole L1 run (default 900)
+  --timeout S       limit for the whole L1 run (default 600; each L2
+                    boot has 120 s)
   --echo            copy L1's console to stderr while it runs
 Prints one row per policy: the self-test's verdict, each fbdraw run's
 outcome (ok, mismatch, sigbus, vm-death, ...), the frames, the picture.
@@ -240,7 +241,8 @@ _fullstack_check_policy() {
 #               [--no-devices] [--no-picture] [--timeout S] [--echo]:
 # one L1 boot with the full stack in it; writes DIR/results (one line per
 # step: STEP OUTCOME KEY=VALUE...), DIR/summary and, with the picture,
-# DIR/fullstack.png.  Returns l1_run's status.
+# DIR/fullstack.png.  Returns l1_run's status, or 1 if a step could not
+# run (timeout, died, not-run, failed; vm-death and sigbus are results).
 fullstack_run() {
     local policy=any inject=() out="" steps=$FULLSTACK_STEPS devices=1 picture=1
     local timeout=$FULLSTACK_TIMEOUT echo=() rc=0 boot_args=()
@@ -281,6 +283,11 @@ fullstack_run() {
         -object "filter-dump,id=fullstack-pcap,netdev=n0,file=$out/l0-slirp.pcap" || rc=$?
     rm -f "$out/initrd.img" "$out/initrd.gz"
     _fullstack_results "$out" "$policy" "${#inject[@]}"
+    if grep -qE '^[^ ]+ (timeout|died|not-run|failed)' "$out/results"; then
+        msg "fullstack: a step of L2 failed to run (see $out/results); L1's console ends:"
+        tr -d '\r' <"$out/console.log" | tail -n 25 | sed 's/^/    /' >&2
+        [ "$rc" -ne 0 ] || rc=1
+    fi
     return "$rc"
 }
 
@@ -346,7 +353,8 @@ _fullstack_columns() {
 _fullstack_row() {
     local d=$1 s wc odd=() draw=() ping s2
     wc=$(_fullstack_field "$d" wc)
-    [ -z "$wc" ] || wc="$wc $(_fullstack_field "$d" wc inline)/255 $(_fullstack_field "$d" wc us)us"
+    [ -z "$(_fullstack_field "$d" wc inline)" ] ||
+        wc="$wc $(_fullstack_field "$d" wc inline)/255 $(_fullstack_field "$d" wc us)us"
     for s in odd-res odd-fb0; do odd+=("$(_fullstack_field "$d" $s)"); done
     for s in draw-res draw-fb0; do draw+=("$(_fullstack_field "$d" $s)"); done
     s2=$(for s in nic-bar2 gpu-bar0 gpu-bar2; do
@@ -370,7 +378,8 @@ cmd_fullstack() {
         --policy) need_arg $# "fullstack: --policy needs a value"; policies+=("$2"); shift ;;
         --out) need_arg $# "fullstack: --out needs a directory"; out=$2; shift ;;
         --steps|--timeout) need_arg $# "fullstack: $1 needs a value"; args+=("$1" "$2"); shift ;;
-        *) args+=("$1") ;;
+        --inject-align|--no-devices|--no-picture|--echo) args+=("$1") ;;
+        *) die "fullstack: unknown option '$1' (see 'barlab fullstack --help')" ;;
         esac
         shift
     done

@@ -190,15 +190,17 @@ _fullstack_initrd() {
 
 fullstack_usage() {
     cat <<'USAGE'
-usage: scripts/barlab fullstack [--policy P]... [--inject-align] [--out DIR]
-                                [--steps "S..."] [--no-devices] [--no-picture]
-                                [--timeout S] [--echo]
+usage: scripts/barlab fullstack [--policy P]... [--cpu CPU] [--inject-align]
+                                [--out DIR] [--steps "S..."] [--no-devices]
+                                [--no-picture] [--timeout S] [--echo]
 Boot L1 once per policy; in it, Debian's qemu-system-aarch64 (KVM) runs an
 L2 Linux with barlab-nic and barlab-gpu passed through by vfio-pci.  L2
 loads guest-drivers/ and runs the steps; a step that kills the VM is
 reported, and a new L2 boots for the steps after it.
   --policy P        vfio-pci's stage-2 policy: device, prefetchable or any;
                     repeat for several (default: all three)
+  --cpu CPU         L0's CPU model for L1 (max: FEAT_S2FWB, the default;
+                    neoverse-n1: no FWB)
   --inject-align    L1 KVM injects stage-2 alignment faults into L2 (a
                     SIGBUS in L2) instead of failing KVM_RUN (VM death)
   --out DIR         results, console, screendump (default
@@ -237,18 +239,20 @@ _fullstack_check_policy() {
     esac
 }
 
-# fullstack_run [--policy P] [--inject-align] [--out DIR] [--steps "S..."]
-#               [--no-devices] [--no-picture] [--timeout S] [--echo]:
+# fullstack_run [--policy P] [--cpu CPU] [--inject-align] [--out DIR]
+#               [--steps "S..."] [--no-devices] [--no-picture] [--timeout S]
+#               [--echo]:
 # one L1 boot with the full stack in it; writes DIR/results (one line per
 # step: STEP OUTCOME KEY=VALUE...), DIR/summary and, with the picture,
 # DIR/fullstack.png.  Returns l1_run's status, or 1 if a step could not
 # run (timeout, died, not-run, failed; vm-death and sigbus are results).
 fullstack_run() {
-    local policy=any inject=() out="" steps=$FULLSTACK_STEPS devices=1 picture=1
+    local policy=any cpu=max inject=() out="" steps=$FULLSTACK_STEPS devices=1 picture=1
     local timeout=$FULLSTACK_TIMEOUT echo=() rc=0 boot_args=()
     while [ $# -gt 0 ]; do
         case $1 in
         --policy) need_arg $# "fullstack: --policy needs a value"; policy=$2; shift ;;
+        --cpu) need_arg $# "fullstack: --cpu needs a CPU model"; cpu=$2; shift ;;
         --inject-align) inject=(--inject-align) ;;
         --out) need_arg $# "fullstack: --out needs a directory"; out=$2; shift ;;
         --steps) need_arg $# "fullstack: --steps needs a list"; steps=$2; shift ;;
@@ -276,7 +280,7 @@ fullstack_run() {
     # l1_run's own initrd (the base and the script) is replaced by the
     # later -initrd, which also carries the overlay.  A pcap of what
     # reached L0's slirp is the outside witness of L2's frames.
-    boot_args=(--policy "$policy" "${inject[@]}" --out "$out" --timeout "$timeout"
+    boot_args=(--cpu "$cpu" --policy "$policy" "${inject[@]}" --out "$out" --timeout "$timeout"
         --run "$out/fullstack-run.sh" "${echo[@]}")
     [ "$devices" = 1 ] || boot_args+=(--bind none)
     l1_run "${boot_args[@]}" -- -initrd "$out/initrd.img" \
@@ -327,7 +331,7 @@ _fullstack_results() {
     {
         echo "policy $2"
         echo "inject-align $([ "$3" = 0 ] && echo N || echo Y)"
-        tr -d '\r' <"$out/console.log" 2>/dev/null | sed -n 's/^fullstack: \(vmm\|boots\|s2\) /\1 /p'
+        tr -d '\r' <"$out/console.log" 2>/dev/null | sed -n 's/^fullstack: \(vmm\|boots\|s2\|s2-fwb\) /\1 /p'
         tr -d '\r' <"$out/console.log" 2>/dev/null |
             sed -n 's/^fullstack: l2-boot \([0-9]*\) end=\([^ ]*\) ready=\([^ ]*\) wall=\([^ ]*\).*/l2-boot \1 \2 \3 \4/p'
         echo "picture $picture"
@@ -377,7 +381,7 @@ cmd_fullstack() {
         -h|--help) fullstack_usage; return 0 ;;
         --policy) need_arg $# "fullstack: --policy needs a value"; policies+=("$2"); shift ;;
         --out) need_arg $# "fullstack: --out needs a directory"; out=$2; shift ;;
-        --steps|--timeout) need_arg $# "fullstack: $1 needs a value"; args+=("$1" "$2"); shift ;;
+        --steps|--timeout|--cpu) need_arg $# "fullstack: $1 needs a value"; args+=("$1" "$2"); shift ;;
         --inject-align|--no-devices|--no-picture|--echo) args+=("$1") ;;
         *) die "fullstack: unknown option '$1' (see 'barlab fullstack --help')" ;;
         esac

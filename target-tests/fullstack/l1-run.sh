@@ -14,6 +14,7 @@
 #   fullstack: l2-boot N end=HOW ready=S wall=S steps=S1,S2
 #   fullstack: s2 DEV-barN TYPE[,TYPE]     the stage-2 memory types L1 KVM
 #                                          installed for that BAR
+#   fullstack: s2-fwb yes|no               whether they were FWB encodings
 #   l2: ...                                the L2 QEMU's output, after each boot
 #
 # Settings (set before this text): FS_STEPS (space-separated), FS_DEVICES
@@ -120,6 +121,11 @@ s2_report() {
             [ $bar -lt 6 ] || break
         done <"/sys/bus/pci/devices/$bdf/resource"
     done
+    if grep -q 'kvm_s2_map_device: .*(FWB)' /sys/kernel/tracing/trace; then
+        fs_say "s2-fwb yes"
+    else
+        fs_say "s2-fwb no"
+    fi
 }
 
 nic=$(bl_find $BL_NIC) || bl_fail "no barlab-nic in L1"

@@ -86,6 +86,15 @@ expect_common() {
     expect_line "$n-screendump-matches" "$d/summary" '^picture matches$'
 }
 
+# expect_odd NAME DIR WHAT ERE: PASS NAME-odd-res-WHAT and NAME-odd-fb0-WHAT
+# if both fbdraw --odd runs (resource2_wc, /dev/fb0) ended as ERE says.
+expect_odd() {
+    local s
+    for s in odd-res odd-fb0; do
+        expect_line "$1-$s-$3" "$2/results" "^$s $4"
+    done
+}
+
 args=()
 for p in $POLICIES; do
     args+=(--policy "$p")
@@ -97,19 +106,15 @@ for p in $POLICIES; do
     case $p in
     device)
         expect_line device-wc-not-supported "$d/results" '^wc not-supported inline=0 '
-        for s in odd-res odd-fb0; do
-            expect_line "device-$s-ends-the-vm" "$d/results" \
-                "^$s vm-death qemu=kvm_run_failed_Bad_address .*l1-kvm=EC=0x24_xFSC=0x21_"
-        done
+        expect_odd device "$d" ends-the-vm \
+            'vm-death qemu=kvm_run_failed_Bad_address .*l1-kvm=EC=0x24_xFSC=0x21_'
         expect_line device-l2-booted-again "$d/summary" '^boots 3$'
         expect_line device-stage2 "$d/summary" '^s2 nic-bar2 Device-nGnRE$' \
             '^s2 gpu-bar0 Device-nGnRE$' '^s2 gpu-bar2 Device-nGnRE$'
         ;;
     any|prefetchable)
         expect_line "$p-wc-supported" "$d/results" '^wc supported inline=[1-9]'
-        for s in odd-res odd-fb0; do
-            expect_line "$p-$s-completes" "$d/results" "^$s ok ops-ok=2144 "
-        done
+        expect_odd "$p" "$d" completes 'ok ops-ok=2144 '
         expect_line "$p-one-l2-boot" "$d/summary" '^boots 1$'
         expect_no_line "$p-no-kvm-complaint" "$d/console.txt" 'Unsupported FSC'
         if [ "$p" = any ]; then regs=Normal-NC; else regs=Device-nGnRE; fi
@@ -125,10 +130,7 @@ if [ "$INJECT" = 1 ]; then
     expect_common inject "$d" device
     expect_line inject-l1-reports-it "$d/console.txt" '^barlab-l1: inject-align Y$'
     expect_line inject-wc-not-supported "$d/results" '^wc not-supported inline=0 '
-    for s in odd-res odd-fb0; do
-        expect_line "inject-$s-sigbus" "$d/results" \
-            "^$s sigbus fault=DABT_\\(lower_EL\\),_ESR_0x[0-9a-f]*,_alignment_fault "
-    done
+    expect_odd inject "$d" sigbus 'sigbus fault=DABT_\(lower_EL\),_ESR_0x[0-9a-f]*,_alignment_fault '
     expect_line inject-one-l2-boot "$d/summary" '^boots 1$'
     expect_no_line inject-no-kvm-complaint "$d/console.txt" 'Unsupported FSC'
 fi

@@ -267,9 +267,10 @@ fullstack_run() {
     _fullstack_check_policy "$policy"
     [ "$devices" = 1 ] || picture=0
     [ -n "$out" ] || out=$(_fullstack_dir)/runs/$policy
-    rm -rf "$out"
     mkdir -p "$out"
     out=$(cd "$out" && pwd)
+    # What an earlier run left would pass for this run's.
+    rm -f "$out"/{results,summary,console.log,timing,fullstack.png,picture.txt,l0-slirp.pcap}
 
     qemu_build
     initramfs_build

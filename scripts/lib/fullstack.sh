@@ -162,30 +162,13 @@ _fullstack_overlay_build() {
     # L2 runs the L1 kernel and initramfs: the same drivers and tools,
     # built for that kernel; /init runs l2-run.sh as /run.sh.
     cp "$image" "$tree/lib/barlab/fullstack/Image"
-    _l1_initrd "$base" "$BARLAB_ROOT/target-tests/fullstack/l2-run.sh" \
+    _l1_initrd "$base" "" "$BARLAB_ROOT/target-tests/fullstack/l2-run.sh" \
         "$tree/lib/barlab/fullstack/initrd.gz"
     (cd "$tree" && find . -print0 | LC_ALL=C sort -z |
         cpio --null --reproducible -o -H newc -R 0:0 --quiet) >"$d/overlay.cpio.tmp" ||
         die "fullstack: packing the overlay failed"
     mv "$d/overlay.cpio.tmp" "$d/overlay.cpio"
     echo "$key" >"$d/overlay.stamp"
-}
-
-# _fullstack_initrd SCRIPT OUT: the L1 initramfs, the overlay and SCRIPT
-# as /run.sh, in one file.
-_fullstack_initrd() {
-    local base size tmp
-    base=$(initramfs_path)
-    size=$(stat -c %s "$base")
-    tmp=$(mktemp -d)
-    install -m 755 "$1" "$tmp/run.sh"
-    {
-        cat "$base"
-        head -c $(((4 - size % 4) % 4)) /dev/zero
-        cat "$(_fullstack_dir)/overlay.cpio"
-        (cd "$tmp" && echo run.sh | cpio -o -H newc -R 0:0 --quiet | gzip -n -1)
-    } >"$2"
-    rm -rf "$tmp"
 }
 
 fullstack_usage() {
@@ -277,16 +260,14 @@ fullstack_run() {
     fullstack_vmm_build
     _fullstack_overlay_build
     _fullstack_script "$out/fullstack-run.sh" "$steps" "$devices" "$picture"
-    _fullstack_initrd "$out/fullstack-run.sh" "$out/initrd.img"
-    # l1_run's own initrd (the base and the script) is replaced by the
-    # later -initrd, which also carries the overlay.  A pcap of what
-    # reached L0's slirp is the outside witness of L2's frames.
+    # The overlay rides in L1's initramfs; a pcap of what reached L0's
+    # slirp is the outside witness of L2's frames.
     boot_args=(--cpu "$cpu" --policy "$policy" "${inject[@]}" --out "$out" --timeout "$timeout"
-        --run "$out/fullstack-run.sh" "${echo[@]}")
+        --run "$out/fullstack-run.sh" --initrd-extra "$(_fullstack_dir)/overlay.cpio" "${echo[@]}")
     [ "$devices" = 1 ] || boot_args+=(--bind none)
-    l1_run "${boot_args[@]}" -- -initrd "$out/initrd.img" \
+    l1_run "${boot_args[@]}" -- \
         -object "filter-dump,id=fullstack-pcap,netdev=n0,file=$out/l0-slirp.pcap" || rc=$?
-    rm -f "$out/initrd.img" "$out/initrd.gz"
+    rm -f "$out/initrd.gz"
     _fullstack_results "$out" "$policy" "${#inject[@]}"
     if grep -qE '^[^ ]+ (timeout|died|not-run|failed)' "$out/results"; then
         msg "fullstack: a step of L2 failed to run (see $out/results); L1's console ends:"

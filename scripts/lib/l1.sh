@@ -20,18 +20,26 @@ l1_machine_args() {
         -cpu "$cpu" -smp 2 -m 1G -nodefaults -display none -no-reboot
 }
 
-# _l1_initrd BASE SCRIPT OUT: BASE with SCRIPT appended as /run.sh (the
-# kernel unpacks concatenated cpio archives in order).
+# _l1_initrd BASE EXTRA SCRIPT OUT: BASE, then the cpio EXTRA (may be
+# empty: none; uncompressed is fine, it is 4-byte aligned here), then
+# SCRIPT (may be empty) as /run.sh: the kernel unpacks concatenated cpio
+# archives in order.
 _l1_initrd() {
-    local base=$1 script=$2 out=$3 tmp
-    if [ -z "$script" ]; then
-        cp "$base" "$out"
-        return
-    fi
-    tmp=$(mktemp -d)
-    install -m 755 "$script" "$tmp/run.sh"
-    { cat "$base"; (cd "$tmp" && echo run.sh | cpio -o -H newc -R 0:0 --quiet | gzip -n -1); } >"$out"
-    rm -rf "$tmp"
+    local base=$1 extra=$2 script=$3 out=$4 tmp size
+    {
+        cat "$base"
+        if [ -n "$extra" ]; then
+            size=$(stat -c %s "$base")
+            head -c $(((4 - size % 4) % 4)) /dev/zero
+            cat "$extra"
+        fi
+        if [ -n "$script" ]; then
+            tmp=$(mktemp -d)
+            install -m 755 "$script" "$tmp/run.sh"
+            (cd "$tmp" && echo run.sh | cpio -o -H newc -R 0:0 --quiet | gzip -n -1)
+            rm -rf "$tmp"
+        fi
+    } >"$out"
 }
 
 l1_usage() {
@@ -49,6 +57,8 @@ Boot the L1 host once; the exit status is the script's (124: timeout,
                       new directory under build/runs)
   --timeout S         wall-clock limit in seconds (default 300)
   --echo              copy the console to stderr while it runs
+  --initrd-extra CPIO add CPIO to L1's initramfs (after barlab's, before
+                      the script)
   --no-devices        boot without barlab-nic and barlab-gpu
   --qemu PATH         another qemu-system-aarch64 (e.g. Debian's)
 USAGE
@@ -58,7 +68,7 @@ USAGE
 # sets L1_OUT to the output directory.
 l1_run() {
     local cpu=max policy="" inject=N bind=vfio script="" out="" timeout=$L1_TIMEOUT
-    local echo=() devices=1 qemu="" extra=() append args=()
+    local echo=() devices=1 qemu="" extra=() append args=() initrd_extra=""
     while [ $# -gt 0 ]; do
         case $1 in
         --cpu) need_arg $# "boot: --cpu needs a CPU model"; cpu=$2; shift ;;
@@ -70,6 +80,7 @@ l1_run() {
         --timeout) need_arg $# "boot: --timeout needs seconds"; timeout=$2; shift ;;
         --echo) echo=(--echo) ;;
         --no-devices) devices=0 ;;
+        --initrd-extra) need_arg $# "boot: --initrd-extra needs a cpio file"; initrd_extra=$2; shift ;;
         --qemu) need_arg $# "boot: --qemu needs a path"; qemu=$2; shift ;;
         --) shift; extra=("$@"); break ;;
         *) die "boot: unknown option '$1' (see 'barlab boot --help')" ;;
@@ -82,6 +93,7 @@ l1_run() {
     esac
     case $bind in vfio|none) ;; *) die "boot: --bind must be vfio or none, not '$bind'" ;; esac
     [ -z "$script" ] || [ -f "$script" ] || die "boot: no such script: $script"
+    [ -z "$initrd_extra" ] || [ -f "$initrd_extra" ] || die "boot: no such cpio: $initrd_extra"
     [[ $timeout =~ ^[0-9]+$ ]] || die "boot: --timeout must be a number of seconds"
 
     qemu_build
@@ -95,7 +107,7 @@ l1_run() {
     mkdir -p "$out"
     out=$(cd "$out" && pwd)
     L1_OUT=$out
-    _l1_initrd "$(initramfs_path)" "$script" "$out/initrd.gz"
+    _l1_initrd "$(initramfs_path)" "$initrd_extra" "$script" "$out/initrd.gz"
 
     append="console=ttyAMA0 loglevel=4 panic=-1 barlab.bind=$bind"
     append+=" kvm.inject_s2_alignment_fault=$inject"

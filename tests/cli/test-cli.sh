@@ -129,6 +129,10 @@ run "$BARLAB" matrix --scenarios "$HARNESS_TMP/no-such.scn"
 expect_error matrix-no-scenarios "no scenario file"
 run "$BARLAB" boot --cpu
 expect_error boot-option-needs-value "needs a CPU model"
+run "$BARLAB" fullstack --help
+expect fullstack-help 0 "usage: scripts/barlab fullstack"
+run "$BARLAB" fullstack --policy sometimes
+expect_error fullstack-bad-policy "sometimes"
 run "$BARLAB" path barlab-mt
 expect path-barlab-mt 0 "barlab-mt$"
 

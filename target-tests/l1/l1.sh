@@ -85,10 +85,15 @@ bl_kvm_mode() {
     fi
 }
 
-# bl_report: what this L1 host is, one line each.
+# bl_report: what this L1 host is, one line each.  The stage-2 knobs mean
+# something only where KVM runs (the same initramfs boots as an L2 guest,
+# which has no KVM).
 bl_report() {
+    local kvm
+    kvm=$(bl_kvm_mode)
     bl_say "kernel $(uname -r)"
-    bl_say "kvm $(bl_kvm_mode)"
+    bl_say "kvm $kvm"
+    [ "$kvm" != none ] || return 0
     bl_say "policy $(bl_policy 2>/dev/null || echo unavailable)"
     bl_say "inject-align $(bl_inject_align 2>/dev/null || echo unavailable)"
 }

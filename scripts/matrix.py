@@ -371,7 +371,7 @@ def cmd_report(a):
         print("MISMATCH %s: %s" % (cell_name(r["cell"]), r["why"]))
     print("matrix: %d cells, %d as predicted (%d of them in a permitted way the oracle does not model, marked ~), %d differ"
           % (len(results), report["passed"], sum(bool(r["note"]) for r in results), report["failed"]))
-    print("report: %s (JSON: report.json, JUnit: junit.xml)" % os.path.join(a.out, "index.html"))
+    print("report: %s (JSON: report.json, JUnit: junit.xml)" % os.path.relpath(os.path.join(a.out, "index.html")))
     return 1 if bad else 0
 
 

@@ -92,9 +92,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     console = os.path.join(a.out, "console.log")
     qmp_path = os.path.join(a.out, "qmp.sock")
-    for p in (qmp_path,):
-        if os.path.exists(p):
-            os.unlink(p)
+    if os.path.exists(qmp_path):
+        os.unlink(qmp_path)
     cmd = [a.qemu, *args, "-serial", "stdio", "-monitor", "none",
            "-qmp", "unix:%s,server=on,wait=off" % qmp_path]
     with open(os.path.join(a.out, "qemu.cmdline"), "w") as f:
@@ -133,7 +132,6 @@ def main():
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     finished = ended.wait(a.timeout)
-    rc = 0
     if not finished:
         proc.kill()
         proc.wait()

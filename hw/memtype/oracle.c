@@ -50,14 +50,15 @@ static const MtPattern patterns[] = {
       { INSN(STP, 16, 8, 2), INSN(STP, 16, 8, 16) } },
 };
 
+/* What QEMU 10.0 gives each model (target/arm/tcg/cpu64.c, cpu64.c). */
 static const MtCpu cpus[] = {
-    { "max", true },            /* FEAT_S2FWB, VHE, NV2 */
-    { "neoverse-n1", false },   /* EL2 and VHE, no FWB */
-    { "cortex-a57", false },    /* EL2, KVM runs nVHE */
+    { "max", .fwb = true, .dic = true, .vhe = true },   /* also NV2 */
+    { "neoverse-n1", .fwb = false, .dic = false, .vhe = true },
+    { "cortex-a57", .fwb = false, .dic = false, .vhe = false },
 };
 
 static const char *const policy_names[MT_POLICY__COUNT] = {
-    "device", "prefetchable", "any",
+    "device", "prefetchable", "any", "cacheable",
 };
 
 static const char *const op_names[] = { "STR", "LDR", "STP", "LDP", "ST1", "DC ZVA", "DMB" };
@@ -69,6 +70,14 @@ static const char *const op_names[] = { "STR", "LDR", "STP", "LDP", "ST1", "DC Z
  */
 #define KVM_S2_DEVICE_nGnRE 0x1
 #define KVM_S2_NORMAL_NC 0x5
+
+/*
+ * A cacheable mapping (KVM_PGTABLE_PROT without DEVICE or NORMAL_NC):
+ * MT_S2_FWB_NORMAL (0b0110, force Write-Back) with FWB, MT_S2_NORMAL
+ * (0b1111, Write-Back, combined with stage 1) without.
+ */
+#define KVM_S2_FWB_NORMAL 0x6
+#define KVM_S2_NORMAL 0xf
 
 unsigned mt_pattern_count(void)
 {
@@ -123,8 +132,13 @@ const char *mt_op_name(unsigned op)
 
 uint8_t mt_policy_s2_attr(unsigned policy, bool bar_prefetchable, bool fwb)
 {
-    (void)fwb;  /* KVM's two encodings coincide in both forms */
+    /* KVM's device and Normal-NC encodings coincide in both forms. */
     switch (policy) {
+    case MT_POLICY_CACHEABLE:
+        if (bar_prefetchable) {
+            return fwb ? KVM_S2_FWB_NORMAL : KVM_S2_NORMAL;
+        }
+        return KVM_S2_NORMAL_NC;
     case MT_POLICY_ANY:
         return KVM_S2_NORMAL_NC;
     case MT_POLICY_PREFETCHABLE:
@@ -132,6 +146,18 @@ uint8_t mt_policy_s2_attr(unsigned policy, bool bar_prefetchable, bool fwb)
     default:
         return KVM_S2_DEVICE_nGnRE;
     }
+}
+
+/*
+ * Linux 6.17 kvm_arch_prepare_memory_region(): a cacheable VM_PFNMAP VMA
+ * needs FEAT_S2FWB (no D-cache maintenance through a kernel mapping the
+ * PFN may not have) and CTR_EL0.DIC (no I-cache maintenance either);
+ * without both the memory slot is refused with EINVAL.
+ */
+bool mt_policy_refused(unsigned policy, bool bar_prefetchable, const MtCpu *cpu)
+{
+    return policy == MT_POLICY_CACHEABLE && bar_prefetchable &&
+           !(cpu->fwb && cpu->dic);
 }
 
 uint8_t mt_combine_rule(const MtAttrs *s1, uint8_t s2_attr, bool fwb)
@@ -243,6 +269,12 @@ int mt_predict(const MtScenario *s, MtPrediction *p)
     memset(p, 0, sizeof(*p));
     p->s2_attr = mt_policy_s2_attr(s->policy, s->bar_prefetchable, fwb);
     mt_decode_mair(s->s1_attr, 0, &p->s1);
+    if (mt_policy_refused(s->policy, s->bar_prefetchable, s->cpu)) {
+        p->refused = true;
+        p->combined_mair = -1;
+        p->combine_rule = p->outcome_rule = MT_RULE_K_CACHEABLE_PFNMAP;
+        return 0;
+    }
     mt_combine(&p->s1, p->s2_attr, 3 /* KVM maps ISH */, fwb, &p->combined);
     p->combined_mair = mt_encode_mair(&p->combined, &mair) == MT_OK ? mair : -1;
     p->combine_rule = mt_combine_rule(&p->s1, p->s2_attr, fwb);
@@ -282,6 +314,10 @@ char *mt_prediction_summary(const MtPrediction *p, char *buf, unsigned len)
 {
     unsigned same = 1, gathered = 0;
 
+    if (p->refused) {
+        snprintf(buf, len, "refused by KVM");
+        return buf;
+    }
     switch (p->fault) {
     case MT_FAULT_S1_ALIGN:
         snprintf(buf, len, "EL1 align fault");

@@ -24,6 +24,8 @@ typedef enum {
     MT_POLICY_DEVICE,       /* before Linux 6.9: every BAR Device-nGnRE */
     MT_POLICY_PREFETCHABLE, /* 2021 RFC: prefetchable BARs Normal-NC */
     MT_POLICY_ANY,          /* Linux 6.9+: every BAR Normal-NC */
+    MT_POLICY_CACHEABLE,    /* Linux 6.17 cacheable PFNMAP: prefetchable BARs
+                               Normal-WB with FWB and DIC, else refused */
     MT_POLICY__COUNT,
 } MtPolicy;
 
@@ -52,6 +54,8 @@ typedef struct {
 typedef struct {
     const char *name;
     bool fwb;               /* advertises FEAT_S2FWB; KVM then sets HCR_EL2.FWB */
+    bool dic;               /* CTR_EL0.DIC: no I-cache maintenance to PoU */
+    bool vhe;               /* FEAT_VHE: KVM runs in VHE mode by default, else nVHE */
 } MtCpu;
 
 typedef enum { MT_TOUCH_FIRST, MT_TOUCH_HIT } MtTouch;
@@ -77,6 +81,7 @@ typedef struct {
     uint8_t s2_attr;        /* what the host installs at stage 2 */
     MtAttrs s1, combined;
     int combined_mair;      /* -1 when reserved */
+    bool refused;           /* KVM refuses the memory slot: the VM never runs */
     uint8_t fault;          /* MtFault of the first faulting instruction */
     unsigned fault_insn;
     uint8_t combine_rule;   /* MtRule */
@@ -96,6 +101,12 @@ const char *mt_op_name(unsigned op);
 
 /* The stage-2 MemAttr KVM installs for a BAR under @policy. */
 uint8_t mt_policy_s2_attr(unsigned policy, bool bar_prefetchable, bool fwb);
+
+/*
+ * True if KVM refuses to map the BAR at all: a cacheable VMA of device
+ * memory on a CPU without FEAT_S2FWB and CTR_EL0.DIC (Linux 6.17).
+ */
+bool mt_policy_refused(unsigned policy, bool bar_prefetchable, const MtCpu *cpu);
 
 /* Aligned, unaligned (to its element size) or DC ZVA. */
 MtAccessClass mt_insn_class(const MtInsn *in);

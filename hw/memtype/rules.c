@@ -79,6 +79,11 @@ static const MtRuleInfo rule_table[MT_RULE__COUNT] = {
         "A write the program made before the doorbell arrived after it: the "
         "device may act on a stale descriptor",
         "device expectation (docs/devices); B2.3.12 Memory barriers" },
+    [MT_RULE_K_CACHEABLE_PFNMAP] = { "K1",
+        "A cacheable VMA of device memory: KVM maps it Normal Write-Back at stage 2 "
+        "only with FEAT_S2FWB and CTR_EL0.DIC, and otherwise refuses the memory slot",
+        "Linux 6.17 arch/arm64/kvm/mmu.c: kvm_arch_prepare_memory_region(), "
+        "user_mem_abort(); kernel-patches/0005" },
 };
 
 const MtRuleInfo *mt_rule(unsigned rule)

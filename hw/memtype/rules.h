@@ -40,6 +40,8 @@ typedef enum {
     MT_RULE_X_NO_SPEC,          /* device: register must not be read speculatively */
     MT_RULE_X_NO_GATHER,        /* device: register must arrive alone */
     MT_RULE_X_ORDERED,          /* device: doorbell overtook an earlier write */
+    /* what the host kernel does */
+    MT_RULE_K_CACHEABLE_PFNMAP, /* cacheable device VMA: needs FWB and DIC */
     MT_RULE__COUNT,
 } MtRule;
 

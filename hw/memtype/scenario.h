@@ -4,7 +4,7 @@
  * set of scenarios, `key=value[,value...]` words; the line stands for
  * every combination of its values.  '#' starts a comment.  Keys:
  *
- *   cpu=max|neoverse-n1|cortex-a57     policy=device|prefetchable|any
+ *   cpu=max|neoverse-n1|cortex-a57     policy=device|prefetchable|any|cacheable
  *   bar=pref|nonpref                   s1=<attr>   (memtype.h names/numbers)
  *   pattern=<name>                     touch=first|hit    (default: both)
  *

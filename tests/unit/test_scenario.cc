@@ -57,6 +57,20 @@ TEST(Scenario, TouchDefaultsToBoth)
     EXPECT_FALSE(g.v[0].bar_prefetchable);
 }
 
+TEST(Scenario, EveryPolicyAndCpuByName)
+{
+    Got g;
+    std::string err;
+    ASSERT_EQ(parse("cpu=max,neoverse-n1,cortex-a57 policy=device,prefetchable,any,cacheable "
+                    "bar=pref,nonpref s1=0x44 pattern=str8 touch=first", g, err), 0)
+        << err;
+    ASSERT_EQ(g.v.size(), 3u * 4 * 2);
+    EXPECT_EQ(g.v[6].policy, MT_POLICY_CACHEABLE);
+    EXPECT_TRUE(g.v[6].bar_prefetchable);
+    EXPECT_FALSE(g.v[7].bar_prefetchable);
+    EXPECT_STREQ(g.v.back().cpu->name, "cortex-a57");
+}
+
 TEST(Scenario, BlankAndCommentLines)
 {
     Got g;
@@ -98,7 +112,7 @@ INSTANTIATE_TEST_SUITE_P(Lines, ScenarioBad, ::testing::Values(
 
 TEST(ScenarioFile, TheShippedFilesParse)
 {
-    for (const char *f : { "default.scn", "bar0.scn" }) {
+    for (const char *f : { "default.scn", "bar0.scn", "matrix.scn", "matrix-quick.scn" }) {
         std::string path = std::string(SCENARIO_DIR) + "/" + f;
         FILE *fp = fopen(path.c_str(), "r");
         ASSERT_NE(fp, nullptr) << path;

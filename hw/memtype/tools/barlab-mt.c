@@ -287,10 +287,11 @@ static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
 {
     char sum[64];
 
-    printf("{\"cpu\":\"%s\",\"fwb\":%s,\"policy\":\"%s\",\"bar\":\"%s\","
-           "\"s1\":\"0x%02x\",\"pattern\":\"%s\",\"touch\":\"%s\",\"s2\":\"0x%x\","
-           "\"combined_mair\":",
-           s->cpu->name, s->cpu->fwb ? "true" : "false", mt_policy_name(s->policy),
+    printf("{\"cpu\":\"%s\",\"fwb\":%s,\"dic\":%s,\"vhe\":%s,\"policy\":\"%s\","
+           "\"bar\":\"%s\",\"s1\":\"0x%02x\",\"pattern\":\"%s\",\"touch\":\"%s\","
+           "\"s2\":\"0x%x\",\"combined_mair\":",
+           s->cpu->name, s->cpu->fwb ? "true" : "false", s->cpu->dic ? "true" : "false",
+           s->cpu->vhe ? "true" : "false", mt_policy_name(s->policy),
            s->bar_prefetchable ? "pref" : "nonpref", s->s1_attr, s->pattern->name,
            s->touch == MT_TOUCH_FIRST ? "first" : "hit", p->s2_attr);
     if (p->combined_mair >= 0) {
@@ -300,7 +301,7 @@ static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
     }
     printf(",\"fault\":\"%s\",\"may_gather\":%s,\"rules\":[\"%s\",\"%s\"],"
            "\"summary\":\"%s\",\"txns\":[",
-           fault_ids[p->fault], p->may_gather ? "true" : "false",
+           p->refused ? "kvm-refused" : fault_ids[p->fault], p->may_gather ? "true" : "false",
            mt_rule(p->combine_rule)->id, mt_rule(p->outcome_rule)->id,
            mt_prediction_summary(p, sum, sizeof(sum)));
     for (unsigned i = 0; i < p->ntxns; i++) {

@@ -372,6 +372,55 @@ int mt_combine(const MtAttrs *s1, uint8_t s2_memattr, uint8_t s2_sh, bool fwb,
     return MT_OK;
 }
 
+int mt_combine_share(const MtAttrs *s1, uint8_t s1_sh, unsigned s1_share,
+                     uint8_t s2_memattr, uint8_t s2_sh, bool fwb, MtAttrs *out)
+{
+    uint8_t field, s2_share;
+    MtS2 s2;
+    int ret = mt_combine(s1, s2_memattr, s2_sh, fwb, out);
+
+    if (ret != MT_OK || s1_share != MT_S1SH_FIELD || !fwb ||
+        s1->kind != MT_KIND_NORMAL || !is_nc_nc(s1)) {
+        return ret;
+    }
+    mt_decode_s2(s2_memattr, fwb, &s2);
+    if (s2.op != MT_S2_FWB_FORCE_WB) {
+        return ret;
+    }
+    /*
+     * AArch64.S2ApplyFWBMemAttrs(): S2CombineS1Shareability() of stage 1's
+     * shareability and stage 2's SH, then EffectiveShareability(); here
+     * stage 1's is its SH field, not the Outer Shareable of NC.
+     */
+    ret = mt_decode_sh(s1_sh, &field);
+    if (ret != MT_OK) {
+        set_reserved(out);
+        return ret;
+    }
+    mt_decode_sh(s2_sh, &s2_share);
+    out->share = share_combine[field][s2_share];
+    effective_share(out);
+    return MT_OK;
+}
+
+static const char *const s1_share_names[MT_S1SH__COUNT] = { "cpu", "field", "osh" };
+
+const char *mt_s1_share_name(unsigned choice)
+{
+    return name_of(s1_share_names, ARRAY_SIZE(s1_share_names), choice);
+}
+
+int mt_s1_share_parse(const char *name, uint8_t *choice)
+{
+    for (unsigned i = 0; i < MT_S1SH__COUNT; i++) {
+        if (!strcasecmp(name, s1_share_names[i])) {
+            *choice = i;
+            return MT_OK;
+        }
+    }
+    return MT_ERR_RANGE;
+}
+
 static int encode_nibble(const MtHints *h, uint8_t *nib)
 {
     uint8_t rw = (h->ra ? 2 : 0) | (h->wa ? 1 : 0);

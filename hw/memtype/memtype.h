@@ -70,6 +70,22 @@ enum {
     MT_FEAT_MTE2 = 1u << 1,
 };
 
+/*
+ * The stage-1 shareability a Normal Inner-NC Outer-NC stage 1 passes on to
+ * stage 2 when FEAT_S2FWB forces Write-Back (MemAttr 0b110): the
+ * descriptor's SH field, as the pseudocode's stage-1 decode keeps it (and
+ * QEMU does), or the Outer Shareable that a Non-cacheable location has at
+ * stage 1 (docs/rules.md, "Shareability under FWB").  Only then does the
+ * choice show: every other combination of a Device or NC stage 1 ends
+ * Device or NC, which is Outer Shareable whatever was passed.
+ */
+typedef enum {
+    MT_S1SH_CPU,            /* what the CPU model does (MtCpu.s1_share) */
+    MT_S1SH_FIELD,          /* stage 1's SH field */
+    MT_S1SH_OSH,            /* Outer Shareable */
+    MT_S1SH__COUNT,
+} MtS1Share;
+
 /* What a stage-2 MemAttr[3:0] field means on its own. */
 typedef enum {
     MT_S2_DEVICE,           /* Device of MtS2.device (both forms) */
@@ -138,6 +154,17 @@ int mt_decode_sh(uint8_t sh, uint8_t *share);
  */
 int mt_combine(const MtAttrs *s1, uint8_t s2_memattr, uint8_t s2_sh, bool fwb,
                MtAttrs *out);
+
+/*
+ * mt_combine() with the stage-1 descriptor's SH field @s1_sh and the
+ * choice @s1_share (MT_S1SH_FIELD or MT_S1SH_OSH) of what a Non-cacheable
+ * stage 1 passes on under FWB's force-Write-Back; mt_combine() is
+ * MT_S1SH_OSH.
+ */
+int mt_combine_share(const MtAttrs *s1, uint8_t s1_sh, unsigned s1_share,
+                     uint8_t s2_memattr, uint8_t s2_sh, bool fwb, MtAttrs *out);
+const char *mt_s1_share_name(unsigned choice);
+int mt_s1_share_parse(const char *name, uint8_t *choice);
 
 /*
  * Encode attributes in the MAIR byte format (the form QEMU keeps combined

@@ -11,7 +11,45 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define INSN(o, s, e, off) { .op = MT_OP_##o, .size = s, .esize = e, .offset = off }
+/*
+ * The register each instruction transfers, as the matrix payload
+ * (matrix-patterns.S) writes it: loads into x12, stores from x3 (bursts
+ * from x3 up, one register each).
+ */
+#define LOAD_OP(op) ((op) == MT_OP_LDR || (op) == MT_OP_LDP || (op) == MT_OP_LDNP || \
+                     (op) == MT_OP_LDAR || (op) == MT_OP_LDXR)
+#define INSN_RT(o, s, e, off, r) \
+    { .op = MT_OP_##o, .size = s, .esize = e, .offset = off, .rt = r }
+#define INSN(o, s, e, off) INSN_RT(o, s, e, off, LOAD_OP(MT_OP_##o) ? 12 : 3)
+
+/*
+ * What each instruction is (MtOpInfo).  isv: ESR_ELx.ISV can be 1 for a
+ * Data Abort on it, the ISS encoding for a Data Abort: "loads and stores of
+ * a single general-purpose register ..., including those with Acquire/
+ * Release semantics, but excluding Load Exclusive or Store Exclusive and
+ * excluding those with writeback"; not pairs, SIMD, DC ZVA or atomics.
+ */
+static const MtOpInfo op_table[MT_OP__COUNT] = {
+    /*                    name        kind               read   write  isv    acqrel lse */
+    [MT_OP_STR]     = { "STR",      MT_OPK_PLAIN,     false, true,  true,  false, false },
+    [MT_OP_LDR]     = { "LDR",      MT_OPK_PLAIN,     true,  false, true,  false, false },
+    [MT_OP_STP]     = { "STP",      MT_OPK_PLAIN,     false, true,  false, false, false },
+    [MT_OP_LDP]     = { "LDP",      MT_OPK_PLAIN,     true,  false, false, false, false },
+    [MT_OP_ST1]     = { "ST1",      MT_OPK_PLAIN,     false, true,  false, false, false },
+    [MT_OP_DCZVA]   = { "DC ZVA",   MT_OPK_ZVA,       false, true,  false, false, false },
+    [MT_OP_DMB]     = { "DMB",      MT_OPK_BARRIER,   false, false, false, false, false },
+    [MT_OP_LDNP]    = { "LDNP",     MT_OPK_PLAIN,     true,  false, false, false, false },
+    [MT_OP_LDXR]    = { "LDXR",     MT_OPK_EXCLUSIVE, true,  false, false, false, false },
+    [MT_OP_STXR]    = { "STXR",     MT_OPK_EXCLUSIVE, false, true,  false, false, false },
+    [MT_OP_CAS]     = { "CAS",      MT_OPK_ATOMIC,    true,  true,  false, false, true },
+    [MT_OP_LDADD]   = { "LDADD",    MT_OPK_ATOMIC,    true,  true,  false, false, true },
+    [MT_OP_SWP]     = { "SWP",      MT_OPK_ATOMIC,    true,  true,  false, false, true },
+    [MT_OP_LDAR]    = { "LDAR",     MT_OPK_PLAIN,     true,  false, true,  true,  false },
+    [MT_OP_STLR]    = { "STLR",     MT_OPK_PLAIN,     false, true,  true,  true,  false },
+    [MT_OP_PRFM]    = { "PRFM",     MT_OPK_HINT,      false, false, false, false, false },
+    [MT_OP_DCCVAC]  = { "DC CVAC",  MT_OPK_CMO,       false, false, false, false, false },
+    [MT_OP_DCCIVAC] = { "DC CIVAC", MT_OPK_CMO,       false, false, false, false, false },
+};
 
 /*
  * The access patterns.  Offsets are within one 64-byte line of the BAR;
@@ -48,20 +86,67 @@ static const MtPattern patterns[] = {
     { "memset_unaligned",
       "memset of 30 bytes at +2, glibc's 16-31-byte path: overlapping STP X, X at +2 and +16", 2,
       { INSN(STP, 16, 8, 2), INSN(STP, 16, 8, 16) } },
+    /* Aligned pairs load as two elements (B2.2.1: each register single-copy atomic). */
+    { "ldp16", "16-byte load pair (LDP X, X), 16-byte aligned", 1, { INSN(LDP, 16, 8, 0) } },
+    { "ldnp16", "16-byte non-temporal load pair (LDNP X, X), 16-byte aligned", 1,
+      { INSN(LDNP, 16, 8, 0) } },
+    /* B2.9: exclusives outside Inner/Outer Write-Back memory are IMPLEMENTATION DEFINED. */
+    { "ldxr_stxr", "exclusive pair: LDXR X, then STXR W, X of the same aligned doubleword", 2,
+      { INSN(LDXR, 8, 8, 0), INSN(STXR, 8, 8, 0) } },
+    /* B2.2: LSE atomics outside Inner/Outer Write-Back memory are IMPLEMENTATION DEFINED. */
+    { "cas8", "compare and swap of an aligned doubleword (CAS X, X)", 1, { INSN(CAS, 8, 8, 0) } },
+    { "ldadd8", "atomic add to an aligned doubleword (LDADD X, X)", 1,
+      { INSN(LDADD, 8, 8, 0) } },
+    { "swp8", "atomic swap of an aligned doubleword (SWP X, X)", 1, { INSN(SWP, 8, 8, 0) } },
+    /* B2.3: acquire/release order, but are single accesses like STR/LDR. */
+    { "stlr_ldar", "store-release (STLR X) then load-acquire (LDAR X) of the next doubleword", 2,
+      { INSN(STLR, 8, 8, 0), INSN(LDAR, 8, 8, 8) } },
+    /*
+     * B2.5.2: unaligned, so it faults on any Device type; on Normal it
+     * completes in two pieces, one per 4 KiB page (a stage-2 page each).
+     * Offset 0xfc: the payload runs it in the slot whose end is a page end.
+     */
+    { "str8_pagecross", "unaligned 8-byte store across a 4 KiB page boundary (STR X at page end - 4)",
+      1, { INSN(STR, 8, 8, 0xfc) } },
+    /* C6.2 PRFM: a hint; no fault, no access the model makes. */
+    { "prfm", "prefetch for load (PRFM PLDL1KEEP) of the slot", 1, { INSN(PRFM, 64, 64, 0) } },
+    /* D7.4: cache maintenance by VA does not fault on alignment and is not a barrier. */
+    { "str8_dccvac", "aligned STR X, then DC CVAC of its line", 2,
+      { INSN(STR, 8, 8, 0), INSN(DCCVAC, 64, 64, 0) } },
+    { "str8_dccivac", "aligned STR X, then DC CIVAC of its line", 2,
+      { INSN(STR, 8, 8, 0), INSN(DCCIVAC, 64, 64, 0) } },
 };
 
-/* What QEMU 10.0 gives each model (target/arm/tcg/cpu64.c, cpu64.c). */
+/*
+ * What QEMU 10.0 gives each model (target/arm/tcg/cpu64.c, cpu64.c): max
+ * has FEAT_XS (ID_AA64ISAR1.XS) and FEAT_MTE2 (ID_AA64PFR1.MTE, shown to a
+ * guest only with -M virt,mte=on), so their MAIR encodings are defined;
+ * Neoverse N1 is Armv8.2 (LSE, no XS, no MTE); Cortex-A57 is Armv8.0 (no
+ * LSE).  Stage-1 shareability under FWB: QEMU's combine_cacheattrs()
+ * combines stage 1's SH field, for every model.
+ */
 static const MtCpu cpus[] = {
-    { "max", .fwb = true, .dic = true, .vhe = true },   /* also NV2 */
-    { "neoverse-n1", .fwb = false, .dic = false, .vhe = true },
-    { "cortex-a57", .fwb = false, .dic = false, .vhe = false },
+    { "max", .fwb = true, .dic = true, .vhe = true, .lse = true,      /* also NV2 */
+      .mair_features = MT_FEAT_XS | MT_FEAT_MTE2, .s1_share = MT_S1SH_FIELD },
+    { "neoverse-n1", .fwb = false, .dic = false, .vhe = true, .lse = true,
+      .mair_features = 0, .s1_share = MT_S1SH_FIELD },
+    { "cortex-a57", .fwb = false, .dic = false, .vhe = false, .lse = false,
+      .mair_features = 0, .s1_share = MT_S1SH_FIELD },
+};
+
+/* The guest's stage-1 SH field for the BAR: matrix.c maps it Inner Shareable. */
+#define GUEST_S1_SH 3
+/* KVM maps device memory Inner Shareable at stage 2 (KVM_PTE_LEAF_ATTR_LO_S2_SH_IS). */
+#define KVM_S2_SH 3
+
+static const char *const outcome_names[MT_OUT__COUNT] = {
+    "complete", "no-access", "stxr-fails", "abort-0x35", "undefined", "prefetch-read",
 };
 
 static const char *const policy_names[MT_POLICY__COUNT] = {
     "device", "prefetchable", "any", "cacheable",
 };
 
-static const char *const op_names[] = { "STR", "LDR", "STP", "LDP", "ST1", "DC ZVA", "DMB" };
 
 /*
  * What KVM installs: KVM_PGTABLE_PROT_DEVICE gives MT_S2_DEVICE_nGnRE
@@ -109,6 +194,16 @@ const MtCpu *mt_cpu_find(const char *name)
     return NULL;
 }
 
+unsigned mt_cpu_count(void)
+{
+    return ARRAY_SIZE(cpus);
+}
+
+const MtCpu *mt_cpu_at(unsigned i)
+{
+    return i < ARRAY_SIZE(cpus) ? &cpus[i] : NULL;
+}
+
 const char *mt_policy_name(unsigned policy)
 {
     return policy < MT_POLICY__COUNT ? policy_names[policy] : "?";
@@ -127,7 +222,17 @@ int mt_policy_parse(const char *name, uint8_t *policy)
 
 const char *mt_op_name(unsigned op)
 {
-    return op < ARRAY_SIZE(op_names) ? op_names[op] : "?";
+    return op < MT_OP__COUNT ? op_table[op].name : "?";
+}
+
+const MtOpInfo *mt_op_info(unsigned op)
+{
+    return op < MT_OP__COUNT ? &op_table[op] : NULL;
+}
+
+const char *mt_outcome_name(unsigned outcome)
+{
+    return outcome < MT_OUT__COUNT ? outcome_names[outcome] : "?";
 }
 
 uint8_t mt_policy_s2_attr(unsigned policy, bool bar_prefetchable, bool fwb)
@@ -187,10 +292,17 @@ uint8_t mt_combine_rule(const MtAttrs *s1, uint8_t s2_attr, bool fwb)
 
 MtAccessClass mt_insn_class(const MtInsn *in)
 {
-    if (in->op == MT_OP_DCZVA) {
+    switch (op_table[in->op].kind) {
+    case MT_OPK_ZVA:
         return MT_ACCESS_DCZVA;
+    case MT_OPK_HINT:
+    case MT_OPK_CMO:
+    case MT_OPK_BARRIER:
+        /* No data access: nothing to be aligned (AArch64.DC(), PRFM). */
+        return MT_ACCESS_ALIGNED;
+    default:
+        return in->offset % in->esize ? MT_ACCESS_UNALIGNED : MT_ACCESS_ALIGNED;
     }
-    return in->offset % in->esize ? MT_ACCESS_UNALIGNED : MT_ACCESS_ALIGNED;
 }
 
 static void record_txn(void *opaque, const MtTxn *t, uint8_t *data)
@@ -208,21 +320,18 @@ static void record_txn(void *opaque, const MtTxn *t, uint8_t *data)
     }
 }
 
-void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
-                    MtGather *g)
+/* The element accesses of one instruction, reads before writes (an atomic's order). */
+static void run_insn(const MtInsn *in, unsigned i, const MtAccess *tmpl, uint64_t *seq,
+                     uint32_t epoch, MtGather *g)
 {
+    const MtOpInfo *op = &op_table[in->op];
+    MtAccessClass cls = mt_insn_class(in);
     uint8_t buf[MT_GATHER_MAX_LINE_SIZE] = { 0 };
-    uint64_t seq = tmpl->seq;
-    uint32_t epoch = tmpl->epoch;
 
-    for (unsigned i = 0; i < ninsns && i < pat->ninsns; i++) {
-        const MtInsn *in = &pat->insns[i];
-        bool store = in->op != MT_OP_LDR && in->op != MT_OP_LDP;
-        MtAccessClass cls = mt_insn_class(in);
+    for (unsigned dir = 0; dir < 2; dir++) {
+        bool store = dir == 1;
 
-        if (in->op == MT_OP_DMB) {
-            mt_gather_flush(g, MT_FLUSH_BARRIER, tmpl->time_ns);
-            epoch++;
+        if (store ? !op->write : !op->read) {
             continue;
         }
         for (unsigned e = 0; e < in->size / in->esize; e++) {
@@ -233,13 +342,31 @@ void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
             a.flags = (store ? MT_TXN_WRITE : 0) |
                       (cls == MT_ACCESS_UNALIGNED ? MT_TXN_UNALIGNED : 0) |
                       (cls == MT_ACCESS_DCZVA ? MT_TXN_DCZVA : 0);
-            a.seq = seq++;
+            a.seq = (*seq)++;
             a.epoch = epoch;
             if (store) {
                 memset(buf, (int)(0xa0 + i), a.size);
             }
             mt_gather_access(g, &a, buf);
         }
+    }
+}
+
+void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
+                    MtGather *g)
+{
+    uint64_t seq = tmpl->seq;
+    uint32_t epoch = tmpl->epoch;
+
+    for (unsigned i = 0; i < ninsns && i < pat->ninsns; i++) {
+        const MtInsn *in = &pat->insns[i];
+
+        if (in->op == MT_OP_DMB) {
+            mt_gather_flush(g, MT_FLUSH_BARRIER, tmpl->time_ns);
+            epoch++;
+            continue;
+        }
+        run_insn(in, i, tmpl, &seq, epoch, g);
     }
 }
 
@@ -257,25 +384,99 @@ static void predict_shape(const MtScenario *s, MtPrediction *p, unsigned ninsns)
     mt_gather_flush(&g, MT_FLUSH_STOP, 0);
 }
 
+static bool is_write_back(const MtAttrs *a)
+{
+    return a->kind == MT_KIND_NORMAL && a->inner.cache == MT_CACHE_WB &&
+           a->outer.cache == MT_CACHE_WB;
+}
+
+/*
+ * What the architecture leaves open for @in on the combined type: the
+ * outcomes it permits (a mask), and the rule that says so.
+ */
+static uint8_t permitted_outcomes(const MtInsn *in, const MtAttrs *combined, uint8_t *rule)
+{
+    const unsigned complete = 1u << MT_OUT_COMPLETE;
+
+    switch (op_table[in->op].kind) {
+    case MT_OPK_EXCLUSIVE:
+        /* B2.9: the monitors need not support non-Write-Back memory. */
+        if (is_write_back(combined)) {
+            return complete;
+        }
+        *rule = MT_RULE_I_EXCLUSIVE;
+        return complete | 1u << MT_OUT_STXR_FAILS | 1u << MT_OUT_ABORT_EXCL;
+    case MT_OPK_ATOMIC:
+        /* B2.2: nor need atomics be supported there. */
+        if (is_write_back(combined)) {
+            return complete;
+        }
+        *rule = MT_RULE_I_ATOMIC;
+        return complete | 1u << MT_OUT_ABORT_EXCL;
+    case MT_OPK_HINT:
+        /* A prefetch may read Normal memory, never Device (B2.10.2). */
+        *rule = MT_RULE_I_PREFETCH;
+        if (combined->kind == MT_KIND_NORMAL) {
+            return 1u << MT_OUT_NO_ACCESS | 1u << MT_OUT_PREFETCH_READ;
+        }
+        return 1u << MT_OUT_NO_ACCESS;
+    default:
+        return complete;
+    }
+}
+
+/* The syndrome of an Alignment fault on @in, at the EL that takes it. */
+static void predict_syndrome(const MtInsn *in, MtFault fault, MtSyndrome *syn)
+{
+    const MtOpInfo *op = &op_table[in->op];
+
+    memset(syn, 0, sizeof(*syn));
+    syn->dfsc = 0x21;                   /* Alignment fault */
+    /* WnR: 1 for a write; DC ZVA counts as one (ESR_ELx.WnR). */
+    syn->wnr = op->write && !op->read;
+    if (fault == MT_FAULT_S1_ALIGN) {
+        /* The guest's own stage 1: to EL1 from EL1; ISV=1 is IMPLEMENTATION DEFINED there. */
+        syn->el = 1;
+        syn->ec = 0x25;
+        syn->isv_permitted = op->isv;
+    } else {
+        /* A stage-2 fault: to EL2 from a lower EL, ISV=1 for the instructions that have one. */
+        syn->el = 2;
+        syn->ec = 0x24;
+        syn->isv_permitted = syn->isv_required = op->isv;
+    }
+    if (syn->isv_permitted) {
+        syn->sas = (uint8_t)(in->esize == 8 ? 3 : in->esize == 4 ? 2 : in->esize == 2 ? 1 : 0);
+        syn->srt = in->rt;
+        syn->sf = in->esize == 8;
+        syn->ar = op->acqrel;
+    }
+}
+
 int mt_predict(const MtScenario *s, MtPrediction *p)
 {
     bool fwb = s->cpu->fwb;
     unsigned done;
-    uint8_t mair;
+    uint8_t mair, share_choice;
 
-    if (!s->pattern || s->policy >= MT_POLICY__COUNT) {
+    if (!s->pattern || s->policy >= MT_POLICY__COUNT || s->s1_share >= MT_S1SH__COUNT) {
         return -1;
     }
     memset(p, 0, sizeof(*p));
     p->s2_attr = mt_policy_s2_attr(s->policy, s->bar_prefetchable, fwb);
-    mt_decode_mair(s->s1_attr, 0, &p->s1);
+    mt_decode_mair(s->s1_attr, s->cpu->mair_features, &p->s1);
+    p->outcome = MT_OUT_COMPLETE;
+    p->permitted = 1u << MT_OUT_COMPLETE;
     if (mt_policy_refused(s->policy, s->bar_prefetchable, s->cpu)) {
         p->refused = true;
         p->combined_mair = -1;
         p->combine_rule = p->outcome_rule = MT_RULE_K_CACHEABLE_PFNMAP;
         return 0;
     }
-    mt_combine(&p->s1, p->s2_attr, 3 /* KVM maps ISH */, fwb, &p->combined);
+    share_choice = s->s1_share != MT_S1SH_CPU ? s->s1_share : s->cpu->s1_share;
+    mt_combine_share(&p->s1, GUEST_S1_SH, share_choice, p->s2_attr, KVM_S2_SH, fwb,
+                     &p->combined);
+    p->share = p->combined.share;
     p->combined_mair = mt_encode_mair(&p->combined, &mair) == MT_OK ? mair : -1;
     p->combine_rule = mt_combine_rule(&p->s1, p->s2_attr, fwb);
     p->may_gather = mt_permits(&p->combined).gather;
@@ -283,23 +484,48 @@ int mt_predict(const MtScenario *s, MtPrediction *p)
 
     for (done = 0; done < s->pattern->ninsns; done++) {
         const MtInsn *in = &s->pattern->insns[done];
+        const MtOpInfo *op = &op_table[in->op];
         MtAccessClass cls = mt_insn_class(in);
+        uint8_t rule = MT_RULE__COUNT, permitted;
 
+        if (op->lse && !s->cpu->lse) {
+            /* Not on this CPU: UNDEFINED before any access. */
+            p->outcome = MT_OUT_UNDEFINED;
+            p->permitted = 1u << MT_OUT_UNDEFINED;
+            p->outcome_rule = MT_RULE_I_UNDEFINED;
+            p->fault_insn = done;
+            break;
+        }
         p->fault = mt_alignment_fault(&p->s1, p->s2_attr, fwb, cls);
         if (p->fault != MT_FAULT_NONE) {
             p->fault_insn = done;
             if (p->fault == MT_FAULT_UNPREDICTABLE) {
                 p->outcome_rule = MT_RULE_C_RESERVED;
-            } else if (cls == MT_ACCESS_DCZVA) {
-                p->outcome_rule = MT_RULE_A_DCZVA;
             } else {
-                p->outcome_rule = p->fault == MT_FAULT_S1_ALIGN ? MT_RULE_A_S1
-                                                                 : MT_RULE_A_S2;
+                p->outcome_rule = cls == MT_ACCESS_DCZVA ? MT_RULE_A_DCZVA :
+                                  p->fault == MT_FAULT_S1_ALIGN ? MT_RULE_A_S1 : MT_RULE_A_S2;
+                predict_syndrome(in, p->fault, &p->syndrome);
             }
             break;
         }
         if (cls != MT_ACCESS_ALIGNED) {
             p->outcome_rule = MT_RULE_A_NORMAL;
+        }
+        if ((op->read || op->write) && !op->isv && !p->mmio_isv0) {
+            p->mmio_isv0 = true;
+            p->mmio_isv0_insn = done;
+        }
+        if (op->kind == MT_OPK_CMO) {
+            p->outcome_rule = MT_RULE_I_CMO;
+        }
+        permitted = permitted_outcomes(in, &p->combined, &rule);
+        if (permitted != 1u << MT_OUT_COMPLETE) {
+            p->permitted = permitted;
+            p->impdef_rule = rule;
+            p->outcome_rule = rule;
+            if (!(permitted & 1u << MT_OUT_COMPLETE)) {
+                p->outcome = MT_OUT_NO_ACCESS;
+            }
         }
     }
     if (p->combined_mair < 0) {
@@ -316,6 +542,10 @@ char *mt_prediction_summary(const MtPrediction *p, char *buf, unsigned len)
 
     if (p->refused) {
         snprintf(buf, len, "refused by KVM");
+        return buf;
+    }
+    if (p->outcome == MT_OUT_UNDEFINED) {
+        snprintf(buf, len, "UNDEFINED insn");
         return buf;
     }
     switch (p->fault) {
@@ -337,7 +567,9 @@ char *mt_prediction_summary(const MtPrediction *p, char *buf, unsigned len)
         same += i && p->txns[i].size == p->txns[0].size;
         gathered += p->txns[i].naccesses > 1;
     }
-    if (p->ntxns && same == p->ntxns) {
+    if (!p->ntxns) {
+        snprintf(buf, len, "ok no access");
+    } else if (same == p->ntxns) {
         snprintf(buf, len, "ok %ux%uB%s", p->ntxns, p->txns[0].size,
                  gathered ? " gathered" : "");
     } else {

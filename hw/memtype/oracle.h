@@ -32,14 +32,50 @@ typedef enum {
 typedef enum {
     MT_OP_STR, MT_OP_LDR, MT_OP_STP, MT_OP_LDP, MT_OP_ST1, MT_OP_DCZVA,
     MT_OP_DMB,              /* a barrier: no access, ends gathering */
+    MT_OP_LDNP,             /* load pair, non-temporal hint */
+    MT_OP_LDXR, MT_OP_STXR, /* exclusives */
+    MT_OP_CAS, MT_OP_LDADD, MT_OP_SWP,  /* FEAT_LSE atomics */
+    MT_OP_LDAR, MT_OP_STLR, /* load-acquire, store-release */
+    MT_OP_PRFM,             /* prefetch hint (PLDL1KEEP) */
+    MT_OP_DCCVAC, MT_OP_DCCIVAC,        /* data cache clean (and invalidate) by VA */
+    MT_OP__COUNT,
 } MtOp;
 
-/* One instruction: @size bytes at @offset in elements of @esize bytes. */
+/* What an instruction does, the one table the oracle reads (oracle.c). */
+typedef enum {
+    MT_OPK_PLAIN,           /* loads and stores, single or pair or vector */
+    MT_OPK_ZVA,             /* DC ZVA */
+    MT_OPK_BARRIER,
+    MT_OPK_EXCLUSIVE,       /* LDXR/STXR */
+    MT_OPK_ATOMIC,          /* CAS, LDADD, SWP: a read and a write */
+    MT_OPK_HINT,            /* PRFM: may read, never faults */
+    MT_OPK_CMO,             /* DC CVAC/CIVAC by VA */
+} MtOpKind;
+
+typedef struct {
+    const char *name;       /* "STR", "DC CVAC", ... */
+    uint8_t kind;           /* MtOpKind */
+    bool read, write;       /* the accesses it makes to the location */
+    bool isv;               /* a Data Abort on it can carry the instruction
+                               syndrome: a single general-purpose register,
+                               no writeback, not exclusive or atomic */
+    bool acqrel;            /* ESR.AR: acquire or release semantics */
+    bool lse;               /* needs FEAT_LSE */
+} MtOpInfo;
+
+const MtOpInfo *mt_op_info(unsigned op);
+
+/*
+ * One instruction: @size bytes at @offset in elements of @esize bytes.
+ * @rt: the register it transfers (ESR.SRT when the syndrome is valid); the
+ * matrix payload (target-tests/payloads/matrix-patterns.S) uses exactly it.
+ */
 typedef struct {
     uint8_t op;             /* MtOp */
     uint8_t size;
     uint8_t esize;
     uint16_t offset;
+    uint8_t rt;
 } MtInsn;
 
 #define MT_PATTERN_MAX_INSNS 12
@@ -56,6 +92,9 @@ typedef struct {
     bool fwb;               /* advertises FEAT_S2FWB; KVM then sets HCR_EL2.FWB */
     bool dic;               /* CTR_EL0.DIC: no I-cache maintenance to PoU */
     bool vhe;               /* FEAT_VHE: KVM runs in VHE mode by default, else nVHE */
+    bool lse;               /* FEAT_LSE: CAS, LDADD, SWP exist */
+    unsigned mair_features; /* MT_FEAT_XS, MT_FEAT_MTE2: MAIR encodings defined */
+    uint8_t s1_share;       /* MtS1Share this implementation passes to stage 2 */
 } MtCpu;
 
 typedef enum { MT_TOUCH_FIRST, MT_TOUCH_HIT } MtTouch;
@@ -67,7 +106,34 @@ typedef struct {
     uint8_t s1_attr;        /* MAIR byte */
     uint8_t touch;          /* MtTouch: the oracle predicts the same for both */
     const MtPattern *pattern;
+    uint8_t s1_share;       /* MtS1Share to assume; MT_S1SH_CPU: the CPU's */
 } MtScenario;
+
+/*
+ * The outcomes the architecture permits where it leaves them IMPLEMENTATION
+ * DEFINED or CONSTRAINED UNPREDICTABLE (MtPrediction.permitted, a mask).
+ */
+typedef enum {
+    MT_OUT_COMPLETE,        /* completes; the modelled accesses reach the device */
+    MT_OUT_NO_ACCESS,       /* completes without an access to the device */
+    MT_OUT_STXR_FAILS,      /* the Store-Exclusive fails (status 1), no write */
+    MT_OUT_ABORT_EXCL,      /* Data Abort, DFSC 0x35: unsupported exclusive or atomic */
+    MT_OUT_UNDEFINED,       /* the instruction does not exist on the CPU: EC 0x00 */
+    MT_OUT_PREFETCH_READ,   /* a prefetch reads the line (Normal memory only) */
+    MT_OUT__COUNT,
+} MtOutcome;
+
+/* The syndrome of a predicted Data Abort, as the EL that takes it sees it. */
+typedef struct {
+    uint8_t el;             /* 1: the guest, 2: the host (L1 KVM) */
+    uint8_t ec;             /* 0x24 from a lower EL, 0x25 from the same EL */
+    uint8_t dfsc;
+    bool wnr;
+    bool isv_permitted;     /* ISV=1 may be reported */
+    bool isv_required;      /* ISV=1 must be reported */
+    uint8_t sas, srt;       /* when ISV=1: log2(size), the register */
+    bool sf, ar;            /* when ISV=1: 64-bit register, acquire/release */
+} MtSyndrome;
 
 #define MT_PREDICT_MAX_TXNS 16
 
@@ -82,6 +148,16 @@ typedef struct {
     MtAttrs s1, combined;
     int combined_mair;      /* -1 when reserved */
     bool refused;           /* KVM refuses the memory slot: the VM never runs */
+    uint8_t outcome;        /* MtOutcome the model predicts (when no fault) */
+    uint8_t permitted;      /* mask of 1 << MtOutcome the architecture permits;
+                               more than one bit: IMPLEMENTATION DEFINED */
+    uint8_t impdef_rule;    /* MtRule behind the permitted set, when it has several */
+    MtSyndrome syndrome;    /* when fault is an alignment fault */
+    bool mmio_isv0;         /* an instruction of the pattern would reach a VMM
+                               as an ISV=0 stage-2 abort if the BAR were
+                               trapped MMIO (KVM cannot emulate it) */
+    unsigned mmio_isv0_insn;
+    uint8_t share;          /* MtShare of the combined type */
     uint8_t fault;          /* MtFault of the first faulting instruction */
     unsigned fault_insn;
     uint8_t combine_rule;   /* MtRule */
@@ -95,6 +171,9 @@ unsigned mt_pattern_count(void);
 const MtPattern *mt_pattern_at(unsigned i);
 const MtPattern *mt_pattern_find(const char *name);
 const MtCpu *mt_cpu_find(const char *name);
+const char *mt_outcome_name(unsigned outcome);
+unsigned mt_cpu_count(void);
+const MtCpu *mt_cpu_at(unsigned i);
 const char *mt_policy_name(unsigned policy);
 int mt_policy_parse(const char *name, uint8_t *policy);
 const char *mt_op_name(unsigned op);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The rule catalogue: see rules.h and docs/rules.md. */
 #include "rules.h"
+
+#include <stdio.h>
+
 #include "txn.h"
 
 static const MtRuleInfo rule_table[MT_RULE__COUNT] = {
@@ -84,6 +87,37 @@ static const MtRuleInfo rule_table[MT_RULE__COUNT] = {
         "only with FEAT_S2FWB and CTR_EL0.DIC, and otherwise refuses the memory slot",
         "Linux 6.17 arch/arm64/kvm/mmu.c: kvm_arch_prepare_memory_region(), "
         "user_mem_abort(); kernel-patches/0005" },
+    [MT_RULE_I_EXCLUSIVE] = { "I1",
+        "Load/Store-Exclusive to memory that is not Inner and Outer Write-Back: "
+        "IMPLEMENTATION DEFINED; it completes, the Store-Exclusive always fails, "
+        "or a Data Abort with DFSC 0x35 (unsupported exclusive or atomic access)",
+        "B2.9 Synchronization and semaphores (exclusives and memory types); "
+        "ESR_ELx.DFSC 0b110101" },
+    [MT_RULE_I_ATOMIC] = { "I2",
+        "An LSE atomic to memory that is not Inner and Outer Write-Back: "
+        "IMPLEMENTATION DEFINED; it completes as one read-modify-write, or a "
+        "Data Abort with DFSC 0x35 (unsupported exclusive or atomic access)",
+        "B2.2 Atomicity in the Arm architecture (atomic instructions and memory "
+        "types); ESR_ELx.DFSC 0b110101" },
+    [MT_RULE_I_PREFETCH] = { "I3",
+        "PRFM is a hint: it never faults; it may read a Normal location "
+        "speculatively, never a Device one",
+        "C6.2 PRFM (immediate); B2.10.2 Device memory: no speculative data accesses" },
+    [MT_RULE_I_CMO] = { "I4",
+        "DC CVAC/CIVAC by VA: no Alignment fault on any memory type; a Device or "
+        "Non-cacheable location holds no cached copy, so nothing reaches the device",
+        "D7.4 Cache maintenance instructions; AArch64.DC()" },
+    [MT_RULE_I_UNDEFINED] = { "U1",
+        "The instruction is not implemented on this CPU (no FEAT_LSE): UNDEFINED, "
+        "an exception with EC 0x00 at the guest's EL",
+        "ID_AA64ISAR0_EL1.Atomic; C6.2 CAS, LDADD, SWP" },
+    [MT_RULE_S_ISV] = { "S1",
+        "A stage-2 Data Abort taken to EL2 carries the instruction syndrome (ISV=1: "
+        "SAS, SRT, SF, AR) only for a load or store of one general-purpose register "
+        "without writeback, not exclusive, not atomic; pairs, vectors, DC ZVA, "
+        "exclusives and atomics give ISV=0, which a VMM cannot emulate; at EL1 "
+        "ISV=1 is IMPLEMENTATION DEFINED",
+        "ESR_ELx, ISS encoding for an exception from a Data Abort: ISV" },
 };
 
 const MtRuleInfo *mt_rule(unsigned rule)
@@ -91,6 +125,20 @@ const MtRuleInfo *mt_rule(unsigned rule)
     static const MtRuleInfo unknown = { "?", "unknown rule", "" };
 
     return rule < MT_RULE__COUNT ? &rule_table[rule] : &unknown;
+}
+
+char *mt_rule_mask_str(uint32_t mask, const char *sep, char *buf)
+{
+    size_t at = 0;
+
+    buf[0] = '\0';
+    for (unsigned r = 0; r < MT_RULE__COUNT; r++) {
+        if (mask >> r & 1) {
+            at += (size_t)snprintf(buf + at, MT_RULE_MASK_STR - at, "%s%s",
+                                   at ? sep : "", rule_table[r].id);
+        }
+    }
+    return buf;
 }
 
 const char *mt_flush_reason_name(unsigned reason)

@@ -7,6 +7,8 @@
 #ifndef BARLAB_RULES_H
 #define BARLAB_RULES_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,6 +44,13 @@ typedef enum {
     MT_RULE_X_ORDERED,          /* device: doorbell overtook an earlier write */
     /* what the host kernel does */
     MT_RULE_K_CACHEABLE_PFNMAP, /* cacheable device VMA: needs FWB and DIC */
+    /* instructions whose outcome the memory type leaves open, syndromes */
+    MT_RULE_I_EXCLUSIVE,        /* exclusives to non-WB memory: IMPLEMENTATION DEFINED */
+    MT_RULE_I_ATOMIC,           /* LSE atomics to non-WB memory: IMPLEMENTATION DEFINED */
+    MT_RULE_I_PREFETCH,         /* PRFM: a hint, may read Normal, never Device */
+    MT_RULE_I_CMO,              /* DC CVAC/CIVAC: no fault, no access to NC/Device */
+    MT_RULE_I_UNDEFINED,        /* the instruction is not on this CPU */
+    MT_RULE_S_ISV,              /* when a Data Abort carries the instruction syndrome */
     MT_RULE__COUNT,
 } MtRule;
 
@@ -51,7 +60,21 @@ typedef struct {
     const char *source;     /* Arm ARM section or pseudocode function */
 } MtRuleInfo;
 
+/* The rules a checker verdict can name (check.h): V1..V7, X1..X3. */
+#define MT_RULE_VERDICT_FIRST MT_RULE_V_GATHER
+#define MT_RULE_VERDICT_LAST MT_RULE_X_ORDERED
+#define MT_RULE_VERDICT_MASK \
+    ((UINT32_C(2) << MT_RULE_VERDICT_LAST) - (UINT32_C(1) << MT_RULE_VERDICT_FIRST))
+
 const MtRuleInfo *mt_rule(unsigned rule);
+
+/*
+ * A verdict (a mask of 1u << MtRule) as rule ids in catalogue order joined
+ * by @sep ("V4,X3"), or "" for 0, into @buf; MT_RULE_MASK_STR bytes hold
+ * every mask.  Returns @buf.
+ */
+#define MT_RULE_MASK_STR 128
+char *mt_rule_mask_str(uint32_t mask, const char *sep, char *buf);
 
 #ifdef __cplusplus
 }

@@ -763,3 +763,43 @@ TEST(MemtypeAttrPermits, MatchesDecode)
         EXPECT_EQ(0, memcmp(&slow, &fast, sizeof(slow))) << "attr " << v;
     }
 }
+
+// Under FWB's force-Write-Back a Normal-NC stage 1 passes on either its SH
+// field or Outer Shareable (the implementation's choice); the choice shows
+// nowhere else: a Device stage 1 is Outer Shareable at stage 1 already,
+// and every other stage 2 leaves a NC or Device result Outer Shareable.
+TEST(MemtypeShare, FwbForceWriteBackStageOneShareability)
+{
+    MtAttrs nc, dev, wb, out;
+    mt_decode_mair(0x44, 0, &nc);
+    mt_decode_mair(0x04, 0, &dev);
+    mt_decode_mair(0xff, 0, &wb);
+
+    ASSERT_EQ(mt_combine_share(&nc, 3, MT_S1SH_FIELD, 0x6, 3, true, &out), MT_OK);
+    EXPECT_EQ(out.kind, MT_KIND_NORMAL);
+    EXPECT_EQ(out.share, MT_SH_ISH);
+    ASSERT_EQ(mt_combine_share(&nc, 0, MT_S1SH_FIELD, 0x6, 0, true, &out), MT_OK);
+    EXPECT_EQ(out.share, MT_SH_NSH);
+    ASSERT_EQ(mt_combine_share(&nc, 3, MT_S1SH_OSH, 0x6, 3, true, &out), MT_OK);
+    EXPECT_EQ(out.share, MT_SH_OSH);
+    // mt_combine() is the Outer Shareable choice.
+    ASSERT_EQ(mt_combine(&nc, 0x6, 3, true, &out), MT_OK);
+    EXPECT_EQ(out.share, MT_SH_OSH);
+    // SH 0b01 is reserved.
+    EXPECT_EQ(mt_combine_share(&nc, 1, MT_S1SH_FIELD, 0x6, 3, true, &out), MT_ERR_RESERVED);
+    for (uint8_t s2 : { 0x1, 0x5, 0x7 }) {
+        ASSERT_EQ(mt_combine_share(&nc, 3, MT_S1SH_FIELD, s2, 3, true, &out), MT_OK);
+        EXPECT_EQ(out.share, MT_SH_OSH) << int(s2);
+    }
+    ASSERT_EQ(mt_combine_share(&dev, 3, MT_S1SH_FIELD, 0x6, 3, true, &out), MT_OK);
+    EXPECT_EQ(out.share, MT_SH_OSH);
+    ASSERT_EQ(mt_combine_share(&nc, 3, MT_S1SH_FIELD, 0xf, 3, false, &out), MT_OK);
+    EXPECT_EQ(out.share, MT_SH_OSH);
+    ASSERT_EQ(mt_combine_share(&wb, 3, MT_S1SH_OSH, 0x6, 3, true, &out), MT_OK);
+    EXPECT_EQ(out.share, MT_SH_ISH);
+    uint8_t c;
+    EXPECT_EQ(mt_s1_share_parse("field", &c), MT_OK);
+    EXPECT_EQ(c, MT_S1SH_FIELD);
+    EXPECT_NE(mt_s1_share_parse("inner", &c), MT_OK);
+    EXPECT_STREQ(mt_s1_share_name(MT_S1SH_OSH), "osh");
+}

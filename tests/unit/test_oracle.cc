@@ -247,7 +247,8 @@ TEST_P(OracleAll, Consistent)
                 const char *pat = mt_pattern_at(i)->name;
                 MtPrediction p = predict(cpu, MtPolicy(pol), pol != 0, s1, pat);
                 MtAttrs a;
-                bool reserved = mt_decode_mair(s1, 0, &a) != MT_OK;
+                bool reserved =
+                    mt_decode_mair(s1, mt_cpu_find(cpu)->mair_features, &a) != MT_OK;
 
                 if (reserved) {
                     EXPECT_EQ(p.combined_mair, -1);
@@ -260,9 +261,15 @@ TEST_P(OracleAll, Consistent)
                     continue;
                 }
                 EXPECT_GE(p.combined_mair, 0);
-                if (p.fault == MT_FAULT_NONE) {
+                if (p.fault == MT_FAULT_NONE && p.outcome == MT_OUT_COMPLETE) {
                     EXPECT_GT(p.ntxns, 0u) << pat;
                 }
+                if (p.outcome != MT_OUT_COMPLETE) {
+                    // No access (hints, or UNDEFINED before one), or more than
+                    // one permitted outcome named with its rule.
+                    EXPECT_TRUE(p.ntxns == 0u || p.outcome_rule == MT_RULE_I_CMO) << pat;
+                }
+                EXPECT_NE(p.permitted & (1u << p.outcome), 0u) << pat;
                 if (p.fault == MT_FAULT_S1_ALIGN) {
                     EXPECT_EQ(a.kind, MT_KIND_DEVICE);
                 }
@@ -301,6 +308,8 @@ TEST(OracleNames, PatternTableOrder)
         "str8", "str8_unaligned", "ldr8", "ldr8_unaligned", "stp16",
         "stp16_unaligned", "burst64_str", "burst64_stp", "burst64_st1",
         "dczva", "burst64_str_dmb", "memcpy_unaligned", "memset_unaligned",
+        "ldp16", "ldnp16", "ldxr_stxr", "cas8", "ldadd8", "swp8", "stlr_ldar",
+        "str8_pagecross", "prfm", "str8_dccvac", "str8_dccivac",
     };
 
     ASSERT_EQ(mt_pattern_count(), sizeof(order) / sizeof(order[0]));
@@ -309,6 +318,175 @@ TEST(OracleNames, PatternTableOrder)
         EXPECT_EQ(mt_pattern_find(order[i]), mt_pattern_at(i));
     }
     EXPECT_EQ(mt_pattern_at(mt_pattern_count()), nullptr);
+}
+
+// The CPU decides which MAIR encodings exist: FEAT_XS and FEAT_MTE2 on
+// -cpu max give 0x40 (Normal-NC, XS=0), 0xa0 and 0xf0 (Tagged Normal-WB)
+// a prediction; Neoverse N1 has neither, so they stay reserved.
+TEST(OracleCpu, FeatureEncodingsArePredictedWhereTheCpuHasThem)
+{
+    for (uint8_t s1 : { 0x40, 0xa0, 0xf0, 0x05 }) {
+        MtPrediction max = predict("max", MT_POLICY_ANY, true, s1, "str8");
+        EXPECT_GE(max.combined_mair, 0) << int(s1);
+        EXPECT_EQ(max.ntxns, 1u) << int(s1);
+        MtPrediction n1 = predict("neoverse-n1", MT_POLICY_ANY, true, s1, "str8");
+        EXPECT_EQ(n1.combined_mair, -1) << int(s1);
+        EXPECT_EQ(n1.outcome_rule, MT_RULE_C_RESERVED);
+    }
+    // 0x40 is Normal-NC with XS=0: over stage-2 Normal-NC it is Normal-NC.
+    EXPECT_EQ(predict("max", MT_POLICY_ANY, true, 0x40, "str8").combined_mair, 0x44);
+    // Device-nGnRE with XS=0 (0x05) faults like Device-nGnRE.
+    EXPECT_EQ(predict("max", MT_POLICY_ANY, true, 0x05, "str8_unaligned").fault,
+              MT_FAULT_S1_ALIGN);
+    EXPECT_TRUE(mt_cpu_find("max")->lse && mt_cpu_find("neoverse-n1")->lse);
+    EXPECT_FALSE(mt_cpu_find("cortex-a57")->lse);
+}
+
+// Exclusives and atomics outside Write-Back memory: the oracle names every
+// permitted outcome and the rule; on Write-Back only completion.
+TEST(OracleImpdef, ExclusivesAndAtomicsOnDeviceAndNormalNC)
+{
+    const unsigned complete = 1u << MT_OUT_COMPLETE, fails = 1u << MT_OUT_STXR_FAILS,
+                   abort = 1u << MT_OUT_ABORT_EXCL;
+    for (uint8_t s1 : { 0x04, 0x44 }) {
+        for (MtPolicy pol : { MT_POLICY_DEVICE, MT_POLICY_ANY }) {
+            MtPrediction x = predict("max", pol, true, s1, "ldxr_stxr");
+            EXPECT_EQ(x.permitted, complete | fails | abort);
+            EXPECT_EQ(x.outcome_rule, MT_RULE_I_EXCLUSIVE);
+            EXPECT_EQ(x.outcome, MT_OUT_COMPLETE);
+            ASSERT_GE(x.ntxns, 1u);
+            EXPECT_FALSE(x.txns[0].write);
+            for (const char *pat : { "cas8", "ldadd8", "swp8" }) {
+                MtPrediction a = predict("neoverse-n1", pol, true, s1, pat);
+                EXPECT_EQ(a.permitted, complete | abort) << pat;
+                EXPECT_EQ(a.outcome_rule, MT_RULE_I_ATOMIC) << pat;
+                EXPECT_TRUE(a.mmio_isv0) << pat;
+            }
+        }
+    }
+    // The cacheable policy with FWB forces Write-Back: the monitors must work.
+    MtPrediction wb = predict("max", MT_POLICY_CACHEABLE, true, 0x44, "ldxr_stxr");
+    EXPECT_EQ(wb.permitted, complete);
+    MtPrediction wba = predict("max", MT_POLICY_CACHEABLE, true, 0xff, "cas8");
+    EXPECT_EQ(wba.permitted, complete);
+    // No FEAT_LSE on Cortex-A57: UNDEFINED, nothing reaches the device.
+    MtPrediction u = predict("cortex-a57", MT_POLICY_ANY, true, 0x44, "cas8");
+    EXPECT_EQ(u.outcome, MT_OUT_UNDEFINED);
+    EXPECT_EQ(u.outcome_rule, MT_RULE_I_UNDEFINED);
+    EXPECT_EQ(u.ntxns, 0u);
+    EXPECT_EQ(predict("cortex-a57", MT_POLICY_ANY, true, 0x44, "ldxr_stxr").outcome,
+              MT_OUT_COMPLETE);
+}
+
+TEST(OracleImpdef, PrefetchAndCacheMaintenance)
+{
+    MtPrediction nc = predict("max", MT_POLICY_ANY, true, 0x44, "prfm");
+    EXPECT_EQ(nc.outcome, MT_OUT_NO_ACCESS);
+    EXPECT_EQ(nc.permitted, (1u << MT_OUT_NO_ACCESS) | (1u << MT_OUT_PREFETCH_READ));
+    EXPECT_EQ(nc.ntxns, 0u);
+    // Never a speculative read of Device memory.
+    MtPrediction dev = predict("max", MT_POLICY_DEVICE, true, 0x44, "prfm");
+    EXPECT_EQ(dev.permitted, 1u << MT_OUT_NO_ACCESS);
+    for (const char *pat : { "str8_dccvac", "str8_dccivac" }) {
+        for (uint8_t s1 : { 0x04, 0x44 }) {
+            MtPrediction p = predict("max", MT_POLICY_DEVICE, true, s1, pat);
+            EXPECT_EQ(p.fault, MT_FAULT_NONE) << pat;
+            EXPECT_EQ(p.outcome_rule, MT_RULE_I_CMO) << pat;
+            ASSERT_EQ(p.ntxns, 1u) << pat;
+            EXPECT_TRUE(p.txns[0].write);
+        }
+    }
+}
+
+TEST(OracleShapes, PairsAcquireReleaseAndPageCrossing)
+{
+    for (const char *pat : { "ldp16", "ldnp16" }) {
+        MtPrediction p = predict("max", MT_POLICY_DEVICE, true, 0x04, pat);
+        ASSERT_EQ(p.ntxns, 2u) << pat;
+        EXPECT_FALSE(p.txns[0].write);
+        EXPECT_EQ(p.txns[1].offset, 8u);
+        EXPECT_TRUE(p.mmio_isv0) << pat;
+    }
+    MtPrediction rel = predict("max", MT_POLICY_ANY, true, 0x44, "stlr_ldar");
+    ASSERT_EQ(rel.ntxns, 2u);
+    EXPECT_TRUE(rel.txns[0].write);
+    EXPECT_FALSE(rel.txns[1].write);
+    EXPECT_FALSE(rel.mmio_isv0);
+    // Across the page: two pieces on Normal-NC, a fault on any Device type.
+    MtPrediction nc = predict("max", MT_POLICY_ANY, true, 0x44, "str8_pagecross");
+    ASSERT_EQ(nc.ntxns, 2u);
+    EXPECT_EQ(nc.txns[0].offset, 0xfcu);
+    EXPECT_EQ(nc.txns[0].size, 4u);
+    EXPECT_EQ(nc.txns[1].offset, 0x100u);
+    EXPECT_EQ(predict("max", MT_POLICY_DEVICE, true, 0x44, "str8_pagecross").fault,
+              MT_FAULT_S2_ALIGN);
+    EXPECT_EQ(predict("max", MT_POLICY_ANY, true, 0x04, "str8_pagecross").fault,
+              MT_FAULT_S1_ALIGN);
+}
+
+// The syndrome a VMM gets: ISV=1 with SAS/SRT/SF for a single-register
+// access, ISV=0 for a pair, SIMD or DC ZVA; stage-1 faults go to EL1.
+TEST(OracleSyndrome, StageTwoAlignmentFaults)
+{
+    MtPrediction s = predict("max", MT_POLICY_DEVICE, true, 0x44, "str8_unaligned");
+    EXPECT_EQ(s.syndrome.el, 2);
+    EXPECT_EQ(s.syndrome.ec, 0x24);
+    EXPECT_EQ(s.syndrome.dfsc, 0x21);
+    EXPECT_TRUE(s.syndrome.wnr);
+    EXPECT_TRUE(s.syndrome.isv_required);
+    EXPECT_EQ(s.syndrome.sas, 3);
+    EXPECT_EQ(s.syndrome.srt, 3);
+    EXPECT_TRUE(s.syndrome.sf);
+    EXPECT_FALSE(s.mmio_isv0);
+
+    MtPrediction l = predict("neoverse-n1", MT_POLICY_DEVICE, true, 0x44, "ldr8_unaligned");
+    EXPECT_FALSE(l.syndrome.wnr);
+    EXPECT_EQ(l.syndrome.srt, 12);
+
+    for (const char *pat : { "stp16_unaligned", "dczva", "memcpy_unaligned" }) {
+        MtPrediction p = predict("max", MT_POLICY_DEVICE, true, 0x44, pat);
+        EXPECT_EQ(p.syndrome.el, 2) << pat;
+        EXPECT_FALSE(p.syndrome.isv_permitted) << pat;
+        EXPECT_TRUE(p.syndrome.wnr) << pat;
+    }
+    MtPrediction e1 = predict("max", MT_POLICY_ANY, true, 0x04, "str8_unaligned");
+    EXPECT_EQ(e1.syndrome.el, 1);
+    EXPECT_EQ(e1.syndrome.ec, 0x25);
+    EXPECT_TRUE(e1.syndrome.isv_permitted);
+    EXPECT_FALSE(e1.syndrome.isv_required);
+    // The burst of STP would be ISV=0 if the BAR were trapped, though it completes.
+    MtPrediction b = predict("max", MT_POLICY_ANY, true, 0x44, "burst64_stp");
+    EXPECT_EQ(b.fault, MT_FAULT_NONE);
+    EXPECT_TRUE(b.mmio_isv0);
+    EXPECT_FALSE(predict("max", MT_POLICY_ANY, true, 0x44, "burst64_str").mmio_isv0);
+}
+
+// Stage 1 Normal-NC (SH=ISH in the guest) over FWB's force-Write-Back: the
+// shareability passed on is the implementation's choice.
+TEST(OracleShare, FwbForceWriteBackUsesTheChosenStageOneShareability)
+{
+    MtScenario s = {};
+    MtPrediction p;
+    s.cpu = mt_cpu_find("max");
+    s.policy = MT_POLICY_CACHEABLE;
+    s.bar_prefetchable = true;
+    s.s1_attr = 0x44;
+    s.pattern = mt_pattern_find("str8");
+    ASSERT_EQ(mt_predict(&s, &p), 0);
+    EXPECT_EQ(p.combined_mair, 0xff);
+    EXPECT_EQ(p.share, MT_SH_ISH);      // the CPU's choice: the SH field
+    s.s1_share = MT_S1SH_OSH;
+    ASSERT_EQ(mt_predict(&s, &p), 0);
+    EXPECT_EQ(p.share, MT_SH_OSH);
+    s.s1_share = MT_S1SH__COUNT;
+    EXPECT_NE(mt_predict(&s, &p), 0);
+    // Without force-Write-Back the choice does not show.
+    s.policy = MT_POLICY_ANY;
+    for (uint8_t c : { MT_S1SH_FIELD, MT_S1SH_OSH }) {
+        s.s1_share = c;
+        ASSERT_EQ(mt_predict(&s, &p), 0);
+        EXPECT_EQ(p.share, MT_SH_OSH);
+    }
 }
 
 } // namespace

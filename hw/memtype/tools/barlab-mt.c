@@ -20,17 +20,27 @@
 #include "trace.h"
 
 static const char usage[] =
-    "usage: barlab-mt explain S1ATTR S2ATTR [--fwb] [--json]\n"
-    "       barlab-mt explain --table --json\n"
-    "       barlab-mt oracle SCENARIO-FILE [--json]\n"
+    "usage: barlab-mt explain S1ATTR S2ATTR [--fwb] [--json] [CPU-OPTIONS]\n"
+    "       barlab-mt explain --table --json [CPU-OPTIONS]\n"
+    "       barlab-mt oracle SCENARIO-FILE [--json] [CPU-OPTIONS]\n"
     "       barlab-mt model PATTERN S1ATTR S2ATTR [--fwb] [--reorder SEED]\n"
-    "                 [--trace FILE]\n"
+    "                 [--trace FILE] [CPU-OPTIONS]\n"
     "       barlab-mt trace FILE [--json]\n"
-    "       barlab-mt patterns\n";
+    "       barlab-mt patterns\n"
+    "       barlab-mt cpus [--json]\n"
+    "       barlab-mt policies\n"
+    "CPU-OPTIONS: --cpu NAME (default max; oracle: instead of each scenario's)\n"
+    "             --s1-share cpu|field|osh (the stage-1 shareability FWB's\n"
+    "             force-Write-Back passes on; default: the CPU's)\n";
 
+/* The command being run, for the pointer to its help. */
+static const char *command = "";
+
+/* A usage mistake: one line, then where the usage is (scripts/barlab). */
 static int usage_error(const char *what)
 {
-    fprintf(stderr, "barlab: error: %s\n%s", what, usage);
+    fprintf(stderr, "barlab: error: %s\nsee 'barlab %s%s--help'\n", what, command,
+            *command ? " " : "");
     return 2;
 }
 
@@ -60,12 +70,75 @@ static bool file_args(int argc, char **argv, const char **path, bool *json)
     return *path != NULL;
 }
 
+/* ---- the CPU options explain, oracle and model share --------------------- */
+
+typedef struct {
+    const MtCpu *cpu;
+    bool cpu_given;
+    uint8_t s1_share;       /* MtS1Share */
+} CpuOpts;
+
+static void cpu_opts_init(CpuOpts *o)
+{
+    o->cpu = mt_cpu_find("max");
+    o->cpu_given = false;
+    o->s1_share = MT_S1SH_CPU;
+}
+
+/*
+ * If argv[*i] is --cpu or --s1-share, take it and its value: 1, or -1
+ * after a one-line error; 0 if it is neither.
+ */
+static int cpu_option(int argc, char **argv, int *i, CpuOpts *o)
+{
+    const char *opt = argv[*i];
+
+    if (strcmp(opt, "--cpu") && strcmp(opt, "--s1-share")) {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "barlab: error: %s needs a value\n", opt);
+        return -1;
+    }
+    (*i)++;
+    if (!strcmp(opt, "--cpu")) {
+        o->cpu = mt_cpu_find(argv[*i]);
+        o->cpu_given = true;
+        if (!o->cpu) {
+            fprintf(stderr, "barlab: error: unknown CPU model '%s' (see 'barlab-mt cpus')\n",
+                    argv[*i]);
+            return -1;
+        }
+    } else if (mt_s1_share_parse(argv[*i], &o->s1_share) != MT_OK) {
+        fprintf(stderr, "barlab: error: --s1-share takes cpu, field or osh, not '%s'\n",
+                argv[*i]);
+        return -1;
+    }
+    return 1;
+}
+
+static uint8_t s1_share_of(const CpuOpts *o)
+{
+    return o->s1_share != MT_S1SH_CPU ? o->s1_share : o->cpu->s1_share;
+}
+
+/* --fwb needs a CPU with FEAT_S2FWB: HCR_EL2.FWB is RES0 without it. */
+static bool fwb_refused(const CpuOpts *o, bool fwb)
+{
+    if (fwb && !o->cpu->fwb) {
+        fprintf(stderr, "barlab: error: --fwb: -cpu %s has no FEAT_S2FWB\n", o->cpu->name);
+        return true;
+    }
+    return false;
+}
+
 /* ---- explain ----------------------------------------------------------- */
 
 /* Everything explain says about one S1 x S2 x FWB cell. */
 typedef struct {
     uint8_t s1_attr, s2_attr;
     bool fwb;
+    const CpuOpts *opts;
     MtAttrs s1, combined;
     MtS2 s2;
     int combined_mair;
@@ -78,9 +151,10 @@ static void explain_cell(Cell *c)
 {
     uint8_t mair;
 
-    mt_decode_mair(c->s1_attr, 0, &c->s1);
+    mt_decode_mair(c->s1_attr, c->opts->cpu->mair_features, &c->s1);
     mt_decode_s2(c->s2_attr, c->fwb, &c->s2);
-    mt_combine(&c->s1, c->s2_attr, 3 /* ISH, as KVM maps */, c->fwb, &c->combined);
+    /* Both stages Inner Shareable: as drivers map BARs and as KVM maps them. */
+    mt_combine_share(&c->s1, 3, s1_share_of(c->opts), c->s2_attr, 3, c->fwb, &c->combined);
     c->combined_mair = mt_encode_mair(&c->combined, &mair) == MT_OK ? mair : -1;
     c->rule = mt_combine_rule(&c->s1, c->s2_attr, c->fwb);
     c->permits = mt_permits(&c->combined);
@@ -122,7 +196,7 @@ static void print_explain_json(FILE *out, const Cell *c)
             "\"shareability\":\"%s\",\"rule\":\"%s\",\"permits\":{\"gather\":%s,"
             "\"reorder\":%s,\"early_ack\":%s,\"unaligned\":%s,\"dczva\":%s,"
             "\"speculative_read\":%s},\"unaligned_fault\":\"%s\","
-            "\"dczva_fault\":\"%s\"}\n",
+            "\"dczva_fault\":\"%s\",\"cpu\":\"%s\",\"s1_share\":\"%s\"}\n",
             c->s1_attr, mt_attrs_name(&c->s1, s1n, sizeof(s1n)), c->s2_attr,
             c->fwb ? "true" : "false", s2_meaning(c, s2n, sizeof(s2n)),
             mt_attrs_name(&c->combined, cn, sizeof(cn)), mair,
@@ -132,7 +206,8 @@ static void print_explain_json(FILE *out, const Cell *c)
             c->permits.early_ack ? "true" : "false",
             c->permits.unaligned ? "true" : "false", c->permits.dczva ? "true" : "false",
             c->permits.speculative_read ? "true" : "false",
-            fault_ids[c->unaligned], fault_ids[c->dczva]);
+            fault_ids[c->unaligned], fault_ids[c->dczva], c->opts->cpu->name,
+            mt_s1_share_name(s1_share_of(c->opts)));
 }
 
 static void print_rule(FILE *out, const char *indent, unsigned rule)
@@ -167,7 +242,15 @@ static void print_explain_text(FILE *out, const Cell *c)
         fprintf(out, "  (MAIR 0x%02x, %s)", c->combined_mair,
                 mt_share_name(c->combined.share));
     }
-    fprintf(out, "\nwhy\n");
+    fprintf(out, "\n");
+    if (c->fwb && c->s2.op == MT_S2_FWB_FORCE_WB && c->s1.kind == MT_KIND_NORMAL &&
+        c->s1.inner.cache == MT_CACHE_NC && c->s1.outer.cache == MT_CACHE_NC) {
+        fprintf(out, "shareability    stage 1 passes on %s (--s1-share %s; stage 1's SH "
+                "taken as Inner Shareable)\n",
+                s1_share_of(c->opts) == MT_S1SH_FIELD ? "its SH field" : "Outer Shareable",
+                mt_s1_share_name(s1_share_of(c->opts)));
+    }
+    fprintf(out, "why\n");
     print_rule(out, "  ", c->rule);
     if (c->combined.kind == MT_KIND_RESERVED) {
         return;
@@ -186,11 +269,17 @@ static int cmd_explain(int argc, char **argv)
 {
     bool fwb = false, json = false, table = false;
     const char *args[2];
-    int nargs = 0;
-    Cell c = { 0 };
+    int nargs = 0, opt;
+    CpuOpts opts;
+    Cell c = { .opts = &opts };
 
+    cpu_opts_init(&opts);
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--fwb")) {
+        if ((opt = cpu_option(argc, argv, &i, &opts))) {
+            if (opt < 0) {
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--fwb")) {
             fwb = true;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
@@ -212,7 +301,7 @@ static int cmd_explain(int argc, char **argv)
         for (unsigned f = 0; f < 2; f++) {
             for (unsigned s1 = 0; s1 < 256; s1++) {
                 for (unsigned s2 = 0; s2 < 16; s2++) {
-                    Cell t = { .s1_attr = s1, .s2_attr = s2, .fwb = f };
+                    Cell t = { .s1_attr = s1, .s2_attr = s2, .fwb = f, .opts = &opts };
 
                     explain_cell(&t);
                     print_explain_json(stdout, &t);
@@ -223,6 +312,9 @@ static int cmd_explain(int argc, char **argv)
     }
     if (nargs != 2) {
         return usage_error("explain needs S1ATTR and S2ATTR");
+    }
+    if (fwb_refused(&opts, fwb)) {
+        return 2;
     }
     if (mt_parse_s1(args[0], &c.s1_attr) != MT_OK) {
         fprintf(stderr, "barlab: error: unknown stage-1 attribute '%s' "
@@ -283,6 +375,53 @@ static bool same_row(const MtScenario *a, const MtScenario *b)
            a->touch == b->touch;
 }
 
+/*
+ * What the oracle says beyond the fault: the modelled outcome and every
+ * outcome the architecture permits (more than one where it leaves the
+ * choice to the implementation), the syndrome of a predicted fault at the
+ * EL that takes it, and whether a trapped-MMIO access would give ISV=0.
+ */
+static void print_oracle_json_outcome(const MtScenario *s, const MtPrediction *p)
+{
+    const MtSyndrome *y = &p->syndrome;
+    unsigned n = 0;
+
+    printf(",\"lse\":%s,\"s1_share\":\"%s\",\"shareability\":\"%s\",\"outcome\":\"%s\","
+           "\"permitted\":[", s->cpu->lse ? "true" : "false",
+           mt_s1_share_name(s->s1_share != MT_S1SH_CPU ? s->s1_share : s->cpu->s1_share),
+           p->combined_mair < 0 ? "-" : mt_share_name(p->share), mt_outcome_name(p->outcome));
+    for (unsigned o = 0; o < MT_OUT__COUNT; o++) {
+        if (p->permitted >> o & 1) {
+            printf("%s\"%s\"", n++ ? "," : "", mt_outcome_name(o));
+        }
+    }
+    printf("],\"impdef\":%s,\"impdef_rule\":", n > 1 ? "true" : "false");
+    if (n > 1) {
+        printf("\"%s\"", mt_rule(p->impdef_rule)->id);
+    } else {
+        printf("null");
+    }
+    printf(",\"fault_insn\":%u,\"syndrome\":", p->fault_insn);
+    if (p->fault == MT_FAULT_S1_ALIGN || p->fault == MT_FAULT_S2_ALIGN) {
+        printf("{\"el\":%u,\"ec\":%u,\"dfsc\":%u,\"wnr\":%u,\"isv\":\"%s\"",
+               y->el, y->ec, y->dfsc, y->wnr,
+               y->isv_required ? "1" : y->isv_permitted ? "either" : "0");
+        if (y->isv_permitted) {
+            printf(",\"sas\":%u,\"srt\":%u,\"sf\":%u,\"ar\":%u", y->sas, y->srt, y->sf,
+                   y->ar);
+        }
+        printf("}");
+    } else {
+        printf("null");
+    }
+    printf(",\"mmio_isv0\":");
+    if (p->mmio_isv0) {
+        printf("\"%s\"", mt_op_name(s->pattern->insns[p->mmio_isv0_insn].op));
+    } else {
+        printf("null");
+    }
+}
+
 static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
 {
     char sum[64];
@@ -299,9 +438,11 @@ static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
     } else {
         printf("null");
     }
+    print_oracle_json_outcome(s, p);
     printf(",\"fault\":\"%s\",\"may_gather\":%s,\"rules\":[\"%s\",\"%s\"],"
            "\"summary\":\"%s\",\"txns\":[",
-           p->refused ? "kvm-refused" : fault_ids[p->fault], p->may_gather ? "true" : "false",
+           p->refused ? "kvm-refused" : p->outcome == MT_OUT_UNDEFINED ? "undefined" :
+           fault_ids[p->fault], p->may_gather ? "true" : "false",
            mt_rule(p->combine_rule)->id, mt_rule(p->outcome_rule)->id,
            mt_prediction_summary(p, sum, sizeof(sum)));
     for (unsigned i = 0; i < p->ntxns; i++) {
@@ -387,16 +528,31 @@ static void print_oracle_table(const ScenarioList *l, const MtPrediction *pred)
 
 static int cmd_oracle(int argc, char **argv)
 {
-    const char *path;
-    bool json;
+    const char *path = NULL;
+    bool json = false;
     ScenarioList l = { 0 };
     MtPrediction *pred;
+    CpuOpts opts;
     char err[512];
     FILE *f;
     int ret;
 
-    if (!file_args(argc, argv, &path, &json)) {
-        return usage_error("oracle takes one scenario file and --json");
+    cpu_opts_init(&opts);
+    for (int i = 0; i < argc; i++) {
+        if ((ret = cpu_option(argc, argv, &i, &opts))) {
+            if (ret < 0) {
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (path || argv[i][0] == '-') {
+            return usage_error("oracle takes one scenario file, --json and CPU options");
+        } else {
+            path = argv[i];
+        }
+    }
+    if (!path) {
+        return usage_error("oracle takes one scenario file, --json and CPU options");
     }
     f = fopen(path, "r");
     if (!f) {
@@ -424,6 +580,11 @@ static int cmd_oracle(int argc, char **argv)
         return 1;
     }
     for (unsigned i = 0; i < l.n; i++) {
+        /* --cpu: the file as it would run on that CPU model. */
+        if (opts.cpu_given) {
+            l.v[i].cpu = opts.cpu;
+        }
+        l.v[i].s1_share = opts.s1_share;
         mt_predict(&l.v[i], &pred[i]);
         if (json) {
             print_oracle_json(&l.v[i], &pred[i]);
@@ -451,10 +612,11 @@ typedef struct {
     int trace_ret;
 } ModelSink;
 
-static void model_sink(void *opaque, const MtTxn *t, uint8_t *data)
+static void model_sink(void *opaque, const MtTxn *txn, uint8_t *data)
 {
     ModelSink *m = opaque;
-    uint32_t v = mt_check_txn(&m->checker, t);
+    MtTxn judged = *txn, *t = &judged;     /* the trace keeps the verdict */
+    uint32_t v = mt_check_judge(&m->checker, t);
 
     if (!(t->flags & MT_TXN_WRITE)) {
         memset(data, 0, t->size);
@@ -493,9 +655,16 @@ static int cmd_model(int argc, char **argv)
     MtAccess tmpl = { 0 };
     unsigned done;
     char err[512], name[48];
+    CpuOpts opts;
+    int opt;
 
+    cpu_opts_init(&opts);
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--fwb")) {
+        if ((opt = cpu_option(argc, argv, &i, &opts))) {
+            if (opt < 0) {
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--fwb")) {
             fwb = true;
         } else if (!strcmp(argv[i], "--reorder") && i + 1 < argc) {
             char *end;
@@ -515,6 +684,9 @@ static int cmd_model(int argc, char **argv)
     if (nargs != 3) {
         return usage_error("model needs PATTERN S1ATTR S2ATTR");
     }
+    if (fwb_refused(&opts, fwb)) {
+        return 2;
+    }
     pat = mt_pattern_find(args[0]);
     if (!pat) {
         fprintf(stderr, "barlab: error: unknown pattern '%s' (see 'barlab patterns')\n",
@@ -525,8 +697,9 @@ static int cmd_model(int argc, char **argv)
         fprintf(stderr, "barlab: error: bad attribute '%s' or '%s'\n", args[1], args[2]);
         return 1;
     }
-    mt_decode_mair(s1_attr, 0, &s1);
-    if (mt_combine(&s1, s2_attr, 3, fwb, &combined) || mt_encode_mair(&combined, &mair)) {
+    mt_decode_mair(s1_attr, opts.cpu->mair_features, &s1);
+    if (mt_combine_share(&s1, 3, s1_share_of(&opts), s2_attr, 3, fwb, &combined) ||
+        mt_encode_mair(&combined, &mair)) {
         fprintf(stderr, "barlab: error: S1 0x%02x over S2 0x%x is a reserved "
                 "combination: nothing to model\n", s1_attr, s2_attr);
         return 1;
@@ -535,6 +708,12 @@ static int cmd_model(int argc, char **argv)
            mt_attrs_name(&combined, name, sizeof(name)));
     for (done = 0; done < pat->ninsns; done++) {
         MtFault f = mt_alignment_fault(&s1, s2_attr, fwb, mt_insn_class(&pat->insns[done]));
+
+        if (mt_op_info(pat->insns[done].op)->lse && !opts.cpu->lse) {
+            printf("  instruction %u (%s) is UNDEFINED on -cpu %s (no FEAT_LSE)\n", done,
+                   mt_op_name(pat->insns[done].op), opts.cpu->name);
+            break;
+        }
         if (f != MT_FAULT_NONE) {
             printf("  instruction %u (%s at +%u) takes a %s\n", done,
                    mt_op_name(pat->insns[done].op), pat->insns[done].offset,
@@ -601,10 +780,45 @@ static int cmd_patterns(void)
     return 0;
 }
 
+/*
+ * The CPU models and policies barlab knows, one a line, for the scripts;
+ * cpus --json: one object per model with the features the oracle uses.
+ */
+static int cmd_cpus(bool json)
+{
+    for (unsigned i = 0; i < mt_cpu_count(); i++) {
+        const MtCpu *c = mt_cpu_at(i);
+
+        if (!json) {
+            printf("%-16s %s\n", c->name, c->fwb ? "FEAT_S2FWB" : "no FWB");
+            continue;
+        }
+        printf("{\"name\":\"%s\",\"fwb\":%s,\"dic\":%s,\"vhe\":%s,\"lse\":%s,"
+               "\"xs\":%s,\"mte2\":%s,\"s1_share\":\"%s\"}\n", c->name,
+               c->fwb ? "true" : "false", c->dic ? "true" : "false",
+               c->vhe ? "true" : "false", c->lse ? "true" : "false",
+               c->mair_features & MT_FEAT_XS ? "true" : "false",
+               c->mair_features & MT_FEAT_MTE2 ? "true" : "false",
+               mt_s1_share_name(c->s1_share));
+    }
+    return 0;
+}
+
+static int cmd_policies(void)
+{
+    for (unsigned i = 0; i < MT_POLICY__COUNT; i++) {
+        printf("%s\n", mt_policy_name(i));
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         return usage_error("no command");
+    }
+    if (argv[1][0] != '-') {
+        command = argv[1];
     }
     if (!strcmp(argv[1], "explain")) {
         return cmd_explain(argc - 2, argv + 2);
@@ -614,11 +828,22 @@ int main(int argc, char **argv)
         return cmd_model(argc - 2, argv + 2);
     } else if (!strcmp(argv[1], "trace")) {
         return cmd_trace(argc - 2, argv + 2);
-    } else if (!strcmp(argv[1], "patterns") && argc == 2) {
-        return cmd_patterns();
+    } else if (!strcmp(argv[1], "patterns") || !strcmp(argv[1], "cpus") ||
+               !strcmp(argv[1], "policies")) {
+        if (!strcmp(argv[1], "cpus") && argc == 3 && !strcmp(argv[2], "--json")) {
+            return cmd_cpus(true);
+        }
+        if (argc != 2) {
+            return usage_error("this command takes no arguments");
+        }
+        if (!strcmp(argv[1], "cpus")) {
+            return cmd_cpus(false);
+        }
+        return !strcmp(argv[1], "patterns") ? cmd_patterns() : cmd_policies();
     } else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, stdout);
         return 0;
     }
+    command = "";
     return usage_error("unknown command");
 }

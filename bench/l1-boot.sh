@@ -4,14 +4,15 @@
 # L1 host boot-to-ready wall time (QEMU start to the "barlab-l1: ready"
 # line: kernel boot, KVM at EL2, the devices bound to vfio-pci), in one
 # run, best of RUNS each:
-#   - stock:    Debian's qemu-system-aarch64 (bookworm-backports), the
-#               same kernel and initramfs, no barlab devices: the baseline,
+#   - stock:    Debian's qemu-system-aarch64 (bookworm-backports, run from
+#               barlab's cache, nothing installed), the same kernel and
+#               initramfs, no barlab devices: the baseline,
 #   - barlab-bare: barlab's QEMU, no barlab devices (the cost of the
 #               memory-type patches alone),
 #   - barlab:   barlab's QEMU with barlab-nic and barlab-gpu (traced).
 # Then the kernel build: the recorded time of the build that made the
 # current Image, and a warm `barlab build kernel` (nothing to do) now.
-# Usage: bench/l1-boot.sh      (RUNS=3 in env; needs root for the package)
+# Usage: bench/l1-boot.sh      (RUNS=3 in env)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BARLAB=$ROOT/scripts/barlab
@@ -20,12 +21,9 @@ runs=${RUNS:-3}
 . "$ROOT/scripts/lib/common.sh"
 . "$ROOT/scripts/lib/apt.sh"
 . "$ROOT/scripts/lib/kernel.sh"
+. "$ROOT/scripts/lib/qemu.sh"
 
-apt_enable bookworm-backports deb
-apt_install qemu-system-arm/bookworm-backports qemu-system-common/bookworm-backports \
-    qemu-system-data/bookworm-backports
-stock=/usr/bin/qemu-system-aarch64
-[ -x "$stock" ] || { echo "bench l1-boot: no $stock after installing qemu-system-arm" >&2; exit 1; }
+stock=$(qemu_stock_build)
 "$BARLAB" build kernel >/dev/null
 "$BARLAB" build initramfs >/dev/null
 tmp=$(mktemp -d)

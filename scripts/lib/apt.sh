@@ -1,19 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Debian package helpers: enable an extra suite of the machine's own Debian
-# mirror, run apt-get update at most once, install what is missing.
-# Sourced after common.sh, never executed.  The mirror is read from the
-# machine's apt configuration; no host name is written here.
+# Debian package helpers.  Sourced after common.sh, never executed.
+#
+# Two kinds of packages:
+#   - binary packages of the machine's own release, installed with the
+#     machine's apt as configured (apt_install); the package lists are
+#     refreshed once if they are missing;
+#   - everything else (another suite, another architecture, a source
+#     package) is fetched through a private apt state below
+#     $BARLAB_CACHE/apt/NAME (papt_update, papt) and used from barlab's
+#     cache.  Nothing is written to /etc/apt and the host's dpkg never
+#     learns about those packages.
+# The mirror is read from the machine's apt configuration; no host name
+# is written here.  APT_CONFIG is honoured as apt honours it, which is
+# how the cold-path tests give apt an empty set of package lists.
 
-_barlab_apt_dirty=
 _barlab_apt_updated=
-_barlab_apt_lists=/var/lib/apt/lists
 
 # _apt_sources: one line per enabled source entry of the machine,
-# "TYPES|URIS|SUITES|COMPONENTS", from deb822 *.sources and one-line *.list.
+# "TYPES|URIS|SUITES|COMPONENTS", from deb822 *.sources and one-line *.list,
+# in the directories apt itself reads.
 _apt_sources() {
-    local files=()
+    local etc list parts files=()
+    eval "$(apt-config shell etc Dir::Etc/d list Dir::Etc::sourcelist/f parts Dir::Etc::sourceparts/d)"
+    etc=${etc:-/etc/apt/}
+    list=${list:-${etc%/}/sources.list}
+    parts=${parts:-${etc%/}/sources.list.d}
     shopt -s nullglob
-    files=(/etc/apt/sources.list.d/*.sources)
+    files=("${parts%/}"/*.sources)
     shopt -u nullglob
     if [ ${#files[@]} -gt 0 ]; then
         awk '
@@ -33,9 +46,9 @@ _apt_sources() {
         END { flush() }' "${files[@]}" | tr -s ' \t' ' ' | sed 's/ *| */|/g; s/^ //; s/ $//'
     fi
     files=()
-    [ ! -f /etc/apt/sources.list ] || files=(/etc/apt/sources.list)
+    [ ! -f "$list" ] || files=("$list")
     shopt -s nullglob
-    files+=(/etc/apt/sources.list.d/*.list)
+    files+=("${parts%/}"/*.list)
     shopt -u nullglob
     [ ${#files[@]} -gt 0 ] || return 0
     awk '
@@ -64,124 +77,68 @@ apt_mirror() {
         (" " $1 " ") ~ / deb / && (" " $3 " ") ~ (" " s " ") {
             split($2, u, " "); print u[1]; exit
         }')
-    [ -n "$uri" ] || die "no apt source serves the '$codename' suite (checked /etc/apt/sources.list{,.d/})"
+    [ -n "$uri" ] || die "no apt source serves the '$codename' suite (checked the machine's apt sources)"
     echo "${uri%/}"
 }
 
-# _apt_served SUITE TYPE: true if an enabled source has TYPE entries for
-# SUITE with the main component.
-_apt_served() {
-    _apt_sources | awk -F'|' -v s="$1" -v t="$2" '
-        (" " $1 " ") ~ (" " t " ") && (" " $3 " ") ~ (" " s " ") &&
-        (" " $4 " ") ~ / main / { found = 1 }
-        END { exit !found }'
+# apt_suite_uri SUITE: the URI the machine's apt sources use for SUITE
+# (e.g. the security archive for bookworm-security); the main mirror for a
+# suite they do not name.
+apt_suite_uri() {
+    local uri
+    uri=$(_apt_sources | awk -F'|' -v s="$1" '
+        (" " $1 " ") ~ / deb(-src)? / && (" " $3 " ") ~ (" " s " ") {
+            split($2, u, " "); print u[1]; exit
+        }')
+    [ -n "$uri" ] || uri=$(apt_mirror)
+    echo "${uri%/}"
 }
 
-# _apt_lists_present SUITE TYPE: true if apt has index files for it.
-_apt_lists_present() {
-    local pat
-    case $2 in
-    deb)     pat="*_dists_$1_main_binary-*_Packages*" ;;
-    deb-src) pat="*_dists_$1_main_source_Sources*" ;;
-    *)       return 1 ;;
-    esac
-    compgen -G "$_barlab_apt_lists/$pat" >/dev/null
+# apt_machine_suites: the suites the machine's binary sources name.
+apt_machine_suites() {
+    _apt_sources | awk -F'|' '(" " $1 " ") ~ / deb / { n = split($3, s, " "); for (i = 1; i <= n; i++) print s[i] }' |
+        awk '!seen[$0]++'
 }
 
-# apt_enable SUITE TYPE...: make the machine's Debian mirror serve SUITE
-# (main component) for each TYPE (deb, deb-src), writing
-# /etc/apt/sources.list.d/barlab-SUITE.sources if no source has it yet.
-# A foreign release (not this machine's own, nor its -updates/-backports)
-# enabled as "deb" gets a priority-1 pin, so that its packages are only
-# installed when asked for as PKG/SUITE.  Call apt_update_once afterwards.
-apt_enable() {
-    local suite=$1 t codename file pin types=() missing=() mirror
-    shift
-    [ $# -gt 0 ] || die "apt_enable: usage: apt_enable SUITE TYPE..."
-    file=/etc/apt/sources.list.d/barlab-$suite.sources
-    pin=/etc/apt/preferences.d/barlab-$suite
-    codename=$(_apt_codename)
-    for t in "$@"; do
-        case $t in
-        deb|deb-src) ;;
-        *) die "apt_enable: unknown type '$t' (deb or deb-src)" ;;
-        esac
-        if _apt_served "$suite" "$t"; then
-            _apt_lists_present "$suite" "$t" || _barlab_apt_dirty=1
-        else
-            missing+=("$t")
-        fi
-    done
-    [ ${#missing[@]} -gt 0 ] || return 0
-
-    # Keep the types an earlier call put in our file.
-    if [ -f "$file" ]; then
-        read -r -a types < <(sed -n 's/^Types:[[:space:]]*//p' "$file") || true
-    fi
-    for t in "${missing[@]}"; do
-        case " ${types[*]-} " in *" $t "*) ;; *) types+=("$t") ;; esac
-    done
-    mirror=$(apt_mirror)
-    case " ${missing[*]} " in
-    *" deb "*)
-        case $suite in
-        "$codename" | "$codename"-*) ;;
-        *)
-            msg "pinning Debian $suite to priority 1 in $pin"
-            printf '%s\n' \
-                "# Written by barlab: use $suite only when asked for as PKG/$suite." \
-                "Package: *" "Pin: release n=$suite" "Pin-Priority: 1" >"$pin"
-            ;;
-        esac
-        ;;
-    esac
-    msg "enabling Debian $suite (${types[*]}) in $file"
-    printf '%s\n' \
-        "# Written by barlab (scripts/lib/apt.sh)." \
-        "Types: ${types[*]}" \
-        "URIs: $mirror" \
-        "Suites: $suite" \
-        "Components: main" \
-        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" >"$file"
-    _barlab_apt_dirty=1
+# _apt_lists_dir: where the machine's apt keeps its package lists.
+_apt_lists_dir() {
+    local d
+    eval "$(apt-config shell d Dir::State::lists/d)"
+    echo "${d:-/var/lib/apt/lists/}"
 }
 
-# apt_update_once: run apt-get update if a source was added (or its lists
-# are missing) and it has not run yet in this barlab invocation.
+# apt_update_once: run the machine's apt-get update if its package lists
+# for this release are missing, at most once per barlab invocation.
 apt_update_once() {
+    local lists codename
     [ -z "$_barlab_apt_updated" ] || return 0
-    if [ -z "$_barlab_apt_dirty" ] &&
-        compgen -G "$_barlab_apt_lists/*_Packages*" >/dev/null; then
-        return 0
-    fi
+    lists=$(_apt_lists_dir)
+    codename=$(_apt_codename)
+    compgen -G "${lists%/}/*_dists_${codename}_*Packages*" >/dev/null && return 0
+    apt_update
+}
+
+# apt_update: run the machine's apt-get update now (once per invocation).
+apt_update() {
+    [ -z "$_barlab_apt_updated" ] || return 0
+    [ "$(id -u)" -eq 0 ] || die "the machine's package lists are missing and only root can run apt-get update"
     run_step apt-update apt-get update ||
         die "apt-get update failed; see $BARLAB_LOGS/apt-update.log"
     _barlab_apt_updated=1
-    _barlab_apt_dirty=
 }
 
-# _apt_missing PKG[/SUITE]...: print the specs that are not satisfied: not
-# installed, or, for a -backports SUITE, installed but not as a backport
-# (~bpo version).  One dpkg-query for all of them.
-_apt_missing() {
-    local spec name suite v
+# apt_missing PKG...: print the packages that are not installed.  One
+# dpkg-query for all of them.
+apt_missing() {
+    local name v
     local -A have=()
     while read -r name v; do
         case $v in
-        "ii "*) have[${name%%:*}]=${v#ii } ;;
+        "ii "*) have[${name%%:*}]=1 ;;
         esac
-    done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}${Version}\n' \
-        "${@%%/*}" 2>/dev/null || true)
-    for spec in "$@"; do
-        name=${spec%%/*}
-        suite=
-        [ "$name" = "$spec" ] || suite=${spec#*/}
-        v=${have[${name%%:*}]-}
-        if [ -z "$v" ]; then
-            echo "$spec"
-        elif [[ $suite == *-backports && $v != *~bpo* ]]; then
-            echo "$spec"
-        fi
+    done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}${Version}\n' "$@" 2>/dev/null || true)
+    for name in "$@"; do
+        [ -n "${have[${name%%:*}]-}" ] || echo "$name"
     done
 }
 
@@ -190,29 +147,118 @@ _apt_get_install() {
         install --no-install-recommends "$@"
 }
 
-# apt_install PKG[/SUITE]...: install the packages that are not installed
-# yet (PKG/SUITE takes it from SUITE, e.g. meson/bookworm-backports; the
-# suite must be enabled with apt_enable).  A warm call only asks dpkg.
+# apt_install PKG...: install the packages of the machine's own release
+# that are not installed yet.  A warm call only asks dpkg.
 apt_install() {
-    local spec want=() still=() got=()
-    mapfile -t want < <(_apt_missing "$@")
+    local want=() still=() got=() p
+    mapfile -t want < <(apt_missing "$@")
     [ ${#want[@]} -gt 0 ] || return 0
+    [ "$(id -u)" -eq 0 ] || die "these Debian packages are missing and only root can install them: ${want[*]}"
     msg "installing Debian packages: ${want[*]}"
     apt_update_once
     if ! run_step apt-install _apt_get_install "${want[@]}"; then
         # Stale package lists are the usual cause: refresh once, retry.
         [ -z "$_barlab_apt_updated" ] ||
             die "apt-get install ${want[*]} failed; see $BARLAB_LOGS/apt-install.log"
-        _barlab_apt_dirty=1
-        apt_update_once
+        apt_update
         run_step apt-install _apt_get_install "${want[@]}" ||
             die "apt-get install ${want[*]} failed; see $BARLAB_LOGS/apt-install.log"
     fi
-    mapfile -t still < <(_apt_missing "${want[@]}")
+    mapfile -t still < <(apt_missing "${want[@]}")
     [ ${#still[@]} -eq 0 ] ||
-        die "still not installed as asked after apt-get install: ${still[*]}"
-    for spec in "${want[@]}"; do
-        got+=("${spec%%/*}=$(dpkg-query -W -f='${Version}' "${spec%%/*}")")
+        die "still not installed after apt-get install: ${still[*]}"
+    for p in "${want[@]}"; do
+        got+=("$p=$(dpkg-query -W -f='${Version}' "$p")")
     done
     msg "installed: ${got[*]}"
+}
+
+# --- private apt states -------------------------------------------------------
+
+papt_root() { echo "$BARLAB_CACHE/apt/$1"; }
+
+# papt NAME PROG ARGS...: run apt-get or apt-cache with private state NAME
+# (made by papt_update): its own sources, lists, cache, architecture and
+# dpkg status (empty, or the host's read-only for a state that resolves
+# against what the host has installed).  The machine's apt.conf stays in
+# force (a proxy, say); its sources, pins, lists and caches do not, even
+# where it names them by absolute paths.
+papt() {
+    local root prog=$2 arch status
+    root=$(papt_root "$1")
+    shift 2
+    arch=$(<"$root/arch")
+    status=$root/state/status
+    [ ! -f "$root/host-status" ] || status=/var/lib/dpkg/status
+    "$prog" \
+        -o Dir::State="$root/state" -o Dir::State::lists="$root/state/lists/" \
+        -o Dir::State::status="$status" \
+        -o Dir::Cache="$root/cache" -o Dir::Cache::archives="$root/cache/archives/" \
+        -o Dir::Cache::pkgcache="$root/cache/pkgcache.bin" \
+        -o Dir::Cache::srcpkgcache="$root/cache/srcpkgcache.bin" \
+        -o Dir::Etc::SourceList="$root/sources.list" \
+        -o Dir::Etc::SourceParts="$root/empty" \
+        -o Dir::Etc::Preferences="$root/empty/none" \
+        -o Dir::Etc::PreferencesParts="$root/empty" \
+        -o APT::Architecture="$arch" -o APT::Architectures="$arch" \
+        -o APT::Default-Release= \
+        -o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
+}
+
+# papt_update NAME ARCH [--host-status] TYPE:SUITE...: (re)write the
+# sources of private state NAME (the machine's own mirror, component main;
+# TYPE is deb or deb-src; the URI is the one the machine uses for SUITE,
+# see apt_suite_uri) and update its lists when they are missing, the
+# sources changed, or the lists are older than a day.
+papt_update() {
+    local name=$1 arch=$2 root spec host=
+    shift 2
+    if [ "${1:-}" = --host-status ]; then
+        host=1
+        shift
+    fi
+    root=$(papt_root "$name")
+    mkdir -p "$root/state/lists/partial" "$root/cache/archives/partial" \
+        "$root/empty" "$root/debs"
+    touch "$root/state/status"
+    echo "$arch" >"$root/arch"
+    if [ -n "$host" ]; then touch "$root/host-status"; else rm -f "$root/host-status"; fi
+    for spec in "$@"; do
+        echo "${spec%%:*} [arch=$arch signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(apt_suite_uri "${spec#*:}") ${spec#*:} main"
+    done >"$root/sources.list.new"
+    if cmp -s "$root/sources.list.new" "$root/sources.list" &&
+        [ -f "$root/updated" ] &&
+        [ -n "$(find "$root/updated" -mtime -1 2>/dev/null)" ]; then
+        rm -f "$root/sources.list.new"
+        return 0
+    fi
+    mv "$root/sources.list.new" "$root/sources.list"
+    rm -f "$root/updated"
+    run_step "apt-update-$name" papt "$name" apt-get update ||
+        die "could not read the package lists of '$*' from the machine's Debian mirror (private apt state $root)"
+    touch "$root/updated"
+}
+
+# papt_version NAME PKG: the candidate version of PKG in private state NAME.
+papt_version() {
+    papt "$1" apt-cache policy "$2" 2>/dev/null |
+        awk '$1 == "Candidate:" && $2 != "(none)" { print $2; exit }'
+}
+
+# papt_deb NAME PKG: download PKG's candidate from private state NAME into
+# its debs/ unless that version is there; print the .deb's path.  apt
+# verifies it against the signed index.
+papt_deb() {
+    local root ver deb
+    root=$(papt_root "$1")
+    ver=$(papt_version "$1" "$2")
+    [ -n "$ver" ] || die "the private apt state '$1' ($(tr '\n' ' ' <"$root/sources.list")) has no package '$2'"
+    deb=$(compgen -G "$root/debs/${2}_${ver/:/%3a}_*.deb" | head -n 1) || true
+    if [ -z "$deb" ]; then
+        (cd "$root/debs" && papt "$1" apt-get -qq download "$2=$ver") >&2 ||
+            die "downloading $2 $ver (private apt state '$1') failed"
+        deb=$(compgen -G "$root/debs/${2}_${ver/:/%3a}_*.deb" | head -n 1) || true
+        [ -n "$deb" ] || die "downloaded $2 $ver, but no .deb appeared in $root/debs"
+    fi
+    echo "$deb"
 }

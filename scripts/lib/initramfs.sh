@@ -5,74 +5,29 @@
 # common.sh, apt.sh and kernel.sh, never executed.
 #
 # Arm64 packages come from the machine's own Debian mirror through a
-# private apt state below $BARLAB_CACHE/apt-arm64 (APT::Architecture=arm64),
-# so the host's dpkg never learns about arm64.
+# private apt state (apt.sh: papt, APT::Architecture=arm64), so the host's
+# dpkg never learns about arm64.
 #
 # Layout:
-#   $BARLAB_CACHE/apt-arm64/          the private apt state and .debs
+#   $BARLAB_CACHE/apt/arm64-SUITE/    the private apt state and .debs
 #   $BARLAB_BUILD/l1/src/             a copy of the repo parts built here
 #   $BARLAB_BUILD/l1/rootfs/          the tree that becomes the initramfs
 #   $BARLAB_BUILD/l1/initramfs.cpio.gz, .stamp (the inputs' key)
 
 ARM64_SUITE=${ARM64_SUITE:-bookworm}
+ARM64_APT=arm64-$ARM64_SUITE
 INITRAMFS_PACKAGES=(busybox-static)
+# Host packages: the cross compiler, and for the static arm64 programs
+# (fbdraw, barlab-vmm) the cross libc and kernel uAPI headers, which
+# gcc-aarch64-linux-gnu only recommends.
+INITRAMFS_HOST_PACKAGES=(cpio rsync gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+    linux-libc-dev-arm64-cross)
 
-_arm64_apt_root() { echo "$BARLAB_CACHE/apt-arm64/$ARM64_SUITE"; }
+# arm64_update: the private arm64 apt state, its lists at most a day old.
+arm64_update() { papt_update "$ARM64_APT" arm64 "deb:$ARM64_SUITE"; }
 
-# _arm64_apt apt-get|apt-cache ARGS...: apt with the private arm64 state.
-_arm64_apt() {
-    local root prog=$1
-    shift
-    root=$(_arm64_apt_root)
-    "$prog" \
-        -o Dir::State="$root/state" -o Dir::State::status="$root/state/status" \
-        -o Dir::Cache="$root/cache" \
-        -o Dir::Etc::SourceList="$root/sources.list" \
-        -o Dir::Etc::SourceParts="$root/empty" \
-        -o Dir::Etc::Preferences="$root/empty/none" \
-        -o Dir::Etc::PreferencesParts="$root/empty" \
-        -o APT::Architecture=arm64 -o APT::Architectures=arm64 \
-        -o Debug::NoLocking=1 -o APT::Sandbox::User=root "$@"
-}
-
-# arm64_update: (re)write the private sources and update the index once a
-# day at most.
-arm64_update() {
-    local root mirror
-    root=$(_arm64_apt_root)
-    mirror=$(apt_mirror)
-    mkdir -p "$root/state/lists/partial" "$root/cache/archives/partial" \
-        "$root/empty" "$root/debs"
-    touch "$root/state/status"
-    echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $ARM64_SUITE main" \
-        >"$root/sources.list.new"
-    if cmp -s "$root/sources.list.new" "$root/sources.list" &&
-        [ -n "$(find "$root/state/lists" -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null)" ]; then
-        rm -f "$root/sources.list.new"
-        return 0
-    fi
-    mv "$root/sources.list.new" "$root/sources.list"
-    run_step arm64-apt-update _arm64_apt apt-get update ||
-        die "could not read Debian $ARM64_SUITE arm64 package lists from the machine's mirror"
-}
-
-# arm64_deb PKG: download PKG (arm64, or all) unless this version is
-# already there; print the .deb's path.  apt verifies it against the
-# signed index.
-arm64_deb() {
-    local root ver deb
-    root=$(_arm64_apt_root)
-    ver=$(_arm64_apt apt-cache show "$1" 2>/dev/null | awk '$1 == "Version:" { print $2; exit }')
-    [ -n "$ver" ] || die "Debian $ARM64_SUITE has no arm64 package '$1'"
-    deb=$(compgen -G "$root/debs/${1}_${ver/:/%3a}_*.deb" | head -n 1) || true
-    if [ -z "$deb" ]; then
-        (cd "$root/debs" && _arm64_apt apt-get -qq download "$1=$ver") >&2 ||
-            die "downloading the arm64 package $1 $ver failed"
-        deb=$(compgen -G "$root/debs/${1}_${ver/:/%3a}_*.deb" | head -n 1) || true
-        [ -n "$deb" ] || die "downloaded $1 $ver, but no .deb appeared in $root/debs"
-    fi
-    echo "$deb"
-}
+# arm64_deb PKG: download PKG (arm64, or all); print the .deb's path.
+arm64_deb() { papt_deb "$ARM64_APT" "$1"; }
 
 _initramfs_dir() { echo "$BARLAB_BUILD/l1"; }
 
@@ -142,10 +97,7 @@ initramfs_build() {
         exec {lock}>&-
         return 0
     fi
-    # Static arm64 programs (fbdraw, barlab-vmm) need the cross libc and
-    # kernel uAPI headers, which gcc-aarch64-linux-gnu only recommends.
-    apt_install cpio rsync gzip gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-        linux-libc-dev-arm64-cross
+    apt_install "${INITRAMFS_HOST_PACKAGES[@]}"
     arm64_update
     d=$(_initramfs_dir)
     src=$d/src

@@ -15,11 +15,20 @@
 #                               (_qemu_inputs; KEY), plus a stamp
 
 QEMU_DEBIAN_SUITE=${QEMU_DEBIAN_SUITE:-trixie}
+QEMU_SRC_APT=src-$QEMU_DEBIAN_SUITE
+# QEMU 10 needs meson >= 1.5; bookworm has 1.0.  Debian's backport is
+# fetched into the cache and run from there (qemu_meson).
+QEMU_MESON_SUITE=bookworm-backports
+QEMU_MESON_APT=amd64-$QEMU_MESON_SUITE
 
-# Debian packages the build needs (bookworm unless a suite is given).
+# The firmware and option ROMs that stock machines load (efi-virtio.rom
+# for virtio-net-pci, vgabios for bochs-display, UEFI), found on the
+# --firmwarepath below.
+QEMU_FIRMWARE_PACKAGES=(ipxe-qemu seabios qemu-system-data qemu-efi-aarch64)
+
+# Debian packages the build needs.
 _qemu_build_deps=(
     dpkg-dev patch rsync ccache gcc pkg-config ninja-build python3-venv
-    meson/bookworm-backports
     libglib2.0-dev zlib1g-dev libpixman-1-dev libfdt-dev libslirp-dev
     libpng-dev
 )
@@ -31,6 +40,9 @@ _qemu_configure_args=(
     "--cc=ccache gcc"
     --target-list=aarch64-softmmu
     --without-default-features
+    --without-default-devices
+    --with-devices-aarch64=barlab
+    --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
     --disable-download
     --disable-install-blobs
     --disable-containers
@@ -52,7 +64,7 @@ _qemu_configure_args=(
 # compile (its C files only), the qtests and the core patches.
 _qemu_inputs() {
     (cd "$BARLAB_ROOT" && ls -d hw/barlab hw/memtype/*.[ch] tests/qtest \
-        hw/qemu-patches 2>/dev/null)
+        hw/qemu-patches hw/qemu-config 2>/dev/null)
 }
 
 # _qemu_key: cache key of the repo's QEMU additions (also when absent).
@@ -84,8 +96,31 @@ qemu_binary_path() {
 }
 
 _qemu_download() (
-    cd "$1" && apt-get source --download-only "qemu/$QEMU_DEBIAN_SUITE"
+    cd "$1" && papt "$QEMU_SRC_APT" apt-get source --download-only "qemu/$QEMU_DEBIAN_SUITE"
 )
+
+# qemu_source_uris: the files of the qemu source package the private
+# source state offers now, "NAME SIZE" a line (refreshes the lists).
+qemu_source_uris() {
+    papt_update "$QEMU_SRC_APT" amd64 "deb-src:$QEMU_DEBIAN_SUITE"
+    papt "$QEMU_SRC_APT" apt-get source --print-uris "qemu/$QEMU_DEBIAN_SUITE" |
+        awk '$1 ~ /^\047/ { print $2, $3 }'
+}
+
+# qemu_meson: print the directory of the meson that QEMU's configure
+# runs: Debian's $QEMU_MESON_SUITE package unpacked into the cache.
+qemu_meson() {
+    local deb dir
+    papt_update "$QEMU_MESON_APT" amd64 "deb:$QEMU_MESON_SUITE"
+    deb=$(papt_deb "$QEMU_MESON_APT" meson)
+    dir=$BARLAB_CACHE/tools/$(basename "$deb" .deb)
+    if [ ! -f "$dir/.done" ]; then
+        rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$deb" "$dir" &&
+            [ -f "$dir/usr/bin/meson" ] || die "no usr/bin/meson in $deb"
+        touch "$dir/.done"
+    fi
+    echo "$dir"
+}
 
 # _qemu_fetch: make sure an extracted source tree exists; sets _qemu_ver.
 # The version is chosen once (whatever the suite has then) and recorded;
@@ -97,12 +132,9 @@ _qemu_fetch() {
         _qemu_ver=$(<"$src/qemu.version")
         [ ! -d "$src/qemu-$_qemu_ver" ] || return 0
     fi
-    apt_enable "$QEMU_DEBIAN_SUITE" deb-src
-    apt_update_once
     mkdir -p "$dl" "$src"
     if [ -z "$_qemu_ver" ]; then
-        dsc=$(cd "$dl" && apt-get source --print-uris "qemu/$QEMU_DEBIAN_SUITE" |
-            awk '$2 ~ /^qemu_.*\.dsc$/ { print $2 }') ||
+        dsc=$(qemu_source_uris | awk '$1 ~ /^qemu_.*\.dsc$/ { print $1 }') ||
             die "cannot find the qemu source package in Debian $QEMU_DEBIAN_SUITE"
         [ -n "$dsc" ] || die "no qemu .dsc in Debian $QEMU_DEBIAN_SUITE"
         _qemu_ver=${dsc#qemu_}
@@ -111,6 +143,7 @@ _qemu_fetch() {
     dsc=$dl/qemu_$_qemu_ver.dsc
     if [ ! -f "$dsc" ]; then
         # apt checks every file against the signed Sources index.
+        papt_update "$QEMU_SRC_APT" amd64 "deb-src:$QEMU_DEBIAN_SUITE"
         run_step qemu-download _qemu_download "$dl" ||
             die "downloading the qemu source package failed"
     fi
@@ -148,6 +181,9 @@ _qemu_stage() {
     if [ -f "$BARLAB_ROOT/hw/barlab/meson.build" ]; then
         _qemu_overlay "$stage" || return
     fi
+    rm -f "$stage/configs/devices/aarch64-softmmu/barlab.mak" &&
+        cp "$BARLAB_ROOT/hw/qemu-config/aarch64-softmmu.mak" \
+            "$stage/configs/devices/aarch64-softmmu/barlab.mak" || return
     for p in "$BARLAB_ROOT"/hw/qemu-patches/*.patch; do
         [ -f "$p" ] || continue
         patch -p1 -d "$stage" --batch --forward --no-backup-if-mismatch \
@@ -193,8 +229,12 @@ _qemu_sync() {
         --out-format='%i %n' "$1/" "$2/"
 }
 
+# QEMU's configure makes a venv that sees the system's Python packages
+# and PYTHONPATH; meson from the cache is found there, at configure time
+# and whenever ninja runs meson again.
 _qemu_configure() (
-    cd "$1" && CCACHE_DIR=$2 "$3/configure" "${_qemu_configure_args[@]}"
+    cd "$1" && PYTHONPATH=$_qemu_meson/usr/lib/python3/dist-packages \
+        CCACHE_DIR=$2 "$3/configure" "${_qemu_configure_args[@]}"
 )
 
 # The barlab qtests, as ninja targets of the QEMU build: the names listed
@@ -208,39 +248,36 @@ _qemu_qtests() {
     done
 }
 
+# _qemu_ninja BUILD CCACHE-DIR [--qtests]: qemu-system-aarch64, and with
+# --qtests barlab's qtests too (about 350 more steps for libqos: only the
+# test suites need them, not the demo).
 _qemu_ninja() {
-    local targets
-    mapfile -t targets < <(_qemu_qtests)
+    local targets=()
+    [ "${3:-}" != --qtests ] || mapfile -t targets < <(_qemu_qtests)
     # Regenerate first: ninja rejects a target that only the new meson
     # files define before it gets to regenerate them.
+    export PYTHONPATH=$_qemu_meson/usr/lib/python3/dist-packages
     ninja -C "$1" build.ninja &&
         CCACHE_DIR=$2 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G} \
             ninja -C "$1" qemu-system-aarch64 "${targets[@]}"
 }
 
-# qemu_build: build qemu-system-aarch64 for the current hw/barlab and
-# hw/qemu-patches unless that build exists; then qemu_binary_path prints it.
-qemu_build() {
-    local key work out lock recipe steps t
-    qemu_binary_path >/dev/null && return 0
-    mkdir -p "$BARLAB_CACHE/qemu"
-    exec {lock}>"$BARLAB_CACHE/qemu/.lock"
-    if ! flock -n "$lock"; then
-        msg "waiting for another barlab to finish building QEMU"
-        flock "$lock"
-    fi
-    if qemu_binary_path >/dev/null; then
-        exec {lock}>&-
-        return 0
-    fi
-
-    apt_enable bookworm-backports deb
-    apt_install "${_qemu_build_deps[@]}"
+# _qemu_tree_build [--qtests]: with the QEMU lock held, make the
+# persistent work tree ($BARLAB_CACHE/qemu/VERSION-work) the current
+# overlay and patches on Debian's source, configured and built; sets _qemu_ver, _qemu_meson,
+# _qemu_work and _qemu_built_key (the inputs' key as staged).
+_qemu_tree_build() {
+    local key work recipe build_recipe
+    apt_install "${_qemu_build_deps[@]}" "${QEMU_FIRMWARE_PACKAGES[@]}"
     _qemu_fetch
+    _qemu_meson=$(qemu_meson)
     key=$(_qemu_key)
     work=$BARLAB_CACHE/qemu/$_qemu_ver-work
-    out=$BARLAB_CACHE/qemu/$_qemu_ver-$key
+    _qemu_work=$work
+    _qemu_built_key=$key
     recipe=$(_qemu_recipe "$_qemu_ver")
+    build_recipe="$recipe
+meson ${_qemu_meson##*/}"
     msg "building QEMU $_qemu_ver for tree key $key in $work"
 
     run_step qemu-overlay _qemu_stage "$BARLAB_CACHE/src/qemu-$_qemu_ver" "$work/stage" ||
@@ -249,28 +286,126 @@ qemu_build() {
         die "could not sync the QEMU source tree $work/src"
 
     if [ ! -f "$work/build/build.ninja" ] ||
-        [ "$(cat "$work/build/barlab-recipe" 2>/dev/null)" != "$recipe" ]; then
+        [ "$(cat "$work/build/barlab-recipe" 2>/dev/null)" != "$build_recipe" ]; then
         rm -rf "$work/build"
         mkdir -p "$work/build"
         run_step qemu-configure _qemu_configure "$work/build" \
             "$BARLAB_CACHE/ccache" "$work/src" ||
             die "QEMU configure failed (full log: $work/build/meson-logs/meson-log.txt)"
-        echo "$recipe" >"$work/build/barlab-recipe"
+        echo "$build_recipe" >"$work/build/barlab-recipe"
     fi
-    run_step qemu-build _qemu_ninja "$work/build" "$BARLAB_CACHE/ccache" ||
+    BARLAB_PROGRESS=ninja run_step qemu-build _qemu_ninja "$work/build" "$BARLAB_CACHE/ccache" "$@" ||
         die "building qemu-system-aarch64 failed"
+}
+
+# qemu_lock: wait for and take the lock on the QEMU work tree; sets
+# _qemu_lock (close it with exec {_qemu_lock}>&-).
+qemu_lock() {
+    mkdir -p "$BARLAB_CACHE/qemu"
+    exec {_qemu_lock}>"$BARLAB_CACHE/qemu/.lock"
+    if ! flock -n "$_qemu_lock"; then
+        msg "waiting for another barlab to finish with the QEMU build tree"
+        flock "$_qemu_lock"
+    fi
+}
+
+# _qemu_have [--qtests]: true if the build for the current tree exists
+# (with --qtests: and has barlab's qtests).
+_qemu_have() {
+    local bin t
+    bin=$(qemu_binary_path) || return 1
+    [ "${1:-}" = --qtests ] || return 0
+    for t in $(_qemu_qtests); do
+        [ -x "${bin%/*}/${t##*/}" ] || return 1
+    done
+}
+
+# qemu_build [--qtests]: build qemu-system-aarch64 (with --qtests: and
+# barlab's qtests) for the current hw/barlab, hw/qemu-patches and
+# hw/qemu-config unless that build exists; then qemu_binary_path prints it.
+qemu_build() {
+    local key work out recipe steps t qtests=${1:-}
+    _qemu_have "$qtests" && return 0
+    qemu_lock
+    if _qemu_have "$qtests"; then
+        exec {_qemu_lock}>&-
+        return 0
+    fi
+    _qemu_tree_build $qtests
+    key=$_qemu_built_key
+    work=$_qemu_work
+    out=$BARLAB_CACHE/qemu/$_qemu_ver-$key
+    recipe=$(_qemu_recipe "$_qemu_ver")
     steps=$(grep -o '^\[[0-9]*/[0-9]*\]' "$BARLAB_LOGS/qemu-build.log" | tail -n 1) || true
     msg "ninja ran ${steps:-no} steps"
 
     rm -rf "$out.tmp"
     mkdir -p "$out.tmp"
     cp "$work/build/qemu-system-aarch64" "$out.tmp/"
-    for t in $(_qemu_qtests); do
-        cp "$work/build/$t" "$out.tmp/"
-    done
+    if [ -n "$qtests" ]; then
+        for t in $(_qemu_qtests); do
+            cp "$work/build/$t" "$out.tmp/"
+        done
+    fi
     echo "$recipe" >"$out.tmp/stamp"
     rm -rf "$out"
     mv "$out.tmp" "$out"
-    exec {lock}>&-
+    exec {_qemu_lock}>&-
     msg "QEMU ready: $out/qemu-system-aarch64"
+}
+
+# --- Debian's own QEMU, the benchmarks' baseline -----------------------------
+
+QEMU_STOCK_SUITE=bookworm-backports
+QEMU_STOCK_APT=host-$QEMU_STOCK_SUITE
+QEMU_STOCK_PACKAGES=(qemu-system-arm qemu-system-common qemu-system-data)
+
+# qemu_stock_build: Debian's qemu-system-aarch64 from $QEMU_STOCK_SUITE,
+# unpacked into the cache with the packages of its dependency closure that
+# the machine does not have (apt resolves against the host's dpkg status,
+# read only); print the path of a launcher that runs it from there.
+# Nothing is installed on the machine.
+qemu_stock_build() {
+    local codename closure key dir p ver deb debs=() args=()
+    codename=$(_apt_codename)
+    papt_update "$QEMU_STOCK_APT" amd64 --host-status "deb:$codename" \
+        "deb:$codename-updates" "deb:$QEMU_STOCK_SUITE"
+    for p in "${QEMU_STOCK_PACKAGES[@]}"; do
+        args+=("$p/$QEMU_STOCK_SUITE")
+    done
+    closure=$(papt "$QEMU_STOCK_APT" apt-get -s -q --no-install-recommends install "${args[@]}" |
+        sed -n 's/^Inst \([^ ]*\) \(\[[^]]*\] \)\{0,1\}(\([^ ]*\) .*/\1 \3/p')
+    [ -n "$closure" ] ||
+        die "apt cannot resolve ${QEMU_STOCK_PACKAGES[*]} from $QEMU_STOCK_SUITE (private apt state $(papt_root "$QEMU_STOCK_APT"))"
+    key=$(echo "$closure" | sha256sum | cut -c1-16)
+    dir=$BARLAB_CACHE/qemu-stock/$key
+    if [ ! -f "$dir/stamp" ]; then
+        rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/root"
+        while read -r p ver; do
+            deb=$(compgen -G "$(papt_root "$QEMU_STOCK_APT")/debs/${p}_${ver//:/%3a}_*.deb" | head -n 1) || true
+            if [ -z "$deb" ]; then
+                (cd "$(papt_root "$QEMU_STOCK_APT")/debs" &&
+                    papt "$QEMU_STOCK_APT" apt-get -qq download "$p=$ver") >&2 ||
+                    die "downloading $p $ver from $QEMU_STOCK_SUITE failed"
+                deb=$(compgen -G "$(papt_root "$QEMU_STOCK_APT")/debs/${p}_${ver//:/%3a}_*.deb" | head -n 1)
+            fi
+            debs+=("$deb")
+        done <<<"$closure"
+        for deb in "${debs[@]}"; do
+            dpkg-deb -x "$deb" "$dir.tmp/root" || die "unpacking $deb failed"
+        done
+        [ -x "$dir.tmp/root/usr/bin/qemu-system-aarch64" ] ||
+            die "no usr/bin/qemu-system-aarch64 in ${QEMU_STOCK_PACKAGES[0]}"
+        cat >"$dir.tmp/qemu-system-aarch64" <<'LAUNCHER'
+#!/bin/sh
+# Debian's qemu-system-aarch64 run from barlab's cache (scripts/lib/qemu.sh).
+root=$(dirname "$0")/root
+LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+    exec "$root/usr/bin/qemu-system-aarch64" -L "$root/usr/share/qemu" "$@"
+LAUNCHER
+        chmod 755 "$dir.tmp/qemu-system-aarch64"
+        echo "$closure" >"$dir.tmp/stamp"
+        rm -rf "$dir" && mv "$dir.tmp" "$dir"
+    fi
+    echo "$dir/qemu-system-aarch64"
 }

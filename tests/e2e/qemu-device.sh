@@ -19,6 +19,16 @@ run timeout 60 "$QEMU" -M virt,virtualization=on,gic-version=3,iommu=smmuv3 \
     <<<"$qmp_quit"
 expect stock-machine 0 '"return": \{\}'
 
+# The same with the option ROMs those devices load by default (iPXE's
+# efi-*.rom, SeaBIOS's vgabios), found on barlab's firmware path, and
+# UEFI from Debian's qemu-efi-aarch64.
+run timeout 60 "$QEMU" -M virt -cpu max -display none -nodefaults -S -qmp stdio \
+    -device bochs-display -device virtio-net-pci,netdev=n0 -netdev user,id=n0 \
+    -device e1000e,netdev=n1 -netdev user,id=n1 \
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd \
+    <<<"$qmp_quit"
+expect stock-machine-roms 0 '"return": \{\}'
+
 run "$QEMU" -device help
 expect device-listed 0 'name "barlab-gpu", bus PCI'
 

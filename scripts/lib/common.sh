@@ -17,13 +17,23 @@ need_arg() { [ "$1" -ge 2 ] || die "$2"; }
 
 # run_step NAME CMD...: run CMD with its output in $BARLAB_LOGS/NAME.log.
 # Prints one progress line, the time taken, and on failure the log's path
-# and its last lines, then returns the command's status.
+# and its last lines, then returns the command's status.  With
+# BARLAB_PROGRESS set (see _step_progress) a long step also shows how far
+# it is: on a terminal a line redrawn every 2 s, otherwise (CI logs) one
+# line a minute.
 run_step() {
     local name=$1; shift
-    local log="$BARLAB_LOGS/$name.log" start=$SECONDS rc=0
+    local log="$BARLAB_LOGS/$name.log" start=$SECONDS rc=0 pid
     mkdir -p "$BARLAB_LOGS"
     printf 'barlab: %-28s ' "$name ..." >&2
-    "$@" >"$log" 2>&1 || rc=$?
+    if [ -n "${BARLAB_PROGRESS:-}" ]; then
+        "$@" >"$log" 2>&1 &
+        pid=$!
+        _step_progress "$name" "$log" "$pid" "$start"
+        wait "$pid" || rc=$?
+    else
+        "$@" >"$log" 2>&1 || rc=$?
+    fi
     if [ "$rc" -ne 0 ]; then
         printf 'FAILED (exit %d, %ds)\n' "$rc" "$((SECONDS - start))" >&2
         printf 'barlab: step "%s" failed; log: %s; last lines:\n' "$name" "$log" >&2
@@ -31,6 +41,55 @@ run_step() {
         return "$rc"
     fi
     printf 'ok (%ds)\n' "$((SECONDS - start))" >&2
+}
+
+# _step_done KIND LOG: "DONE TOTAL" for a running step.  KIND is
+# BARLAB_PROGRESS: "ninja" (its [n/N] lines) or "kbuild:N" (the kernel's
+# "  CC" lines against N expected; N=0: not known).
+_step_done() {
+    case $1 in
+    ninja)
+        tail -c 4096 "$2" 2>/dev/null | grep -o '^\[[0-9]*/[0-9]*\]' | tail -n 1 |
+            tr -d '[]' | tr '/' ' ' ;;
+    kbuild:*)
+        echo "$(grep -c '^  CC' "$2" 2>/dev/null) ${1#kbuild:}" ;;
+    esac
+}
+
+# _step_progress NAME LOG PID START: report the progress of PID until it
+# ends: steps done of the total, the percentage, the time so far and an
+# estimate of the time left (from the rate so far).
+_step_progress() {
+    local name=$1 log=$2 pid=$3 start=$4 tty= nap=5 last=$SECONDS done total el pct left line
+    if [ -t 2 ]; then tty=1; nap=2; fi
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep "$nap"
+        [ -n "$tty" ] || [ $((SECONDS - last)) -ge 60 ] || continue
+        last=$SECONDS
+        read -r done total < <(_step_done "$BARLAB_PROGRESS" "$log") || true
+        el=$((SECONDS - start))
+        if [ -n "${done:-}" ] && [ -n "${total:-}" ] && [ "$total" -gt 0 ] && [ "$done" -gt 0 ]; then
+            [ "$done" -le "$total" ] || total=$done
+            pct=$((100 * done / total))
+            left=$((el * (total - done) / done))
+            line=$(printf '[%d/%d] %d%%, %dm%02ds, about %dm%02ds left' "$done" "$total" "$pct" \
+                $((el / 60)) $((el % 60)) $((left / 60)) $((left % 60)))
+        elif [ -n "${done:-}" ] && [ "$done" -gt 0 ]; then
+            line=$(printf '%d done, %dm%02ds' "$done" $((el / 60)) $((el % 60)))
+        else
+            line=$(printf '%dm%02ds' $((el / 60)) $((el % 60)))
+        fi
+        if [ -n "$tty" ]; then
+            printf '\r\033[Kbarlab: %-28s %s ' "$name ..." "$line" >&2
+        else
+            printf '\nbarlab: %-28s %s' "$name ..." "$line" >&2
+        fi
+    done
+    if [ -n "$tty" ]; then
+        printf '\r\033[Kbarlab: %-28s ' "$name ..." >&2
+    elif [ $((SECONDS - start)) -ge 60 ]; then
+        printf '\nbarlab: %-28s ' "$name ..." >&2
+    fi
 }
 
 # hash_tree PATH...: one sha256 over the names and contents of the files

@@ -18,6 +18,9 @@
 
 KERNEL_PACKAGE=linux-source-6.12
 KERNEL_CROSS=aarch64-linux-gnu-
+# Files a first build of the current l1.config compiles (the stamp's
+# "compiled" line), for the progress estimate.
+KERNEL_FILES=2000
 
 _kernel_build_deps=(
     gcc-aarch64-linux-gnu make bc bison flex libssl-dev libelf-dev
@@ -180,8 +183,8 @@ _kernel_make() {
 }
 
 # _kernel_configure TREE: allnoconfig + the fragment, and a check that
-# every symbol the fragment sets survived (a renamed or unmet symbol
-# would otherwise vanish silently).
+# every symbol the fragment sets, or leaves out, survived (a renamed or
+# unmet symbol, or one that another selects, would otherwise go unseen).
 _kernel_configure() {
     local tree=$1 b=$1/.barlab-build frag=$BARLAB_ROOT/kernel-patches/l1.config line sym lost=()
     _kernel_make "$tree" allnoconfig &&
@@ -189,9 +192,17 @@ _kernel_configure() {
             .barlab-build/.config "$frag") &&
         _kernel_make "$tree" olddefconfig || return
     while read -r line; do
-        case $line in CONFIG_*=*) ;; *) continue ;; esac
-        sym=${line%%=*}
-        grep -qxF "$line" "$b/.config" || lost+=("$line (got: $(grep -E "^(# )?$sym[= ]" "$b/.config" || echo unset))")
+        case $line in
+        CONFIG_*=*)
+            sym=${line%%=*}
+            grep -qxF "$line" "$b/.config" ||
+                lost+=("$line (got: $(grep -E "^(# )?$sym[= ]" "$b/.config" || echo unset))") ;;
+        "# CONFIG_"*" is not set")
+            sym=${line#\# }
+            sym=${sym%% *}
+            ! grep -qE "^$sym=[ym]" "$b/.config" ||
+                lost+=("$line (got: $(grep -E "^$sym=" "$b/.config"), selected by another option)") ;;
+        esac
     done <"$frag"
     if [ ${#lost[@]} -gt 0 ]; then
         printf 'kernel-patches/l1.config: not in the final .config: %s\n' "${lost[@]}"
@@ -202,7 +213,7 @@ _kernel_configure() {
 # kernel_build: build Image for the current kernel-patches/ unless that
 # build exists; then kernel_image_path prints it.
 kernel_build() {
-    local key tree out lock start cfg_hash
+    local key tree out lock start cfg_hash total
     if kernel_image_path >/dev/null && [ "$(cat "$(kernel_build_dir)/barlab-key" 2>/dev/null)" = "$(_kernel_key)" ]; then
         return 0
     fi
@@ -233,7 +244,11 @@ kernel_build() {
         echo "$cfg_hash" >"$tree/.barlab-build/barlab-config"
     fi
     rm -f "$tree/.barlab-build/barlab-key"
-    run_step kernel-build _kernel_make "$tree" Image modules ||
+    # A first build compiles about KERNEL_FILES files; an incremental one
+    # shows how many it compiled so far.
+    total=0
+    [ -f "$tree/.barlab-build/vmlinux" ] || total=$KERNEL_FILES
+    BARLAB_PROGRESS=kbuild:$total run_step kernel-build _kernel_make "$tree" Image modules ||
         die "building the kernel failed"
     rm -rf "$out.tmp"
     mkdir -p "$out.tmp"

@@ -7,6 +7,11 @@ BARLAB_ROOT=${BARLAB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BARLAB_CACHE=${BARLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/barlab}
 BARLAB_BUILD=${BARLAB_BUILD:-$BARLAB_ROOT/build}
 BARLAB_LOGS=${BARLAB_LOGS:-$BARLAB_BUILD/logs}
+# ccache in depend mode: a miss (every file of a cold build) runs the
+# compiler once instead of the preprocessor and then the compiler.  QEMU's
+# and the kernel's builds write dependency files (-MD, -Wp,-MMD), which
+# this mode needs and reads instead.
+export CCACHE_DEPEND=1
 
 msg() { printf 'barlab: %s\n' "$*" >&2; }
 die() { printf 'barlab: error: %s\n' "$*" >&2; exit 1; }

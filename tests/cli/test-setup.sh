@@ -75,6 +75,11 @@ if [ "$(id -u)" -eq 0 ]; then
     expect setup-update-when-lists-missing 0 ' Packages$'
     n=$(grep -c 'apt-update \.\.\. *ok' "$HARNESS_TMP/err")
     check setup-update-only-once [ "$n" -eq 1 ]
+    # The kernel source step resolves its package from those lists.
+    run env BARLAB_CACHE="$cold/barlab" BARLAB_BUILD="$HARNESS_TMP/build" bash -c \
+        '. "$1/scripts/lib/common.sh" && . "$1/scripts/lib/apt.sh" && . "$1/scripts/lib/kernel.sh" &&
+         v=$(_kernel_version) && [ -n "$v" ] && apt-get download --print-uris "$KERNEL_PACKAGE=$v"' _ "$ROOT"
+    expect setup-kernel-source-resolves 0 "linux-source-6\.12_6\.12\.[^ ]*_all\.deb"
 fi
 
 after=$(etc_state)

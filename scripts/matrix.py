@@ -3,15 +3,21 @@
 """barlab's scenario matrix: plan the L2 runs, then compare them with the oracle.
 
   matrix.py plan ORACLE.jsonl PATTERNS.txt OUT [--inject-align]
+                 [--shard K/N] [--scenario-file FILE] [--version V]
       Group the oracle's cells (barlab-mt oracle FILE --json) into L2 runs
       and write OUT/plan.json and one L1 script per CPU model,
       OUT/run-CPU.sh, which switches vfio-pci's policy and runs the
-      matrix payload under barlab-vmm for each group.
+      matrix payload under barlab-vmm for each group.  With --shard, only
+      shard K of N: a deterministic share of the groups, balanced by L1
+      boots (shard_groups).
   matrix.py report OUT BARLAB-MT [--rules] [--quiet]
       Read each CPU's console (OUT/CPU/console.log) and barlab-gpu's trace
       (OUT/CPU/gpu.trace), decide per cell what happened, compare it with
       the prediction, and write OUT/report.json, OUT/junit.xml and
       OUT/index.html; print the table.  Exit status 1 if a cell differs.
+  matrix.py merge OUT SHARD-DIR... [--rules]
+      Combine the reports of shards 1..N of one scenario file and one
+      barlab into the report an unsharded run writes, cell for cell.
 
 A group is (CPU, policy, stage-1 attribute, touch); it owns one 4 KiB page
 of the VRAM BAR at base = 4096 * group, and pattern k of the oracle's
@@ -22,6 +28,7 @@ the group again with the patterns after it.
 """
 
 import argparse
+import hashlib
 import html
 import json
 import os
@@ -87,6 +94,79 @@ group() {
 """
 
 
+def group_cost(cells, inject):
+    """What a group costs in L2 time: a VMM run per pattern, and one more
+    for each pattern that ends the VM (the group restarts after it)."""
+    kills = sum(1 for c in cells if c["fault"] == "stage2-el2" and not inject)
+    return len(cells) + kills
+
+
+# An L1 boot costs about as much as this many pattern runs (measured: a
+# boot of the quick matrix's L1 takes ~6 s, its 64 cells ~6 s).
+BOOT_COST = 60
+
+
+def parse_shard(spec):
+    m = re.match(r"^([0-9]+)/([0-9]+)$", spec or "")
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise MatrixError("--shard must be K/N with 1 <= K <= N, not '%s'" % spec)
+    return int(m.group(1)), int(m.group(2))
+
+
+def shard_groups(groups, cpus, n):
+    """Split GROUPS (dicts with "cpu" and "cost", in run order) into N
+    shards, a list of N lists, deterministically.  N no larger than the
+    number of CPU models: whole CPU models, the costliest first onto the
+    least loaded shard, so every CPU model is booted once in all.  More
+    shards than CPU models: each CPU model gets shards in proportion to
+    its cost (at least one), and its groups are cut into that many runs of
+    consecutive groups of about equal cost; every shard then boots one CPU
+    model, once."""
+    by_cpu = {cpu: [g for g in groups if g["cpu"] == cpu] for cpu in cpus}
+    cost = {cpu: sum(g["cost"] for g in by_cpu[cpu]) for cpu in cpus}
+    shards = [[] for _ in range(n)]
+    if n <= len(cpus):
+        load = [0] * n
+        for cpu in sorted(cpus, key=lambda c: (-cost[c], cpus.index(c))):
+            k = min(range(n), key=lambda i: (load[i], i))
+            shards[k].extend(by_cpu[cpu])
+            load[k] += BOOT_COST + cost[cpu]
+        return shards
+    if n > len(groups):
+        raise MatrixError("%d shards, but the scenarios make only %d groups of L2 runs" % (n, len(groups)))
+    count = {cpu: 1 for cpu in cpus}
+    for _ in range(n - len(cpus)):
+        cpu = max((c for c in cpus if count[c] < len(by_cpu[c])),
+                  key=lambda c: ((BOOT_COST + cost[c]) / count[c], -cpus.index(c)))
+        count[cpu] += 1
+    k = 0
+    for cpu in cpus:
+        gs, m = by_cpu[cpu], count[cpu]
+        cuts, acc, j = [], 0, 1
+        for i, g in enumerate(gs):
+            acc += g["cost"]
+            # Cut after group i once its share is reached, leaving a group
+            # for each run still to come.
+            if j < m and (acc >= cost[cpu] * j / m or len(gs) - i - 1 == m - j):
+                cuts.append(i + 1)
+                j += 1
+        bounds = [0] + cuts + [len(gs)]
+        for a, b in zip(bounds, bounds[1:]):
+            shards[k].extend(gs[a:b])
+            k += 1
+    return shards
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            h.update(f.read())
+    except OSError as e:
+        raise MatrixError("cannot read %s: %s" % (path, e))
+    return h.hexdigest()
+
+
 def cmd_plan(a):
     cells = load_jsonl(a.oracle)
     try:
@@ -96,20 +176,20 @@ def cmd_plan(a):
         raise MatrixError("cannot read %s: %s" % (a.patterns, e))
     if not cells:
         raise MatrixError("the oracle predicted no cells")
-    for c in cells:
+    for i, c in enumerate(cells):
+        c["index"] = i
         if c["pattern"] not in order:
             raise MatrixError("pattern %s is not in the pattern table" % c["pattern"])
         if c.get("bar", "pref") != "pref":
             raise MatrixError("the matrix runs on barlab-gpu's prefetchable VRAM BAR only (bar=pref), not bar=%s" % c["bar"])
+    shard = parse_shard(a.shard) if a.shard else None
     groups = {}
     for c in cells:
-        groups.setdefault(group_key(c), []).append(c["pattern"])
+        groups.setdefault(group_key(c), []).append(c)
     cpus = sorted({k[0] for k in groups}, key=lambda x: [c["cpu"] for c in cells].index(x))
-    plan = {"cells": cells, "patterns": order, "groups": [], "cpus": cpus,
-            "inject_align": a.inject_align}
-    os.makedirs(a.out, exist_ok=True)
+    # Every group of the whole matrix, in run order, with its page.
+    every = []
     for cpu in cpus:
-        lines = [L1_PRELUDE % {"gpu": GPU, "timeout": 30}]
         keys = [k for k in groups if k[0] == cpu]
         policies = []
         for k in keys:
@@ -117,23 +197,43 @@ def cmd_plan(a):
                 policies.append(k[1])
         index = 0
         for policy in policies:
-            lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"' % (policy, policy))
-            lines.append('echo "policy $(bl_policy)"')
             for k in keys:
                 if k[1] != policy:
                     continue
-                pats = sorted(set(groups[k]), key=order.index)
-                base = index * PAGE
+                every.append({"cpu": cpu, "policy": policy, "s1": k[2], "touch": k[3],
+                              "base": index * PAGE,
+                              "patterns": sorted({c["pattern"] for c in groups[k]}, key=order.index),
+                              "cost": group_cost(groups[k], a.inject_align)})
                 index += 1
-                plan["groups"].append({"cpu": cpu, "policy": policy, "s1": k[2],
-                                       "touch": k[3], "base": base, "patterns": pats})
-                lines.append("group %s %s %s %#x %s" % (policy, k[2], k[3], base, ",".join(pats)))
+    mine = shard_groups(every, cpus, shard[1])[shard[0] - 1] if shard else every
+    keys = {(g["cpu"], g["policy"], g["s1"], g["touch"]) for g in mine}
+    plan = {"cells": [c for c in cells if group_key(c) in keys], "patterns": order,
+            "groups": mine, "cpus": [cpu for cpu in cpus if any(g["cpu"] == cpu for g in mine)],
+            "all_cpus": cpus, "total_cells": len(cells), "inject_align": a.inject_align,
+            "shard": {"k": shard[0], "n": shard[1]} if shard else None,
+            "scenarios": {"file": os.path.basename(a.scenario_file),
+                          "sha256": sha256_file(a.scenario_file)} if a.scenario_file else None,
+            "barlab": a.version}
+    os.makedirs(a.out, exist_ok=True)
+    for cpu in plan["cpus"]:
+        lines = [L1_PRELUDE % {"gpu": GPU, "timeout": 30}]
+        policy = None
+        for g in mine:
+            if g["cpu"] != cpu:
+                continue
+            if g["policy"] != policy:
+                policy = g["policy"]
+                lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"' % (policy, policy))
+                lines.append('echo "policy $(bl_policy)"')
+            lines.append("group %s %s %s %#x %s" % (policy, g["s1"], g["touch"], g["base"], ",".join(g["patterns"])))
         lines.append("cat /sys/kernel/tracing/trace | grep kvm_s2_map_device | sed 's/^/s2map /'")
         with open(os.path.join(a.out, "run-%s.sh" % cpu), "w") as f:
             f.write("\n".join(lines) + "\n")
     with open(os.path.join(a.out, "plan.json"), "w") as f:
         json.dump(plan, f)
-    print("%d cells in %d groups on %s" % (len(cells), len(plan["groups"]), ", ".join(cpus)))
+    print("%d cells in %d groups on %s%s" % (len(plan["cells"]), len(mine), ", ".join(plan["cpus"]) or "no CPU",
+                                          " (shard %d/%d of %d cells)" % (shard[0], shard[1], len(cells))
+                                          if shard else ""))
     return 0
 
 
@@ -348,21 +448,35 @@ def cmd_report(a):
             txns = [dict(t, off=t["addr"] - slot * SLOT) for t in by_slot.get(slot, [])]
             obs = seen.get((c["policy"], c["s1"], c["touch"], c["pattern"]))
             match, exp_text, got_text, why, note = judge(c, obs, txns, inject)
-            results.append({"cell": c, "observed": obs or {"status": "missing"},
+            results.append({"index": c["index"], "cell": c, "observed": obs or {"status": "missing"},
                             "txns": [{k: t[k] for k in ("off", "size", "n", "op", "s1", "s2", "attr",
                                                          "seq_first", "seq_last", "reason", "i")}
                                      for t in txns],
                             "match": match, "expected_text": exp_text,
                             "observed_text": got_text, "why": why, "note": note})
-    report = {"inject_align": inject, "cells": results, "s2_mappings": s2map,
-              "passed": sum(r["match"] for r in results),
-              "failed": sum(not r["match"] for r in results)}
-    with open(os.path.join(a.out, "report.json"), "w") as f:
+    report = {key: plan.get(key) for key in REPORT_HEADER}
+    report.update({"inject_align": inject, "cells": results, "s2_mappings": s2map})
+    return publish(a.out, report, a.rules, a.quiet)
+
+
+# What every report.json says about the run besides its cells: a merge
+# accepts shards only if these agree (all but "shard").
+REPORT_HEADER = ("barlab", "scenarios", "shard", "total_cells", "all_cpus", "patterns")
+
+
+def publish(out, report, rules, quiet=False):
+    """Write OUT/report.json, junit.xml and index.html, print the table and
+    the summary; 1 if a cell differs."""
+    results = report["cells"]
+    report["passed"] = sum(r["match"] for r in results)
+    report["failed"] = sum(not r["match"] for r in results)
+    order = report["patterns"]
+    with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
-    write_junit(os.path.join(a.out, "junit.xml"), results)
-    write_html(os.path.join(a.out, "index.html"), report, order)
-    if not a.quiet:
-        print_table(results, order, a.rules)
+    write_junit(os.path.join(out, "junit.xml"), results)
+    write_html(os.path.join(out, "index.html"), report, order)
+    if not quiet:
+        print_table(results, order, rules)
     bad = [r for r in results if not r["match"]]
     for r in results:
         if r["note"]:
@@ -371,8 +485,67 @@ def cmd_report(a):
         print("MISMATCH %s: %s" % (cell_name(r["cell"]), r["why"]))
     print("matrix: %d cells, %d as predicted (%d of them in a permitted way the oracle does not model, marked ~), %d differ"
           % (len(results), report["passed"], sum(bool(r["note"]) for r in results), report["failed"]))
-    print("report: %s (JSON: report.json, JUnit: junit.xml)" % os.path.relpath(os.path.join(a.out, "index.html")))
+    isv0 = sorted({r["cell"]["mmio_isv0"] for r in results if r["cell"].get("mmio_isv0")})
+    if isv0:
+        print("isv0: %d of %d cells use an access (%s) that a VMM gets as an ISV=0 stage-2 abort where "
+              "the BAR is trapped MMIO: KVM cannot emulate it and the VM dies (report.json: mmio_isv0)"
+              % (sum(bool(r["cell"].get("mmio_isv0")) for r in results), len(results), ", ".join(isv0)))
     return 1 if bad else 0
+
+
+def cmd_merge(a):
+    """The shards' reports, checked to be the N shards of one matrix, as
+    the report of the whole."""
+    shards = []
+    for d in a.shards:
+        path = os.path.join(d, "report.json")
+        try:
+            with open(path) as f:
+                r = json.load(f)
+        except (OSError, ValueError) as e:
+            raise MatrixError("%s: not a matrix report (%s)" % (d, e))
+        if not isinstance(r, dict) or not r.get("shard"):
+            raise MatrixError("%s: not a shard's report (run 'barlab matrix --shard K/N')" % d)
+        shards.append((d, r))
+    d0, r0 = shards[0]
+    n = r0["shard"]["n"]
+    for d, r in shards[1:]:
+        for key, what in (("scenarios", "scenario file"), ("barlab", "barlab version"),
+                          ("inject_align", "--inject-align"), ("total_cells", "number of cells")):
+            if r.get(key) != r0.get(key):
+                raise MatrixError("%s and %s come from different %ss (%s against %s)"
+                                  % (d0, d, what, describe(key, r0.get(key)), describe(key, r.get(key))))
+        if r["shard"]["n"] != n:
+            raise MatrixError("%s is a shard of %d, %s of %d" % (d0, n, d, r["shard"]["n"]))
+    seen = {}
+    for d, r in shards:
+        k = r["shard"]["k"]
+        if k in seen:
+            raise MatrixError("shard %d/%d given twice: %s and %s" % (k, n, seen[k], d))
+        seen[k] = d
+    missing = [k for k in range(1, n + 1) if k not in seen]
+    if missing:
+        raise MatrixError("%s %s missing" % (" and ".join("shard %d/%d" % (k, n) for k in missing),
+                                             "is" if len(missing) == 1 else "are"))
+    cpus = r0["all_cpus"]
+    cells = sorted((c for _, r in sorted(shards, key=lambda s: s[1]["shard"]["k"]) for c in r["cells"]),
+                   key=lambda c: (cpus.index(c["cell"]["cpu"]), c["index"]))
+    if [c["index"] for c in sorted(cells, key=lambda c: c["index"])] != list(range(r0["total_cells"])):
+        raise MatrixError("the shards' cells are not the %d cells of the matrix, each once" % r0["total_cells"])
+    s2map = {}
+    for _, r in sorted(shards, key=lambda s: s[1]["shard"]["k"]):
+        for cpu, lines in r["s2_mappings"].items():
+            s2map.setdefault(cpu, []).extend(lines)
+    report = {key: r0.get(key) for key in REPORT_HEADER}
+    report.update({"shard": None, "merged_shards": n, "inject_align": r0["inject_align"],
+                   "cells": cells, "s2_mappings": s2map})
+    return publish(a.out, report, a.rules)
+
+
+def describe(key, value):
+    if key == "scenarios" and isinstance(value, dict):
+        return "%s sha256 %s" % (value.get("file"), value.get("sha256", "?")[:12])
+    return str(value)
 
 
 def cell_name(c):
@@ -522,14 +695,21 @@ def main():
     p.add_argument("patterns")
     p.add_argument("out")
     p.add_argument("--inject-align", action="store_true")
+    p.add_argument("--shard")
+    p.add_argument("--scenario-file")
+    p.add_argument("--version")
     r = sub.add_parser("report")
     r.add_argument("out")
     r.add_argument("mt")
     r.add_argument("--rules", action="store_true")
     r.add_argument("--quiet", action="store_true")
+    m = sub.add_parser("merge")
+    m.add_argument("out")
+    m.add_argument("shards", nargs="+")
+    m.add_argument("--rules", action="store_true")
     a = ap.parse_args()
     try:
-        return cmd_plan(a) if a.cmd == "plan" else cmd_report(a)
+        return {"plan": cmd_plan, "report": cmd_report, "merge": cmd_merge}[a.cmd](a)
     except MatrixError as e:
         print("barlab: error: matrix: %s" % e, file=sys.stderr)
         return 2

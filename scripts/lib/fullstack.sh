@@ -171,11 +171,12 @@ _fullstack_overlay_build() {
     echo "$key" >"$d/overlay.stamp"
 }
 
-fullstack_usage() {
+usage_fullstack() {
     cat <<'USAGE'
 usage: scripts/barlab fullstack [--policy P]... [--cpu CPU] [--inject-align]
                                 [--out DIR] [--steps "S..."] [--no-devices]
                                 [--no-picture] [--timeout S] [--echo]
+the whole stack: a stock VMM in L1 runs an L2 Linux with the devices and drivers
 Boot L1 once per policy; in it, Debian's qemu-system-aarch64 (KVM) runs an
 L2 Linux with barlab-nic and barlab-gpu passed through by vfio-pci.  L2
 loads guest-drivers/ and runs the steps; a step that kills the VM is
@@ -187,7 +188,10 @@ reported, and a new L2 boots for the steps after it.
   --inject-align    L1 KVM injects stage-2 alignment faults into L2 (a
                     SIGBUS in L2) instead of failing KVM_RUN (VM death)
   --out DIR         results, console, screendump (default
-                    build/fullstack/runs); one subdirectory per policy
+                    build/fullstack/runs); one subdirectory per policy;
+                    a new or empty directory, or an earlier fullstack
+                    report (the policies not run now are kept); written
+                    when the runs end, so an interrupt leaves DIR as it was
   --steps "S..."    the L2 steps (default: wc ping odd-res odd-fb0
                     draw-res draw-fb0):
                       wc        the NIC driver's write-combining self-test
@@ -216,10 +220,12 @@ _fullstack_script() {
     } >"$1"
 }
 
-_fullstack_check_policy() {
-    case $1 in device|prefetchable|any) ;;
-    *) die "fullstack: --policy must be device, prefetchable or any, not '$1'" ;;
-    esac
+# _fullstack_check_steps CMD "S...": each step is one of FULLSTACK_STEPS.
+_fullstack_check_steps() {
+    local s
+    for s in $2; do
+        check_word "$1" --steps "$s" $FULLSTACK_STEPS
+    done
 }
 
 # fullstack_run [--policy P] [--cpu CPU] [--inject-align] [--out DIR]
@@ -247,7 +253,7 @@ fullstack_run() {
         esac
         shift
     done
-    _fullstack_check_policy "$policy"
+    check_policy fullstack "$policy"
     [ "$devices" = 1 ] || picture=0
     [ -n "$out" ] || out=$(_fullstack_dir)/runs/$policy
     mkdir -p "$out"
@@ -360,26 +366,31 @@ cmd_fullstack() {
     local policies=() out="" args=() p rc=0 start=$SECONDS
     while [ $# -gt 0 ]; do
         case $1 in
-        -h|--help) fullstack_usage; return 0 ;;
-        --policy) need_arg $# "fullstack: --policy needs a value"; policies+=("$2"); shift ;;
-        --out) need_arg $# "fullstack: --out needs a directory"; out=$2; shift ;;
-        --steps|--timeout|--cpu) need_arg $# "fullstack: $1 needs a value"; args+=("$1" "$2"); shift ;;
+        --policy) opt_value fullstack $# "$1"; check_policy fullstack "$2"; policies+=("$2"); shift ;;
+        --out) opt_value fullstack $# "$1"; out=$2; shift ;;
+        --cpu) opt_value fullstack $# "$1"; check_cpu fullstack "$2"; args+=("$1" "$2"); shift ;;
+        --timeout) opt_value fullstack $# "$1"; check_seconds fullstack "$1" "$2"; args+=("$1" "$2"); shift ;;
+        --steps) opt_value fullstack $# "$1"; _fullstack_check_steps fullstack "$2"; args+=("$1" "$2"); shift ;;
         --inject-align|--no-devices|--no-picture|--echo) args+=("$1") ;;
-        *) die "fullstack: unknown option '$1' (see 'barlab fullstack --help')" ;;
+        *) usage_die fullstack "unknown option '$1'" ;;
         esac
         shift
     done
     [ ${#policies[@]} -gt 0 ] || read -r -a policies <<<"$FULLSTACK_POLICIES"
-    for p in "${policies[@]}"; do
-        _fullstack_check_policy "$p"
-    done
     [ -n "$out" ] || out=$(_fullstack_dir)/runs
+    out_open fullstack fullstack "$out"
+    # The policies not run now stay as the earlier run left them.
+    for p in $( [ ! -d "$OUT_DIR" ] || ls -A "$OUT_DIR"); do
+        [ "$p" = "$OUT_MANIFEST" ] || [[ " ${policies[*]} " == *" $p "* ]] || out_keep "$p"
+    done
     cmd_setup
     for p in "${policies[@]}"; do
         msg "fullstack: policy $p ..."
-        fullstack_run --policy "$p" --out "$out/$p" "${args[@]}" ||
+        out_job fullstack_run --policy "$p" --out "$OUT_STAGE/$p" "${args[@]}" ||
             { rc=$?; msg "fullstack: the L1 run for policy $p failed (exit $rc; console: $out/$p/console.log)"; }
     done
+    out_commit
+    out=$OUT_DIR
     _fullstack_columns policy "S2 n2/g0/g2" "WC self-test" "odd res" "odd fb0" "draw res" "draw fb0" "ping tx/rx" "L0 fr" \
         picture boots "wall s"
     for p in "${policies[@]}"; do

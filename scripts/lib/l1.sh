@@ -42,19 +42,23 @@ _l1_initrd() {
     } >"$out"
 }
 
-l1_usage() {
+usage_boot() {
     cat <<'USAGE'
 usage: scripts/barlab boot [options] [-- QEMU-ARGS...]
-Boot the L1 host once; the exit status is the script's (124: timeout,
-125: QEMU or the guest died before the script ended).
-  --cpu CPU           QEMU CPU model (max: FWB; neoverse-n1: no FWB)
-  --policy P          vfio-pci's stage-2 policy: device|prefetchable|any
+boot the L1 host on barlab's QEMU with barlab-nic and barlab-gpu, run a script in it
+The exit status is the script's (124: timeout, 125: QEMU or the guest
+died before the script ended).
+  --cpu CPU           QEMU CPU model ('barlab-mt cpus'; max: FWB,
+                      neoverse-n1: no FWB)
+  --policy P          vfio-pci's stage-2 policy ('barlab-mt policies')
   --inject-align      KVM injects stage-2 alignment faults into guests
   --bind vfio|none    bind barlab's devices to vfio-pci (default) or not
   --run SCRIPT        run SCRIPT (busybox sh) inside L1 as /run.sh; it may
                       source /lib/barlab/l1.sh (target-tests/l1/l1.sh)
   --out DIR           console.log, device traces, screendumps (default: a
-                      new directory under build/runs)
+                      new directory under build/runs); a new or empty
+                      directory, or an earlier boot's; written when the
+                      run ends, so an interrupted run leaves DIR as it was
   --timeout S         wall-clock limit in seconds (default 300)
   --echo              copy the console to stderr while it runs
   --initrd-extra CPIO add CPIO to L1's initramfs (after barlab's, before
@@ -64,42 +68,66 @@ Boot the L1 host once; the exit status is the script's (124: timeout,
 USAGE
 }
 
-# l1_run [options] [-- QEMU-ARGS...]: boot L1 once (options: l1_usage);
-# sets L1_OUT to the output directory.
-l1_run() {
-    local cpu=max policy="" inject=N bind=vfio script="" out="" timeout=$L1_TIMEOUT
-    local echo=() devices=1 qemu="" extra=() append args=() initrd_extra=""
+# l1_parse CMD [options] [-- QEMU-ARGS...]: check the options of l1_run
+# (usage_boot) and set L1_OPT_* from them; a mistake is a usage error of
+# CMD.  Builds and starts nothing.
+l1_parse() {
+    local cmd=$1
+    shift
+    L1_OPT_CPU=max L1_OPT_POLICY="" L1_OPT_INJECT=N L1_OPT_BIND=vfio L1_OPT_SCRIPT=""
+    L1_OPT_OUT="" L1_OPT_TIMEOUT=$L1_TIMEOUT L1_OPT_ECHO=() L1_OPT_DEVICES=1 L1_OPT_QEMU=""
+    L1_OPT_EXTRA=() L1_OPT_INITRD_EXTRA=""
     while [ $# -gt 0 ]; do
         case $1 in
-        --cpu) need_arg $# "boot: --cpu needs a CPU model"; cpu=$2; shift ;;
-        --policy) need_arg $# "boot: --policy needs a value"; policy=$2; shift ;;
-        --inject-align) inject=Y ;;
-        --bind) need_arg $# "boot: --bind needs vfio or none"; bind=$2; shift ;;
-        --run) need_arg $# "boot: --run needs a script"; script=$2; shift ;;
-        --out) need_arg $# "boot: --out needs a directory"; out=$2; shift ;;
-        --timeout) need_arg $# "boot: --timeout needs seconds"; timeout=$2; shift ;;
-        --echo) echo=(--echo) ;;
-        --no-devices) devices=0 ;;
-        --initrd-extra) need_arg $# "boot: --initrd-extra needs a cpio file"; initrd_extra=$2; shift ;;
-        --qemu) need_arg $# "boot: --qemu needs a path"; qemu=$2; shift ;;
-        --) shift; extra=("$@"); break ;;
-        *) die "boot: unknown option '$1' (see 'barlab boot --help')" ;;
+        --cpu) opt_value "$cmd" $# "$1"; L1_OPT_CPU=$2; shift ;;
+        --policy) opt_value "$cmd" $# "$1"; L1_OPT_POLICY=$2; shift ;;
+        --inject-align) L1_OPT_INJECT=Y ;;
+        --bind) opt_value "$cmd" $# "$1"; L1_OPT_BIND=$2; shift ;;
+        --run) opt_value "$cmd" $# "$1"; L1_OPT_SCRIPT=$2; shift ;;
+        --out) opt_value "$cmd" $# "$1"; L1_OPT_OUT=$2; shift ;;
+        --timeout) opt_value "$cmd" $# "$1"; L1_OPT_TIMEOUT=$2; shift ;;
+        --echo) L1_OPT_ECHO=(--echo) ;;
+        --no-devices) L1_OPT_DEVICES=0 ;;
+        --initrd-extra) opt_value "$cmd" $# "$1"; L1_OPT_INITRD_EXTRA=$2; shift ;;
+        --qemu) opt_value "$cmd" $# "$1"; L1_OPT_QEMU=$2; shift ;;
+        --) shift; L1_OPT_EXTRA=("$@"); break ;;
+        *) usage_die "$cmd" "unknown option '$1'" ;;
         esac
         shift
     done
-    case $policy in
-    ""|device|prefetchable|any) ;;
-    *) die "boot: --policy must be device, prefetchable or any, not '$policy'" ;;
-    esac
-    case $bind in vfio|none) ;; *) die "boot: --bind must be vfio or none, not '$bind'" ;; esac
-    [ -z "$script" ] || [ -f "$script" ] || die "boot: no such script: $script"
-    [ -z "$initrd_extra" ] || [ -f "$initrd_extra" ] || die "boot: no such cpio: $initrd_extra"
-    [[ $timeout =~ ^[0-9]+$ ]] || die "boot: --timeout must be a number of seconds"
+    check_cpu "$cmd" "$L1_OPT_CPU"
+    [ -z "$L1_OPT_POLICY" ] || check_policy "$cmd" "$L1_OPT_POLICY"
+    check_word "$cmd" --bind "$L1_OPT_BIND" vfio none
+    [ -z "$L1_OPT_SCRIPT" ] || [ -f "$L1_OPT_SCRIPT" ] || usage_die "$cmd" "no such script: $L1_OPT_SCRIPT"
+    [ -z "$L1_OPT_INITRD_EXTRA" ] || [ -f "$L1_OPT_INITRD_EXTRA" ] ||
+        usage_die "$cmd" "no such cpio: $L1_OPT_INITRD_EXTRA"
+    check_seconds "$cmd" --timeout "$L1_OPT_TIMEOUT"
+    [ -z "$L1_OPT_QEMU" ] || [ -x "$L1_OPT_QEMU" ] || usage_die "$cmd" "no QEMU at $L1_OPT_QEMU"
+}
 
+# l1_run [options] [-- QEMU-ARGS...]: boot L1 once (options: usage_boot)
+# into the --out directory as it is (the callers own it); sets L1_OUT to
+# the output directory.
+l1_run() {
+    l1_parse boot "$@"
+    _l1_prepare
+    _l1_start
+}
+
+# _l1_prepare: build what l1_run boots.
+_l1_prepare() {
     qemu_build
     initramfs_build
-    [ -n "$qemu" ] || qemu=$(qemu_binary_path)
-    [ -x "$qemu" ] || die "boot: no QEMU at $qemu"
+    [ -n "$L1_OPT_QEMU" ] || L1_OPT_QEMU=$(qemu_binary_path)
+    [ -x "$L1_OPT_QEMU" ] || die "boot: no QEMU at $L1_OPT_QEMU"
+}
+
+# _l1_start: l1_run with the options l1_parse set.
+_l1_start() {
+    local cpu=$L1_OPT_CPU policy=$L1_OPT_POLICY inject=$L1_OPT_INJECT bind=$L1_OPT_BIND
+    local script=$L1_OPT_SCRIPT out=$L1_OPT_OUT timeout=$L1_OPT_TIMEOUT devices=$L1_OPT_DEVICES
+    local qemu=$L1_OPT_QEMU initrd_extra=$L1_OPT_INITRD_EXTRA append args=()
+    local echo=("${L1_OPT_ECHO[@]}") extra=("${L1_OPT_EXTRA[@]}")
     if [ -z "$out" ]; then
         mkdir -p "$BARLAB_BUILD/runs"
         out=$(mktemp -d "$BARLAB_BUILD/runs/l1-XXXXXX")
@@ -122,21 +150,25 @@ l1_run() {
         --timeout "$timeout" "${echo[@]}" -- "${args[@]}" "${extra[@]}"
 }
 
-# cmd_boot ARGS: `barlab boot`: l1_run, then the L1 report and the
+# cmd_boot ARGS: `barlab boot`: l1_run into a staging directory that
+# becomes --out when the run ends (output.sh), then the L1 report and the
 # script's output from the console.
 cmd_boot() {
     local rc=0
-    case ${1:-} in
-    -h|--help)
-        l1_usage
-        return 0 ;;
-    esac
+    l1_parse boot "$@"
+    [ -n "$L1_OPT_OUT" ] || L1_OPT_OUT=$BARLAB_BUILD/runs/l1-$(date +%Y%m%d-%H%M%S)-$$
+    out_open boot boot "$L1_OPT_OUT"
+    L1_OPT_OUT=$OUT_STAGE
     cmd_setup
-    l1_run "$@" || rc=$?
-    if [ -f "$L1_OUT/console.log" ]; then
+    _l1_prepare
+    out_job _l1_start || rc=$?
+    [ -f "$OUT_STAGE/console.log" ] || die "boot: L1 did not start (exit $rc)"
+    rm -f "$OUT_STAGE/qmp.sock"
+    out_commit
+    if [ -f "$OUT_DIR/console.log" ]; then
         awk '/^barlab-l1: ready/ { script = 1 } script || /^barlab-l1:/' \
-            "$L1_OUT/console.log" | tr -d '\r'
+            "$OUT_DIR/console.log" | tr -d '\r'
     fi
-    msg "boot: console, traces and screendumps in $L1_OUT"
+    msg "boot: console, traces and screendumps in $OUT_DIR"
     return "$rc"
 }

@@ -3,66 +3,148 @@
 # real nested KVM with barlab-gpu passed through by VFIO, compared cell by
 # cell with the oracle.  One L1 boot per CPU model; inside it, vfio-pci's
 # policy is switched between runs (it is sampled when the VMM mmaps the
-# BAR).  The planning and the report are scripts/matrix.py.  Sourced after
-# common.sh, qemu.sh, kernel.sh, initramfs.sh and l1.sh, never executed.
+# BAR).  `--shard K/N` runs a share of the groups, `matrix merge` puts the
+# shards' reports together.  The planning and the report are
+# scripts/matrix.py; the report directory is handled by output.sh.
+# Sourced after common.sh, cli.sh, output.sh, qemu.sh, kernel.sh,
+# initramfs.sh and l1.sh, never executed.
 
 MATRIX_FULL=target-tests/scenarios/matrix.scn
 MATRIX_QUICK=target-tests/scenarios/matrix-quick.scn
 
-matrix_usage() {
+usage_matrix() {
     cat <<'USAGE'
 usage: scripts/barlab matrix [--quick] [--scenarios FILE] [--inject-align]
-                             [--rules] [--out DIR]
-Run the scenario matrix through nested KVM and compare it with the oracle.
+                             [--rules] [--shard K/N] [--out DIR]
+       scripts/barlab matrix merge SHARD-DIR... [--rules] [--out DIR]
+the main job: every scenario as an L2 guest under nested KVM, against the oracle
   --quick             the quick set (target-tests/scenarios/matrix-quick.scn)
   --scenarios FILE    another scenario file (default: the full matrix.scn)
   --inject-align      L1 KVM delivers stage-2 alignment faults to the guest
                       instead of failing KVM_RUN (kernel patch 0004)
   --rules             show the Arm rules behind each cell in the table
-  --out DIR           where the report goes (default build/matrix)
+  --shard K/N         run shard K of N: a fixed share of the L2 runs,
+                      balanced by L1 boots (no CPU model booted twice);
+                      'matrix merge' combines the N shards' reports
+  --out DIR           where the report goes (default build/matrix, with
+                      --shard build/matrix-shard-K-of-N); a new or empty
+                      directory, or an earlier report of barlab's
 Prints the table; writes DIR/index.html, report.json and junit.xml; exits 1
-if any cell differs from the prediction, naming it.
+if any cell differs from the prediction, naming it.  An interrupted run
+leaves DIR as it was.
 USAGE
 }
 
+usage_matrix_merge() {
+    cat <<'USAGE'
+usage: scripts/barlab matrix merge SHARD-DIR... [--rules] [--out DIR]
+combine the reports of 'matrix --shard K/N' runs into one report
+The shards must be 1..N of one N, of the same scenario file, barlab
+version and --inject-align; the merged table, HTML, JSON and JUnit are
+those of an unsharded run of the same scenarios, cell for cell.
+  --rules             show the Arm rules behind each cell in the table
+  --out DIR           where the report goes (default build/matrix)
+Exits 1 if any cell differs from the prediction.
+USAGE
+}
+
+# barlab_version: the commit barlab runs from ("-dirty" with local
+# changes), for reports that are compared later.
+barlab_version() {
+    local v
+    v=$(git -C "$BARLAB_ROOT" rev-parse --short=12 HEAD 2>/dev/null) || { echo unknown; return; }
+    git -C "$BARLAB_ROOT" diff --quiet HEAD -- 2>/dev/null || v+=-dirty
+    echo "$v"
+}
+
+# _matrix_report_line DIR: where the report is, relative to here.
+_matrix_report_line() {
+    printf 'report: %s (JSON: report.json, JUnit: junit.xml)\n' \
+        "$(realpath -s --relative-to=. "$1/index.html")"
+}
+
 cmd_matrix() {
-    local scn=$BARLAB_ROOT/$MATRIX_FULL out=$BARLAB_BUILD/matrix inject=() rules=()
-    local cpu start=$SECONDS rc=0 t0 cells
+    local cmd=${MATRIX_CMD:-matrix} scn=$BARLAB_ROOT/$MATRIX_FULL out="" inject=() rules=() shard=()
+    local cpu start=$SECONDS rc=0 t0 cells stage
+    if [ "${1:-}" = merge ]; then
+        shift
+        cmd_matrix_merge "$@"
+        return
+    fi
     while [ $# -gt 0 ]; do
         case $1 in
         --quick) scn=$BARLAB_ROOT/$MATRIX_QUICK ;;
-        --scenarios) need_arg $# "matrix: --scenarios needs a file"; scn=$2; shift ;;
+        --scenarios) opt_value "$cmd" $# "$1"; scn=$2; shift ;;
         --inject-align) inject=(--inject-align) ;;
         --rules) rules=(--rules) ;;
-        --out) need_arg $# "matrix: --out needs a directory"; out=$2; shift ;;
-        -h|--help) matrix_usage; return 0 ;;
-        *) die "matrix: unknown option '$1' (see 'barlab matrix --help')" ;;
+        --shard) opt_value "$cmd" $# "$1"; shard=(--shard "$2"); shift ;;
+        --out) opt_value "$cmd" $# "$1"; out=$2; shift ;;
+        *) usage_die "$cmd" "unknown option '$1'" ;;
         esac
         shift
     done
-    [ -f "$scn" ] || die "matrix: no scenario file $scn"
+    [ -f "$scn" ] || usage_die "$cmd" "no scenario file $scn"
+    if [ ${#shard[@]} -gt 0 ]; then
+        [[ ${shard[1]} =~ ^([0-9]+)/([0-9]+)$ ]] &&
+            [ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] ||
+            usage_die "$cmd" "--shard must be K/N with 1 <= K <= N, not '${shard[1]}'"
+        [ -n "$out" ] || out=$BARLAB_BUILD/matrix-shard-${BASH_REMATCH[1]}-of-${BASH_REMATCH[2]}
+    fi
+    [ -n "$out" ] || out=$BARLAB_BUILD/matrix
+    out_open "$cmd" matrix "$out"
+    stage=$OUT_STAGE
     cmd_setup
     build_core
     qemu_build
     initramfs_build
-    rm -rf "$out"
-    mkdir -p "$out"
-    "$BARLAB_MT" oracle "$scn" --json >"$out/oracle.jsonl" ||
+    "$BARLAB_MT" oracle "$scn" --json >"$stage/oracle.jsonl" ||
         die "matrix: the oracle rejected $scn"
-    "$BARLAB_MT" patterns >"$out/patterns.txt"
-    python3 "$BARLAB_ROOT/scripts/matrix.py" plan "$out/oracle.jsonl" \
-        "$out/patterns.txt" "$out" "${inject[@]}" >&2 || die "matrix: planning failed"
-    for cpu in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["cpus"]))' "$out/plan.json"); do
+    "$BARLAB_MT" patterns >"$stage/patterns.txt"
+    python3 "$BARLAB_ROOT/scripts/matrix.py" plan "$stage/oracle.jsonl" "$stage/patterns.txt" \
+        "$stage" "${inject[@]}" "${shard[@]}" --scenario-file "$scn" --version "$(barlab_version)" >&2 ||
+        die "matrix: planning failed"
+    for cpu in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["cpus"]))' "$stage/plan.json"); do
         t0=$SECONDS
         msg "matrix: L1 on -cpu $cpu ..."
-        l1_run --cpu "$cpu" --out "$out/$cpu" --run "$out/run-$cpu.sh" "${inject[@]}" ||
-            die "matrix: the L1 run on -cpu $cpu failed (console: $out/$cpu/console.log)"
+        out_job l1_run --cpu "$cpu" --out "$stage/$cpu" --run "$stage/run-$cpu.sh" "${inject[@]}" ||
+            die "matrix: the L1 run on -cpu $cpu failed (console: $stage/$cpu/console.log)"
         msg "matrix: -cpu $cpu done in $((SECONDS - t0)) s"
     done
-    python3 "$BARLAB_ROOT/scripts/matrix.py" report "$out" "$BARLAB_MT" "${rules[@]}" || rc=$?
+    python3 "$BARLAB_ROOT/scripts/matrix.py" report "$stage" "$BARLAB_MT" "${rules[@]}" || rc=$?
     [ "$rc" -le 1 ] || die "matrix: the report could not be made"
-    cells=$(grep -c . "$out/oracle.jsonl")
+    out_commit
+    _matrix_report_line "$OUT_DIR"
+    cells=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["cells"]))' "$OUT_DIR/report.json")
     printf 'matrix: %d s wall for %d cells (%s s a cell, builds included)\n' "$((SECONDS - start))" \
-        "$cells" "$(awk -v t=$((SECONDS - start)) -v n="$cells" 'BEGIN { printf "%.2f", t / n }')"
+        "$cells" "$(awk -v t=$((SECONDS - start)) -v n="$cells" 'BEGIN { printf "%.2f", n ? t / n : 0 }')"
+    return "$rc"
+}
+
+cmd_matrix_merge() {
+    local cmd="matrix merge" out=$BARLAB_BUILD/matrix dirs=() rules=() d rc=0
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --rules) rules=(--rules) ;;
+        --out) opt_value "$cmd" $# "$1"; out=$2; shift ;;
+        -*) usage_die "$cmd" "unknown option '$1'" ;;
+        *) dirs+=("$1") ;;
+        esac
+        shift
+    done
+    [ ${#dirs[@]} -gt 0 ] || usage_die "$cmd" "needs the shards' report directories"
+    for d in "${dirs[@]}"; do
+        [ -f "$d/report.json" ] || usage_die "$cmd" "$d: no report.json (not a matrix report)"
+        [ "$(cd "$d" && pwd -P)" != "$(cd "$out" 2>/dev/null && pwd -P)" ] ||
+            usage_die "$cmd" "--out $out is one of the shards"
+    done
+    out_open "$cmd" matrix "$out"
+    python3 "$BARLAB_ROOT/scripts/matrix.py" merge "$OUT_STAGE" "${dirs[@]}" "${rules[@]}" || rc=$?
+    if [ "$rc" -gt 1 ]; then
+        rm -rf "$OUT_STAGE"      # nothing of a merge that was refused
+        OUT_STAGE=
+        exit "$rc"
+    fi
+    out_commit
+    _matrix_report_line "$OUT_DIR"
     return "$rc"
 }

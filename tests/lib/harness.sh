@@ -10,9 +10,17 @@ harness_passed=0
 harness_failed=0
 
 # run CMD...: run CMD, keeping stdout, stderr and status in $HARNESS_TMP.
+# With HARNESS_TIMEOUT set (seconds), CMD (a program, not a function) is
+# stopped after that long: status 124 and a line on its stderr, so a hang
+# fails one test.
 run() {
     local status=0
-    "$@" >"$HARNESS_TMP/out" 2>"$HARNESS_TMP/err" || status=$?
+    if [ -n "${HARNESS_TIMEOUT:-}" ] && [ "$(type -t "$1")" = file ]; then
+        timeout -k 5 "$HARNESS_TIMEOUT" "$@" >"$HARNESS_TMP/out" 2>"$HARNESS_TMP/err" || status=$?
+        [ "$status" != 124 ] || echo "harness: stopped after ${HARNESS_TIMEOUT} s: $*" >>"$HARNESS_TMP/err"
+    else
+        "$@" >"$HARNESS_TMP/out" 2>"$HARNESS_TMP/err" || status=$?
+    fi
     echo "$status" >"$HARNESS_TMP/status"
 }
 status() { cat "$HARNESS_TMP/status"; }

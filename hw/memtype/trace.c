@@ -9,6 +9,7 @@
 
 #include "trace.h"
 #include "crc32.h"
+#include "rules.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -271,6 +272,8 @@ int mt_trace_write_txn(MtTraceWriter *w, const MtTxn *t, const uint8_t *data)
     put_le32(p + 36, t->epoch_first);
     put_le32(p + 40, t->epoch_last);
     put_le64(p + 44, t->time_ns);
+    put_le32(p + 52, t->verdict);
+    put_le64(p + 56, t->verdict_seq);
     if (t->size) {
         memcpy(p + MT_TRACE_TXN_FIXED, data, t->size);
     }
@@ -564,6 +567,8 @@ static void parse_txn(const uint8_t *p, MtTraceRecord *rec)
     t->epoch_first = get_le32(p + 36);
     t->epoch_last = get_le32(p + 40);
     t->time_ns = get_le64(p + 44);
+    t->verdict = get_le32(p + 52);
+    t->verdict_seq = get_le64(p + 56);
     memcpy(rec->data, p + MT_TRACE_TXN_FIXED, t->size);
 }
 
@@ -707,6 +712,14 @@ int mt_trace_read(MtTraceReader *r, MtTraceRecord *rec,
                         idx, size, len);
             goto fail;
         }
+        if (get_le32(p + 52) & ~MT_RULE_VERDICT_MASK) {
+            reader_fail(r, MT_TRACE_E_CORRUPT,
+                        start + MT_TRACE_RECHDR_SIZE + 52,
+                        "corrupt: record %" PRIu64 " verdict 0x%08" PRIx32
+                        " names a rule no checker reports", idx,
+                        get_le32(p + 52));
+            goto fail;
+        }
         if (p[17] != 0) {
             reader_fail(r, MT_TRACE_E_CORRUPT,
                         start + MT_TRACE_RECHDR_SIZE + 17,
@@ -825,6 +838,7 @@ static void dump_txn_text(FILE *out, uint64_t i, const MtTraceRecord *rec,
 {
     const MtTxn *t = &rec->txn;
     size_t shown = t->size < TEXT_DATA_MAX ? t->size : TEXT_DATA_MAX;
+    char ids[MT_RULE_MASK_STR];
 
     fprintf(out, "#%" PRIu64 " %c 0x%016" PRIx64 " +%" PRIu32
             " attr=0x%02x s1=0x%02x s2=0x%x n=%u seq=",
@@ -835,6 +849,14 @@ static void dump_txn_text(FILE *out, uint64_t i, const MtTraceRecord *rec,
     print_range64(out, t->epoch_first, t->epoch_last);
     fprintf(out, " reason=%s t=%" PRIu64 "ns flags=", reason, t->time_ns);
     print_flags(out, t->flags);
+    if (t->verdict) {
+        fprintf(out, " verdict=%s", mt_rule_mask_str(t->verdict, ",", ids));
+        if (t->verdict_seq != MT_SEQ_NONE) {
+            fprintf(out, " after=%" PRIu64, t->verdict_seq);
+        }
+    } else {
+        fputs(" verdict=ok", out);
+    }
     fputs(" data=", out);
     print_hex(out, rec->data, shown);
     if (shown < t->size) {
@@ -847,6 +869,7 @@ static void dump_txn_json(FILE *out, uint64_t i, const MtTraceRecord *rec,
                           const char *reason)
 {
     const MtTxn *t = &rec->txn;
+    char ids[MT_RULE_MASK_STR];
 
     fprintf(out, "{\"i\":%" PRIu64 ",\"type\":\"txn\",\"op\":\"%c\","
             "\"addr\":%" PRIu64 ",\"size\":%" PRIu32 ",\"attr\":%u,"
@@ -859,7 +882,17 @@ static void dump_txn_json(FILE *out, uint64_t i, const MtTraceRecord *rec,
     print_json_str(out, reason);
     fprintf(out, ",\"time_ns\":%" PRIu64 ",\"flags\":\"", t->time_ns);
     print_flags(out, t->flags);
-    fputs("\",\"data\":\"", out);
+    fputs("\",\"verdict\":[", out);
+    if (t->verdict) {
+        fprintf(out, "\"%s\"", mt_rule_mask_str(t->verdict, "\",\"", ids));
+    }
+    fputc(']', out);
+    if (t->verdict && t->verdict_seq != MT_SEQ_NONE) {
+        fprintf(out, ",\"verdict_seq\":%" PRIu64, t->verdict_seq);
+    } else {
+        fputs(",\"verdict_seq\":null", out);
+    }
+    fputs(",\"data\":\"", out);
     print_hex(out, rec->data, t->size);
     fputs("\"}\n", out);
 }

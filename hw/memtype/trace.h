@@ -5,7 +5,7 @@
  * leaves a half-written file behind, a reader that validates every byte,
  * and a text/JSON dumper.
  *
- * On-disk layout, version 1.  Every integer is little-endian; CRCs are
+ * On-disk layout, version 2 (version 1 had no verdict).  Every integer is little-endian; CRCs are
  * mt_crc32() (crc32.h).  Nothing is padded or written as a C struct.
  *
  *   File header, MT_TRACE_HEADER_SIZE (20) bytes:
@@ -23,12 +23,16 @@
  *     6   4  CRC of record-header bytes 0..5 followed by the payload
  *    10   -  payload
  *
- *   MT_REC_TXN payload, MT_TRACE_TXN_FIXED (52) bytes + size bytes of data:
+ *   MT_REC_TXN payload, MT_TRACE_TXN_FIXED (64) bytes + size bytes of data:
  *     0 u64 addr        12 u8 flags     16 u8 reason       20 u64 seq_first
  *     8 u32 size        13 u8 attr      17 u8 0            28 u64 seq_last
  *                       14 u8 s1_attr   18 u16 naccesses   36 u32 epoch_first
  *                       15 u8 s2_attr                      40 u32 epoch_last
- *    44 u64 time_ns     52 data[size], size <= MT_TRACE_MAX_DATA
+ *    44 u64 time_ns     52 u32 verdict  56 u64 verdict_seq
+ *    64 data[size], size <= MT_TRACE_MAX_DATA
+ *   verdict is the checker's (check.h): the rules broken, a mask of
+ *   1u << MtRule within MT_RULE_VERDICT_MASK (rules.h); verdict_seq the
+ *   program-later access that arrived first, or MT_SEQ_NONE.
  *
  *   MT_REC_BARRIER payload, 20 bytes: u64 seq, u32 epoch, u64 time_ns.
  *
@@ -54,14 +58,14 @@
 extern "C" {
 #endif
 
-#define MT_TRACE_VERSION 1
+#define MT_TRACE_VERSION 2
 #define MT_TRACE_MAX_DATA 256
 
 #define MT_TRACE_MAGIC "BARLABTR"       /* 8 bytes, no terminator on disk */
 #define MT_TRACE_MAGIC_LEN 8
 #define MT_TRACE_HEADER_SIZE 20
 #define MT_TRACE_RECHDR_SIZE 10
-#define MT_TRACE_TXN_FIXED 52
+#define MT_TRACE_TXN_FIXED 64
 #define MT_TRACE_BARRIER_LEN 20
 #define MT_TRACE_END_LEN 12
 
@@ -139,16 +143,20 @@ void mt_trace_reader_close(MtTraceReader *r);
  * the error (also MT_TRACE_E_IO if writing @out failed).
  *
  *   #12 W 0x0000000000001040 +64 attr=0x44 s1=0x44 s2=0x5 n=8 seq=3..10
- *       ep=0 reason=complete t=1234ns flags=write data=0011...  (one line)
+ *       ep=0 reason=complete t=1234ns flags=write verdict=X3 after=11
+ *       data=0011...  (one line)
  *   #13 barrier seq=11 epoch=1 t=1300ns
  *   {"i":12,"type":"txn","op":"W","addr":4160,"size":64,"attr":68,"s1":68,
  *    "s2":5,"n":8,"seq_first":3,"seq_last":10,"epoch_first":0,
  *    "epoch_last":0,"reason":"complete","time_ns":1234,"flags":"write",
- *    "data":"0011..."}
+ *    "verdict":["X3"],"verdict_seq":11,"data":"0011..."}
  *   {"i":13,"type":"barrier","seq":11,"epoch":1,"time_ns":1300}
  *
  * A range a..b is printed as a alone when a == b; flags are the names of
- * the MT_TXN_* bits joined with '|', or "none".
+ * the MT_TXN_* bits joined with '|', or "none".  verdict is "ok" (JSON:
+ * []) for a legal transaction, else the rule ids (rules.h); after= (JSON
+ * verdict_seq, null when there is none) is the program-later access that
+ * reached the device first.
  */
 int mt_trace_dump(FILE *out, const char *path, bool json,
                   char *err, size_t errlen);

@@ -7,7 +7,8 @@
  * a transaction is what arrives at the device: one access, or several
  * gathered into one.  Both carry the program-order sequence number and the
  * barrier epoch (the count of DMB/DSB executed before) so that the checker
- * can tell merging and reordering from program order.
+ * can tell merging and reordering from program order; a transaction then
+ * carries the checker's verdict on it into the trace.
  */
 #ifndef BARLAB_TXN_H
 #define BARLAB_TXN_H
@@ -70,7 +71,14 @@ typedef struct {
     uint32_t epoch_first;   /* smallest and largest barrier epoch */
     uint32_t epoch_last;
     uint64_t time_ns;       /* virtual time it reached the device */
+    /* The checker's verdict (check.h), zero until it judged the txn. */
+    uint32_t verdict;       /* rules broken, a mask of 1u << MtRule */
+    uint64_t verdict_seq;   /* program-later access that arrived before
+                               this one (ordering rules), or MT_SEQ_NONE */
 } MtTxn;
+
+/* No access: verdict_seq of a transaction nothing overtook. */
+#define MT_SEQ_NONE UINT64_MAX
 
 /*
  * Where transactions go: a write carries @data (t->size bytes); a read

@@ -118,8 +118,8 @@ TEST_F(CheckTest, ReservedTypeIsFlagged)
 TEST(CheckExpect, DeviceExpectations)
 {
     static const MtExpect expect[] = {
-        { 0x00, 0x08, MT_EXPECT_NO_SPEC_READ, "status" },
-        { 0x40, 0x48, MT_EXPECT_NO_GATHER, "doorbell" },
+        { 0x00, 0x08, MT_EXPECT_NO_SPEC_READ, "status", 0, 0 },
+        { 0x40, 0x48, MT_EXPECT_NO_GATHER, "doorbell", 0, 0 },
     };
     MtChecker c;
     mt_check_init(&c, expect, 2);
@@ -157,7 +157,7 @@ namespace {
 TEST(CheckUntyped, OnlyDeviceExpectationsApply)
 {
     static const MtExpect expect[] = {
-        { 0x40, 0x48, MT_EXPECT_NO_GATHER, "doorbell" },
+        { 0x40, 0x48, MT_EXPECT_NO_GATHER, "doorbell", 0, 0 },
     };
     MtChecker c;
     mt_check_init(&c, expect, 1);
@@ -181,7 +181,7 @@ namespace {
 TEST(CheckOrdered, DoorbellMustNotOvertakeTheDescriptor)
 {
     static const MtExpect expect[] = {
-        { 0x00, 0x08, MT_EXPECT_ORDERED, "doorbell" },
+        { 0x00, 0x08, MT_EXPECT_ORDERED, "doorbell", 0, 0 },
     };
     MtChecker c;
     mt_check_init(&c, expect, 1);
@@ -204,6 +204,82 @@ TEST(CheckOrdered, DoorbellMustNotOvertakeTheDescriptor)
     MtTxn a = txn(0x80, 8, NORMAL_NC, 3), b = txn(0x40, 8, NORMAL_NC, 2);
     EXPECT_EQ(mt_check_txn(&plain, &a), 0u);
     EXPECT_EQ(mt_check_txn(&plain, &b), 0u);
+}
+
+} // namespace
+
+namespace {
+
+// The verdict a transaction carries: the rules, and the earliest
+// program-later access that overtook it.
+TEST(CheckVerdict, NamesTheAccessThatOvertook)
+{
+    static const MtExpect expect[] = {
+        { 0x00, 0x08, MT_EXPECT_ORDERED, "doorbell", 0, 0 },
+    };
+    MtChecker c;
+    mt_check_init(&c, expect, 1);
+
+    MtTxn later = txn(0x80, 8, NORMAL_NC, 9), bell = txn(0x00, 8, NORMAL_NC, 6);
+    MtTxn desc = txn(0x40, 8, NORMAL_NC, 5);
+    EXPECT_EQ(mt_check_judge(&c, &later), 0u);
+    EXPECT_EQ(later.verdict, 0u);
+    EXPECT_EQ(later.verdict_seq, MT_SEQ_NONE);
+    EXPECT_EQ(mt_check_judge(&c, &bell), 0u);
+    EXPECT_EQ(mt_check_judge(&c, &desc), bit(MT_RULE_X_ORDERED));
+    EXPECT_EQ(desc.verdict, bit(MT_RULE_X_ORDERED));
+    EXPECT_EQ(desc.verdict_seq, 6u);
+    EXPECT_EQ(c.judged_bad, 1u);
+
+    // The same pair as Device-nGnRE: V2 too, and the earliest overtaker.
+    MtChecker d;
+    mt_check_init(&d, expect, 1);
+    later.attr = bell.attr = desc.attr = DEVICE_nGnRE;
+    mt_check_judge(&d, &later);
+    mt_check_judge(&d, &bell);
+    EXPECT_EQ(mt_check_judge(&d, &desc),
+              bit(MT_RULE_X_ORDERED) | bit(MT_RULE_V_REORDER));
+    EXPECT_EQ(desc.verdict_seq, 6u);
+}
+
+TEST(CheckVerdict, MaskAsRuleIds)
+{
+    char buf[MT_RULE_MASK_STR];
+    EXPECT_STREQ(mt_rule_mask_str(0, ",", buf), "");
+    EXPECT_STREQ(mt_rule_mask_str(bit(MT_RULE_X_ORDERED) |
+                                  bit(MT_RULE_V_BARRIER), ",", buf), "V4,X3");
+    EXPECT_STREQ(mt_rule_mask_str(UINT32_MAX, "", buf),
+                 "C1C2C3F1F2F3F4R1A1A2A3A4T1T2V1V2V3V4V5V6V7X1X2X3K1I1I2I3I4U1S1");
+}
+
+} // namespace
+
+namespace {
+
+// A repeated declaration covers each repeat and nothing between them.
+TEST(CheckExpect, RepeatsEveryStride)
+{
+    static const MtExpect expect[] = {
+        { 0x08, 0x0c, MT_EXPECT_NO_SPEC_READ, "status", 0x1000, 3 },
+    };
+    MtChecker c;
+    mt_check_init(&c, expect, 1);
+    struct {
+        uint64_t addr;
+        uint32_t size;
+        bool hit;
+    } cases[] = {
+        { 0x08, 4, true }, { 0x0c, 4, false }, { 0x00, 8, false },
+        { 0x00, 64, true }, { 0x1008, 1, true }, { 0x100b, 1, true },
+        { 0x100c, 64, false }, { 0x2000, 16, true }, { 0x3008, 4, false },
+        { 0x0fc0, 64, false }, { 0x0ff0, 32, true },
+    };
+    for (const auto &k : cases) {
+        MtTxn t = txn(k.addr, k.size, NORMAL_NC, 1);
+        t.flags = MT_TXN_SPECULATIVE;
+        EXPECT_EQ(mt_check_txn(&c, &t) == bit(MT_RULE_X_NO_SPEC), k.hit)
+            << std::hex << k.addr << "+" << k.size;
+    }
 }
 
 } // namespace

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "crc32.h"
+#include "rules.h"
 #include "trace.h"
 
 namespace {
@@ -91,6 +92,8 @@ Bytes TxnPayload(const MtTraceRecord &r)
     Put32(b, t.epoch_first);
     Put32(b, t.epoch_last);
     Put64(b, t.time_ns);
+    Put32(b, t.verdict);
+    Put64(b, t.verdict_seq);
     b.insert(b.end(), r.data, r.data + std::min<uint32_t>(t.size,
                                                           MT_TRACE_MAX_DATA));
     return b;
@@ -178,7 +181,8 @@ std::string Diff(const MtTraceRecord &a, const MtTraceRecord &b)
         x.s2_attr != y.s2_attr || x.reason != y.reason ||
         x.naccesses != y.naccesses || x.seq_first != y.seq_first ||
         x.seq_last != y.seq_last || x.epoch_first != y.epoch_first ||
-        x.epoch_last != y.epoch_last || x.time_ns != y.time_ns) {
+        x.epoch_last != y.epoch_last || x.time_ns != y.time_ns ||
+        x.verdict != y.verdict || x.verdict_seq != y.verdict_seq) {
         return "txn fields";
     }
     if (memcmp(a.data, b.data, x.size) != 0) {
@@ -349,6 +353,9 @@ TEST_F(TraceTest, RoundTripRandom)
             r.txn.epoch_first = static_cast<uint32_t>(rng());
             r.txn.epoch_last = static_cast<uint32_t>(rng());
             r.txn.time_ns = rng();
+            r.txn.verdict = static_cast<uint32_t>(rng()) &
+                            MT_RULE_VERDICT_MASK;
+            r.txn.verdict_seq = rng() % 2 ? MT_SEQ_NONE : rng();
             for (uint32_t j = 0; j < r.txn.size; j++) {
                 r.data[j] = static_cast<uint8_t>(rng());
             }
@@ -414,7 +421,7 @@ TEST_F(TraceTest, LayoutMatchesDocumentation)
     // Spot checks that do not depend on the encoder above.
     ASSERT_GE(file.size(), 40u);
     EXPECT_EQ(memcmp(file.data(), "BARLABTR", 8), 0);
-    EXPECT_EQ(file[8], 1);
+    EXPECT_EQ(file[8], 2);
     EXPECT_EQ(file[9], 0);
     EXPECT_EQ(file[20], MT_REC_TXN);                    // record type
     EXPECT_EQ(file[22], MT_TRACE_TXN_FIXED + 8);        // length
@@ -701,20 +708,21 @@ TEST_F(TraceTest, WrongMagic)
 TEST_F(TraceTest, WrongVersion)
 {
     std::string path = Path("t.trace"), msg;
-    // A valid header of version 2 (CRC correct), then version-1 records.
+    // A valid header of version 1 (no verdicts; CRC correct), then
+    // version-2 records.
     Bytes file = EncodeFile({ EncodeRec(Barrier(1, 2, 3)) });
-    Bytes v2 = EncodeHeader(2);
-    std::copy(v2.begin(), v2.end(), file.begin());
+    Bytes v1 = EncodeHeader(1);
+    std::copy(v1.begin(), v1.end(), file.begin());
     WriteFile(path, file);
     std::vector<MtTraceRecord> got;
     EXPECT_EQ(ReadTrace(path, &got, &msg), MT_TRACE_E_VERSION);
-    EXPECT_TRUE(Contains(msg, "version 2")) << msg;
     EXPECT_TRUE(Contains(msg, "version 1")) << msg;
+    EXPECT_TRUE(Contains(msg, "version 2")) << msg;
     EXPECT_TRUE(Contains(msg, path)) << msg;
     EXPECT_TRUE(Contains(msg, "byte offset 8")) << msg;
-    // Sanity: the same file with a version-1 header is fine.
-    v2 = EncodeHeader(1);
-    std::copy(v2.begin(), v2.end(), file.begin());
+    // Sanity: the same file with a version-2 header is fine.
+    v1 = EncodeHeader(2);
+    std::copy(v1.begin(), v1.end(), file.begin());
     WriteFile(path, file);
     EXPECT_EQ(ReadTrace(path, &got, &msg), 0) << msg;
 }
@@ -821,6 +829,14 @@ TEST_F(TraceTest, ConsistentButWrongFiles)
         e.push_back(EncodeRecord(MT_REC_TXN, p));
         cases.push_back({ "size mismatch", EncodeFile(e), "does not match" });
     }
+    // A verdict bit past the rule catalogue, CRCs consistent.
+    {
+        MtTraceRecord r = recs[0];
+        r.txn.verdict = 1u << MT_RULE_C_DEVICE_WINS;
+        std::vector<Bytes> e = enc;
+        e.push_back(EncodeRec(r));
+        cases.push_back({ "verdict bit", EncodeFile(e), "names a rule no checker" });
+    }
     // Length whose check does not match.
     {
         Bytes f = EncodeFile(enc);
@@ -901,6 +917,8 @@ TEST_F(TraceTest, DumpTextAndJson)
     big.txn.seq_first = big.txn.seq_last = 12;
     big.txn.epoch_first = 1;
     big.txn.epoch_last = 2;
+    big.txn.verdict = 1u << MT_RULE_X_ORDERED | 1u << MT_RULE_V_BARRIER;
+    big.txn.verdict_seq = 7;
     MtTraceRecord zero = Txn(0x8, 0, 0, 0);
     zero.txn.reason = MT_FLUSH__COUNT + 5;   // out of range: still dumped
     ASSERT_EQ(WriteTrace(path, { Txn(0x1040, 64, MT_TXN_WRITE, 0),
@@ -930,13 +948,14 @@ TEST_F(TraceTest, DumpTextAndJson)
     EXPECT_EQ(text,
               "#0 W 0x0000000000001040 +64 attr=0x44 s1=0x44 s2=0x5 n=8 "
               "seq=3..10 ep=0 reason=" + complete + " t=1234ns flags=write "
-              "data=" + d64 + "\n"
+              "verdict=ok data=" + d64 + "\n"
               "#1 barrier seq=11 epoch=1 t=1300ns\n"
               "#2 R 0xfffffffffffff000 +100 attr=0x44 s1=0x44 s2=0x5 n=8 "
               "seq=12 ep=1..2 reason=" + none + " t=1234ns "
-              "flags=spec|fwb|0x80 data=" + d64 + "...\n"
+              "flags=spec|fwb|0x80 verdict=V4,X3 after=7 data=" + d64 + "...\n"
               "#3 R 0x0000000000000008 +0 attr=0x44 s1=0x44 s2=0x5 n=8 "
-              "seq=3..10 ep=0 reason=" + odd + " t=1234ns flags=none data=\n");
+              "seq=3..10 ep=0 reason=" + odd + " t=1234ns flags=none verdict=ok "
+              "data=\n");
 
     std::string json = Dump(path, true, &rc, &msg);
     EXPECT_EQ(rc, 0) << msg;
@@ -945,7 +964,8 @@ TEST_F(TraceTest, DumpTextAndJson)
               "\"size\":64,\"attr\":68,\"s1\":68,\"s2\":5,\"n\":8,"
               "\"seq_first\":3,\"seq_last\":10,\"epoch_first\":0,"
               "\"epoch_last\":0,\"reason\":\"" + complete + "\","
-              "\"time_ns\":1234,\"flags\":\"write\",\"data\":\"" + d64 +
+              "\"time_ns\":1234,\"flags\":\"write\",\"verdict\":[],"
+              "\"verdict_seq\":null,\"data\":\"" + d64 +
               "\"}\n"
               "{\"i\":1,\"type\":\"barrier\",\"seq\":11,\"epoch\":1,"
               "\"time_ns\":1300}\n"
@@ -953,13 +973,15 @@ TEST_F(TraceTest, DumpTextAndJson)
               "\"addr\":18446744073709547520,\"size\":100,\"attr\":68,"
               "\"s1\":68,\"s2\":5,\"n\":8,\"seq_first\":12,\"seq_last\":12,"
               "\"epoch_first\":1,\"epoch_last\":2,\"reason\":\"" + none +
-              "\",\"time_ns\":1234,\"flags\":\"spec|fwb|0x80\",\"data\":\"" +
+              "\",\"time_ns\":1234,\"flags\":\"spec|fwb|0x80\","
+              "\"verdict\":[\"V4\",\"X3\"],\"verdict_seq\":7,\"data\":\"" +
               d100 + "\"}\n"
               "{\"i\":3,\"type\":\"txn\",\"op\":\"R\",\"addr\":8,\"size\":0,"
               "\"attr\":68,\"s1\":68,\"s2\":5,\"n\":8,\"seq_first\":3,"
               "\"seq_last\":10,\"epoch_first\":0,\"epoch_last\":0,"
               "\"reason\":\"" + odd + "\",\"time_ns\":1234,"
-              "\"flags\":\"none\",\"data\":\"\"}\n");
+              "\"flags\":\"none\",\"verdict\":[],\"verdict_seq\":null,"
+              "\"data\":\"\"}\n");
 
     // Deterministic.
     EXPECT_EQ(Dump(path, false, &rc, &msg), text);

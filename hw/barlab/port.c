@@ -12,6 +12,7 @@
 #include "exec/cpu-mmio-origin.h"
 #include "hw/core/cpu.h"
 #include "qemu/bswap.h"
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "port.h"
 #include "trace.h"
@@ -21,11 +22,35 @@ static uint64_t now_ns(void)
     return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
 }
 
+/* One guest-error line per rule a transaction breaks. */
+static void barlab_port_log_verdict(BarlabPort *p, const MtTxn *t)
+{
+    g_autofree char *after = NULL;
+
+    if (t->verdict_seq != MT_SEQ_NONE) {
+        after = g_strdup_printf(" (program-later access %" PRIu64
+                                " arrived first)", t->verdict_seq);
+    }
+    for (unsigned r = MT_RULE_VERDICT_FIRST; r <= MT_RULE_VERDICT_LAST; r++) {
+        if (t->verdict >> r & 1) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "%s: %s%s of %u bytes at 0x%" PRIx64 " (type 0x%02x, "
+                          "accesses %" PRIu64 "..%" PRIu64 ") breaks %s: %s%s\n",
+                          p->name, t->flags & MT_TXN_SPECULATIVE ?
+                          "speculative " : "",
+                          t->flags & MT_TXN_WRITE ? "write" : "read", t->size,
+                          t->addr, t->attr, t->seq_first, t->seq_last,
+                          mt_rule(r)->id, mt_rule(r)->title, after ?: "");
+        }
+    }
+}
+
 /* Every transaction ends here: judge it, record it, hand it to the device. */
-static void barlab_port_deliver(void *opaque, const MtTxn *t, uint8_t *data)
+static void barlab_port_deliver(void *opaque, const MtTxn *txn, uint8_t *data)
 {
     BarlabPort *p = opaque;
-    uint32_t verdict = mt_check_txn(&p->checker, t);
+    MtTxn judged = *txn, *t = &judged;
+    uint32_t verdict = mt_check_judge(&p->checker, t);
     bool write = t->flags & MT_TXN_WRITE;
 
     if (write) {
@@ -37,15 +62,7 @@ static void barlab_port_deliver(void *opaque, const MtTxn *t, uint8_t *data)
     p->gathered += t->naccesses > 1;
     if (verdict) {
         p->violations++;
-        for (unsigned r = 0; r < MT_RULE__COUNT; r++) {
-            if (verdict >> r & 1) {
-                qemu_log_mask(LOG_GUEST_ERROR,
-                              "%s: %s of %u bytes at 0x%" PRIx64 " (type 0x%02x) "
-                              "breaks %s: %s\n", p->name,
-                              write ? "write" : "read", t->size, t->addr,
-                              t->attr, mt_rule(r)->id, mt_rule(r)->title);
-            }
-        }
+        barlab_port_log_verdict(p, t);
     }
     trace_barlab_port_txn(p->name, write, t->addr, t->size, t->attr,
                           t->naccesses, t->reason, verdict);
@@ -67,7 +84,7 @@ static void barlab_port_timeout(void *opaque)
     BarlabPort *p = opaque;
 
     mt_gather_tick(&p->gather, now_ns());
-    if (p->mode == BARLAB_PORT_REORDER) {
+    if (p->mode.reorder) {
         mt_reorder_drain(&p->reorder);
     }
     for (unsigned i = 0; i < p->gather.nlines; i++) {
@@ -80,10 +97,10 @@ static void barlab_port_timeout(void *opaque)
 
 void barlab_port_flush(BarlabPort *p, MtFlushReason why)
 {
-    if (p->mode != BARLAB_PORT_EXACT) {
+    if (p->mode.gather) {
         mt_gather_flush(&p->gather, why, now_ns());
     }
-    if (p->mode == BARLAB_PORT_REORDER) {
+    if (p->mode.reorder) {
         mt_reorder_drain(&p->reorder);
     }
 }
@@ -104,7 +121,10 @@ static void barlab_port_barrier(Notifier *n, void *data)
     if (ev && ev->cpu && p->last_cpu >= 0 && ev->cpu->cpu_index != p->last_cpu) {
         return;
     }
-    barlab_port_flush(p, MT_FLUSH_BARRIER);
+    if (!p->unsafe) {
+        /* a broken interconnect lets the barrier order nothing */
+        barlab_port_flush(p, MT_FLUSH_BARRIER);
+    }
     /*
      * Barriers with no access to this port between them order nothing
      * more than the first: one epoch, one trace record.  A guest kernel
@@ -157,6 +177,28 @@ static void barlab_port_describe(BarlabPort *p, MtAccess *a, hwaddr addr,
     a->seq = p->seq;
 }
 
+/*
+ * The reads the PE may issue on its own beside the program read @a: they
+ * reach the device (with every side effect a read there has), and their
+ * data is dropped.
+ */
+static void barlab_port_speculate(BarlabPort *p, const MtAccess *a)
+{
+    MtSpecRead spec[MT_SPEC_MAX_READS];
+    unsigned n = mt_spec_reads(&p->spec, a, spec);
+    uint8_t scratch[MT_GATHER_MAX_LINE_SIZE];
+    MtTxn t;
+
+    for (unsigned i = 0; i < n; i++) {
+        mt_txn_from_access(a, &t);
+        t.addr = spec[i].addr;
+        t.size = MIN(spec[i].size, sizeof(scratch));
+        t.flags |= MT_TXN_SPECULATIVE;
+        memset(scratch, 0, t.size);
+        barlab_port_deliver(p, &t, scratch);
+    }
+}
+
 static MemTxResult barlab_port_access(BarlabPort *p, hwaddr addr,
                                       uint8_t *data, unsigned size,
                                       bool write, MemTxAttrs attrs)
@@ -166,18 +208,17 @@ static MemTxResult barlab_port_access(BarlabPort *p, hwaddr addr,
 
     barlab_port_describe(p, &a, addr, size, write, attrs);
     p->accesses++;
-    switch (p->mode) {
-    case BARLAB_PORT_EXACT:
+    if (!p->mode.gather) {
         mt_txn_from_access(&a, &t);
         barlab_port_deliver(p, &t, data);
-        break;
-    case BARLAB_PORT_GATHER:
-    case BARLAB_PORT_REORDER:
-        /* A read flushes the gather buffer and drains the reorder window. */
-        mt_gather_access(&p->gather, &a, data);
-        barlab_port_arm_timer(p);
-        break;
+        return MEMTX_OK;
     }
+    /* A read flushes the gather buffer and drains the reorder window. */
+    mt_gather_access(&p->gather, &a, data);
+    if (p->mode.speculate && !write) {
+        barlab_port_speculate(p, &a);
+    }
+    barlab_port_arm_timer(p);
     return MEMTX_OK;
 }
 
@@ -223,23 +264,54 @@ static void barlab_port_add_counter(Object *owner, const char *name,
     object_property_add_uint64_ptr(owner, prop, v, OBJ_PROP_FLAG_READ);
 }
 
-static bool barlab_port_parse_mode(const char *mode, BarlabPortMode *out,
-                                   Error **errp)
+/*
+ * port-mode: "exact", "gather", or one of "reorder", "speculate",
+ * "reorder+speculate" with an optional ":SEED" (decimal or 0x-hex; without
+ * it the reorder-seed property).  docs/devices/barlab-port.md.
+ */
+static bool barlab_port_parse_mode(const char *str, uint64_t default_seed,
+                                   BarlabPortMode *m, Error **errp)
 {
-    static const char *const names[] = {
-        [BARLAB_PORT_EXACT] = "exact",
-        [BARLAB_PORT_GATHER] = "gather",
-        [BARLAB_PORT_REORDER] = "reorder",
+    static const struct {
+        const char *name;
+        BarlabPortMode mode;
+        bool seeded;
+    } modes[] = {
+        { "exact", { 0 }, false },
+        { "gather", { .gather = true }, false },
+        { "reorder", { .gather = true, .reorder = true }, true },
+        { "speculate", { .gather = true, .speculate = true }, true },
+        { "reorder+speculate",
+          { .gather = true, .reorder = true, .speculate = true }, true },
     };
+    const char *mode = str ? str : "gather";
+    const char *colon = strchr(mode, ':');
+    size_t len = colon ? (size_t)(colon - mode) : strlen(mode);
 
-    for (unsigned i = 0; i < ARRAY_SIZE(names); i++) {
-        if (!g_strcmp0(mode ? mode : "gather", names[i])) {
-            *out = i;
+    for (unsigned i = 0; i < ARRAY_SIZE(modes); i++) {
+        if (strlen(modes[i].name) != len || strncmp(mode, modes[i].name, len)) {
+            continue;
+        }
+        *m = modes[i].mode;
+        m->seed = default_seed;
+        if (!colon) {
             return true;
         }
+        if (!modes[i].seeded) {
+            error_setg(errp, "port-mode '%s': %s takes no seed", mode,
+                       modes[i].name);
+            return false;
+        }
+        if (!g_ascii_isdigit(colon[1]) ||
+            qemu_strtou64(colon + 1, NULL, 0, &m->seed)) {
+            error_setg(errp, "port-mode '%s': the seed must be a number "
+                       "from 0 to 2^64-1, not '%s'", mode, colon + 1);
+            return false;
+        }
+        return true;
     }
-    error_setg(errp, "port-mode must be exact, gather or reorder, not '%s'",
-               mode);
+    error_setg(errp, "port-mode must be exact, gather or reorder[:SEED], "
+               "speculate[:SEED] or reorder+speculate[:SEED], not '%s'", mode);
     return false;
 }
 
@@ -255,21 +327,24 @@ void barlab_port_init(BarlabPort *p, Object *owner, const char *name,
     p->name = name;
     p->ops = ops;
     p->opaque = opaque;
-    if (!barlab_port_parse_mode(conf->mode, &p->mode, errp)) {
+    if (!barlab_port_parse_mode(conf->mode, conf->seed, &p->mode, errp)) {
         return;
     }
     if (mt_gather_init(&p->gather, conf->lines, conf->line_size, 0,
-                       p->mode == BARLAB_PORT_REORDER ? mt_reorder_push
-                                                      : barlab_port_deliver,
-                       p->mode == BARLAB_PORT_REORDER ? (void *)&p->reorder
-                                                      : (void *)p)) {
+                       p->mode.reorder ? mt_reorder_push : barlab_port_deliver,
+                       p->mode.reorder ? (void *)&p->reorder : (void *)p)) {
         error_setg(errp, "gather-lines must be 1..%d and gather-line-size a "
                    "power of two from 8 to %d", MT_GATHER_MAX_LINES,
                    MT_GATHER_MAX_LINE_SIZE);
         return;
     }
-    mt_reorder_init(&p->reorder, conf->seed, 8, barlab_port_deliver, p);
+    mt_reorder_init(&p->reorder, p->mode.seed, 8, barlab_port_deliver, p);
+    /* Speculation is seeded apart, so that it does not shift the order. */
+    mt_spec_init(&p->spec, p->mode.seed ^ UINT64_C(0x5eed5bec),
+                 conf->line_size, size);
     mt_check_init(&p->checker, expect, nexpect);
+    p->unsafe = p->gather.unsafe = p->reorder.unsafe = p->spec.unsafe =
+        conf->unsafe;
     p->timeout_ns = conf->timeout_ns;
     if (conf->trace) {
         if (mt_trace_writer_open(&p->trace, conf->trace, err, sizeof(err))) {
@@ -292,6 +367,15 @@ void barlab_port_init(BarlabPort *p, Object *owner, const char *name,
     barlab_port_add_counter(owner, name, "violations", &p->violations);
     barlab_port_add_counter(owner, name, "barriers", &p->barriers);
     barlab_port_add_counter(owner, name, "untyped", &p->untyped);
+    barlab_port_add_counter(owner, name, "reordered", &p->reorder.reordered);
+    barlab_port_add_counter(owner, name, "speculative", &p->spec.issued);
+    for (unsigned r = MT_RULE_VERDICT_FIRST; r <= MT_RULE_VERDICT_LAST; r++) {
+        g_autofree char *counter = g_strdup_printf("violations-%s",
+                                                   mt_rule(r)->id);
+
+        barlab_port_add_counter(owner, name, counter,
+                                &p->checker.violations[r]);
+    }
 }
 
 void barlab_port_cleanup(BarlabPort *p)

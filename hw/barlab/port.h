@@ -19,12 +19,15 @@
 #include "memtype/check.h"
 #include "memtype/gather.h"
 #include "memtype/reorder.h"
+#include "memtype/speculate.h"
 #include "memtype/trace.h"
 
-typedef enum {
-    BARLAB_PORT_EXACT,      /* one transaction per access, no modelling */
-    BARLAB_PORT_GATHER,     /* write gathering where the type permits it */
-    BARLAB_PORT_REORDER,    /* gathering, then seeded reordering */
+/* What the port does beyond delivering accesses, parsed from port-mode. */
+typedef struct BarlabPortMode {
+    bool gather;            /* write gathering where the type permits it */
+    bool reorder;           /* seeded reordering where the type permits it */
+    bool speculate;         /* seeded speculative reads where permitted */
+    uint64_t seed;
 } BarlabPortMode;
 
 /* The device back end: where transactions end up. */
@@ -36,12 +39,16 @@ typedef struct BarlabPortOps {
 
 /* User-visible knobs, set through DEFINE_BARLAB_PORT_PROPERTIES. */
 typedef struct BarlabPortConf {
-    char *mode;             /* "exact", "gather" (default), "reorder" */
-    uint64_t seed;
+    char *mode;             /* docs/devices/barlab-port.md: "exact",
+                               "gather" (default), "reorder[:SEED]",
+                               "speculate[:SEED]",
+                               "reorder+speculate[:SEED]" */
+    uint64_t seed;          /* the seed when port-mode names none */
     uint32_t lines;
     uint32_t line_size;
     uint64_t timeout_ns;
     char *trace;            /* trace file, or NULL */
+    bool unsafe;            /* break the Arm rules: tests the checker */
 } BarlabPortConf;
 
 #define DEFINE_BARLAB_PORT_PROPERTIES(_state, _conf)                       \
@@ -51,7 +58,8 @@ typedef struct BarlabPortConf {
     DEFINE_PROP_UINT32("gather-line-size", _state, _conf.line_size, 64),   \
     DEFINE_PROP_UINT64("gather-timeout-ns", _state, _conf.timeout_ns,      \
                        100 * SCALE_US),                                    \
-    DEFINE_PROP_STRING("trace", _state, _conf.trace)
+    DEFINE_PROP_STRING("trace", _state, _conf.trace),                      \
+    DEFINE_PROP_BOOL("port-unsafe", _state, _conf.unsafe, false)
 
 typedef struct BarlabPort {
     MemoryRegion mr;
@@ -59,9 +67,11 @@ typedef struct BarlabPort {
     const BarlabPortOps *ops;
     void *opaque;
     BarlabPortMode mode;
+    bool unsafe;            /* a broken interconnect, on purpose */
 
     MtGather gather;
     MtReorder reorder;
+    MtSpeculate spec;
     MtChecker checker;
     MtTraceWriter *trace;
     char *trace_path;
@@ -84,6 +94,11 @@ typedef struct BarlabPort {
     uint64_t violations;    /* transactions breaking a rule */
     uint64_t barriers;
     uint64_t untyped;       /* accesses without a CPU memory type */
+    /*
+     * Also read-only QOM properties: reorder.reordered ("<name>-reordered"),
+     * spec.issued ("<name>-speculative") and, per rule the checker can
+     * report, checker.violations[] ("<name>-violations-<rule id>").
+     */
 } BarlabPort;
 
 /*

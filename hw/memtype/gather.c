@@ -237,7 +237,8 @@ void mt_gather_access(MtGather *g, const MtAccess *a, uint8_t *data)
     bool write = a->flags & MT_TXN_WRITE;
     MtTxn t;
 
-    if (write && !(a->flags & MT_TXN_UNTYPED) && mt_attr_permits(a->attr).gather) {
+    if (write && !(a->flags & MT_TXN_UNTYPED) &&
+        (g->unsafe || mt_attr_permits(a->attr).gather)) {
         gather_write(g, a, data);
         return;
     }

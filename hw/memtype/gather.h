@@ -57,6 +57,8 @@ typedef struct {
     uint64_t timeout_ns;    /* 0: no timeout */
     MtEmitFn emit;
     void *opaque;
+    bool unsafe;            /* set after init: gather every type, breaking
+                               rule T1 on purpose (to test the checker) */
     uint64_t next_age;
     uint64_t counts[MT_FLUSH__COUNT];   /* transactions emitted, by reason */
     MtGatherLine lines[MT_GATHER_MAX_LINES];

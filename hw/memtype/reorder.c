@@ -37,18 +37,20 @@ static bool overlap(const MtTxn *a, const MtTxn *b)
 }
 
 /* May @late be delivered before @early, which is older in program order? */
-static bool may_overtake(const MtTxn *late, const MtTxn *early)
+static bool may_overtake(const MtReorder *r, const MtTxn *late,
+                         const MtTxn *early)
 {
-    return mt_attr_permits(late->attr).reorder &&
+    return r->unsafe ||
+           (mt_attr_permits(late->attr).reorder &&
            mt_attr_permits(early->attr).reorder &&
            !overlap(late, early) &&
-           late->epoch_first == early->epoch_last;
+           late->epoch_first == early->epoch_last);
 }
 
 static bool eligible(const MtReorder *r, unsigned j)
 {
     for (unsigned k = 0; k < j; k++) {
-        if (!may_overtake(&r->pending[j].txn, &r->pending[k].txn)) {
+        if (!may_overtake(r, &r->pending[j].txn, &r->pending[k].txn)) {
             return false;
         }
     }
@@ -96,7 +98,8 @@ void mt_reorder_push(void *reorder, const MtTxn *t, uint8_t *data)
         r->emit(r->opaque, t, data);
         return;
     }
-    if (r->npending && r->pending[r->npending - 1].txn.epoch_last != t->epoch_first) {
+    if (!r->unsafe && r->npending &&
+        r->pending[r->npending - 1].txn.epoch_last != t->epoch_first) {
         mt_reorder_drain(r);
     }
     s = &r->pending[r->npending++];

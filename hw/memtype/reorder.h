@@ -37,6 +37,9 @@ typedef struct {
     unsigned npending;
     MtEmitFn emit;
     void *opaque;
+    bool unsafe;            /* set after init: reorder anything, across
+                               types, bytes and barriers (to test the
+                               checker) */
     uint64_t reordered;     /* transactions that overtook an older one */
     MtReorderSlot pending[MT_REORDER_MAX_WINDOW];
 } MtReorder;

@@ -175,3 +175,35 @@ TEST_P(ReorderStream, CheckerAcceptsEverything)
 INSTANTIATE_TEST_SUITE_P(Seeds, ReorderStream, ::testing::Range(1u, 21u));
 
 } // namespace
+
+namespace {
+
+// unsafe: the model of a broken interconnect reorders what Arm forbids,
+// and the checker catches every case.
+TEST(ReorderUnsafe, BreaksTheRulesAndTheCheckerSeesIt)
+{
+    MtReorder r;
+    Collector c;
+    MtChecker chk;
+    uint8_t d[8] = { 0 };
+    bool swapped = false;
+
+    for (uint64_t seed = 0; seed < 32 && !swapped; seed++) {
+        c.out.clear();
+        ASSERT_EQ(mt_reorder_init(&r, seed, 8, Collector::emit, &c), 0);
+        r.unsafe = true;
+        MtTxn a = make_txn(0, 8, 0x04, 0), b = make_txn(0, 8, 0x04, 1, 1);
+        mt_reorder_push(&r, &a, d);
+        mt_reorder_push(&r, &b, d);
+        mt_reorder_drain(&r);
+        ASSERT_EQ(c.out.size(), 2u);
+        swapped = c.out[0].txn.seq_first == 1;
+    }
+    ASSERT_TRUE(swapped);
+    mt_check_init(&chk, nullptr, 0);
+    EXPECT_EQ(mt_check_txn(&chk, &c.out[0].txn), 0u);
+    EXPECT_EQ(mt_check_txn(&chk, &c.out[1].txn),
+              1u << MT_RULE_V_SAME_ADDR | 1u << MT_RULE_V_BARRIER);
+}
+
+} // namespace

@@ -127,12 +127,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(BarlabNicState, BARLAB_NIC)
 enum {
     CNT_TX_FRAMES, CNT_TX_INLINE, CNT_TX_FALLBACK, CNT_TX_NOPS,
     CNT_COMPLETIONS, CNT_RX_FRAMES, CNT_RX_DROPPED, CNT_ERRORS,
+    CNT_TX_LATE,
     CNT_COUNT,
 };
 
 static const char *const barlab_nic_counter_names[CNT_COUNT] = {
     "tx-frames", "tx-inline", "tx-fallback", "tx-nops",
     "completions", "rx-frames", "rx-dropped", "errors",
+    "tx-late",
 };
 
 typedef struct BarlabNicRing {
@@ -151,7 +153,8 @@ struct BarlabNicState {
     BarlabPort push_port;
     BarlabPortConf port_conf;
     uint64_t push_size;
-    MtExpect *expect;           /* per push page: doorbell, status */
+    bool push_status_rc;        /* push-page STATUS reads clear (a bug) */
+    MtExpect expect[3];         /* doorbells, descriptor heads, status */
 
     uint32_t ctrl;
     uint32_t status;
@@ -364,21 +367,48 @@ static void barlab_nic_tx_inline(BarlabNicState *s, const uint8_t *desc)
     barlab_nic_execute(s, desc, true);
 }
 
+/*
+ * A push copy for a descriptor the device has already run: it arrived
+ * after a copy or doorbell the program wrote later (the driver did not
+ * order its posts).  INDEX is a ring position, so "behind" is the half
+ * of the ring before TX_HEAD.  The copy is dropped, not run a second time.
+ */
+static bool barlab_nic_push_late(BarlabNicState *s, uint32_t index)
+{
+    uint32_t ahead = (index - s->tx.head) & (s->tx.size - 1);
+
+    if (ahead < s->tx.size / 2) {
+        return false;
+    }
+    s->counters[CNT_TX_LATE]++;
+    barlab_nic_guest_error(s, STATUS_TX_ERROR, "push copy of descriptor %u "
+                           "arrived after the device ran it (TX_HEAD %u): "
+                           "dropped; the post was not ordered", index,
+                           s->tx.head);
+    return true;
+}
+
 /* A piece of one slot: whole, the header (a doorbell), or the rest. */
 static void barlab_nic_push_slot(BarlabNicState *s, hwaddr off,
                                  const uint8_t *data, unsigned size)
 {
-    if (off == 0 && size == PUSH_SLOT_SIZE) {
-        barlab_nic_tx_inline(s, data);
-    } else if (off == 0 && size >= DESC_LEN) {
-        /* opcode, flags and index arrived: ring up to this descriptor */
-        uint32_t index = lduw_le_p(data + DESC_INDEX);
+    uint32_t index;
 
-        if (barlab_nic_tx_ready(s, index)) {
-            barlab_nic_tx_doorbell(s, (index + 1) & (s->tx.size - 1));
-        }
+    if (off || size < DESC_LEN) {
+        /* Other pieces of a split descriptor carry nothing the ring lacks. */
+        return;
     }
-    /* Other pieces of a split descriptor carry nothing the ring lacks. */
+    /* opcode, flags and index arrived */
+    index = lduw_le_p(data + DESC_INDEX);
+    if (!barlab_nic_tx_ready(s, index) || barlab_nic_push_late(s, index)) {
+        return;
+    }
+    if (size == PUSH_SLOT_SIZE) {
+        barlab_nic_tx_inline(s, data);
+    } else {
+        /* ring up to this descriptor */
+        barlab_nic_tx_doorbell(s, (index + 1) & (s->tx.size - 1));
+    }
 }
 
 static void barlab_nic_push_control(BarlabNicState *s, hwaddr off,
@@ -419,7 +449,11 @@ static void barlab_nic_push_write(void *opaque, hwaddr addr,
     }
 }
 
-/* Only the status mirror reads as anything, and reading it clears it. */
+/*
+ * Only the status mirror reads as anything.  A prefetchable BAR promises
+ * reads without side effects, so reading it leaves STATUS alone, unless
+ * push-status-rc=on puts the read-to-clear register here on purpose.
+ */
 static void barlab_nic_push_read(void *opaque, hwaddr addr, uint8_t *data,
                                  unsigned size)
 {
@@ -431,7 +465,9 @@ static void barlab_nic_push_read(void *opaque, hwaddr addr, uint8_t *data,
     memset(data, 0, size);
     if (addr < hi && addr + size > lo) {
         stl_le_p(status, s->status);
-        s->status = 0;
+        if (s->push_status_rc) {
+            s->status = 0;
+        }
         for (hwaddr a = MAX(addr, lo); a < MIN(addr + size, hi); a++) {
             data[a - addr] = status[a - lo];
         }
@@ -751,22 +787,31 @@ static const MemoryRegionOps barlab_nic_reg_ops = {
     .valid.max_access_size = 4,
 };
 
-/* What the checker must know about each push page's control line. */
-static void barlab_nic_declare(BarlabNicState *s, unsigned pages)
+/*
+ * What the checker must know about the push pages; returns the number of
+ * declarations.  Each page's DOORBELL must arrive alone; it and the first
+ * 8 bytes of every slot (opcode, flags, INDEX: a doorbell when a copy is
+ * split) are ordered: nothing the program wrote before may arrive after
+ * them.  STATUS is read-sensitive only when it is read-to-clear.
+ */
+static unsigned barlab_nic_declare(BarlabNicState *s, unsigned pages)
 {
-    s->expect = g_new(MtExpect, pages * 2);
-    for (unsigned i = 0; i < pages; i++) {
-        uint64_t page = (uint64_t)i * PUSH_PAGE_SIZE;
-
-        s->expect[i * 2] = (MtExpect) {
-            page + PUSH_DOORBELL, page + PUSH_DOORBELL + 8,
-            MT_EXPECT_NO_GATHER | MT_EXPECT_ORDERED, "doorbell",
-        };
-        s->expect[i * 2 + 1] = (MtExpect) {
-            page + PUSH_STATUS, page + PUSH_STATUS + 4,
-            MT_EXPECT_NO_SPEC_READ, "status (read to clear)",
-        };
+    s->expect[0] = (MtExpect) {
+        PUSH_DOORBELL, PUSH_DOORBELL + 8, MT_EXPECT_NO_GATHER, "doorbell",
+        PUSH_PAGE_SIZE, pages,
+    };
+    s->expect[1] = (MtExpect) {
+        0, 8, MT_EXPECT_ORDERED, "doorbell or descriptor head",
+        PUSH_SLOT_SIZE, pages * (PUSH_PAGE_SIZE / PUSH_SLOT_SIZE),
+    };
+    if (!s->push_status_rc) {
+        return 2;
     }
+    s->expect[2] = (MtExpect) {
+        PUSH_STATUS, PUSH_STATUS + 4, MT_EXPECT_NO_SPEC_READ,
+        "status (read to clear)", PUSH_PAGE_SIZE, pages,
+    };
+    return 3;
 }
 
 static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
@@ -782,14 +827,11 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
                    "from 4 KiB to 16 MiB");
         return;
     }
-    barlab_nic_declare(s, pages);
     barlab_port_init(&s->push_port, OBJECT(s), "push", s->push_size,
                      &s->port_conf, &barlab_nic_push_ops, s, s->expect,
-                     pages * 2, &err);
+                     barlab_nic_declare(s, pages), &err);
     if (err) {
         error_propagate_prepend(errp, err, "barlab-nic: ");
-        g_free(s->expect);
-        s->expect = NULL;
         return;
     }
     memory_region_init_io(&s->regs, OBJECT(s), &barlab_nic_reg_ops, s,
@@ -806,8 +848,6 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
     if (msix_init(pdev, 1, &s->regs, 0, REG_MSIX_TABLE, &s->regs, 0,
                   REG_MSIX_PBA, 0, errp)) {
         barlab_port_cleanup(&s->push_port);
-        g_free(s->expect);
-        s->expect = NULL;
         return;
     }
     msix_vector_use(pdev, 0);
@@ -831,8 +871,6 @@ static void barlab_nic_exit(PCIDevice *pdev)
     qemu_del_nic(s->nic);
     msix_uninit(pdev, &s->regs, &s->regs);
     barlab_port_cleanup(&s->push_port);
-    g_free(s->expect);
-    s->expect = NULL;
 }
 
 static void barlab_nic_reset(DeviceState *dev)
@@ -856,6 +894,7 @@ static const VMStateDescription vmstate_barlab_nic = {
 static const Property barlab_nic_properties[] = {
     DEFINE_NIC_PROPERTIES(BarlabNicState, conf),
     DEFINE_PROP_SIZE("push-size", BarlabNicState, push_size, 64 * KiB),
+    DEFINE_PROP_BOOL("push-status-rc", BarlabNicState, push_status_rc, false),
     DEFINE_BARLAB_PORT_PROPERTIES(BarlabNicState, port_conf),
 };
 

@@ -105,8 +105,11 @@ static void nic_map(Nic *n)
     n->push = qpci_iomap(n->dev, 2, &n->push_size);
 }
 
-/* @netdev: "socket" for a socket pair we hold the other end of, or args. */
-static void nic_start(Nic *n, const char *netdev)
+/*
+ * @netdev: "socket" for a socket pair we hold the other end of, or args;
+ * @props: more barlab-nic properties (",name=value..."), or "".
+ */
+static void nic_start_props(Nic *n, const char *netdev, const char *props)
 {
     g_autofree char *nd = NULL;
     int sv[2] = { -1, -1 };
@@ -121,7 +124,8 @@ static void nic_start(Nic *n, const char *netdev)
         nd = g_strdup(netdev);
     }
     n->qts = qtest_initf("-M virt -nodefaults -netdev %s "
-                         "-device barlab-nic,netdev=n0,mac=" NIC_MAC, nd);
+                         "-device barlab-nic,netdev=n0,mac=" NIC_MAC "%s",
+                         nd, props);
     if (sv[1] >= 0) {
         close(sv[1]);
     }
@@ -132,6 +136,11 @@ static void nic_start(Nic *n, const char *netdev)
                         &n->dev);
     g_assert(n->dev);
     nic_map(n);
+}
+
+static void nic_start(Nic *n, const char *netdev)
+{
+    nic_start_props(n, netdev, "");
 }
 
 static void nic_stop(Nic *n)
@@ -275,13 +284,25 @@ static void test_registers(void)
     wr(&n, REG_INT_MASK, 0xffffffff);
     g_assert_cmphex(rd(&n, REG_INT_MASK), ==, 0xf);
 
-    /* STATUS is read-to-clear, in BAR0 and in the push page's mirror */
+    /*
+     * STATUS is read-to-clear in BAR0; the push page's mirror in the
+     * prefetchable BAR reads it without side effects
+     */
     wr(&n, REG_TX_SIZE, 3);
     wr(&n, REG_TX_TAIL, 1);
     g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
     g_assert_cmphex(rd(&n, REG_STATUS), ==, 0);
     wr(&n, REG_TX_TAIL, 1);
     g_assert_cmphex(qpci_io_readl(n.dev, n.push, 8), ==, ST_RING_ERROR);
+    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 0x1008), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 8), ==, 0);
+    nic_stop(&n);
+
+    /* push-status-rc=on: the mirror is read-to-clear too (a device bug) */
+    nic_start_props(&n, "socket", ",push-status-rc=on");
+    wr(&n, REG_TX_TAIL, 1);
+    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 8), ==, ST_TX_ERROR);
     g_assert_cmphex(qpci_io_readl(n.dev, n.push, 0x1008), ==, 0);
     g_assert_cmphex(rd(&n, REG_STATUS), ==, 0);
     nic_stop(&n);
@@ -398,6 +419,42 @@ static void test_push_split(void)
     g_assert_cmpuint(barlab_qom_u64(n.qts, "push-untyped"), ==, 8 * 8 + 1);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "push-violations"), ==, 0);
     g_assert_cmpuint(rd(&n, REG_STATUS), ==, 0);
+    nic_stop(&n);
+}
+
+/*
+ * A push copy of a descriptor the device already ran (the ring doorbell
+ * got there first) is late: dropped, counted, a TX error; the ring is not
+ * walked round again.
+ */
+static void test_late_copy(void)
+{
+    Nic n;
+    uint8_t d[64];
+
+    nic_start(&n, "socket");
+    nic_setup_tx(&n);
+    for (unsigned i = 0; i < 2; i++) {
+        make_desc(d, OP_NOP, 0, i, 0, i, 0);
+        put_desc(&n, d);
+    }
+    wr(&n, REG_TX_TAIL, 2);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-fallback"), ==, 2);
+    make_desc(d, OP_NOP, F_COMPLETION, 0, 0, 0, 0);
+    qpci_memwrite(n.dev, n.push, PUSH_SLOT0, d, 64);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-late"), ==, 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-fallback"), ==, 2);
+    g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 2);
+    g_assert_cmpuint(rd(&n, REG_CQ_TAIL), ==, 0);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_TX_ERROR);
+
+    /* the next post in order runs as usual */
+    make_desc(d, OP_NOP, F_COMPLETION, 2, 0, 2, 0);
+    put_desc(&n, d);
+    qpci_memwrite(n.dev, n.push, PUSH_SLOT0 + 64, d, 64);
+    g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 3);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-late"), ==, 1);
+    g_assert_cmpuint(read_cqe(&n, 0).index, ==, 2);
     nic_stop(&n);
 }
 
@@ -709,6 +766,7 @@ int main(int argc, char **argv)
     qtest_add_func("/barlab-nic/registers", test_registers);
     qtest_add_func("/barlab-nic/tx-fallback", test_tx_fallback);
     qtest_add_func("/barlab-nic/push-split", test_push_split);
+    qtest_add_func("/barlab-nic/late-copy", test_late_copy);
     qtest_add_func("/barlab-nic/pcap", test_pcap);
     qtest_add_func("/barlab-nic/rx", test_rx);
     qtest_add_func("/barlab-nic/rx-polled-too-long", test_rx_polled_too_long);

@@ -20,7 +20,7 @@ KERNEL_PACKAGE=linux-source-6.12
 KERNEL_CROSS=aarch64-linux-gnu-
 # Files a first build of the current l1.config compiles (the stamp's
 # "compiled" line), for the progress estimate.
-KERNEL_FILES=2000
+KERNEL_FILES=1050
 
 _kernel_build_deps=(
     gcc-aarch64-linux-gnu make bc bison flex libssl-dev libelf-dev

@@ -263,8 +263,9 @@ _qemu_ninja() {
 }
 
 # _qemu_tree_build [--qtests]: with the QEMU lock held, make the
-# persistent work tree ($BARLAB_CACHE/qemu/VERSION-work) the current
-# overlay and patches on Debian's source, configured and built; sets _qemu_ver, _qemu_meson,
+# persistent work tree ($BARLAB_CACHE/qemu/VERSION-$QEMU_TREE, "work"
+# unless a caller names another) the current overlay and patches on
+# Debian's source, configured and built; sets _qemu_ver, _qemu_meson,
 # _qemu_work and _qemu_built_key (the inputs' key as staged).
 _qemu_tree_build() {
     local key work recipe build_recipe
@@ -272,7 +273,7 @@ _qemu_tree_build() {
     _qemu_fetch
     _qemu_meson=$(qemu_meson)
     key=$(_qemu_key)
-    work=$BARLAB_CACHE/qemu/$_qemu_ver-work
+    work=$BARLAB_CACHE/qemu/$_qemu_ver-${QEMU_TREE:-work}
     _qemu_work=$work
     _qemu_built_key=$key
     recipe=$(_qemu_recipe "$_qemu_ver")
@@ -298,11 +299,11 @@ meson ${_qemu_meson##*/}"
         die "building qemu-system-aarch64 failed"
 }
 
-# qemu_lock: wait for and take the lock on the QEMU work tree; sets
-# _qemu_lock (close it with exec {_qemu_lock}>&-).
+# qemu_lock: wait for and take the lock on the QEMU work tree
+# ($QEMU_TREE); sets _qemu_lock (close it with exec {_qemu_lock}>&-).
 qemu_lock() {
     mkdir -p "$BARLAB_CACHE/qemu"
-    exec {_qemu_lock}>"$BARLAB_CACHE/qemu/.lock"
+    exec {_qemu_lock}>"$BARLAB_CACHE/qemu/.lock${QEMU_TREE:+-$QEMU_TREE}"
     if ! flock -n "$_qemu_lock"; then
         msg "waiting for another barlab to finish with the QEMU build tree"
         flock "$_qemu_lock"

@@ -54,7 +54,7 @@ run_step() {
 _step_done() {
     case $1 in
     ninja)
-        tail -c 4096 "$2" 2>/dev/null | grep -o '^\[[0-9]*/[0-9]*\]' | tail -n 1 |
+        tail -c 4096 "$2" 2>/dev/null | grep -ao '^\[[0-9]*/[0-9]*\]' | tail -n 1 |
             tr -d '[]' | tr '/' ' ' ;;
     kbuild:*)
         echo "$(grep -c '^  CC' "$2" 2>/dev/null) ${1#kbuild:}" ;;

@@ -7,8 +7,8 @@
 # upstream qtests too.  Sourced after qemu.sh, never executed.
 
 # Tests that cannot run here, each with the reason.
-#   bios-tables-test: compares ACPI tables with blobs that Debian's source
-#   package leaves out (tests/data/acpi is stripped with the EDK2 images).
+#   bios-tables-test: boots QEMU's own EDK2 images (pc-bios/edk2-*.fd.bz2),
+#   which Debian's source package leaves out.
 UPSTREAM_SKIP=(bios-tables-test)
 
 # _upstream_meson_test BUILD SUITE LOG: meson's test runner on SUITE.

@@ -72,9 +72,29 @@ static void barlab_port_deliver(void *opaque, const MtTxn *txn, uint8_t *data)
     }
 }
 
+/* Does the port hold transactions that the timeout must deliver? */
+static bool barlab_port_holding(const BarlabPort *p)
+{
+    if (p->mode.reorder && p->reorder.npending) {
+        return true;
+    }
+    for (unsigned i = 0; i < p->gather.nlines; i++) {
+        if (p->gather.lines[i].valid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Only while something waits: arming a virtual-clock timer wakes QEMU's
+ * main loop, which costs a guest that streams complete lines and reads
+ * more than the rest of the port together.
+ */
 static void barlab_port_arm_timer(BarlabPort *p)
 {
-    if (p->timeout_ns && !timer_pending(p->flush_timer)) {
+    if (p->timeout_ns && !timer_pending(p->flush_timer) &&
+        barlab_port_holding(p)) {
         timer_mod(p->flush_timer, now_ns() + p->timeout_ns);
     }
 }
@@ -87,12 +107,7 @@ static void barlab_port_timeout(void *opaque)
     if (p->mode.reorder) {
         mt_reorder_drain(&p->reorder);
     }
-    for (unsigned i = 0; i < p->gather.nlines; i++) {
-        if (p->gather.lines[i].valid) {
-            barlab_port_arm_timer(p);
-            break;
-        }
-    }
+    barlab_port_arm_timer(p);
 }
 
 void barlab_port_flush(BarlabPort *p, MtFlushReason why)

@@ -162,7 +162,10 @@ cmd_boot() {
     cmd_setup
     _l1_prepare
     out_job _l1_start || rc=$?
-    [ -f "$OUT_STAGE/console.log" ] || die "boot: L1 did not start (exit $rc)"
+    if [ ! -f "$OUT_STAGE/console.log" ]; then
+        msg "boot: L1 did not start (exit $rc)"
+        return $((rc ? rc : 1))
+    fi
     rm -f "$OUT_STAGE/qmp.sock"
     out_commit
     if [ -f "$OUT_DIR/console.log" ]; then

@@ -89,7 +89,7 @@ out_open() {
     [ ! -d "$parent/.$name.barlab-old" ] || ! _out_ours "$parent/.$name.barlab-old" "$OUT_KIND" >/dev/null ||
         rm -rf "$parent/.$name.barlab-old"
     mkdir "$OUT_STAGE"
-    echo $$ >"$OUT_STAGE/$OUT_MANIFEST.pid"
+    echo "$BASHPID" >"$OUT_STAGE/$OUT_MANIFEST.pid"
     trap _out_exit EXIT
     trap '_out_interrupted 130' INT
     trap '_out_interrupted 143' TERM

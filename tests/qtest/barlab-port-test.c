@@ -2,7 +2,7 @@
 /*
  * QTest for the barlab port's reorder and speculation models and for the
  * checker's verdicts, with a real vCPU.  Each run boots -M virt -cpu max
- * under TCG with barlab-nic; an 104-word aarch64 program (below)
+ * under TCG with barlab-nic; an 120-word aarch64 program (below)
  * turns the MMU on at EL1 with barlab-nic's push pages mapped with the
  * memory type the test chose, and runs one driver idiom against them.  The
  * test then reads the per-rule verdict counters over QMP, what the program
@@ -77,6 +77,8 @@ typedef enum {
     PAT_ALIAS,              /* +0x48, then +0x48 through the alias */
     PAT_STORE_DMB_STORE,    /* +0x48, DMB OSHST, +0x88 */
     PAT_LOAD,               /* a load of +0x48 */
+    PAT_TWO_POSTS,          /* descriptor 0 to slot 0, descriptor 1 to slot 1 */
+    PAT_TWO_POSTS_DSB,      /* the same with DSB ST between the posts */
 } Pattern;
 
 /*
@@ -87,18 +89,18 @@ typedef enum {
  */
 static const uint32_t program[] = {
     /* _start: */
-    0x58000bd5,   /* ldr x21, =DATA               */
-    0x58000be0,   /* ldr x0, =MAIR_VALUE          */
+    0x58000dd5,   /* ldr x21, =DATA               */
+    0x58000de0,   /* ldr x0, =MAIR_VALUE          */
     0xd518a200,   /* msr mair_el1, x0             */
-    0x58000be0,   /* ldr x0, =TCR_VALUE           */
+    0x58000de0,   /* ldr x0, =TCR_VALUE           */
     0xd5182040,   /* msr tcr_el1, x0              */
-    0x58000be0,   /* ldr x0, =L1_TABLE            */
+    0x58000de0,   /* ldr x0, =L1_TABLE            */
     0xd5182000,   /* msr ttbr0_el1, x0            */
     0xd5033fdf,   /* isb                          */
     0xd508871f,   /* tlbi vmalle1                 */
     0xd5033f9f,   /* dsb sy                       */
     0xd5033fdf,   /* isb                          */
-    0x58000b60,   /* ldr x0, =SCTLR_VALUE         */
+    0x58000d60,   /* ldr x0, =SCTLR_VALUE         */
     0xd5181000,   /* msr sctlr_el1, x0            */
     0xd5033fdf,   /* isb                          */
     0xf94006b4,   /* ldr x20, [x21, #8]           */
@@ -108,18 +110,20 @@ static const uint32_t program[] = {
     0x8b010842,   /* add x2, x2, x1, lsl #2       */
     0xd61f0040,   /* br x2                        */
     /* table: */
-    0x14000019,   /* b pat_desc_db                */
-    0x1400001c,   /* b pat_desc_dmb_db            */
-    0x14000020,   /* b pat_desc_dsb_db            */
-    0x14000024,   /* b pat_bf_with_db             */
-    0x14000026,   /* b pat_db_alone               */
-    0x14000028,   /* b pat_read_then_status       */
-    0x1400002b,   /* b pat_store_page1            */
-    0x1400002c,   /* b pat_adjacent               */
-    0x1400002e,   /* b pat_two_lines              */
-    0x14000030,   /* b pat_alias                  */
-    0x14000033,   /* b pat_store_dmb_store        */
-    0x14000036,   /* b pat_load                   */
+    0x1400001b,   /* b pat_desc_db                */
+    0x1400001e,   /* b pat_desc_dmb_db            */
+    0x14000022,   /* b pat_desc_dsb_db            */
+    0x14000026,   /* b pat_bf_with_db             */
+    0x14000028,   /* b pat_db_alone               */
+    0x1400002a,   /* b pat_read_then_status       */
+    0x1400002d,   /* b pat_store_page1            */
+    0x1400002e,   /* b pat_adjacent               */
+    0x14000030,   /* b pat_two_lines              */
+    0x14000032,   /* b pat_alias                  */
+    0x14000035,   /* b pat_store_dmb_store        */
+    0x14000038,   /* b pat_load                   */
+    0x1400003a,   /* b pat_two_posts              */
+    0x14000040,   /* b pat_two_posts_dsb          */
     /* copy_desc: */
     0xa9440ea2,   /* ldp x2, x3, [x21, #64]       */
     0xa94516a4,   /* ldp x4, x5, [x21, #80]       */
@@ -138,56 +142,73 @@ static const uint32_t program[] = {
     0x91010280,   /* add x0, x20, #0x40           */
     0x97fffff2,   /* bl copy_desc                 */
     0xb900028a,   /* str w10, [x20]               */
-    0x14000028,   /* b done                       */
+    0x14000037,   /* b done                       */
     /* pat_desc_dmb_db: */
     0x91010280,   /* add x0, x20, #0x40           */
     0x97ffffee,   /* bl copy_desc                 */
     0xd50332bf,   /* dmb oshst                    */
     0xb900028a,   /* str w10, [x20]               */
-    0x14000023,   /* b done                       */
+    0x14000032,   /* b done                       */
     /* pat_desc_dsb_db: */
     0x91010280,   /* add x0, x20, #0x40           */
     0x97ffffe9,   /* bl copy_desc                 */
     0xd5033e9f,   /* dsb st                       */
     0xb900028a,   /* str w10, [x20]               */
-    0x1400001e,   /* b done                       */
+    0x1400002d,   /* b done                       */
     /* pat_bf_with_db: */
     0xaa1403e0,   /* mov x0, x20                  */
     0x97ffffe4,   /* bl copy_desc                 */
-    0x1400001b,   /* b done                       */
+    0x1400002a,   /* b done                       */
     /* pat_db_alone: */
     0xb900028a,   /* str w10, [x20]               */
     0xd5033e9f,   /* dsb st                       */
-    0x14000018,   /* b done                       */
+    0x14000027,   /* b done                       */
     /* pat_read_then_status: */
     0xb9400282,   /* ldr w2, [x20]                */
     0xb9400a83,   /* ldr w3, [x20, #8]            */
     0xf9000ea3,   /* str x3, [x21, #24]           */
-    0x14000014,   /* b done                       */
+    0x14000023,   /* b done                       */
     /* pat_store_page1: */
     0xf908268a,   /* str x10, [x20, #4168]        */
-    0x14000012,   /* b done                       */
+    0x14000021,   /* b done                       */
     /* pat_adjacent: */
     0xf900268a,   /* str x10, [x20, #72]          */
     0xf9002a8a,   /* str x10, [x20, #80]          */
-    0x1400000f,   /* b done                       */
+    0x1400001e,   /* b done                       */
     /* pat_two_lines: */
     0xf900268a,   /* str x10, [x20, #72]          */
     0xf900468a,   /* str x10, [x20, #136]         */
-    0x1400000c,   /* b done                       */
+    0x1400001b,   /* b done                       */
     /* pat_alias: */
     0xf9401ab6,   /* ldr x22, [x21, #48]          */
     0xf900268a,   /* str x10, [x20, #72]          */
     0xf90026ca,   /* str x10, [x22, #72]          */
-    0x14000008,   /* b done                       */
+    0x14000017,   /* b done                       */
     /* pat_store_dmb_store: */
     0xf900268a,   /* str x10, [x20, #72]          */
     0xd50332bf,   /* dmb oshst                    */
     0xf900468a,   /* str x10, [x20, #136]         */
-    0x14000004,   /* b done                       */
+    0x14000013,   /* b done                       */
     /* pat_load: */
     0xf9402683,   /* ldr x3, [x20, #72]           */
     0xf9000ea3,   /* str x3, [x21, #24]           */
+    0x14000010,   /* b done                       */
+    /* pat_two_posts: */
+    0x91010280,   /* add x0, x20, #0x40           */
+    0x97ffffc7,   /* bl copy_desc                 */
+    0x5280002b,   /* mov w11, #0x1                */
+    0x790086ab,   /* strh w11, [x21, #66]         */
+    0x91020280,   /* add x0, x20, #0x80           */
+    0x97ffffc3,   /* bl copy_desc                 */
+    0x14000009,   /* b done                       */
+    /* pat_two_posts_dsb: */
+    0x91010280,   /* add x0, x20, #0x40           */
+    0x97ffffc0,   /* bl copy_desc                 */
+    0xd5033e9f,   /* dsb st                       */
+    0x5280002b,   /* mov w11, #0x1                */
+    0x790086ab,   /* strh w11, [x21, #66]         */
+    0x91020280,   /* add x0, x20, #0x80           */
+    0x97ffffbb,   /* bl copy_desc                 */
     0x14000001,   /* b done                       */
     /* done: */
     0xd5033f9f,   /* dsb sy                       */
@@ -195,7 +216,6 @@ static const uint32_t program[] = {
     0xf9000aa0,   /* str x0, [x21, #16]           */
     0xd503207f,   /* wfi                          */
     0x17ffffff,   /* b 1b                         */
-    0x00000000,   /* (align the pool)             */
     0x40001000,   /* DATA                         */
     0x00000000,
     0x040c44ff,   /* MAIR_VALUE 0x00080200040c44ff */
@@ -338,13 +358,16 @@ static void run(const Run *run, Outcome *o)
     regs = qpci_iomap(dev, 0, NULL);
     push = qpci_iomap(dev, 2, &push_size);
 
-    /* TX ring of 8 with descriptor 0 in it, completions, enabled */
+    /* TX ring of 8 with descriptors 0 and 1 in it, completions, enabled */
     qpci_io_writel(dev, regs, REG_TX_BASE_LO, (uint32_t)TX_RING);
     qpci_io_writel(dev, regs, REG_TX_SIZE, 8);
     qpci_io_writel(dev, regs, REG_CQ_BASE_LO, (uint32_t)CQ_RING);
     qpci_io_writel(dev, regs, REG_CQ_SIZE, 16);
     qpci_io_writel(dev, regs, REG_CTRL, CTRL_ENABLE);
     qtest_memwrite(qts, TX_RING, desc, sizeof(desc));
+    desc[2] = 1;
+    qtest_memwrite(qts, TX_RING + 64, desc, sizeof(desc));
+    desc[2] = 0;
     if (run->status & ST_PUSH_ERROR) {
         qpci_io_writel(dev, push, 0x10, 1);     /* a push error */
     }
@@ -452,6 +475,50 @@ static void test_doorbell_overtakes(void)
                    hits, SEEDS);
     g_assert_cmpuint(hits, >, 0);
     g_assert_cmpuint(hits, <, SEEDS);
+}
+
+/*
+ * Two BlueFlame posts, each copy a doorbell for its descriptor, without a
+ * barrier after the first (the wmb() barlab_nic_post() ends with): the
+ * second copy may overtake the first.  X3 on the first copy, naming the
+ * second's first access; the device runs descriptor 0 from the ring,
+ * 1 inline, and drops the late copy of 0.  With DSB ST between: never.
+ */
+static void test_posts_overtake(void)
+{
+    unsigned hits = 0;
+
+    for (unsigned seed = 1; seed <= SEEDS; seed++) {
+        g_autofree char *mode = g_strdup_printf("reorder:%u", seed);
+        Run r = { mode, "", PAT_TWO_POSTS, AI_NC, AI_NC };
+        Run fixed = { mode, "", PAT_TWO_POSTS_DSB, AI_NC, AI_NC };
+        Outcome o;
+
+        run(&r, &o);
+        if (only(&o, MT_RULE_X_ORDERED)) {
+            hits++;
+            g_assert_cmpuint(o.tx_late, ==, 1);
+            g_assert_cmpuint(o.tx_inline, ==, 1);
+            g_assert_cmpuint(o.tx_fallback, ==, 1);
+            g_assert_cmpstr(o.trace->str, ==,
+                            "W 0x80+64 seq 9..16 ok\n"
+                            "W 0x40+64 seq 1..8 X3 after 9\n");
+        } else {
+            g_assert_cmpuint(o.tx_late, ==, 0);
+            g_assert_cmpuint(o.tx_inline, ==, 2);
+        }
+        outcome_free(&o);
+        if (seed <= FIXED_SEEDS) {
+            run(&fixed, &o);
+            g_assert_cmpuint(only(&o, MT_RULE__COUNT), ==, 0);
+            g_assert_cmpuint(o.tx_inline, ==, 2);
+            g_assert_cmpuint(o.tx_late, ==, 0);
+            outcome_free(&o);
+        }
+    }
+    g_test_message("the second post overtook the first for %u of %u seeds",
+                   hits, SEEDS);
+    g_assert_cmpuint(hits, >, 0);
 }
 
 /* The same idiom with DMB OSHST or DSB ST before the doorbell: never. */
@@ -693,6 +760,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/barlab-port/doorbell-overtakes", test_doorbell_overtakes);
+    qtest_add_func("/barlab-port/posts-overtake", test_posts_overtake);
     qtest_add_func("/barlab-port/barrier-orders-doorbell",
                    test_barrier_orders_doorbell);
     qtest_add_func("/barlab-port/device-never-reorders",

@@ -23,22 +23,25 @@ need_arg() { [ "$1" -ge 2 ] || die "$2"; }
 # run_step NAME CMD...: run CMD with its output in $BARLAB_LOGS/NAME.log.
 # Prints one progress line, the time taken, and on failure the log's path
 # and its last lines, then returns the command's status.  With
-# BARLAB_PROGRESS set (see _step_progress) a long step also shows how far
-# it is: on a terminal a line redrawn every 2 s, otherwise (CI logs) one
-# line a minute.
+# BARLAB_PROGRESS set (see _step_done) a long step also shows how far it
+# is: on a terminal a line redrawn every 2 s, otherwise one line a minute.
+# Not on a terminal, or with BARLAB_STEP_LINES set (steps running side by
+# side), every message is a whole line.
 run_step() {
     local name=$1; shift
-    local log="$BARLAB_LOGS/$name.log" start=$SECONDS rc=0 pid
+    local log="$BARLAB_LOGS/$name.log" start=$SECONDS rc=0 pid lines=
+    [ -t 2 ] && [ -z "${BARLAB_STEP_LINES:-}" ] || lines=1
     mkdir -p "$BARLAB_LOGS"
-    printf 'barlab: %-28s ' "$name ..." >&2
+    [ -n "$lines" ] || printf 'barlab: %-28s ' "$name ..." >&2
     if [ -n "${BARLAB_PROGRESS:-}" ]; then
         "$@" >"$log" 2>&1 &
         pid=$!
-        _step_progress "$name" "$log" "$pid" "$start"
+        _step_progress "$name" "$log" "$pid" "$start" "$lines"
         wait "$pid" || rc=$?
     else
         "$@" >"$log" 2>&1 || rc=$?
     fi
+    [ -z "$lines" ] || printf 'barlab: %-28s ' "$name ..." >&2
     if [ "$rc" -ne 0 ]; then
         printf 'FAILED (exit %d, %ds)\n' "$rc" "$((SECONDS - start))" >&2
         printf 'barlab: step "%s" failed; log: %s; last lines:\n' "$name" "$log" >&2
@@ -61,15 +64,16 @@ _step_done() {
     esac
 }
 
-# _step_progress NAME LOG PID START: report the progress of PID until it
-# ends: steps done of the total, the percentage, the time so far and an
-# estimate of the time left (from the rate so far).
+# _step_progress NAME LOG PID START LINES: report the progress of PID
+# until it ends: steps done of the total, the percentage, the time so far
+# and an estimate of the time left (from the rate so far); a line redrawn
+# every 2 s, or with LINES set a whole line a minute.
 _step_progress() {
-    local name=$1 log=$2 pid=$3 start=$4 tty= nap=5 last=$SECONDS done total el pct left line
-    if [ -t 2 ]; then tty=1; nap=2; fi
+    local name=$1 log=$2 pid=$3 start=$4 lines=$5 nap=2 last=$SECONDS done total el pct left line
+    [ -z "$lines" ] || nap=5
     while kill -0 "$pid" 2>/dev/null; do
         sleep "$nap"
-        [ -n "$tty" ] || [ $((SECONDS - last)) -ge 60 ] || continue
+        [ -z "$lines" ] || [ $((SECONDS - last)) -ge 60 ] || continue
         last=$SECONDS
         read -r done total < <(_step_done "$BARLAB_PROGRESS" "$log") || true
         el=$((SECONDS - start))
@@ -84,17 +88,13 @@ _step_progress() {
         else
             line=$(printf '%dm%02ds' $((el / 60)) $((el % 60)))
         fi
-        if [ -n "$tty" ]; then
-            printf '\r\033[Kbarlab: %-28s %s ' "$name ..." "$line" >&2
+        if [ -n "$lines" ]; then
+            printf 'barlab: %-28s %s\n' "$name ..." "$line" >&2
         else
-            printf '\nbarlab: %-28s %s' "$name ..." "$line" >&2
+            printf '\r\033[Kbarlab: %-28s %s ' "$name ..." "$line" >&2
         fi
     done
-    if [ -n "$tty" ]; then
-        printf '\r\033[Kbarlab: %-28s ' "$name ..." >&2
-    elif [ $((SECONDS - start)) -ge 60 ]; then
-        printf '\nbarlab: %-28s ' "$name ..." >&2
-    fi
+    [ -n "$lines" ] || printf '\r\033[Kbarlab: %-28s ' "$name ..." >&2
 }
 
 # hash_tree PATH...: one sha256 over the names and contents of the files

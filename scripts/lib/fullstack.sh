@@ -25,6 +25,7 @@
 #   runs/POLICY/               the runs of `barlab fullstack` (default --out)
 
 FULLSTACK_VMM_PACKAGE=qemu-system-arm
+FULLSTACK_HOST_PACKAGES=(binutils-aarch64-linux-gnu)
 FULLSTACK_VMM_BINARY=usr/bin/qemu-system-aarch64
 FULLSTACK_POLICIES="device prefetchable any"
 # The --odd runs come before the drawing, so that when they kill the VM
@@ -42,7 +43,7 @@ _fullstack_dir() { echo "$BARLAB_BUILD/fullstack"; }
 # (the private arm64 apt state of initramfs.sh never installs anything),
 # Recommends left out: qemu-system-gui, firmware, block modules, ...
 _fullstack_vmm_closure() {
-    _arm64_apt apt-get -s -q --no-install-recommends install "$FULLSTACK_VMM_PACKAGE" |
+    papt "$ARM64_APT" apt-get -s -q --no-install-recommends install "$FULLSTACK_VMM_PACKAGE" |
         sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1 \2/p'
 }
 
@@ -113,22 +114,22 @@ _fullstack_vmm_recipe() {
 fullstack_vmm_build() {
     local dir root closure pkg ver deb debs=() key lists
     dir=$(_fullstack_dir)/vmm
-    apt_install binutils-aarch64-linux-gnu
+    apt_install "${FULLSTACK_HOST_PACKAGES[@]}"
     arm64_update
-    root=$(_arm64_apt_root)
+    root=$(papt_root "$ARM64_APT")
     # Resolving takes apt 2.4 s: only when the package lists changed.
     lists=$({ ls -l --time-style=+%s "$root/state/lists"; _fullstack_vmm_recipe; } |
         sha256sum | cut -c1-16)
     [ "$(cat "$dir/lists" 2>/dev/null)" != "$lists" ] || [ ! -f "$dir/stamp" ] || return 0
     closure=$(_fullstack_vmm_closure)
     [ -n "$closure" ] ||
-        die "apt cannot resolve $FULLSTACK_VMM_PACKAGE for arm64 (log: run '_arm64_apt apt-get -s install $FULLSTACK_VMM_PACKAGE')"
+        die "apt cannot resolve $FULLSTACK_VMM_PACKAGE for arm64 (private apt state $(papt_root "$ARM64_APT"))"
     key=$({ echo "$closure"; _fullstack_vmm_recipe; } | sha256sum | cut -c1-16)
     if [ "$(cat "$dir/stamp" 2>/dev/null)" = "$key" ]; then
         echo "$lists" >"$dir/lists"
         return 0
     fi
-    run_step fullstack-vmm-download _arm64_apt apt-get -q -y --no-install-recommends \
+    run_step fullstack-vmm-download papt "$ARM64_APT" apt-get -q -y --no-install-recommends \
         install --download-only "$FULLSTACK_VMM_PACKAGE" ||
         die "downloading $FULLSTACK_VMM_PACKAGE and its dependencies (arm64) failed"
     while read -r pkg ver; do
@@ -261,8 +262,7 @@ fullstack_run() {
     # What an earlier run left would pass for this run's.
     rm -f "$out"/{results,summary,console.log,timing,fullstack.png,picture.txt,l0-slirp.pcap}
 
-    qemu_build
-    initramfs_build
+    l1_builds
     fullstack_vmm_build
     _fullstack_overlay_build
     _fullstack_script "$out/fullstack-run.sh" "$steps" "$devices" "$picture"

@@ -138,3 +138,27 @@ initramfs_build() {
     exec {lock}>&-
     msg "initramfs ready: $d/initramfs.cpio.gz ($(du -k "$d/initramfs.cpio.gz" | cut -f1) KiB)"
 }
+
+# l1_builds: what an L1 boot needs: barlab's QEMU, the L1 kernel and the
+# initramfs.  On a first run (neither QEMU nor the kernel built yet) the
+# QEMU build and the kernel and initramfs builds run side by side: each
+# leaves a core idle in its single-threaded phases (unpacking, configure,
+# linking) that the other fills.  The callers have installed the host
+# packages (setup), so the two install nothing at the same time.
+l1_builds() {
+    local qpid kpid qrc=0 krc=0
+    if qemu_binary_path >/dev/null || kernel_image_path >/dev/null; then
+        qemu_build
+        initramfs_build
+        return
+    fi
+    msg "building QEMU and the L1 kernel side by side (a first run: about 20 minutes on 2 cores)"
+    (BARLAB_STEP_LINES=1 qemu_build) &
+    qpid=$!
+    (BARLAB_STEP_LINES=1 initramfs_build) &
+    kpid=$!
+    wait "$qpid" || qrc=$?
+    wait "$kpid" || krc=$?
+    [ "$qrc" -eq 0 ] || die "building barlab's QEMU failed (see above)"
+    [ "$krc" -eq 0 ] || die "building the L1 kernel or initramfs failed (see above)"
+}

@@ -95,8 +95,7 @@ cmd_matrix() {
     stage=$OUT_STAGE
     cmd_setup
     build_core
-    qemu_build
-    initramfs_build
+    l1_builds
     "$BARLAB_MT" oracle "$scn" --json >"$stage/oracle.jsonl" ||
         die "matrix: the oracle rejected $scn"
     "$BARLAB_MT" patterns >"$stage/patterns.txt"

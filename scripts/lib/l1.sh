@@ -51,6 +51,9 @@ died before the script ended).
   --cpu CPU           QEMU CPU model ('barlab-mt cpus'; max: FWB,
                       neoverse-n1: no FWB)
   --policy P          vfio-pci's stage-2 policy ('barlab-mt policies')
+  --kvm-mode M        kvm-arm.mode: nvhe (the kernel at EL1 under a small
+                      hypervisor, on any CPU) or protected (pKVM); default:
+                      VHE where the CPU has it (not cortex-a57)
   --inject-align      KVM injects stage-2 alignment faults into guests
   --bind vfio|none    bind barlab's devices to vfio-pci (default) or not
   --run SCRIPT        run SCRIPT (busybox sh) inside L1 as /run.sh; it may
@@ -76,11 +79,12 @@ l1_parse() {
     shift
     L1_OPT_CPU=max L1_OPT_POLICY="" L1_OPT_INJECT=N L1_OPT_BIND=vfio L1_OPT_SCRIPT=""
     L1_OPT_OUT="" L1_OPT_TIMEOUT=$L1_TIMEOUT L1_OPT_ECHO=() L1_OPT_DEVICES=1 L1_OPT_QEMU=""
-    L1_OPT_EXTRA=() L1_OPT_INITRD_EXTRA=""
+    L1_OPT_EXTRA=() L1_OPT_INITRD_EXTRA="" L1_OPT_KVM_MODE=""
     while [ $# -gt 0 ]; do
         case $1 in
         --cpu) opt_value "$cmd" $# "$1"; L1_OPT_CPU=$2; shift ;;
         --policy) opt_value "$cmd" $# "$1"; L1_OPT_POLICY=$2; shift ;;
+        --kvm-mode) opt_value "$cmd" $# "$1"; L1_OPT_KVM_MODE=$2; shift ;;
         --inject-align) L1_OPT_INJECT=Y ;;
         --bind) opt_value "$cmd" $# "$1"; L1_OPT_BIND=$2; shift ;;
         --run) opt_value "$cmd" $# "$1"; L1_OPT_SCRIPT=$2; shift ;;
@@ -98,6 +102,7 @@ l1_parse() {
     check_cpu "$cmd" "$L1_OPT_CPU"
     [ -z "$L1_OPT_POLICY" ] || check_policy "$cmd" "$L1_OPT_POLICY"
     check_word "$cmd" --bind "$L1_OPT_BIND" vfio none
+    [ -z "$L1_OPT_KVM_MODE" ] || check_word "$cmd" --kvm-mode "$L1_OPT_KVM_MODE" nvhe protected
     [ -z "$L1_OPT_SCRIPT" ] || [ -f "$L1_OPT_SCRIPT" ] || usage_die "$cmd" "no such script: $L1_OPT_SCRIPT"
     [ -z "$L1_OPT_INITRD_EXTRA" ] || [ -f "$L1_OPT_INITRD_EXTRA" ] ||
         usage_die "$cmd" "no such cpio: $L1_OPT_INITRD_EXTRA"
@@ -116,8 +121,7 @@ l1_run() {
 
 # _l1_prepare: build what l1_run boots.
 _l1_prepare() {
-    qemu_build
-    initramfs_build
+    l1_builds
     [ -n "$L1_OPT_QEMU" ] || L1_OPT_QEMU=$(qemu_binary_path)
     [ -x "$L1_OPT_QEMU" ] || die "boot: no QEMU at $L1_OPT_QEMU"
 }
@@ -140,6 +144,7 @@ _l1_start() {
     append="console=ttyAMA0 loglevel=4 panic=-1 barlab.bind=$bind"
     append+=" kvm.inject_s2_alignment_fault=$inject"
     [ -z "$policy" ] || append+=" vfio_pci_core.bar_memtype=$policy"
+    [ -z "$L1_OPT_KVM_MODE" ] || append+=" kvm-arm.mode=$L1_OPT_KVM_MODE"
     mapfile -t args < <(l1_machine_args "$cpu")
     args+=(-kernel "$(kernel_image_path)" -initrd "$out/initrd.gz" -append "$append")
     if [ "$devices" = 1 ]; then

@@ -74,15 +74,31 @@ bl_inject_align() {
     cat "$f"
 }
 
-# bl_kvm_mode: "vhe", "nvhe" or "none", from the kernel's KVM banner.
+# bl_kvm_mode: how KVM runs, from its banner: "vhe" (the kernel at EL2),
+# "nvhe" (a small hypervisor at EL2, the kernel at EL1; no FEAT_VHE, or
+# kvm-arm.mode=nvhe), "hvhe" (nVHE with HCR_EL2.E2H set), "protected-nvhe"
+# or "protected-hvhe" (kvm-arm.mode=protected: pKVM), "none" (no
+# /dev/kvm).
 bl_kvm_mode() {
-    if [ ! -e /dev/kvm ]; then
-        echo none
-    elif dmesg | grep -q 'VHE mode initialized successfully'; then
-        echo vhe
-    else
-        echo nvhe
-    fi
+    [ -e /dev/kvm ] || { echo none; return; }
+    case $(dmesg | grep -o '[A-Za-z ]*VHE mode initialized successfully' | tail -n 1) in
+    *"Protected hVHE"*) echo protected-hvhe ;;
+    *"Protected nVHE"*) echo protected-nvhe ;;
+    *hVHE*) echo hvhe ;;
+    *nVHE*) echo nvhe ;;
+    *VHE*) echo vhe ;;
+    *) echo unknown ;;
+    esac
+}
+
+# bl_cpu_features: the CPU features that decide how KVM may map a BAR at
+# stage 2, as the kernel detected them: "fwb" (FEAT_S2FWB) and "dic"
+# (CTR_EL0.DIC), space-separated; "none" if neither.
+bl_cpu_features() {
+    local f=""
+    dmesg | grep -q 'detected: Stage-2 Force Write-Back' && f="fwb"
+    dmesg | grep -q 'detected: Instruction cache invalidation not required' && f="${f:+$f }dic"
+    echo "${f:-none}"
 }
 
 # bl_report: what this L1 host is, one line each.  The stage-2 knobs mean
@@ -94,6 +110,7 @@ bl_report() {
     bl_say "kernel $(uname -r)"
     bl_say "kvm $kvm"
     [ "$kvm" != none ] || return 0
+    bl_say "cpu-features $(bl_cpu_features)"
     bl_say "policy $(bl_policy 2>/dev/null || echo unavailable)"
     bl_say "inject-align $(bl_inject_align 2>/dev/null || echo unavailable)"
 }

@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tests/lib/l1.sh"
 
 l1 fwb '
-for p in device prefetchable any; do
+for p in device prefetchable any cacheable; do
     bl_policy $p >/dev/null && echo "readback $p=$(bl_policy)"
 done
 if echo bogus >/sys/module/vfio_pci_core/parameters/bar_memtype; then
@@ -32,9 +32,11 @@ expect_console fwb devices-bound-to-vfio \
     "^barlab-l1: device 1234:ba02 .* bound to vfio-pci$" \
     "^barlab-l1: device 1234:ba01 .* bound to vfio-pci$"
 expect_console fwb policy-readback-sysfs \
-    "^readback device=device$" "^readback prefetchable=prefetchable$" "^readback any=any$"
+    "^readback device=device$" "^readback prefetchable=prefetchable$" "^readback any=any$" \
+    "^readback cacheable=cacheable$"
 expect_console fwb bad-policy-rejected "^bogus rejected$" \
-    "bar_memtype: 'bogus' is not one of device, prefetchable, any" "^readback after bogus=any$"
+    "bar_memtype: 'bogus' is not one of device, prefetchable, any, cacheable$" \
+    "^readback after bogus=cacheable$"
 expect_console fwb s2-tracepoint-present "^tracepoint kvm_s2_map_device$"
 expect_console fwb inject-align-param "^inject readback=Y$"
 
@@ -47,7 +49,9 @@ expect_console nofwb inject-from-cmdline "^barlab-l1: inject-align Y$"
 l1_console nofwb | grep -q 'bound to' && bad bind-none "devices were bound" || ok bind-none
 
 run "$BARLAB" boot --policy bogus
-expect_error boot-bad-policy "device, prefetchable or any"
+expect_error boot-bad-policy "device, prefetchable, any or cacheable"
+run "$BARLAB" boot --kvm-mode vhe
+expect_error boot-bad-kvm-mode "nvhe or protected"
 run "$BARLAB" boot --run "$HARNESS_TMP/no-such-script"
 expect_error boot-missing-script "no such script"
 printf 'while :; do sleep 1; done\n' >"$HARNESS_TMP/hang.sh"

@@ -539,6 +539,8 @@ int mt_predict(const MtScenario *s, MtPrediction *p)
 char *mt_prediction_summary(const MtPrediction *p, char *buf, unsigned len)
 {
     unsigned same = 1, gathered = 0;
+    /* More than one permitted outcome: the model's is one of them. */
+    const char *open = p->permitted & (p->permitted - 1) ? "IMPDEF: " : "";
 
     if (p->refused) {
         snprintf(buf, len, "refused by KVM");
@@ -568,12 +570,12 @@ char *mt_prediction_summary(const MtPrediction *p, char *buf, unsigned len)
         gathered += p->txns[i].naccesses > 1;
     }
     if (!p->ntxns) {
-        snprintf(buf, len, "ok no access");
+        snprintf(buf, len, "%sok no access", open);
     } else if (same == p->ntxns) {
-        snprintf(buf, len, "ok %ux%uB%s", p->ntxns, p->txns[0].size,
+        snprintf(buf, len, "%sok %ux%uB%s", open, p->ntxns, p->txns[0].size,
                  gathered ? " gathered" : "");
     } else {
-        snprintf(buf, len, "ok %u txns%s", p->ntxns, gathered ? " gathered" : "");
+        snprintf(buf, len, "%sok %u txns%s", open, p->ntxns, gathered ? " gathered" : "");
     }
     return buf;
 }

@@ -7,31 +7,40 @@
  * in the order given, each with exactly the table's instructions
  * (matrix-patterns.S).
  *
- * Pattern k of the table owns the 256-byte slot base + 256 * k of the
- * VRAM, whichever patterns a run was given: scripts/matrix.py restarts a
- * run the VM did not survive with the patterns after the one that killed
- * it, and finds every cell's transactions in the device trace by slot.
- * touch=first drops the page from the TLB just before the pattern;
- * touch=hit then primes it again with an aligned 8-byte load from slot 15
- * (base + 0xf00) in the same page, with nothing in between.
+ * A group of cells owns GROUP_SIZE (8 KiB, two pages) of the VRAM at
+ * base.  Each pattern has a fixed 256-byte slot in it (slot_of()),
+ * whichever patterns a run was given: scripts/matrix.py restarts a run the
+ * VM did not survive with the patterns after the one that killed it.
+ * Slot 15 of each page (0xf00) is that page's priming slot: touch=first
+ * drops the pattern's page from the TLB just before the pattern;
+ * touch=hit then primes it again with an aligned 8-byte load from there,
+ * with nothing in between.  str8_pagecross stores across the boundary of
+ * the two pages, at base + 0xffc, into slot 16, which no pattern owns.
  *
- * The console, one line each:
+ * Every cell is a structured record through the ucall channel, which
+ * barlab-vmm prints as JSON (target-tests/vmm/README.md): CELL_BEGIN with
+ * the BAR bytes the pattern may touch, which is where scripts/matrix.py
+ * looks for its transactions in the device trace, and CELL_END with the
+ * ESR and FAR of a synchronous exception (the syndrome the guest got) or
+ * the status of a Store-Exclusive.  The console says the same for people:
  *   cell NAME begin                               before the pattern
  *   cell NAME ok                                  it completed
  *   cell NAME fault ec=0x25 fsc=0x21 far=0x...    it took a synchronous
  *       exception at EL1: an alignment fault from a stage-1 Device type,
- *       or a stage-2 one that L1 KVM injected; the next pattern runs
+ *       a stage-2 one that L1 KVM injected, an UNDEFINED instruction, or
+ *       an unsupported exclusive or atomic; the next pattern runs
  *   matrix done                                   then PSCI SYSTEM_OFF
  *   matrix error: WHY                             bad arguments; SYSTEM_OFF
  * A stage-2 alignment fault that L1 KVM does not inject never reaches the
  * payload: KVM_RUN fails with EFAULT and barlab-vmm ends the run with
- * outcome=kvm-run-efault after "cell NAME begin".
+ * outcome=kvm-run-efault (and KVM's ESR_EL2 as a record) after the
+ * cell's begin.
  *
  * Under bare QEMU (-kernel, -M virt,virtualization=on) the EL2 part finds
  * the GPU on PCI and drops to EL1 with no stage 2, as l2smoke does.
  *
  * Arguments: mair=0xNN touch=first|hit base=0xOFFSET patterns=NAME,NAME,...
- * (base: a 4 KiB page of the VRAM BAR).
+ * (base: an 8 KiB-aligned group of the VRAM BAR).
  */
 #include "libpl.h"
 
@@ -48,20 +57,29 @@
 #define SH_ISH 3
 
 #define SLOT 256
-#define PRIME_SLOT 15
+#define GROUP_SIZE (2 * SZ_4K)
+#define PRIME_SLOT 15           /* in each page */
+#define PAGECROSS_LO 0xfc       /* str8_pagecross: the bytes of its slot 15 ... */
+#define PAGECROSS_HI 0x104      /* ... and of the next page it stores to */
 #define CPACR_FPEN (3ul << 20)  /* no trap of FP/SIMD at EL1 and EL0 */
 #define MAX_CELLS 64
 
 /* Store data names the pattern and the store: 0xba5e0000_0000KK0N. */
 #define TAG(k) (0xba5e000000000000ull | (u64)(k) << 8)
 
-/* The oracle's pattern table, in its order: the index is the slot. */
+/*
+ * The oracle's pattern table (hw/memtype/oracle.c), in its order: the
+ * index picks the slot.  A pattern returns its status (a Store-Exclusive's
+ * result; 0 for the others).
+ */
 #define MATRIX_PATTERNS(X)                                              \
     X(str8) X(str8_unaligned) X(ldr8) X(ldr8_unaligned) X(stp16)        \
     X(stp16_unaligned) X(burst64_str) X(burst64_stp) X(burst64_st1)     \
-    X(dczva) X(burst64_str_dmb) X(memcpy_unaligned) X(memset_unaligned)
+    X(dczva) X(burst64_str_dmb) X(memcpy_unaligned) X(memset_unaligned) \
+    X(ldp16) X(ldnp16) X(ldxr_stxr) X(cas8) X(ldadd8) X(swp8)           \
+    X(stlr_ldar) X(str8_pagecross) X(prfm) X(str8_dccvac) X(str8_dccivac)
 
-typedef void pattern_fn(u64 slot, u64 prime, u64 tag);
+typedef u64 pattern_fn(u64 slot, u64 prime, u64 tag);
 #define DECLARE_PATTERN(name) pattern_fn matrix_##name;
 MATRIX_PATTERNS(DECLARE_PATTERN)
 extern char matrix_patterns_begin[], matrix_patterns_end[];
@@ -80,6 +98,9 @@ static struct {
     unsigned ncells;
     u8 cells[MAX_CELLS];        /* pattern indices, in the order given */
 } cfg;
+
+/* Slots 0-14 of page 0, then 17-30 of page 1 (15, 31: priming; 16: the crossing). */
+_Static_assert(ARRAY_SIZE(patterns) + 2 < 2 * PRIME_SLOT + 1, "patterns fit in a group");
 
 static volatile struct {
     bool taken;
@@ -252,21 +273,45 @@ static void map_memory(const struct barlab_boot_bar *vram)
                    cfg.mair << (8 * IDX_VRAM));
 }
 
-static void run_cell(u64 page, unsigned k)
+static bool is_pagecross(const struct pattern *pat)
+{
+    return pat->run == matrix_str8_pagecross;
+}
+
+/* Pattern k's slot in the group at @group (a VRAM address). */
+static u64 slot_of(u64 group, unsigned k)
+{
+    if (is_pagecross(&patterns[k])) {
+        return group + SLOT * PRIME_SLOT;
+    }
+    return group + SLOT * (k < PRIME_SLOT ? k : k + 2);
+}
+
+static void run_cell(const struct barlab_boot_bar *vram, u64 group, unsigned k)
 {
     const struct pattern *pat = &patterns[k];
+    u64 slot = slot_of(group, k), prime = (slot & ~(SZ_4K - 1)) + SLOT * PRIME_SLOT;
+    u64 lo = slot, hi = slot + SLOT, status;
 
+    if (is_pagecross(pat)) {
+        lo = slot + PAGECROSS_LO;
+        hi = slot + PAGECROSS_HI;
+    }
     printf("cell %s begin\n", pat->name);
+    ucall_cell_begin(pat->name, lo - vram->ipa, hi - vram->ipa,
+                     (unsigned)(vram - boot_info->bars), slot - vram->ipa);
     fault.taken = false;
-    pat->run(page + SLOT * k, cfg.hit ? page + SLOT * PRIME_SLOT : 0, TAG(k));
+    status = pat->run(slot, cfg.hit ? prime : 0, TAG(k));
     dsb(sy);
     if (fault.taken) {
         printf("cell %s fault ec=0x%02llx fsc=0x%02llx far=0x%llx\n", pat->name,
                (unsigned long long)ESR_EC(fault.esr),
                (unsigned long long)ESR_DFSC(fault.esr),
                (unsigned long long)fault.far);
+        ucall_cell_end(pat->name, true, 1, fault.esr, fault.far, 0);
     } else {
         printf("cell %s ok\n", pat->name);
+        ucall_cell_end(pat->name, false, 0, 0, 0, status);
     }
 }
 
@@ -290,8 +335,8 @@ void main_el1(void)
         matrix_error("barlab-gpu's VRAM (BAR%u of %04x:%04x) is not passed through",
                      GPU_VRAM_BAR, GPU_VENDOR, GPU_DEVICE);
     }
-    if (cfg.base % SZ_4K || cfg.base >= vram->size || vram->size - cfg.base < SZ_4K) {
-        matrix_error("base=0x%llx is not a 4 KiB page of the 0x%llx-byte VRAM BAR",
+    if (cfg.base % GROUP_SIZE || cfg.base >= vram->size || vram->size - cfg.base < GROUP_SIZE) {
+        matrix_error("base=0x%llx is not an 8 KiB group of the 0x%llx-byte VRAM BAR",
                      (unsigned long long)cfg.base, (unsigned long long)vram->size);
     }
     map_memory(vram);
@@ -299,7 +344,7 @@ void main_el1(void)
     isb();
     install_sync_handler(1, el1_sync);
     for (unsigned i = 0; i < cfg.ncells; i++) {
-        run_cell(vram->ipa + cfg.base, cfg.cells[i]);
+        run_cell(vram, vram->ipa + cfg.base, cfg.cells[i]);
     }
     printf("matrix done\n");
     system_off();

@@ -27,7 +27,7 @@
 #define BARLAB_L2_BOOT_INFO BARLAB_L2_RAM
 
 #define BARLAB_BOOT_MAGIC 0x31544f4f42424c42ull    /* "BLBBOOT1", little-endian */
-#define BARLAB_BOOT_VERSION 1
+#define BARLAB_BOOT_VERSION 2
 #define BARLAB_BOOT_MAX_BARS 12
 #define BARLAB_BOOT_ARGS_LEN 512
 
@@ -75,6 +75,17 @@ enum barlab_ucall_cmd {
     BARLAB_UCALL_EXCEPTION = 4, /* an exception no handler claimed:
                                  * args[0..6]: EL, vector (0..15), ESR,
                                  * FAR, ELR, SPSR, HPFAR (EL2 only) */
+    BARLAB_UCALL_CELL_BEGIN = 5, /* a test cell starts: msg: its name;
+                                 * args[0], args[1]: the first byte and one
+                                 * past the last byte of BAR args[2] (the
+                                 * boot bar index) that it may touch;
+                                 * args[3]: the byte its own offsets count
+                                 * from (all offsets in the BAR) */
+    BARLAB_UCALL_CELL_END = 6,  /* it ended: msg: its name; args[0]: 0 it
+                                 * completed, 1 it took a synchronous
+                                 * exception; then the EL that took it, its
+                                 * ESR and FAR; args[4]: the cell's status
+                                 * value (a Store-Exclusive's, else 0) */
 };
 
 #define BARLAB_UCALL_MSG_LEN 192

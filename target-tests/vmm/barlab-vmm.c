@@ -53,8 +53,14 @@ enum outcome {
     OUTCOME_TIMEOUT = 3,
     OUTCOME_KVM_ERROR = 4,
     OUTCOME_INTERNAL_ERROR = 5,
+    OUTCOME_MEMSLOT_REFUSED = 6,
     OUTCOME_USAGE = 64,
 };
+
+/* Linux 6.17's number; the cross sysroot's 6.1 headers do not have it. */
+#ifndef KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED
+#define KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED 243
+#endif
 
 static const char *const outcome_names[] = {
     [OUTCOME_OK] = "ok",
@@ -63,6 +69,7 @@ static const char *const outcome_names[] = {
     [OUTCOME_TIMEOUT] = "timeout",
     [OUTCOME_KVM_ERROR] = "kvm-error",
     [OUTCOME_INTERNAL_ERROR] = "internal-error",
+    [OUTCOME_MEMSLOT_REFUSED] = "memslot-refused",
 };
 
 struct bar {
@@ -167,7 +174,7 @@ static void usage(FILE *f)
         "\n"
         "The last line is 'vmm: outcome=NAME ...'; the exit status says the same:\n"
         "0 ok, 1 guest-fail, 2 kvm-run-efault, 3 timeout, 4 kvm-error,\n"
-        "5 internal-error, 64 usage.\n",
+        "5 internal-error, 6 memslot-refused, 64 usage.\n",
         DEFAULT_TIMEOUT_S, (unsigned long long)BARLAB_L2_RAM, DEFAULT_MEM_MB,
         MAX_DEVICES);
 }
@@ -243,7 +250,8 @@ static void *ram_ptr(uint64_t ipa, uint64_t len)
     return vm.ram + (ipa - BARLAB_L2_RAM);
 }
 
-static void add_memslot(uint64_t ipa, uint64_t size, void *host)
+/* 0, or the errno of a memory slot KVM refused. */
+static int try_add_memslot(uint64_t ipa, uint64_t size, void *host)
 {
     struct kvm_userspace_memory_region r = {
         .slot = vm.nr_slots,
@@ -253,11 +261,21 @@ static void add_memslot(uint64_t ipa, uint64_t size, void *host)
     };
 
     if (ioctl(vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
-        die("KVM_SET_USER_MEMORY_REGION slot %u (0x%llx bytes at 0x%llx): %s",
-            r.slot, (unsigned long long)size, (unsigned long long)ipa,
-            strerror(errno));
+        return errno;
     }
     vm.nr_slots++;
+    return 0;
+}
+
+static void add_memslot(uint64_t ipa, uint64_t size, void *host)
+{
+    int err = try_add_memslot(ipa, size, host);
+
+    if (err) {
+        die("KVM_SET_USER_MEMORY_REGION slot %u (0x%llx bytes at 0x%llx): %s",
+            vm.nr_slots, (unsigned long long)size, (unsigned long long)ipa,
+            strerror(err));
+    }
 }
 
 static void setup_ram(unsigned mem_mb)
@@ -431,8 +449,27 @@ static void map_bar(struct device *d, struct bar *b, uint64_t *next_ipa)
         }
     }
     if (b->map) {
+        int err = try_add_memslot(ipa, b->boot.size, b->map);
+
+        if (err == EINVAL) {
+            /*
+             * KVM refuses the VMA vfio-pci gave us, e.g. a cacheable BAR
+             * on a CPU without FEAT_S2FWB and CTR_EL0.DIC: a VMM cannot
+             * start this VM, and that is the run's outcome.
+             */
+            printf("vmm: bar %s BAR%u: KVM refused the memory slot: %s\n"
+                   "vmm: outcome=%s bar=%s/BAR%u errno=%d (%s) cacheable-pfnmap=%d\n",
+                   d->bdf, b->boot.index, strerror(err),
+                   outcome_names[OUTCOME_MEMSLOT_REFUSED], d->bdf, b->boot.index, err,
+                   strerror(err), ioctl(vm.vm_fd, KVM_CHECK_EXTENSION,
+                                        KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED));
+            exit(OUTCOME_MEMSLOT_REFUSED);
+        }
+        if (err) {
+            die("KVM_SET_USER_MEMORY_REGION for %s BAR%u: %s", d->bdf, b->boot.index,
+                strerror(err));
+        }
         b->boot.flags |= BARLAB_BAR_MEMSLOT;
-        add_memslot(ipa, b->boot.size, b->map);
     }
     vmsg("bar %s BAR%u %04x:%04x 0x%llx bytes%s%s at ipa 0x%llx (%s)", d->bdf,
          b->boot.index, b->boot.vendor, b->boot.device,
@@ -578,6 +615,68 @@ static void write_boot_info(int argc, char **argv)
 
 /* ---- MMIO exits ---------------------------------------------------------- */
 
+/*
+ * A data abort's syndrome as JSON members: the exception class and the ISS
+ * fields a VMM decides on (ESR_ELx, ISS encoding for a Data Abort).  One
+ * decoder for the guest's ESR_EL1 (a cell record) and KVM's ESR_EL2.
+ */
+static void esr_json(uint64_t esr, char *out, size_t len)
+{
+    unsigned isv = esr >> 24 & 1;
+
+    snprintf(out, len, "\"esr\":\"0x%llx\",\"ec\":%u,\"il\":%u,\"isv\":%u,"
+             "\"sas\":%u,\"sse\":%u,\"srt\":%u,\"sf\":%u,\"ar\":%u,\"fnv\":%u,"
+             "\"cm\":%u,\"s1ptw\":%u,\"wnr\":%u,\"dfsc\":%u",
+             (unsigned long long)esr, (unsigned)(esr >> 26 & 0x3f), (unsigned)(esr >> 25 & 1),
+             isv, isv ? (unsigned)(esr >> 22 & 3) : 0, isv ? (unsigned)(esr >> 21 & 1) : 0,
+             isv ? (unsigned)(esr >> 16 & 0x1f) : 0, isv ? (unsigned)(esr >> 15 & 1) : 0,
+             isv ? (unsigned)(esr >> 14 & 1) : 0, (unsigned)(esr >> 10 & 1),
+             (unsigned)(esr >> 8 & 1), (unsigned)(esr >> 7 & 1), (unsigned)(esr >> 6 & 1),
+             (unsigned)(esr & 0x3f));
+}
+
+/* A name from the guest as a JSON string: anything but [A-Za-z0-9_-] is dropped. */
+static void json_name(const char *in, char *out, size_t len)
+{
+    size_t n = 0;
+
+    for (; *in && n + 1 < len; in++) {
+        if ((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
+            (*in >= '0' && *in <= '9') || *in == '_' || *in == '-') {
+            out[n++] = *in;
+        }
+    }
+    out[n] = '\0';
+}
+
+/*
+ * A cell record: one line "vmm: record {JSON}" for scripts/matrix.py, as
+ * the guest sent it (README.md, "Records").
+ */
+static void print_cell_record(struct vcpu *v, const struct barlab_ucall *uc)
+{
+    char name[64], syn[320] = "";
+
+    json_name(uc->msg, name, sizeof(name));
+    if (uc->cmd == BARLAB_UCALL_CELL_BEGIN) {
+        vmsg("record {\"record\":\"cell-begin\",\"vcpu\":%u,\"cell\":\"%s\",\"bar\":%llu,"
+             "\"lo\":%llu,\"hi\":%llu,\"origin\":%llu}", v->id, name,
+             (unsigned long long)uc->args[2], (unsigned long long)uc->args[0],
+             (unsigned long long)uc->args[1], (unsigned long long)uc->args[3]);
+        return;
+    }
+    if (uc->args[0]) {
+        esr_json(uc->args[2], syn, sizeof(syn));
+        vmsg("record {\"record\":\"cell-end\",\"vcpu\":%u,\"cell\":\"%s\","
+             "\"result\":\"exception\",\"el\":%llu,%s,\"far\":\"0x%llx\"}", v->id, name,
+             (unsigned long long)uc->args[1], syn, (unsigned long long)uc->args[3]);
+    } else {
+        vmsg("record {\"record\":\"cell-end\",\"vcpu\":%u,\"cell\":\"%s\","
+             "\"result\":\"completed\",\"status\":%llu}", v->id, name,
+             (unsigned long long)uc->args[4]);
+    }
+}
+
 static void handle_ucall(struct vcpu *v, uint64_t ipa)
 {
     const struct barlab_ucall *p = ram_ptr(ipa, sizeof(*p));
@@ -590,6 +689,10 @@ static void handle_ucall(struct vcpu *v, uint64_t ipa)
     }
     memcpy(&uc, p, sizeof(uc));
     uc.msg[sizeof(uc.msg) - 1] = '\0';
+    if (uc.cmd == BARLAB_UCALL_CELL_BEGIN || uc.cmd == BARLAB_UCALL_CELL_END) {
+        print_cell_record(v, &uc);
+        return;
+    }
     pthread_mutex_lock(&vm.lock);
     switch (uc.cmd) {
     case BARLAB_UCALL_REPORT:
@@ -800,6 +903,20 @@ static void end_kvm_run_failure(struct vcpu *v, int err)
         }
     }
     kvm_message(v->tid, said, sizeof(said));
+    if (err == EFAULT) {
+        const char *at = strstr(said, "ESR_EL2=");
+        char syn[320];
+
+        /*
+         * The syndrome L1 KVM could not handle, taken to EL2: what a VMM
+         * would have had to emulate.  Only KVM's log has it.
+         */
+        if (at) {
+            esr_json(strtoull(at + strlen("ESR_EL2="), NULL, 16), syn, sizeof(syn));
+            vmsg("record {\"record\":\"kvm-run-efault\",\"vcpu\":%u,\"el\":2,%s}",
+                 v->id, syn);
+        }
+    }
     vm_end(err == EFAULT ? OUTCOME_KVM_RUN_EFAULT : OUTCOME_KVM_ERROR,
            "vcpu=%u errno=%d (%s)%s%s", v->id, err, strerror(err), where, said);
 }

@@ -4,19 +4,25 @@
 # The matrix payload end to end: barlab-vmm in L1 runs matrix.elf as an L2
 # guest with barlab-gpu's VRAM passed through, and a few cells of the
 # matrix come out as the oracle says, on the console and in the device
-# trace.  Pattern k of the oracle's table (`barlab-mt patterns`) owns the
-# slot base + 256 * k; each run below has its own base.
+# trace.  Each run below has its own 8 KiB group at base; where a
+# pattern's bytes are, the payload says in its cell-begin record
+# (barlab-vmm prints it), which is where the test looks.
 #   any     stage-1 Normal-NC (0x44): all patterns complete, on first touch
 #           and on a TLB hit; burst64_str arrives as one 64-byte write at
-#           its slot, Normal-NC at both stages; a TLB-hit run primes slot
-#           15 before every pattern;
+#           its slot, Normal-NC at both stages; a TLB-hit run primes the
+#           priming slot of the pattern's page (both pages for the
+#           page-crossing store) before every pattern; every cell's end
+#           record says it completed;
 #   device  the same code: the aligned STR completes, the unaligned one
 #           takes a stage-2 alignment fault and L1 KVM fails KVM_RUN with
 #           EFAULT (outcome kvm-run-efault); with --inject-align KVM
 #           delivers it to the guest as an EL1 data abort with FSC 0x21,
 #           and the next pattern runs;
 #   every   policy: under stage-1 Device-nGnRE (0x04) the unaligned STR
-#           takes an alignment fault at EL1 (FSC 0x21).
+#           takes an alignment fault at EL1 (FSC 0x21), and its end record
+#           has the syndrome (EC 0x25, DFSC 0x21, WnR 1); the stage-2 fault
+#           that ends the VM has KVM's ESR_EL2 as a record (EC 0x24, ISV 1,
+#           SAS 3, SRT 3, WnR 1, DFSC 0x21).
 # Bad arguments end the payload with "matrix error:".  Two L1 boots; the
 # policy changes inside L1 between runs.
 set -uo pipefail
@@ -26,7 +32,6 @@ BARLAB=${BARLAB:-$ROOT/scripts/barlab}
 . "$ROOT/tests/lib/l1.sh"
 MT=${BARLAB_MT:?set BARLAB_MT to barlab-mt}
 
-SLOT=256
 if ! PATTERNS=$("$MT" patterns | awk '{ print $1 }') || [ -z "$PATTERNS" ]; then
     echo "FAIL patterns: barlab-mt patterns listed nothing"
     harness_summary
@@ -34,12 +39,23 @@ if ! PATTERNS=$("$MT" patterns | awk '{ print $1 }') || [ -z "$PATTERNS" ]; then
 fi
 ALL=$(echo $PATTERNS | tr ' ' ,)
 
-# slot_off NAME BASE: where pattern NAME's slot starts, as 0x...
-slot_off() {
-    local k
-    k=$(echo "$PATTERNS" | grep -nx "$1" | cut -d: -f1)
-    printf '0x%x' $(($2 + SLOT * (k - 1)))
+# record BOOT RUN TYPE CELL KEY: field KEY of run RUN's first record of TYPE
+# for CELL (barlab-vmm's "vmm: record {JSON}" lines), or nothing.
+record() {
+    l1_console "$1" | sed -n "s/^$2: vmm: record //p" | python3 -c '
+import json, sys
+t, cell, key = sys.argv[1:]
+for line in sys.stdin:
+    r = json.loads(line)
+    if r["record"] == t and r.get("cell", cell) == cell:
+        v = r[key]
+        print(hex(v) if isinstance(v, int) and key in ("lo", "hi", "origin") else v)
+        break
+' "$3" "$4" "$5"
 }
+
+# slot_off NAME BOOT RUN: where pattern NAME's offsets count from in RUN.
+slot_off() { record "$2" "$3" cell-begin "$1" origin; }
 
 # In L1: each run's output lines prefixed with "NAME: ", then "NAME: exit N".
 read -r -d '' L1_LIB <<'EOF'
@@ -101,43 +117,61 @@ every_cell_ok() {
 # Boot 1: vfio-pci policy any, then device, then prefetchable.
 l1 any "$L1_LIB
 mx any44 mair=0x44 touch=first base=0x0 patterns=$ALL
-mx any44-hit mair=0x44 touch=hit base=0x1000 patterns=$ALL
-mx any04 mair=0x04 touch=first base=0x2000 patterns=str8_unaligned,str8
+mx any44-hit mair=0x44 touch=hit base=0x2000 patterns=$ALL
+mx any04 mair=0x04 touch=first base=0x4000 patterns=str8_unaligned,str8
 bl_policy device
-mx device44 mair=0x44 touch=first base=0x3000 patterns=str8,str8_unaligned,stp16
-mx device04 mair=0x04 touch=first base=0x4000 patterns=str8_unaligned
+mx device44 mair=0x44 touch=first base=0x6000 patterns=str8,str8_unaligned,stp16
+mx device04 mair=0x04 touch=first base=0x8000 patterns=str8_unaligned
 bl_policy prefetchable
-mx prefetchable04 mair=0x04 touch=hit base=0x5000 patterns=str8_unaligned
+mx prefetchable04 mair=0x04 touch=hit base=0xa000 patterns=str8_unaligned
 mx unknown-pattern mair=0x44 touch=first base=0x0 patterns=str8,str9
-mx base-not-a-page mair=0x44 touch=first base=0x80 patterns=str8
+mx base-not-a-group mair=0x44 touch=first base=0x1000 patterns=str8
 " --policy any --timeout 600
 expect any-boot 0 "barlab-l1: exit 0"
 
 mapfile -t all_ok < <(every_cell_ok)
 run_of any any44
 expect any44-all-patterns-complete 0 "${all_ok[@]}" "^matrix done$" "^vmm: outcome=ok "
-burst=$(slot_off burst64_str 0)
+burst=$(slot_off burst64_str any any44)
 expect_txn any44-burst64_str-one-64-byte-write any "$burst" 64 8 0x44 0x5
+n=0
+for p in $PATTERNS; do
+    [ "$(record any any44 cell-end "$p" result)" = completed ] && n=$((n + 1))
+done
+run test "$n" = "$(echo $PATTERNS | wc -w)"
+expect any44-every-end-record-completed 0
 run_of any any44-hit
 expect any44-hit-all-patterns-complete 0 "${all_ok[@]}" "^matrix done$" "^vmm: outcome=ok "
-expect_txn any44-hit-burst64_str-one-64-byte-write any "$(slot_off burst64_str 0x1000)" 64 8 0x44 0x5
-primes=$(printf '8x1 %.0s' $PATTERNS)
-expect_trace_shape any44-hit-primes-slot-15 "$(trace_json any)" 0x1f00 0x2000 "${primes% }"
+expect_txn any44-hit-burst64_str-one-64-byte-write any "$(slot_off burst64_str any any44-hit)" 64 8 0x44 0x5
+# One priming load per pattern in its page's slot 15, two for the store
+# across the pages: 0x2f00 and 0x3f00 of the group at 0x2000.
+run python3 - "$(trace_json any)" "$(echo $PATTERNS | wc -w)" <<'PY'
+import json, sys
+recs = [r for r in map(json.loads, open(sys.argv[1])) if r.get("type") == "txn"]
+primes = [r for r in recs if r["addr"] in (0x2f00, 0x3f00)]
+print(len(primes), "priming loads", sorted({(r["op"], r["size"]) for r in primes}))
+sys.exit(0 if len(primes) == int(sys.argv[2]) + 1 and
+         {(r["op"], r["size"]) for r in primes} == {("R", 8)} else 1)
+PY
+expect any44-hit-primes-each-page 0
 
 # expect_el1_alignment_fault NAME RUN BASE: str8_unaligned of run RUN
 # faulted at EL1 (FSC 0x21) at its address, and the run went on.
 expect_el1_alignment_fault() {
     local far
-    far=$(printf '%x' $(($(slot_off str8_unaligned "$3") + 4)))
+    far=$(printf '%x' $(($(slot_off str8_unaligned any "$2") + 4)))
     run_of any "$2"
     expect "$1" 0 "^cell str8_unaligned fault ec=0x25 fsc=0x21 far=0x[0-9a-f]*$far\$" \
         "^matrix done$" "^vmm: outcome=ok "
+    run echo "$(record any "$2" cell-end str8_unaligned ec) $(record any "$2" cell-end \
+        str8_unaligned dfsc) $(record any "$2" cell-end str8_unaligned wnr)"
+    expect "$1-syndrome" 0 "^37 33 1$"
 }
-expect_el1_alignment_fault any04-el1-alignment-fault any04 0x2000
+expect_el1_alignment_fault any04-el1-alignment-fault any04
 run_of any any04
 expect any04-next-pattern-runs 0 "^cell str8 ok$"
-expect_el1_alignment_fault device04-el1-alignment-fault device04 0x4000
-expect_el1_alignment_fault prefetchable04-el1-alignment-fault prefetchable04 0x5000
+expect_el1_alignment_fault device04-el1-alignment-fault device04
+expect_el1_alignment_fault prefetchable04-el1-alignment-fault prefetchable04
 
 run_of any device44
 expect device44-vm-dies-at-the-unaligned-store 2 "^cell str8 ok$" \
@@ -148,28 +182,33 @@ if grep -qE "^cell str8_unaligned (ok|fault)|^cell stp16|^matrix done" "$HARNESS
 else
     ok device44-nothing-after-the-fault
 fi
-d44=$(slot_off str8_unaligned 0x3000)
+run echo $(for k in el ec isv sas srt sf wnr dfsc; do record any device44 kvm-run-efault x "$k"; done)
+expect device44-efault-record-has-kvm-syndrome 0 "^2 36 1 3 3 1 1 33$"
+d44=$(slot_off str8_unaligned any device44)
 expect_trace_shape device44-unaligned-store-never-arrives "$(trace_json any)" \
-    "$d44" $((d44 + SLOT)) ""
+    "$d44" $((d44 + 256)) ""
 
 run_of any unknown-pattern
 expect unknown-pattern-error 1 "^matrix error: unknown pattern 'str9'$" \
     "^vmm: outcome=guest-fail .*abort=\"unknown pattern 'str9'\""
-run_of any base-not-a-page
-expect base-not-a-page-error 1 "^matrix error: base=0x80 is not a 4 KiB page"
+run_of any base-not-a-group
+expect base-not-a-group-error 1 "^matrix error: base=0x1000 is not an 8 KiB group"
 
 # Boot 2: KVM injects the stage-2 alignment fault instead of failing KVM_RUN.
 l1 inject "$L1_LIB
 mx device44 mair=0x44 touch=first base=0x0 patterns=str8,str8_unaligned,stp16
 " --policy device --inject-align --timeout 600
 expect inject-boot 0 "barlab-l1: exit 0"
-far=$(printf '%x' $(($(slot_off str8_unaligned 0) + 4)))
+far=$(printf '%x' $(($(slot_off str8_unaligned inject device44) + 4)))
 run_of inject device44
 expect inject-device44-el1-fault-fsc-0x21 0 "^cell str8 ok$" \
     "^cell str8_unaligned fault ec=0x25 fsc=0x21 far=0x[0-9a-f]*$far\$" \
     "^cell stp16 ok$" "^matrix done$" "^vmm: outcome=ok "
-i44=$(slot_off str8_unaligned 0)
+# KVM builds the injected syndrome itself: EC 0x25, no ISV, WnR kept.
+run echo $(for k in ec isv wnr dfsc; do record inject device44 cell-end str8_unaligned "$k"; done)
+expect inject-device44-injected-syndrome 0 "^37 0 1 33$"
+i44=$(slot_off str8_unaligned inject device44)
 expect_trace_shape inject-device44-unaligned-store-never-arrives "$(trace_json inject)" \
-    "$i44" $((i44 + SLOT)) ""
+    "$i44" $((i44 + 256)) ""
 
 harness_summary

@@ -231,6 +231,12 @@ TEST(Oracle, Summaries)
     EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "EL2 align fault");
     p = predict("max", MT_POLICY_ANY, true, 0x03, "str8");
     EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "UNPREDICTABLE");
+    p = predict("max", MT_POLICY_ANY, true, 0x44, "ldxr_stxr");
+    EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "IMPDEF: ok 2x8B");
+    p = predict("max", MT_POLICY_CACHEABLE, true, 0x44, "ldxr_stxr");
+    EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "ok 2x8B");
+    p = predict("cortex-a57", MT_POLICY_ANY, true, 0x44, "swp8");
+    EXPECT_STREQ(mt_prediction_summary(&p, buf, sizeof(buf)), "UNDEFINED insn");
 }
 
 // Every S1 byte x pattern x policy x CPU: predictions are self-consistent:

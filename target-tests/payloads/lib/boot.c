@@ -133,3 +133,18 @@ void ucall_exception(unsigned el, unsigned vec, u64 esr, u64 far, u64 elr,
 
     ucall(BARLAB_UCALL_EXCEPTION, args, 7, what);
 }
+
+void ucall_cell_begin(const char *name, u64 lo, u64 hi, unsigned bar, u64 origin)
+{
+    u64 args[4] = { lo, hi, bar, origin };
+
+    ucall(BARLAB_UCALL_CELL_BEGIN, args, 4, name);
+}
+
+void ucall_cell_end(const char *name, bool exception, unsigned el, u64 esr, u64 far,
+                    u64 status)
+{
+    u64 args[5] = { exception, el, esr, far, status };
+
+    ucall(BARLAB_UCALL_CELL_END, args, 5, name);
+}

@@ -127,6 +127,15 @@ void ucall_summary(unsigned tests, unsigned failures);
 void ucall_abort(const char *msg);
 void ucall_exception(unsigned el, unsigned vec, u64 esr, u64 far, u64 elr,
                      u64 spsr, u64 hpfar, const char *what);
+/*
+ * A test cell's structured record: it begins and may touch [lo, hi) of
+ * passed-through BAR @bar (an index in boot_info->bars), its offsets
+ * counting from @origin; it ends, having completed (with @status) or taken
+ * a synchronous exception at @el with @esr and @far.
+ */
+void ucall_cell_begin(const char *name, u64 lo, u64 hi, unsigned bar, u64 origin);
+void ucall_cell_end(const char *name, bool exception, unsigned el, u64 esr, u64 far,
+                    u64 status);
 
 /* args.c: numeric key=value arguments; stops the payload on unknown keys */
 struct arg_u64 {

@@ -43,7 +43,7 @@ GPU = "1234:ba01"
 S1_NAMES = {"0x00": "Device-nGnRnE", "0x04": "Device-nGnRE", "0x08": "Device-nGRE",
             "0x0c": "Device-GRE", "0x44": "Normal-NC", "0xff": "Normal-WB"}
 S2_NAMES = {0x0: "Device-nGnRnE", 0x1: "Device-nGnRE", 0x2: "Device-nGRE",
-            0x3: "Device-GRE", 0x5: "Normal-NC"}
+            0x3: "Device-GRE", 0x5: "Normal-NC", 0x6: "Normal-WB (FWB)"}
 
 
 class MatrixError(Exception):
@@ -254,6 +254,7 @@ def parse_console(path):
     seen = {}
     records = {}
     group = None
+    group_patterns = []
     pending = None
     for line in text.splitlines():
         if line.startswith("matrix error:") or line.startswith("barlab-l1: FAIL"):
@@ -264,6 +265,7 @@ def parse_console(path):
         m = GROUP_RE.match(line)
         if m:
             group = (m.group(1), m.group(2), m.group(3))
+            group_patterns = m.group(5).split(",")
             pending = None
             continue
         if group is None:
@@ -284,6 +286,11 @@ def parse_console(path):
                 seen[key] = {"status": "fault-el1", "ec": ec, "fsc": fsc, "far": far,
                              "detail": "EL1 data abort ec=%s fsc=%s far=%s" % (ec, fsc, far)}
                 pending = None
+            continue
+        if line.startswith("vmm: outcome=memslot-refused") and pending is None:
+            # KVM refused the BAR's memory slot: no pattern of the group ran.
+            for name in group_patterns:
+                seen[group + (name,)] = {"status": "refused", "detail": line[5:]}
             continue
         if line.startswith("vmm: outcome=") and pending is not None:
             outcome = line.split()[1].split("=", 1)[1]
@@ -500,6 +507,8 @@ def judge(c, obs, txns, inject):
         exp_text = c["summary"]
     elif want == "stage1-el1":
         exp_text = "EL1 align fault"
+    elif want == "kvm-refused":
+        exp_text = "memory slot refused by KVM"
     elif inject:
         exp_text = "EL2 align fault, injected"
     else:
@@ -510,6 +519,8 @@ def judge(c, obs, txns, inject):
         got_text = "EL1 fault fsc=%s" % obs["fsc"]
     elif status == "vm-killed":
         got_text = "VM killed (EFAULT)"
+    elif status == "refused":
+        got_text = "refused (EINVAL)" if "errno=22" in obs["detail"] else "refused"
     else:
         got_text = status
     why = ""
@@ -521,6 +532,9 @@ def judge(c, obs, txns, inject):
             note = permitted_split(c, txns, shapes(exp_txns), shapes(got_txns))
             if not note:
                 why = "transactions differ: expected %s, got %s" % (shapes(exp_txns), shapes(got_txns))
+    elif want == "kvm-refused":
+        if status != "refused" or "errno=22" not in obs["detail"]:
+            why = "expected KVM to refuse the memory slot (EINVAL), got %s" % (obs["detail"] if obs else "no result")
     elif want == "stage1-el1" or (want == "stage2-el2" and inject):
         if status != "fault-el1" or obs.get("fsc") != "0x21":
             why = "expected an EL1 alignment fault (fsc 0x21), got %s" % (obs["detail"] if obs else "no result")
@@ -692,7 +706,8 @@ def print_table(results, order, rules):
                 rows.append(k)
         rows.sort(key=lambda k: (list(S1_NAMES).index(k[0]) if k[0] in S1_NAMES else 99, order.index(k[1])))
         fwb = rs[0]["cell"].get("fwb")
-        print("\n-cpu %s (%s)" % (cpu, "FEAT_S2FWB" if fwb else "no FWB"))
+        print("\n-cpu %s (%s%s)" % (cpu, "FEAT_S2FWB" if fwb else "no FWB",
+                                    "" if rs[0]["cell"].get("vhe", True) else ", KVM nVHE"))
         width = 24
         print("%-14s %-18s " % ("stage 1", "pattern") +
               "".join("%-*s" % (width, "%s %s" % (p, "1st" if t == "first" else "hit")) for p, t in cols))

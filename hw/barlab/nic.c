@@ -149,12 +149,13 @@ struct BarlabNicState {
 
     NICState *nic;
     NICConf conf;
-    MemoryRegion regs;
+    BarlabPort regs_port;       /* BAR0 */
     BarlabPort push_port;
     BarlabPortConf port_conf;
     uint64_t push_size;
     bool push_status_rc;        /* push-page STATUS reads clear (a bug) */
     MtExpect expect[3];         /* doorbells, descriptor heads, status */
+    MtExpect regs_expect[3];    /* BAR0: status, TX and RX tail doorbells */
 
     uint32_t ctrl;
     uint32_t status;
@@ -753,39 +754,94 @@ static void barlab_nic_reg_write(void *opaque, hwaddr addr, uint64_t val,
 }
 
 /*
- * The register accessors proper ignore the memory type; these record it,
- * so that a trace shows how a driver mapped the registers (ioremap:
- * Device-nGnRE).
+ * BAR0 behind its port: the registers are 32 bits wide, so a transaction
+ * (one access, or several a Normal mapping gathered) is cut into words.
+ * The trace events record the memory type, so that a trace shows how a
+ * driver mapped the registers (ioremap: Device-nGnRE).
  */
-static MemTxResult barlab_nic_reg_read_attrs(void *opaque, hwaddr addr,
-                                              uint64_t *val, unsigned size,
-                                              MemTxAttrs attrs)
+static void barlab_nic_regs_trace(BarlabNicState *s, bool write, hwaddr addr,
+                                  uint32_t val)
 {
-    *val = barlab_nic_reg_read(opaque, addr, size);
-    trace_barlab_nic_reg_read(addr, *val, attrs.memtype_valid,
-                               attrs.memtype_s1, attrs.memtype,
-                               attrs.memtype_stage2);
-    return MEMTX_OK;
+    const MtTxn *t = s->regs_port.current;
+    bool typed = !(t->flags & MT_TXN_UNTYPED);
+    bool stage2 = !(t->flags & MT_TXN_NO_STAGE2);
+
+    if (write) {
+        trace_barlab_nic_reg_write(addr, val, typed, t->s1_attr, t->attr,
+                                   stage2);
+    } else {
+        trace_barlab_nic_reg_read(addr, val, typed, t->s1_attr, t->attr,
+                                  stage2);
+    }
 }
 
-static MemTxResult barlab_nic_reg_write_attrs(void *opaque, hwaddr addr,
-                                               uint64_t val, unsigned size,
-                                               MemTxAttrs attrs)
+static void barlab_nic_regs_write(void *opaque, hwaddr addr,
+                                  const uint8_t *data, unsigned size)
 {
-    trace_barlab_nic_reg_write(addr, val, attrs.memtype_valid,
-                                attrs.memtype_s1, attrs.memtype,
-                                attrs.memtype_stage2);
-    barlab_nic_reg_write(opaque, addr, val, size);
-    return MEMTX_OK;
+    BarlabNicState *s = opaque;
+
+    if (s->resetting) {
+        return;
+    }
+    if (addr % 4 || size % 4) {
+        qemu_log_mask(LOG_GUEST_ERROR, "barlab-nic: register write of %u "
+                      "bytes at 0x%" HWADDR_PRIx " ignored: registers are "
+                      "32 bits\n", size, addr);
+        return;
+    }
+    for (unsigned i = 0; i < size; i += 4) {
+        uint32_t val = ldl_le_p(data + i);
+
+        barlab_nic_regs_trace(s, true, addr + i, val);
+        barlab_nic_reg_write(s, addr + i, val, 4);
+    }
 }
 
-static const MemoryRegionOps barlab_nic_reg_ops = {
-    .read_with_attrs = barlab_nic_reg_read_attrs,
-    .write_with_attrs = barlab_nic_reg_write_attrs,
-    .endianness = DEVICE_LITTLE_ENDIAN,
-    .valid.min_access_size = 4,
-    .valid.max_access_size = 4,
+/* Every register a read touches is read, with its side effects. */
+static void barlab_nic_regs_read(void *opaque, hwaddr addr, uint8_t *data,
+                                 unsigned size)
+{
+    BarlabNicState *s = opaque;
+    uint8_t word[4];
+
+    for (hwaddr w = QEMU_ALIGN_DOWN(addr, 4); w < addr + size; w += 4) {
+        uint32_t val = barlab_nic_reg_read(s, w, 4);
+
+        barlab_nic_regs_trace(s, false, w, val);
+        stl_le_p(word, val);
+        for (hwaddr a = MAX(w, addr); a < MIN(w + 4, addr + size); a++) {
+            data[a - addr] = word[a - w];
+        }
+    }
+}
+
+static const BarlabPortOps barlab_nic_regs_ops = {
+    .write = barlab_nic_regs_write,
+    .read = barlab_nic_regs_read,
 };
+
+/*
+ * BAR0's declarations: STATUS is read-to-clear, so it must not be read
+ * speculatively (it is in the non-prefetchable BAR, and a Device mapping
+ * keeps it safe); TX_TAIL and RX_TAIL are doorbells, written alone and
+ * ordered after what the program wrote before them.
+ */
+static unsigned barlab_nic_declare_regs(BarlabNicState *s)
+{
+    s->regs_expect[0] = (MtExpect) {
+        REG_STATUS, REG_STATUS + 4, MT_EXPECT_NO_SPEC_READ,
+        "STATUS (read to clear)",
+    };
+    s->regs_expect[1] = (MtExpect) {
+        REG_TX_TAIL, REG_TX_TAIL + 4, MT_EXPECT_NO_GATHER | MT_EXPECT_ORDERED,
+        "TX_TAIL (doorbell)",
+    };
+    s->regs_expect[2] = (MtExpect) {
+        REG_RX_TAIL, REG_RX_TAIL + 4, MT_EXPECT_NO_GATHER | MT_EXPECT_ORDERED,
+        "RX_TAIL (doorbell)",
+    };
+    return 3;
+}
 
 /*
  * What the checker must know about the push pages; returns the number of
@@ -819,6 +875,7 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
     BarlabNicState *s = BARLAB_NIC(pdev);
     DeviceState *dev = DEVICE(pdev);
     unsigned pages = s->push_size / PUSH_PAGE_SIZE;
+    BarlabPortConf regs_conf;
     Error *err = NULL;
 
     if (s->push_size < PUSH_PAGE_SIZE || s->push_size > 16 * MiB ||
@@ -834,9 +891,19 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
         error_propagate_prepend(errp, err, "barlab-nic: ");
         return;
     }
-    memory_region_init_io(&s->regs, OBJECT(s), &barlab_nic_reg_ops, s,
-                          "barlab-nic-regs", BARLAB_NIC_REGS_SIZE);
-    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->regs);
+    /* The same models for BAR0; the trace file is the push port's. */
+    regs_conf = s->port_conf;
+    regs_conf.trace = NULL;
+    barlab_port_init(&s->regs_port, OBJECT(s), "regs", BARLAB_NIC_REGS_SIZE,
+                     &regs_conf, &barlab_nic_regs_ops, s, s->regs_expect,
+                     barlab_nic_declare_regs(s), &err);
+    if (err) {
+        error_propagate_prepend(errp, err, "barlab-nic: ");
+        barlab_port_cleanup(&s->push_port);
+        return;
+    }
+    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &s->regs_port.mr);
     pci_register_bar(pdev, 2, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_TYPE_64 |
                      PCI_BASE_ADDRESS_MEM_PREFETCH, &s->push_port.mr);
@@ -845,8 +912,9 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
     } else {
         pdev->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
     }
-    if (msix_init(pdev, 1, &s->regs, 0, REG_MSIX_TABLE, &s->regs, 0,
-                  REG_MSIX_PBA, 0, errp)) {
+    if (msix_init(pdev, 1, &s->regs_port.mr, 0, REG_MSIX_TABLE,
+                  &s->regs_port.mr, 0, REG_MSIX_PBA, 0, errp)) {
+        barlab_port_cleanup(&s->regs_port);
         barlab_port_cleanup(&s->push_port);
         return;
     }
@@ -869,13 +937,20 @@ static void barlab_nic_exit(PCIDevice *pdev)
     BarlabNicState *s = BARLAB_NIC(pdev);
 
     qemu_del_nic(s->nic);
-    msix_uninit(pdev, &s->regs, &s->regs);
+    msix_uninit(pdev, &s->regs_port.mr, &s->regs_port.mr);
+    barlab_port_cleanup(&s->regs_port);
     barlab_port_cleanup(&s->push_port);
 }
 
 static void barlab_nic_reset(DeviceState *dev)
 {
-    barlab_nic_reset_state(BARLAB_NIC(dev));
+    BarlabNicState *s = BARLAB_NIC(dev);
+
+    /* Register writes still in BAR0's buffer are lost with the reset. */
+    s->resetting = true;
+    barlab_port_flush(&s->regs_port, MT_FLUSH_STOP);
+    s->resetting = false;
+    barlab_nic_reset_state(s);
 }
 
 static void barlab_nic_instance_init(Object *obj)

@@ -52,12 +52,15 @@ static void barlab_port_deliver(void *opaque, const MtTxn *txn, uint8_t *data)
     MtTxn judged = *txn, *t = &judged;
     uint32_t verdict = mt_check_judge(&p->checker, t);
     bool write = t->flags & MT_TXN_WRITE;
+    const MtTxn *outer = p->current;
 
+    p->current = t;
     if (write) {
         p->ops->write(p->opaque, t->addr, data, t->size);
     } else {
         p->ops->read(p->opaque, t->addr, data, t->size);
     }
+    p->current = outer;
     p->txns++;
     p->gathered += t->naccesses > 1;
     if (verdict) {

@@ -81,6 +81,7 @@ typedef struct BarlabPort {
     QEMUTimer *flush_timer;
     uint64_t timeout_ns;
 
+    const MtTxn *current;   /* the transaction the back end is handling */
     uint64_t seq;           /* program-order number of the last access */
     uint64_t origin_seq;    /* CPU access it came from, to number pieces */
     uint32_t epoch;         /* barriers seen with accesses between them */

@@ -92,8 +92,12 @@ void mt_reorder_push(void *reorder, const MtTxn *t, uint8_t *data)
     MtReorder *r = reorder;
     MtReorderSlot *s;
 
-    /* Reads make the CPU wait; oversized writes have no slot. */
-    if (!(t->flags & MT_TXN_WRITE) || t->size > sizeof(s->data)) {
+    /*
+     * Reads make the CPU wait; accesses without a memory type (DMA,
+     * qtest) are not the CPU's to reorder; oversized writes have no slot.
+     */
+    if (!(t->flags & MT_TXN_WRITE) || (t->flags & MT_TXN_UNTYPED) ||
+        t->size > sizeof(s->data)) {
         mt_reorder_drain(r);
         r->emit(r->opaque, t, data);
         return;

@@ -8,8 +8,9 @@
  * Writes wait in a window.  When the window is full one of them leaves,
  * chosen by a seeded PRNG among those allowed to overtake every older
  * waiting transaction: both types Reordering, no byte in common, same
- * barrier epoch.  A read (the CPU waits for it), a barrier or a stop
- * drains the window in a permitted random order first.  The same seed and
+ * barrier epoch.  A read (the CPU waits for it), an access without a
+ * memory type (DMA, qtest), a barrier or a stop drains the window in a
+ * permitted random order first.  The same seed and
  * input always give the same output.
  */
 #ifndef BARLAB_REORDER_H

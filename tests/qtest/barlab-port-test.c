@@ -2,7 +2,7 @@
 /*
  * QTest for the barlab port's reorder and speculation models and for the
  * checker's verdicts, with a real vCPU.  Each run boots -M virt -cpu max
- * under TCG with barlab-nic; an 120-word aarch64 program (below)
+ * under TCG with barlab-nic; an 126-word aarch64 program (below)
  * turns the MMU on at EL1 with barlab-nic's push pages mapped with the
  * memory type the test chose, and runs one driver idiom against them.  The
  * test then reads the per-rule verdict counters over QMP, what the program
@@ -51,6 +51,7 @@
 #define D_RESULT        0x18    /* what the program read, if it reads */
 #define D_VALUE         0x28    /* the doorbell value (new TX tail) */
 #define D_ALIAS         0x30    /* a second mapping of push page 0 */
+#define D_REGS          0x38    /* BAR0's address (identity mapped) */
 #define D_DESC          0x40    /* 64 bytes: the descriptor it copies */
 
 /* The program's MAIR_EL1 (0x00080200040c44ff), by attribute index. */
@@ -79,6 +80,7 @@ typedef enum {
     PAT_LOAD,               /* a load of +0x48 */
     PAT_TWO_POSTS,          /* descriptor 0 to slot 0, descriptor 1 to slot 1 */
     PAT_TWO_POSTS_DSB,      /* the same with DSB ST between the posts */
+    PAT_REGS_READ,          /* BAR0: read CTRL, then STATUS */
 } Pattern;
 
 /*
@@ -89,18 +91,18 @@ typedef enum {
  */
 static const uint32_t program[] = {
     /* _start: */
-    0x58000dd5,   /* ldr x21, =DATA               */
-    0x58000de0,   /* ldr x0, =MAIR_VALUE          */
+    0x58000e95,   /* ldr x21, =DATA               */
+    0x58000ea0,   /* ldr x0, =MAIR_VALUE          */
     0xd518a200,   /* msr mair_el1, x0             */
-    0x58000de0,   /* ldr x0, =TCR_VALUE           */
+    0x58000ea0,   /* ldr x0, =TCR_VALUE           */
     0xd5182040,   /* msr tcr_el1, x0              */
-    0x58000de0,   /* ldr x0, =L1_TABLE            */
+    0x58000ea0,   /* ldr x0, =L1_TABLE            */
     0xd5182000,   /* msr ttbr0_el1, x0            */
     0xd5033fdf,   /* isb                          */
     0xd508871f,   /* tlbi vmalle1                 */
     0xd5033f9f,   /* dsb sy                       */
     0xd5033fdf,   /* isb                          */
-    0x58000d60,   /* ldr x0, =SCTLR_VALUE         */
+    0x58000e20,   /* ldr x0, =SCTLR_VALUE         */
     0xd5181000,   /* msr sctlr_el1, x0            */
     0xd5033fdf,   /* isb                          */
     0xf94006b4,   /* ldr x20, [x21, #8]           */
@@ -110,20 +112,21 @@ static const uint32_t program[] = {
     0x8b010842,   /* add x2, x2, x1, lsl #2       */
     0xd61f0040,   /* br x2                        */
     /* table: */
-    0x1400001b,   /* b pat_desc_db                */
-    0x1400001e,   /* b pat_desc_dmb_db            */
-    0x14000022,   /* b pat_desc_dsb_db            */
-    0x14000026,   /* b pat_bf_with_db             */
-    0x14000028,   /* b pat_db_alone               */
-    0x1400002a,   /* b pat_read_then_status       */
-    0x1400002d,   /* b pat_store_page1            */
-    0x1400002e,   /* b pat_adjacent               */
-    0x14000030,   /* b pat_two_lines              */
-    0x14000032,   /* b pat_alias                  */
-    0x14000035,   /* b pat_store_dmb_store        */
-    0x14000038,   /* b pat_load                   */
-    0x1400003a,   /* b pat_two_posts              */
-    0x14000040,   /* b pat_two_posts_dsb          */
+    0x1400001c,   /* b pat_desc_db                */
+    0x1400001f,   /* b pat_desc_dmb_db            */
+    0x14000023,   /* b pat_desc_dsb_db            */
+    0x14000027,   /* b pat_bf_with_db             */
+    0x14000029,   /* b pat_db_alone               */
+    0x1400002b,   /* b pat_read_then_status       */
+    0x1400002e,   /* b pat_store_page1            */
+    0x1400002f,   /* b pat_adjacent               */
+    0x14000031,   /* b pat_two_lines              */
+    0x14000033,   /* b pat_alias                  */
+    0x14000036,   /* b pat_store_dmb_store        */
+    0x14000039,   /* b pat_load                   */
+    0x1400003b,   /* b pat_two_posts              */
+    0x14000041,   /* b pat_two_posts_dsb          */
+    0x14000048,   /* b pat_regs_read              */
     /* copy_desc: */
     0xa9440ea2,   /* ldp x2, x3, [x21, #64]       */
     0xa94516a4,   /* ldp x4, x5, [x21, #80]       */
@@ -142,57 +145,57 @@ static const uint32_t program[] = {
     0x91010280,   /* add x0, x20, #0x40           */
     0x97fffff2,   /* bl copy_desc                 */
     0xb900028a,   /* str w10, [x20]               */
-    0x14000037,   /* b done                       */
+    0x1400003c,   /* b done                       */
     /* pat_desc_dmb_db: */
     0x91010280,   /* add x0, x20, #0x40           */
     0x97ffffee,   /* bl copy_desc                 */
     0xd50332bf,   /* dmb oshst                    */
     0xb900028a,   /* str w10, [x20]               */
-    0x14000032,   /* b done                       */
+    0x14000037,   /* b done                       */
     /* pat_desc_dsb_db: */
     0x91010280,   /* add x0, x20, #0x40           */
     0x97ffffe9,   /* bl copy_desc                 */
     0xd5033e9f,   /* dsb st                       */
     0xb900028a,   /* str w10, [x20]               */
-    0x1400002d,   /* b done                       */
+    0x14000032,   /* b done                       */
     /* pat_bf_with_db: */
     0xaa1403e0,   /* mov x0, x20                  */
     0x97ffffe4,   /* bl copy_desc                 */
-    0x1400002a,   /* b done                       */
+    0x1400002f,   /* b done                       */
     /* pat_db_alone: */
     0xb900028a,   /* str w10, [x20]               */
     0xd5033e9f,   /* dsb st                       */
-    0x14000027,   /* b done                       */
+    0x1400002c,   /* b done                       */
     /* pat_read_then_status: */
     0xb9400282,   /* ldr w2, [x20]                */
     0xb9400a83,   /* ldr w3, [x20, #8]            */
     0xf9000ea3,   /* str x3, [x21, #24]           */
-    0x14000023,   /* b done                       */
+    0x14000028,   /* b done                       */
     /* pat_store_page1: */
     0xf908268a,   /* str x10, [x20, #4168]        */
-    0x14000021,   /* b done                       */
+    0x14000026,   /* b done                       */
     /* pat_adjacent: */
     0xf900268a,   /* str x10, [x20, #72]          */
     0xf9002a8a,   /* str x10, [x20, #80]          */
-    0x1400001e,   /* b done                       */
+    0x14000023,   /* b done                       */
     /* pat_two_lines: */
     0xf900268a,   /* str x10, [x20, #72]          */
     0xf900468a,   /* str x10, [x20, #136]         */
-    0x1400001b,   /* b done                       */
+    0x14000020,   /* b done                       */
     /* pat_alias: */
     0xf9401ab6,   /* ldr x22, [x21, #48]          */
     0xf900268a,   /* str x10, [x20, #72]          */
     0xf90026ca,   /* str x10, [x22, #72]          */
-    0x14000017,   /* b done                       */
+    0x1400001c,   /* b done                       */
     /* pat_store_dmb_store: */
     0xf900268a,   /* str x10, [x20, #72]          */
     0xd50332bf,   /* dmb oshst                    */
     0xf900468a,   /* str x10, [x20, #136]         */
-    0x14000013,   /* b done                       */
+    0x14000018,   /* b done                       */
     /* pat_load: */
     0xf9402683,   /* ldr x3, [x20, #72]           */
     0xf9000ea3,   /* str x3, [x21, #24]           */
-    0x14000010,   /* b done                       */
+    0x14000015,   /* b done                       */
     /* pat_two_posts: */
     0x91010280,   /* add x0, x20, #0x40           */
     0x97ffffc7,   /* bl copy_desc                 */
@@ -200,7 +203,7 @@ static const uint32_t program[] = {
     0x790086ab,   /* strh w11, [x21, #66]         */
     0x91020280,   /* add x0, x20, #0x80           */
     0x97ffffc3,   /* bl copy_desc                 */
-    0x14000009,   /* b done                       */
+    0x1400000e,   /* b done                       */
     /* pat_two_posts_dsb: */
     0x91010280,   /* add x0, x20, #0x40           */
     0x97ffffc0,   /* bl copy_desc                 */
@@ -209,6 +212,12 @@ static const uint32_t program[] = {
     0x790086ab,   /* strh w11, [x21, #66]         */
     0x91020280,   /* add x0, x20, #0x80           */
     0x97ffffbb,   /* bl copy_desc                 */
+    0x14000006,   /* b done                       */
+    /* pat_regs_read: */
+    0xf9401eb7,   /* ldr x23, [x21, #56]          */
+    0xb9400ae2,   /* ldr w2, [x23, #8]            */
+    0xb9400ee3,   /* ldr w3, [x23, #12]           */
+    0xf9000ea3,   /* str x3, [x21, #24]           */
     0x14000001,   /* b done                       */
     /* done: */
     0xd5033f9f,   /* dsb sy                       */
@@ -235,12 +244,14 @@ typedef struct {
     unsigned page0, page1;  /* attribute index of push page 0, the others */
     uint32_t status;        /* STATUS bits to raise before the run */
     unsigned alias;         /* attribute index of the alias of page 0 */
+    unsigned regs;          /* attribute index of BAR0 (0: not mapped) */
 } Run;
 
 typedef struct {
     uint64_t rule[MT_RULE__COUNT];  /* push-violations-<id> */
     uint64_t violations, speculative, reordered;
     uint64_t tx_inline, tx_fallback, tx_late;
+    uint64_t regs_x1;               /* regs-violations-X1 */
     uint64_t result;                /* D_RESULT */
     uint32_t status;                /* BAR0 STATUS after the run */
     uint64_t trace_verdicts;        /* transactions the trace judged bad */
@@ -265,7 +276,8 @@ static void put_u64(QTestState *qts, uint64_t addr, uint64_t v)
  * with @alias; nothing else.  Returns the alias's address.
  */
 static uint64_t map(QTestState *qts, uint64_t push, uint64_t size,
-                    unsigned page0, unsigned page1, unsigned alias)
+                    unsigned page0, unsigned page1, unsigned alias,
+                    uint64_t regs, unsigned regs_ai)
 {
     const uint64_t af = 1 << 10, sh_inner = 3 << 8, sh_outer = 2 << 8;
     uint64_t block2m = push & ~((2ULL << 20) - 1);
@@ -281,6 +293,11 @@ static uint64_t map(QTestState *qts, uint64_t push, uint64_t size,
 
         put_u64(qts, L3_TABLE + ((a - block2m) >> 12) * 8,
                 a | af | sh_outer | ai << 2 | 3);
+    }
+    if (regs_ai) {
+        g_assert_cmpuint(regs & ~((2ULL << 20) - 1), ==, block2m);
+        put_u64(qts, L3_TABLE + ((regs - block2m) >> 12) * 8,
+                regs | af | sh_outer | regs_ai << 2 | 3);
     }
     g_assert_cmpuint(push + size, <, block2m + (2ULL << 20));
     put_u64(qts, L3_TABLE + ((push + size - block2m) >> 12) * 8,
@@ -373,7 +390,9 @@ static void run(const Run *run, Outcome *o)
     }
 
     put_u64(qts, DATA + D_ALIAS, map(qts, push.addr, push_size, run->page0,
-                                     run->page1, run->alias));
+                                     run->page1, run->alias, regs.addr,
+                                     run->regs));
+    put_u64(qts, DATA + D_REGS, regs.addr);
     put_u64(qts, DATA + D_PATTERN, run->pattern);
     put_u64(qts, DATA + D_PUSH, push.addr);
     put_u64(qts, DATA + D_DONE, 0);
@@ -398,6 +417,7 @@ static void run(const Run *run, Outcome *o)
     o->tx_inline = barlab_qom_u64(qts, "tx-inline");
     o->tx_fallback = barlab_qom_u64(qts, "tx-fallback");
     o->tx_late = barlab_qom_u64(qts, "tx-late");
+    o->regs_x1 = barlab_qom_u64(qts, "regs-violations-X1");
     o->result = qtest_readq(qts, DATA + D_RESULT);
     o->status = qpci_io_readl(dev, regs, REG_STATUS);
     g_free(dev);
@@ -654,6 +674,51 @@ static void test_speculation_loses_status(void)
     }
 }
 
+/*
+ * BAR0 is not prefetchable and its STATUS is read-to-clear.  A guest that
+ * maps it Device (ioremap(); under the prefetchable policy stage 2 keeps it
+ * Device anyway) never loses a status bit.  A guest that maps it Normal-NC
+ * (which the any policy lets through to the combined type) reads CTRL,
+ * the line fill takes STATUS with it for some seeds: X1 on BAR0, and the
+ * program reads 0 where the device had raised an error.
+ */
+static void test_register_bar_speculation(void)
+{
+    static const struct {
+        unsigned type;
+        bool can_lose;
+    } cases[] = {
+        { AI_NC, true }, { AI_NGNRE, false }, { AI_GRE, false },
+    };
+
+    for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
+        unsigned lost = 0;
+
+        for (unsigned seed = 1; seed <= (cases[i].can_lose ? SEEDS
+                                                          : FIXED_SEEDS);
+             seed++) {
+            g_autofree char *mode = g_strdup_printf("speculate:%u", seed);
+            Run r = { mode, "", PAT_REGS_READ, AI_NC, AI_NC, ST_PUSH_ERROR,
+                      AI_WB, cases[i].type };
+            Outcome o;
+
+            run(&r, &o);
+            g_assert_cmpuint(only(&o, MT_RULE__COUNT), ==, 0);
+            if (o.regs_x1) {
+                lost++;
+                g_assert_cmpuint(o.regs_x1, ==, 1);
+                g_assert_cmphex(o.result, ==, 0);
+            } else {
+                g_assert_cmphex(o.result, ==, ST_PUSH_ERROR);
+            }
+            outcome_free(&o);
+        }
+        g_test_message("BAR0 mapped %s: status lost for %u seeds",
+                       cases[i].type == AI_NC ? "Normal-NC" : "Device", lost);
+        g_assert_cmpuint(lost > 0, ==, cases[i].can_lose);
+    }
+}
+
 /* A store made with a reserved MAIR encoding (0x02) is V7. */
 static void test_reserved_type(void)
 {
@@ -768,6 +833,8 @@ int main(int argc, char **argv)
     qtest_add_func("/barlab-port/doorbell-gathered", test_doorbell_gathered);
     qtest_add_func("/barlab-port/speculation-loses-status",
                    test_speculation_loses_status);
+    qtest_add_func("/barlab-port/register-bar-speculation",
+                   test_register_bar_speculation);
     qtest_add_func("/barlab-port/reserved-type", test_reserved_type);
     qtest_add_func("/barlab-port/broken-interconnect",
                    test_broken_interconnect);

@@ -207,3 +207,27 @@ TEST(ReorderUnsafe, BreaksTheRulesAndTheCheckerSeesIt)
 }
 
 } // namespace
+
+namespace {
+
+// An access without a memory type is delivered at once, after what waits.
+TEST(Reorder, UntypedPassesStraightThrough)
+{
+    MtReorder r;
+    Collector c;
+    uint8_t d[8] = { 0 };
+
+    ASSERT_EQ(mt_reorder_init(&r, 3, 8, Collector::emit, &c), 0);
+    MtTxn a = make_txn(0, 8, 0x44, 0), b = make_txn(8, 8, 0x44, 1);
+    MtTxn q = make_txn(16, 4, 0, 2);
+    q.flags |= MT_TXN_UNTYPED;
+    mt_reorder_push(&r, &a, d);
+    mt_reorder_push(&r, &b, d);
+    EXPECT_EQ(c.out.size(), 0u);
+    mt_reorder_push(&r, &q, d);
+    ASSERT_EQ(c.out.size(), 3u);
+    EXPECT_EQ(c.out[2].txn.seq_first, 2u);
+    EXPECT_EQ(r.npending, 0u);
+}
+
+} // namespace

@@ -14,14 +14,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MT=${BARLAB_MT:?set BARLAB_MT to barlab-mt}
 
 out=$HARNESS_TMP/types
-mkdir -p "$out"
+# QEMU's trace log goes beside the run's directory: barlab owns --out.
+qlog=$HARNESS_TMP/qemu-trace.log
 l1 types '
 insmod /lib/modules/barlab/barlab_nic.ko || bl_fail "barlab_nic did not load"
 insmod /lib/modules/barlab/barlab_gpu.ko || bl_fail "barlab_gpu did not load"
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0
 ping -c 2 -W 2 10.0.2.2 >/dev/null || bl_fail "no ping"
 fbdraw >/dev/null || bl_fail "fbdraw failed"
-' --bind none -- -trace 'barlab_*_reg_*' -D "$out/qemu-trace.log"
+' --bind none -- -trace 'barlab_*_reg_*' -D "$qlog"
 expect types-boot 0 "barlab-l1: exit 0"
 
 # check_port NAME TRACE: every transaction at the port is stage-1
@@ -49,13 +50,13 @@ check_port gpu-vram-normal-nc "$HARNESS_TMP/types/gpu.trace"
 # Device-nGnRE (0x04), no stage 2.
 check_regs() {
     local all odd
-    all=$(grep -c "^barlab_$2_reg_" "$out/qemu-trace.log")
-    odd=$(grep "^barlab_$2_reg_" "$out/qemu-trace.log" |
+    all=$(grep -c "^barlab_$2_reg_" "$qlog")
+    odd=$(grep "^barlab_$2_reg_" "$qlog" |
         grep -vc 'typed 1 s1 0x04 attr 0x04 stage2 0$')
     if [ "${all:-0}" -gt 0 ] && [ "${odd:-0}" -eq 0 ]; then
         ok "$1"
     else
-        grep "^barlab_$2_reg_" "$out/qemu-trace.log" | grep -v 'typed 1 s1 0x04' |
+        grep "^barlab_$2_reg_" "$qlog" | grep -v 'typed 1 s1 0x04' |
             head -n 5 >"$HARNESS_TMP/out"
         bad "$1" "$all register accesses traced, $odd not stage-1 Device-nGnRE without stage 2"
     fi

@@ -96,8 +96,9 @@ out_open() {
     trap '_out_interrupted 129' HUP
 }
 
-# _kill_tree PID: PID and all its descendants, TERM, children first found
-# while their parent still holds them.
+# _kill_tree PID: TERM to PID and all its descendants (found while their
+# parents still hold them), then wait up to 10 s for all of them to end:
+# QEMU and l1run write their last lines as they go.
 _kill_tree() {
     local all=("$1") i=0 c
     while [ "$i" -lt "${#all[@]}" ]; do
@@ -105,15 +106,24 @@ _kill_tree() {
         i=$((i + 1))
     done
     kill -TERM "${all[@]}" 2>/dev/null || true
+    # PID itself is the caller's child, a zombie until it is waited for.
+    [ ${#all[@]} -gt 1 ] || return 0
+    for i in $(seq 100); do
+        kill -0 "${all[@]:1}" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "${all[@]:1}" 2>/dev/null || true
 }
 
 _out_interrupted() {
     trap - INT TERM HUP
-    if [ -n "$OUT_JOB" ]; then
-        _kill_tree "$OUT_JOB"
-        wait "$OUT_JOB" 2>/dev/null || true
-    fi
-    [ -z "$OUT_STAGE" ] || rm -rf "$OUT_STAGE"
+    local job
+    # OUT_JOB, and a child started an instant before it was recorded.
+    for job in $( { echo "$OUT_JOB"; jobs -p; } | sort -u); do
+        _kill_tree "$job"
+        wait "$job" 2>/dev/null || true
+    done
+    [ -z "$OUT_STAGE" ] || rm -rf "$OUT_STAGE" || rm -rf "$OUT_STAGE" || true
     msg "interrupted: nothing written to ${OUT_DIR:-the report directory}"
     exit "$1"
 }

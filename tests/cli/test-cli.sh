@@ -320,8 +320,7 @@ for sig in TERM INT; do
     python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp("bash", sys.argv)' \
         "$TMP/report.sh" "$R" "interrupted-$sig" 42 >"$TMP/out" 2>"$TMP/err" &
     pid=$!
-    for _ in $(seq 50); do [ -f "$TMP/reports/.r.barlab-run/report.json" ] && break; sleep 0.1; done
-    sleep 0.2
+    for _ in $(seq 300); do [ -n "$(pgrep -f "sleep 42$")" ] && break; sleep 0.1; done
     kill -"$sig" "$pid"
     wait "$pid"
     echo $? >"$TMP/status"
@@ -337,7 +336,7 @@ done
 # and the next run removes what the killed one left.
 bash "$TMP/report.sh" "$R" killed 43 >"$TMP/out" 2>"$TMP/err" &
 pid=$!
-for _ in $(seq 50); do [ -f "$TMP/reports/.r.barlab-run/report.json" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -f "$TMP/reports/.r.barlab-run/report.json" ] && break; sleep 0.1; done
 orphan=$(pgrep -P "$pid")
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null

@@ -401,8 +401,11 @@ def permitted_split(c, txns, exp, got):
     - Every predicted transaction plus reads of the same bytes on a Normal
       type: speculative reads are permitted there (QEMU performs a
       Store-Exclusive as a read and a write)."""
-    extra = [t for t in got if t not in exp]
-    if int(c["combined_mair"], 16) & 0xf0 and all(t in got for t in exp) and extra and \
+    extra = list(got)
+    for t in exp:
+        if t in extra:
+            extra.remove(t)
+    if int(c["combined_mair"], 16) & 0xf0 and len(got) - len(extra) == len(exp) and extra and \
             all(t[2] == "R" and any(e[0] <= t[0] and t[0] + t[1] <= e[0] + e[1] for e in exp)
                 for t in extra):
         return "extra read of the same bytes (permitted on Normal memory: a speculative read)"

@@ -322,7 +322,7 @@ static bool barlab_port_parse_mode(const char *str, uint64_t default_seed,
         }
         if (!g_ascii_isdigit(colon[1]) ||
             qemu_strtou64(colon + 1, NULL, 0, &m->seed)) {
-            error_setg(errp, "port-mode '%s': the seed must be a number "
+            error_setg(errp, "port-mode '%s': its seed must be a number "
                        "from 0 to 2^64-1, not '%s'", mode, colon + 1);
             return false;
         }

@@ -43,7 +43,7 @@ typedef struct BarlabPortConf {
                                "gather" (default), "reorder[:SEED]",
                                "speculate[:SEED]",
                                "reorder+speculate[:SEED]" */
-    uint64_t seed;          /* the seed when port-mode names none */
+    uint64_t seed;          /* PRNG seed when port-mode names none */
     uint32_t lines;
     uint32_t line_size;
     uint64_t timeout_ns;

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The end-to-end agreement test (issue 3, docs/agreement.md): boot the
+# The end-to-end agreement test (docs/agreement.md): boot the
 # agree payload on QEMU's virt board at EL2, then compare its UART log and
 # the device trace with hw/memtype's predictions (barlab-agree).
 # Sourced after common.sh, apt.sh, payloads.sh (and qemu.sh to find the

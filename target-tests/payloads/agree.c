@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The agreement payload (issue 3; docs/agreement.md).  EL2 finds the
+ * The agreement payload (docs/agreement.md).  EL2 finds the
  * device under test on PCI, maps it for EL1 through its own stage-2
  * tables and EL1's own stage-1 tables, and drops to EL1.  EL1 then stores
  * to the device's BAR under every stage-1 MAIR attribute (0..255) x every

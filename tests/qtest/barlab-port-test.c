@@ -794,9 +794,9 @@ static void test_bad_port_mode(void)
         const char *mode, *msg;
     } cases[] = {
         { "fast", "port-mode must be exact, gather or reorder" },
-        { "reorder:", "the seed must be a number" },
-        { "reorder:12x", "the seed must be a number" },
-        { "speculate:-1", "the seed must be a number" },
+        { "reorder:", "its seed must be a number" },
+        { "reorder:12x", "its seed must be a number" },
+        { "speculate:-1", "its seed must be a number" },
         { "gather:3", "gather takes no seed" },
         { "speculate+reorder:1", "port-mode must be" },
     };

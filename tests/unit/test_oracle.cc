@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// GoogleTest for hw/memtype/oracle.c: the seed story (the stage-2 policy
+// GoogleTest for hw/memtype/oracle.c: barlab's story (the stage-2 policy
 // decides whether unaligned stores, STP and DC ZVA fault, and whether
 // bursts gather) and invariants over every S1 attribute and pattern.
 #include <gtest/gtest.h>

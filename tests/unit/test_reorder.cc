@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// GoogleTest for hw/memtype/reorder.c: the seeded reorder model reorders
+// GoogleTest for hw/memtype/reorder.c: the reorder model, seeded, reorders
 // only where the Arm rules permit, deterministically per seed.
 #include <gtest/gtest.h>
 

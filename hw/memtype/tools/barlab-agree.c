@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * barlab-agree: the end-to-end agreement check of issue 3.  It reads the
+ * barlab-agree: the end-to-end agreement check.  It reads the
  * UART log of target-tests/payloads/agree.c (one "agree:" line per access
  * under test) and, unless --no-trace, the device trace of the same run,
  * and compares every cell (S1 attribute x S2 MemAttr x FWB x first

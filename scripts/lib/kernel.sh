@@ -98,12 +98,12 @@ _kernel_git() {
 # and committed as tag "debian".  Debian's .gitignore ignores the whole
 # top level, hence add -f.
 _kernel_unpack() {
-    local deb=$1 dir=$2 tarball=./usr/src/$KERNEL_PACKAGE.tar.xz
-    rm -rf "$dir" && mkdir -p "$dir" &&
+    local deb=$1 srcdir=$2 tarball=./usr/src/$KERNEL_PACKAGE.tar.xz
+    rm -rf "$srcdir" && mkdir -p "$srcdir" &&
         dpkg-deb --fsys-tarfile "$deb" | tar -xO "$tarball" |
-        tar -xJ -C "$dir" --strip-components=1 &&
-        [ -f "$dir/Makefile" ] &&
-        (cd "$dir" && _kernel_git init -q && _kernel_git add -f . &&
+        tar -xJ -C "$srcdir" --strip-components=1 &&
+        [ -f "$srcdir/Makefile" ] &&
+        (cd "$srcdir" && _kernel_git init -q && _kernel_git add -f . &&
             _kernel_git commit -q -m "Debian $KERNEL_PACKAGE $(basename "$deb")" &&
             _kernel_git tag debian)
 }
@@ -213,7 +213,7 @@ _kernel_configure() {
 # kernel_build: build Image for the current kernel-patches/ unless that
 # build exists; then kernel_image_path prints it.
 kernel_build() {
-    local key tree out lock start cfg_hash total
+    local key tree art lock start cfg_hash total
     if kernel_image_path >/dev/null && [ "$(cat "$(kernel_build_dir)/barlab-key" 2>/dev/null)" = "$(_kernel_key)" ]; then
         return 0
     fi
@@ -227,8 +227,8 @@ kernel_build() {
     _kernel_fetch
     key=$(_kernel_key)
     tree=$BARLAB_CACHE/src/linux-$_kernel_ver
-    out=$BARLAB_CACHE/kernel/$_kernel_ver-$key
-    if [ -f "$out/stamp" ] && [ "$(cat "$tree/.barlab-build/barlab-key" 2>/dev/null)" = "$key" ]; then
+    art=$BARLAB_CACHE/kernel/$_kernel_ver-$key
+    if [ -f "$art/stamp" ] && [ "$(cat "$tree/.barlab-build/barlab-key" 2>/dev/null)" = "$key" ]; then
         exec {lock}>&-
         return 0
     fi
@@ -250,16 +250,16 @@ kernel_build() {
     [ -f "$tree/.barlab-build/vmlinux" ] || total=$KERNEL_FILES
     BARLAB_PROGRESS=kbuild:$total run_step kernel-build _kernel_make "$tree" Image modules ||
         die "building the kernel failed"
-    rm -rf "$out.tmp"
-    mkdir -p "$out.tmp"
-    cp "$tree/.barlab-build/arch/arm64/boot/Image" "$tree/.barlab-build/System.map" "$out.tmp/"
-    cp "$tree/.barlab-build/.config" "$out.tmp/config"
+    rm -rf "$art.tmp"
+    mkdir -p "$art.tmp"
+    cp "$tree/.barlab-build/arch/arm64/boot/Image" "$tree/.barlab-build/System.map" "$art.tmp/"
+    cp "$tree/.barlab-build/.config" "$art.tmp/config"
     printf 'linux %s\nkey %s\nseconds %d\ncompiled %d\n' "$_kernel_ver" "$key" \
         "$((SECONDS - start))" "$(grep -c '^  CC ' "$BARLAB_LOGS/kernel-build.log" || true)" \
-        >"$out.tmp/stamp"
-    rm -rf "$out"
-    mv "$out.tmp" "$out"
+        >"$art.tmp/stamp"
+    rm -rf "$art"
+    mv "$art.tmp" "$art"
     echo "$key" >"$tree/.barlab-build/barlab-key"
     exec {lock}>&-
-    msg "kernel ready: $out/Image ($((SECONDS - start)) s)"
+    msg "kernel ready: $art/Image ($((SECONDS - start)) s)"
 }

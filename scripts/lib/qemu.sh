@@ -110,16 +110,16 @@ qemu_source_uris() {
 # qemu_meson: print the directory of the meson that QEMU's configure
 # runs: Debian's $QEMU_MESON_SUITE package unpacked into the cache.
 qemu_meson() {
-    local deb dir
+    local deb tooldir
     papt_update "$QEMU_MESON_APT" amd64 "deb:$QEMU_MESON_SUITE"
     deb=$(papt_deb "$QEMU_MESON_APT" meson)
-    dir=$BARLAB_CACHE/tools/$(basename "$deb" .deb)
-    if [ ! -f "$dir/.done" ]; then
-        rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$deb" "$dir" &&
-            [ -f "$dir/usr/bin/meson" ] || die "no usr/bin/meson in $deb"
-        touch "$dir/.done"
+    tooldir=$BARLAB_CACHE/tools/$(basename "$deb" .deb)
+    if [ ! -f "$tooldir/.done" ]; then
+        rm -rf "$tooldir" && mkdir -p "$tooldir" && dpkg-deb -x "$deb" "$tooldir" &&
+            [ -f "$tooldir/usr/bin/meson" ] || die "no usr/bin/meson in $deb"
+        touch "$tooldir/.done"
     fi
-    echo "$dir"
+    echo "$tooldir"
 }
 
 # _qemu_fetch: make sure an extracted source tree exists; sets _qemu_ver.
@@ -325,7 +325,7 @@ _qemu_have() {
 # barlab's qtests) for the current hw/barlab, hw/qemu-patches and
 # hw/qemu-config unless that build exists; then qemu_binary_path prints it.
 qemu_build() {
-    local key work out recipe steps t qtests=${1:-}
+    local key work art recipe steps t qtests=${1:-}
     _qemu_have "$qtests" && return 0
     qemu_lock
     if _qemu_have "$qtests"; then
@@ -335,24 +335,24 @@ qemu_build() {
     _qemu_tree_build $qtests
     key=$_qemu_built_key
     work=$_qemu_work
-    out=$BARLAB_CACHE/qemu/$_qemu_ver-$key
+    art=$BARLAB_CACHE/qemu/$_qemu_ver-$key
     recipe=$(_qemu_recipe "$_qemu_ver")
     steps=$(grep -o '^\[[0-9]*/[0-9]*\]' "$BARLAB_LOGS/qemu-build.log" | tail -n 1) || true
     msg "ninja ran ${steps:-no} steps"
 
-    rm -rf "$out.tmp"
-    mkdir -p "$out.tmp"
-    cp "$work/build/qemu-system-aarch64" "$out.tmp/"
+    rm -rf "$art.tmp"
+    mkdir -p "$art.tmp"
+    cp "$work/build/qemu-system-aarch64" "$art.tmp/"
     if [ -n "$qtests" ]; then
         for t in $(_qemu_qtests); do
-            cp "$work/build/$t" "$out.tmp/"
+            cp "$work/build/$t" "$art.tmp/"
         done
     fi
-    echo "$recipe" >"$out.tmp/stamp"
-    rm -rf "$out"
-    mv "$out.tmp" "$out"
+    echo "$recipe" >"$art.tmp/stamp"
+    rm -rf "$art"
+    mv "$art.tmp" "$art"
     exec {_qemu_lock}>&-
-    msg "QEMU ready: $out/qemu-system-aarch64"
+    msg "QEMU ready: $art/qemu-system-aarch64"
 }
 
 # --- Debian's own QEMU, the benchmarks' baseline -----------------------------
@@ -367,7 +367,7 @@ QEMU_STOCK_PACKAGES=(qemu-system-arm qemu-system-common qemu-system-data)
 # read only); print the path of a launcher that runs it from there.
 # Nothing is installed on the machine.
 qemu_stock_build() {
-    local codename closure key dir p ver deb debs=() args=()
+    local codename closure key stockdir p ver deb debs=() args=()
     codename=$(_apt_codename)
     papt_update "$QEMU_STOCK_APT" amd64 --host-status "deb:$codename" \
         "deb:$codename-updates" "deb:$QEMU_STOCK_SUITE"
@@ -379,9 +379,9 @@ qemu_stock_build() {
     [ -n "$closure" ] ||
         die "apt cannot resolve ${QEMU_STOCK_PACKAGES[*]} from $QEMU_STOCK_SUITE (private apt state $(papt_root "$QEMU_STOCK_APT"))"
     key=$(echo "$closure" | sha256sum | cut -c1-16)
-    dir=$BARLAB_CACHE/qemu-stock/$key
-    if [ ! -f "$dir/stamp" ]; then
-        rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/root"
+    stockdir=$BARLAB_CACHE/qemu-stock/$key
+    if [ ! -f "$stockdir/stamp" ]; then
+        rm -rf "$stockdir.tmp" && mkdir -p "$stockdir.tmp/root"
         while read -r p ver; do
             deb=$(compgen -G "$(papt_root "$QEMU_STOCK_APT")/debs/${p}_${ver//:/%3a}_*.deb" | head -n 1) || true
             if [ -z "$deb" ]; then
@@ -393,20 +393,20 @@ qemu_stock_build() {
             debs+=("$deb")
         done <<<"$closure"
         for deb in "${debs[@]}"; do
-            dpkg-deb -x "$deb" "$dir.tmp/root" || die "unpacking $deb failed"
+            dpkg-deb -x "$deb" "$stockdir.tmp/root" || die "unpacking $deb failed"
         done
-        [ -x "$dir.tmp/root/usr/bin/qemu-system-aarch64" ] ||
+        [ -x "$stockdir.tmp/root/usr/bin/qemu-system-aarch64" ] ||
             die "no usr/bin/qemu-system-aarch64 in ${QEMU_STOCK_PACKAGES[0]}"
-        cat >"$dir.tmp/qemu-system-aarch64" <<'LAUNCHER'
+        cat >"$stockdir.tmp/qemu-system-aarch64" <<'LAUNCHER'
 #!/bin/sh
 # Debian's qemu-system-aarch64 run from barlab's cache (scripts/lib/qemu.sh).
 root=$(dirname "$0")/root
 LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
     exec "$root/usr/bin/qemu-system-aarch64" -L "$root/usr/share/qemu" "$@"
 LAUNCHER
-        chmod 755 "$dir.tmp/qemu-system-aarch64"
-        echo "$closure" >"$dir.tmp/stamp"
-        rm -rf "$dir" && mv "$dir.tmp" "$dir"
+        chmod 755 "$stockdir.tmp/qemu-system-aarch64"
+        echo "$closure" >"$stockdir.tmp/stamp"
+        rm -rf "$stockdir" && mv "$stockdir.tmp" "$stockdir"
     fi
-    echo "$dir/qemu-system-aarch64"
+    echo "$stockdir/qemu-system-aarch64"
 }

@@ -89,6 +89,10 @@ _initramfs_cpio() {
 initramfs_build() {
     local d src rootfs deb p ko key payloads lock
     initramfs_path >/dev/null && return 0
+    # The key of the inputs as they are now, before the kernel build: a
+    # tree edited while the kernel builds must not stamp this initramfs
+    # as made for a kernel that was never built.
+    key=$(_initramfs_key)
     kernel_build
     mkdir -p "$(_initramfs_dir)"
     exec {lock}>"$(_initramfs_dir)/.lock"
@@ -102,7 +106,6 @@ initramfs_build() {
     d=$(_initramfs_dir)
     src=$d/src
     rootfs=$d/rootfs
-    key=$(_initramfs_key)
     mkdir -p "$src"
     for p in $(_initramfs_parts); do
         mkdir -p "$src/$p"
@@ -150,15 +153,17 @@ l1_builds() {
     if qemu_binary_path >/dev/null || kernel_image_path >/dev/null; then
         qemu_build
         initramfs_build
-        return
+    else
+        msg "building QEMU and the L1 kernel side by side"
+        (BARLAB_STEP_LINES=1 qemu_build) &
+        qpid=$!
+        (BARLAB_STEP_LINES=1 initramfs_build) &
+        kpid=$!
+        wait "$qpid" || qrc=$?
+        wait "$kpid" || krc=$?
+        [ "$qrc" -eq 0 ] || die "building barlab's QEMU failed (see above)"
+        [ "$krc" -eq 0 ] || die "building the L1 kernel or initramfs failed (see above)"
     fi
-    msg "building QEMU and the L1 kernel side by side (a first run: about 20 minutes on 2 cores)"
-    (BARLAB_STEP_LINES=1 qemu_build) &
-    qpid=$!
-    (BARLAB_STEP_LINES=1 initramfs_build) &
-    kpid=$!
-    wait "$qpid" || qrc=$?
-    wait "$kpid" || krc=$?
-    [ "$qrc" -eq 0 ] || die "building barlab's QEMU failed (see above)"
-    [ "$krc" -eq 0 ] || die "building the L1 kernel or initramfs failed (see above)"
+    qemu_binary_path >/dev/null && kernel_image_path >/dev/null && initramfs_path >/dev/null ||
+        die "the builds ended, but the tree changed while they ran: run the command again"
 }

@@ -16,6 +16,11 @@
 
 _barlab_apt_updated=
 
+# The machine's own Debian architecture: the private states that fetch
+# packages for this machine (meson, the stock QEMU's closure, the host
+# packages' dry run) use it; the guests' states name arm64 themselves.
+HOST_ARCH=${HOST_ARCH:-$(dpkg --print-architecture 2>/dev/null || echo amd64)}
+
 # _apt_sources: one line per enabled source entry of the machine,
 # "TYPES|URIS|SUITES|COMPONENTS", from deb822 *.sources and one-line *.list,
 # in the directories apt itself reads.

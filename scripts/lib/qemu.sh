@@ -19,7 +19,7 @@ QEMU_SRC_APT=src-$QEMU_DEBIAN_SUITE
 # QEMU 10 needs meson >= 1.5; bookworm has 1.0.  Debian's backport is
 # fetched into the cache and run from there (qemu_meson).
 QEMU_MESON_SUITE=bookworm-backports
-QEMU_MESON_APT=amd64-$QEMU_MESON_SUITE
+QEMU_MESON_APT=$HOST_ARCH-$QEMU_MESON_SUITE
 
 # The firmware and option ROMs that stock machines load (efi-virtio.rom
 # for virtio-net-pci, vgabios for bochs-display, UEFI), found on the
@@ -102,7 +102,7 @@ _qemu_download() (
 # qemu_source_uris: the files of the qemu source package the private
 # source state offers now, "NAME SIZE" a line (refreshes the lists).
 qemu_source_uris() {
-    papt_update "$QEMU_SRC_APT" amd64 "deb-src:$QEMU_DEBIAN_SUITE"
+    papt_update "$QEMU_SRC_APT" "$HOST_ARCH" "deb-src:$QEMU_DEBIAN_SUITE"
     papt "$QEMU_SRC_APT" apt-get source --print-uris "qemu/$QEMU_DEBIAN_SUITE" |
         awk '$1 ~ /^\047/ { print $2, $3 }'
 }
@@ -111,7 +111,7 @@ qemu_source_uris() {
 # runs: Debian's $QEMU_MESON_SUITE package unpacked into the cache.
 qemu_meson() {
     local deb tooldir
-    papt_update "$QEMU_MESON_APT" amd64 "deb:$QEMU_MESON_SUITE"
+    papt_update "$QEMU_MESON_APT" "$HOST_ARCH" "deb:$QEMU_MESON_SUITE"
     deb=$(papt_deb "$QEMU_MESON_APT" meson)
     tooldir=$BARLAB_CACHE/tools/$(basename "$deb" .deb)
     if [ ! -f "$tooldir/.done" ]; then
@@ -143,7 +143,7 @@ _qemu_fetch() {
     dsc=$dl/qemu_$_qemu_ver.dsc
     if [ ! -f "$dsc" ]; then
         # apt checks every file against the signed Sources index.
-        papt_update "$QEMU_SRC_APT" amd64 "deb-src:$QEMU_DEBIAN_SUITE"
+        papt_update "$QEMU_SRC_APT" "$HOST_ARCH" "deb-src:$QEMU_DEBIAN_SUITE"
         run_step qemu-download _qemu_download "$dl" ||
             die "downloading the qemu source package failed"
     fi
@@ -369,7 +369,7 @@ QEMU_STOCK_PACKAGES=(qemu-system-arm qemu-system-common qemu-system-data)
 qemu_stock_build() {
     local codename closure key stockdir p ver deb debs=() args=()
     codename=$(_apt_codename)
-    papt_update "$QEMU_STOCK_APT" amd64 --host-status "deb:$codename" \
+    papt_update "$QEMU_STOCK_APT" "$HOST_ARCH" --host-status "deb:$codename" \
         "deb:$codename-updates" "deb:$QEMU_STOCK_SUITE"
     for p in "${QEMU_STOCK_PACKAGES[@]}"; do
         args+=("$p/$QEMU_STOCK_SUITE")

@@ -55,7 +55,7 @@ setup_dry_run() {
     if ! compgen -G "${lists%/}/*_dists_${codename}_*Packages*" >/dev/null; then
         echo "  the machine's package lists are missing: setup runs 'apt-get update' first"
         while read -r suite; do specs+=("deb:$suite"); done < <(apt_machine_suites)
-        papt_update "host-$codename" amd64 --host-status "${specs[@]}"
+        papt_update "host-$codename" "$HOST_ARCH" --host-status "${specs[@]}"
         resolver=(papt "host-$codename")
     fi
     if [ ${#missing[@]} -gt 0 ]; then
@@ -81,7 +81,7 @@ setup_dry_run() {
     printf '  %-46s %-26s %s (%d MB)\n' "qemu $v (source)" "Debian $QEMU_DEBIAN_SUITE" \
         "$(_setup_cached "$BARLAB_CACHE/downloads/qemu_$v.dsc")" \
         "$(awk '{ s += $2 } END { print int(s / 1000000) }' <<<"$uris")"
-    papt_update "$QEMU_MESON_APT" amd64 "deb:$QEMU_MESON_SUITE"
+    papt_update "$QEMU_MESON_APT" "$HOST_ARCH" "deb:$QEMU_MESON_SUITE"
     v=$(papt_version "$QEMU_MESON_APT" meson)
     [ -n "$v" ] || die "setup --dry-run: no meson in Debian $QEMU_MESON_SUITE"
     printf '  %-46s %-26s %s\n' "meson $v" "Debian $QEMU_MESON_SUITE" \
@@ -99,7 +99,7 @@ setup_dry_run() {
         die "setup --dry-run: apt cannot resolve arm64 $FULLSTACK_VMM_PACKAGE in Debian $ARM64_SUITE"
     printf '  %-46s %-26s %s\n' "$FULLSTACK_VMM_PACKAGE $v" "Debian $ARM64_SUITE, arm64" \
         "$n packages, for the full stack's L1"
-    papt_update "$QEMU_STOCK_APT" amd64 --host-status "deb:$codename" \
+    papt_update "$QEMU_STOCK_APT" "$HOST_ARCH" --host-status "deb:$codename" \
         "deb:$codename-updates" "deb:$QEMU_STOCK_SUITE"
     v=$(papt "$QEMU_STOCK_APT" apt-cache madison "${QEMU_STOCK_PACKAGES[0]}" 2>/dev/null |
         awk -F' *\\| *' -v s="$QEMU_STOCK_SUITE" 'index($3, s "/") { print $2; exit }')

@@ -6,8 +6,9 @@
 
 # Packages the C core, its tests and the host tools need.
 CORE_PACKAGES=(gcc g++ meson ninja-build pkg-config libgtest-dev ccache python3)
-# Packages the tests need beyond the builds: YAML for the CI files.
-TEST_PACKAGES=(python3-yaml)
+# Packages the tests need beyond the builds: YAML for the CI files, a
+# headless browser that renders the matrix's HTML report.
+TEST_PACKAGES=(python3-yaml chromium)
 
 # setup_host_packages: every host package, once, in a stable order.  Each
 # list is defined beside the step that needs it.

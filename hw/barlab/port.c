@@ -15,6 +15,7 @@
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "port.h"
+#include "memtype/portmode.h"
 #include "trace.h"
 
 static uint64_t now_ns(void)
@@ -282,55 +283,22 @@ static void barlab_port_add_counter(Object *owner, const char *name,
     object_property_add_uint64_ptr(owner, prop, v, OBJ_PROP_FLAG_READ);
 }
 
-/*
- * port-mode: "exact", "gather", or one of "reorder", "speculate",
- * "reorder+speculate" with an optional ":SEED" (decimal or 0x-hex; without
- * it the reorder-seed property).  docs/devices/barlab-port.md.
- */
+/* port-mode: the syntax is hw/memtype/portmode.h's, shared with scenario files. */
 static bool barlab_port_parse_mode(const char *str, uint64_t default_seed,
                                    BarlabPortMode *m, Error **errp)
 {
-    static const struct {
-        const char *name;
-        BarlabPortMode mode;
-        bool seeded;
-    } modes[] = {
-        { "exact", { 0 }, false },
-        { "gather", { .gather = true }, false },
-        { "reorder", { .gather = true, .reorder = true }, true },
-        { "speculate", { .gather = true, .speculate = true }, true },
-        { "reorder+speculate",
-          { .gather = true, .reorder = true, .speculate = true }, true },
-    };
-    const char *mode = str ? str : "gather";
-    const char *colon = strchr(mode, ':');
-    size_t len = colon ? (size_t)(colon - mode) : strlen(mode);
+    MtPortMode pm;
+    char err[256];
 
-    for (unsigned i = 0; i < ARRAY_SIZE(modes); i++) {
-        if (strlen(modes[i].name) != len || strncmp(mode, modes[i].name, len)) {
-            continue;
-        }
-        *m = modes[i].mode;
-        m->seed = default_seed;
-        if (!colon) {
-            return true;
-        }
-        if (!modes[i].seeded) {
-            error_setg(errp, "port-mode '%s': %s takes no seed", mode,
-                       modes[i].name);
-            return false;
-        }
-        if (!g_ascii_isdigit(colon[1]) ||
-            qemu_strtou64(colon + 1, NULL, 0, &m->seed)) {
-            error_setg(errp, "port-mode '%s': its seed must be a number "
-                       "from 0 to 2^64-1, not '%s'", mode, colon + 1);
-            return false;
-        }
-        return true;
+    if (mt_port_mode_parse(str, default_seed, &pm, err, sizeof(err))) {
+        error_setg(errp, "%s", err);
+        return false;
     }
-    error_setg(errp, "port-mode must be exact, gather or reorder[:SEED], "
-               "speculate[:SEED] or reorder+speculate[:SEED], not '%s'", mode);
-    return false;
+    *m = (BarlabPortMode) {
+        .gather = pm.gather, .reorder = pm.reorder, .speculate = pm.speculate,
+        .seed = pm.seed,
+    };
+    return true;
 }
 
 void barlab_port_init(BarlabPort *p, Object *owner, const char *name,

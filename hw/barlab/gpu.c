@@ -17,6 +17,7 @@
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
+#include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "ui/console.h"
@@ -85,6 +86,7 @@ struct BarlabGpuState {
     uint64_t offset;
     uint32_t damage[4];         /* x, y, w, h */
 
+    uint64_t vram_lo, vram_hi;  /* bytes written since the last reset */
     bool new_mode;              /* the surface must be rebuilt */
     uint32_t dirty_y0, dirty_y1;    /* rows written since the last update */
 };
@@ -168,6 +170,8 @@ static void barlab_gpu_vram_write(void *opaque, hwaddr addr,
         return;
     }
     memcpy(s->vram + addr, data, size);
+    s->vram_lo = MIN(s->vram_lo, addr);
+    s->vram_hi = MAX(s->vram_hi, addr + size);
     if ((s->status & STATUS_MODE_VALID) && addr + size > s->offset &&
         addr < s->offset + (uint64_t)s->stride * s->height) {
         uint64_t first = addr > s->offset ? addr - s->offset : 0;
@@ -384,6 +388,7 @@ static void barlab_gpu_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     s->vram = g_malloc0(s->vram_size);
+    s->vram_lo = UINT64_MAX;
     barlab_port_init(&s->vram_port, OBJECT(s), "vram", s->vram_size,
                      &s->port_conf, &barlab_gpu_vram_ops, s, NULL, 0, &err);
     if (err) {
@@ -400,6 +405,7 @@ static void barlab_gpu_realize(PCIDevice *pdev, Error **errp)
                      PCI_BASE_ADDRESS_MEM_PREFETCH, &s->vram_port.mr);
     if (pci_bus_is_express(pci_get_bus(pdev))) {
         pcie_endpoint_cap_init(pdev, 0x80);
+        pcie_cap_flr_init(pdev);
     } else {
         pdev->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
     }
@@ -416,17 +422,42 @@ static void barlab_gpu_exit(PCIDevice *pdev)
     s->vram = NULL;
 }
 
+/*
+ * FLR, a bus reset and system_reset: writes still in the port's buffer
+ * are dropped, the port and its counters start over, the VRAM a guest
+ * wrote goes back to zeroes and the console shows no scanout, so that
+ * nothing one guest drew or counted shows in the next one.
+ */
 static void barlab_gpu_reset(DeviceState *dev)
 {
     BarlabGpuState *s = BARLAB_GPU(dev);
 
-    barlab_port_flush(&s->vram_port, MT_FLUSH_STOP);
+    trace_barlab_gpu_reset();
+    barlab_port_reset(&s->vram_port);
+    if (s->vram_lo < s->vram_hi) {
+        memset(s->vram + s->vram_lo, 0, s->vram_hi - s->vram_lo);
+    }
+    s->vram_lo = UINT64_MAX;
+    s->vram_hi = 0;
+    if (s->con) {
+        dpy_gfx_replace_surface(s->con, NULL);
+    }
+    s->new_mode = true;
     s->ctrl = s->status = s->format = 0;
     s->width = s->height = s->stride = 0;
     s->offset = 0;
     memset(s->damage, 0, sizeof(s->damage));
     s->dirty_y0 = UINT32_MAX;
     s->dirty_y1 = 0;
+}
+
+static void barlab_gpu_write_config(PCIDevice *pdev, uint32_t addr,
+                                    uint32_t val, int len)
+{
+    pci_default_write_config(pdev, addr, val, len);
+    if (pci_is_express(pdev)) {
+        pcie_cap_flr_write_config(pdev, addr, val, len);
+    }
 }
 
 static void barlab_gpu_instance_init(Object *obj)
@@ -454,6 +485,7 @@ static void barlab_gpu_class_init(ObjectClass *klass, void *data)
 
     k->realize = barlab_gpu_realize;
     k->exit = barlab_gpu_exit;
+    k->config_write = barlab_gpu_write_config;
     k->vendor_id = PCI_VENDOR_ID_QEMU;
     k->device_id = BARLAB_GPU_DEVICE_ID;
     k->class_id = PCI_CLASS_DISPLAY_OTHER;

@@ -21,6 +21,7 @@
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/msix.h"
+#include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "net/net.h"
@@ -127,14 +128,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(BarlabNicState, BARLAB_NIC)
 enum {
     CNT_TX_FRAMES, CNT_TX_INLINE, CNT_TX_FALLBACK, CNT_TX_NOPS,
     CNT_COMPLETIONS, CNT_RX_FRAMES, CNT_RX_DROPPED, CNT_ERRORS,
-    CNT_TX_LATE,
+    CNT_TX_LATE, CNT_DMA_ERRORS,
     CNT_COUNT,
 };
 
 static const char *const barlab_nic_counter_names[CNT_COUNT] = {
     "tx-frames", "tx-inline", "tx-fallback", "tx-nops",
     "completions", "rx-frames", "rx-dropped", "errors",
-    "tx-late",
+    "tx-late", "dma-errors",
 };
 
 typedef struct BarlabNicRing {
@@ -196,6 +197,21 @@ barlab_nic_guest_error(BarlabNicState *s, uint32_t status, const char *fmt,
     barlab_nic_update_irq(s, INT_ERROR);
 }
 
+/*
+ * A DMA the bus refused (no RAM there, or the IOMMU does not map it for
+ * this device): counted apart from the other errors, then reported as one.
+ */
+static void barlab_nic_dma_error(BarlabNicState *s, uint32_t status,
+                                 MemTxResult res, bool write, uint64_t addr,
+                                 uint32_t len, const char *what)
+{
+    s->counters[CNT_DMA_ERRORS]++;
+    trace_barlab_nic_dma_error(what, write, addr, len, res);
+    barlab_nic_guest_error(s, status, "%s: DMA %s of %u bytes at 0x%" PRIx64
+                           " failed (MemTxResult 0x%x)", what,
+                           write ? "write" : "read", len, addr, res);
+}
+
 /* A ring the device may walk: a power-of-two size and an aligned base. */
 static bool barlab_nic_ring_valid(const BarlabNicRing *r, unsigned entry)
 {
@@ -222,6 +238,8 @@ static void barlab_nic_complete(BarlabNicState *s, const uint8_t *desc,
 {
     uint8_t cqe[CQE_SIZE] = { 0 };
     uint32_t next;
+    uint64_t at;
+    MemTxResult res;
 
     if (!barlab_nic_check_ring(s, &s->cq, CQE_SIZE, "completion")) {
         return;
@@ -239,10 +257,11 @@ static void barlab_nic_complete(BarlabNicState *s, const uint8_t *desc,
     stw_le_p(cqe + 4, lduw_le_p(desc + DESC_LEN));
     stw_le_p(cqe + 6, status);
     stq_le_p(cqe + 8, ldq_le_p(desc + DESC_COOKIE));
-    if (pci_dma_write(PCI_DEVICE(s), s->cq.base + (uint64_t)s->cq.tail *
-                      CQE_SIZE, cqe, sizeof(cqe)) != MEMTX_OK) {
-        barlab_nic_guest_error(s, STATUS_CQ_ERROR, "completion ring at "
-                               "0x%" PRIx64 " is not writable", s->cq.base);
+    at = s->cq.base + (uint64_t)s->cq.tail * CQE_SIZE;
+    res = pci_dma_write(PCI_DEVICE(s), at, cqe, sizeof(cqe));
+    if (res != MEMTX_OK) {
+        barlab_nic_dma_error(s, STATUS_CQ_ERROR, res, true, at, sizeof(cqe),
+                             "completion entry");
         return;
     }
     trace_barlab_nic_completion(lduw_le_p(desc + DESC_INDEX), cqe[3], status,
@@ -263,6 +282,7 @@ static void barlab_nic_execute(BarlabNicState *s, const uint8_t *desc,
     uint16_t len = lduw_le_p(desc + DESC_LEN);
     uint64_t addr = ldq_le_p(desc + DESC_ADDR);
     uint16_t status = CQE_OK;
+    MemTxResult res;
 
     s->counters[from_push ? CNT_TX_INLINE : CNT_TX_FALLBACK]++;
     switch (op) {
@@ -280,12 +300,11 @@ static void barlab_nic_execute(BarlabNicState *s, const uint8_t *desc,
         }
         if (flags & DFLAG_INLINE_DATA) {
             memcpy(frame, desc + DESC_ADDR, len);
-        } else if (pci_dma_read(PCI_DEVICE(s), addr, frame, len) !=
+        } else if ((res = pci_dma_read(PCI_DEVICE(s), addr, frame, len)) !=
                    MEMTX_OK) {
             status = CQE_DMA_ERROR;
-            barlab_nic_guest_error(s, STATUS_TX_ERROR, "descriptor %u: "
-                                   "buffer 0x%" PRIx64 "+%u is not readable",
-                                   index, addr, len);
+            barlab_nic_dma_error(s, STATUS_TX_ERROR, res, false, addr, len,
+                                 "TX frame buffer");
             break;
         }
         s->counters[CNT_TX_FRAMES]++;
@@ -326,12 +345,14 @@ static void barlab_nic_tx_fetch(BarlabNicState *s, uint32_t tail)
 {
     uint8_t desc[DESC_SIZE];
     uint64_t at;
+    MemTxResult res;
 
     while (s->tx.head != tail) {
         at = s->tx.base + (uint64_t)s->tx.head * DESC_SIZE;
-        if (pci_dma_read(PCI_DEVICE(s), at, desc, sizeof(desc)) != MEMTX_OK) {
-            barlab_nic_guest_error(s, STATUS_RING_ERROR, "TX descriptor at "
-                                   "0x%" PRIx64 " is not readable", at);
+        res = pci_dma_read(PCI_DEVICE(s), at, desc, sizeof(desc));
+        if (res != MEMTX_OK) {
+            barlab_nic_dma_error(s, STATUS_RING_ERROR, res, false, at,
+                                 sizeof(desc), "TX descriptor");
             return;
         }
         s->tx.head = (s->tx.head + 1) & (s->tx.size - 1);
@@ -497,14 +518,16 @@ static ssize_t barlab_nic_receive(NetClientState *nc, const uint8_t *buf,
     uint8_t rxd[RXD_SIZE];
     uint64_t at, addr;
     uint16_t buf_len, flags = RXD_DONE;
+    MemTxResult res;
 
     if (!barlab_nic_can_receive(nc)) {
         return 0;
     }
     at = s->rx.base + (uint64_t)s->rx.head * RXD_SIZE;
-    if (pci_dma_read(pdev, at, rxd, sizeof(rxd)) != MEMTX_OK) {
-        barlab_nic_guest_error(s, STATUS_RX_ERROR, "RX descriptor at 0x%"
-                               PRIx64 " is not readable", at);
+    res = pci_dma_read(pdev, at, rxd, sizeof(rxd));
+    if (res != MEMTX_OK) {
+        barlab_nic_dma_error(s, STATUS_RX_ERROR, res, false, at, sizeof(rxd),
+                             "RX descriptor");
         s->counters[CNT_RX_DROPPED]++;
         return size;
     }
@@ -513,19 +536,20 @@ static ssize_t barlab_nic_receive(NetClientState *nc, const uint8_t *buf,
     if (size > buf_len) {
         flags |= RXD_ERROR;     /* too long for the buffer: not an error */
         s->counters[CNT_RX_DROPPED]++;
-    } else if (pci_dma_write(pdev, addr, buf, size) != MEMTX_OK) {
+    } else if ((res = pci_dma_write(pdev, addr, buf, size)) != MEMTX_OK) {
         flags |= RXD_ERROR;
         s->counters[CNT_RX_DROPPED]++;
-        barlab_nic_guest_error(s, STATUS_RX_ERROR, "RX buffer 0x%" PRIx64
-                               "+%u is not writable", addr, buf_len);
+        barlab_nic_dma_error(s, STATUS_RX_ERROR, res, true, addr, size,
+                             "RX buffer");
     } else {
         s->counters[CNT_RX_FRAMES]++;
     }
     stw_le_p(rxd + RXD_LEN, size);
     stw_le_p(rxd + RXD_FLAGS, flags);
-    if (pci_dma_write(pdev, at + RXD_LEN, rxd + RXD_LEN, 4) != MEMTX_OK) {
-        barlab_nic_guest_error(s, STATUS_RX_ERROR, "RX descriptor at 0x%"
-                               PRIx64 " is not writable", at);
+    res = pci_dma_write(pdev, at + RXD_LEN, rxd + RXD_LEN, 4);
+    if (res != MEMTX_OK) {
+        barlab_nic_dma_error(s, STATUS_RX_ERROR, res, true, at + RXD_LEN, 4,
+                             "RX descriptor write-back");
     }
     trace_barlab_nic_rx(size, s->rx.head, flags);
     s->rx.head = (s->rx.head + 1) & (s->rx.size - 1);
@@ -909,6 +933,7 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
                      PCI_BASE_ADDRESS_MEM_PREFETCH, &s->push_port.mr);
     if (pci_bus_is_express(pci_get_bus(pdev))) {
         pcie_endpoint_cap_init(pdev, 0x80);
+        pcie_cap_flr_init(pdev);
     } else {
         pdev->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
     }
@@ -942,15 +967,30 @@ static void barlab_nic_exit(PCIDevice *pdev)
     barlab_port_cleanup(&s->push_port);
 }
 
+/*
+ * FLR, a bus reset and system_reset: on top of CTRL.reset, both ports
+ * drop what they buffer (register writes, half a descriptor) and start
+ * over, and every counter goes back to 0, so that nothing one guest did
+ * shows in the next one.
+ */
 static void barlab_nic_reset(DeviceState *dev)
 {
     BarlabNicState *s = BARLAB_NIC(dev);
 
-    /* Register writes still in BAR0's buffer are lost with the reset. */
-    s->resetting = true;
-    barlab_port_flush(&s->regs_port, MT_FLUSH_STOP);
-    s->resetting = false;
+    trace_barlab_nic_reset();
+    barlab_port_reset(&s->regs_port);
+    barlab_port_reset(&s->push_port);
     barlab_nic_reset_state(s);
+    memset(s->counters, 0, sizeof(s->counters));
+}
+
+static void barlab_nic_write_config(PCIDevice *pdev, uint32_t addr,
+                                    uint32_t val, int len)
+{
+    pci_default_write_config(pdev, addr, val, len);
+    if (pci_is_express(pdev)) {
+        pcie_cap_flr_write_config(pdev, addr, val, len);
+    }
 }
 
 static void barlab_nic_instance_init(Object *obj)
@@ -980,6 +1020,7 @@ static void barlab_nic_class_init(ObjectClass *klass, void *data)
 
     k->realize = barlab_nic_realize;
     k->exit = barlab_nic_exit;
+    k->config_write = barlab_nic_write_config;
     k->vendor_id = PCI_VENDOR_ID_QEMU;
     k->device_id = BARLAB_NIC_DEVICE_ID;
     k->class_id = PCI_CLASS_NETWORK_ETHERNET;

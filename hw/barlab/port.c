@@ -301,6 +301,39 @@ static bool barlab_port_parse_mode(const char *str, uint64_t default_seed,
     return true;
 }
 
+/*
+ * The reorder and speculation models, their seeded generators at the
+ * start, and the models' unsafe flags: at realize and after a reset, so
+ * that the same seed gives the same run after either.
+ */
+static void barlab_port_start(BarlabPort *p, unsigned line_size,
+                              uint64_t size)
+{
+    mt_reorder_init(&p->reorder, p->mode.seed, 8, barlab_port_deliver, p);
+    /* Speculation is seeded apart, so that it does not shift the order. */
+    mt_spec_init(&p->spec, p->mode.seed ^ UINT64_C(0x5eed5bec), line_size,
+                 size);
+    p->gather.unsafe = p->reorder.unsafe = p->spec.unsafe = p->unsafe;
+}
+
+void barlab_port_reset(BarlabPort *p)
+{
+    MtGather *g = &p->gather;
+
+    if (p->flush_timer) {
+        timer_del(p->flush_timer);
+    }
+    /* Lines and reorder slots are dropped, never delivered. */
+    mt_gather_init(g, g->nlines, g->line_size, g->timeout_ns, g->emit,
+                   g->opaque);
+    barlab_port_start(p, p->spec.line_size, p->spec.region_size);
+    mt_check_init(&p->checker, p->checker.expect, p->checker.nexpect);
+    p->current = NULL;
+    p->last_cpu = -1;
+    p->accesses = p->txns = p->gathered = p->violations = 0;
+    p->barriers = p->untyped = 0;
+}
+
 void barlab_port_init(BarlabPort *p, Object *owner, const char *name,
                       uint64_t size, const BarlabPortConf *conf,
                       const BarlabPortOps *ops, void *opaque,
@@ -324,13 +357,9 @@ void barlab_port_init(BarlabPort *p, Object *owner, const char *name,
                    MT_GATHER_MAX_LINE_SIZE);
         return;
     }
-    mt_reorder_init(&p->reorder, p->mode.seed, 8, barlab_port_deliver, p);
-    /* Speculation is seeded apart, so that it does not shift the order. */
-    mt_spec_init(&p->spec, p->mode.seed ^ UINT64_C(0x5eed5bec),
-                 conf->line_size, size);
     mt_check_init(&p->checker, expect, nexpect);
-    p->unsafe = p->gather.unsafe = p->reorder.unsafe = p->spec.unsafe =
-        conf->unsafe;
+    p->unsafe = conf->unsafe;
+    barlab_port_start(p, conf->line_size, size);
     p->timeout_ns = conf->timeout_ns;
     if (conf->trace) {
         if (mt_trace_writer_open(&p->trace, conf->trace, err, sizeof(err))) {

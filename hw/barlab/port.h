@@ -114,6 +114,15 @@ void barlab_port_init(BarlabPort *p, Object *owner, const char *name,
 /* Deliver everything buffered (device reset, a doorbell, VM stop). */
 void barlab_port_flush(BarlabPort *p, MtFlushReason why);
 
+/*
+ * The device behind the port is reset (FLR, system reset): what the gather
+ * buffer and the reorder window hold is dropped, neither delivered nor
+ * traced; the models, the checker and every counter start over as at
+ * realize.  The trace file and the program-order numbers in it go on.
+ * Not from inside the port's own back end.
+ */
+void barlab_port_reset(BarlabPort *p);
+
 /* Commit the trace and stop listening; safe to call twice. */
 void barlab_port_cleanup(BarlabPort *p);
 

@@ -67,6 +67,9 @@ died before the script ended).
   --initrd-extra CPIO add CPIO to L1's initramfs (after barlab's, before
                       the script)
   --no-devices        boot without barlab-nic and barlab-gpu
+  --device-props DEV,PROP=VALUE[,...]
+                      more properties for barlab's device DEV (nic or gpu),
+                      e.g. nic,port-mode=reorder:7; repeat to add more
   --qemu PATH         another qemu-system-aarch64 (e.g. Debian's)
 USAGE
 }
@@ -80,6 +83,7 @@ l1_parse() {
     L1_OPT_CPU=max L1_OPT_POLICY="" L1_OPT_INJECT=N L1_OPT_BIND=vfio L1_OPT_SCRIPT=""
     L1_OPT_OUT="" L1_OPT_TIMEOUT=$L1_TIMEOUT L1_OPT_ECHO=() L1_OPT_DEVICES=1 L1_OPT_QEMU=""
     L1_OPT_EXTRA=() L1_OPT_INITRD_EXTRA="" L1_OPT_KVM_MODE=""
+    L1_OPT_NIC_PROPS="" L1_OPT_GPU_PROPS=""
     while [ $# -gt 0 ]; do
         case $1 in
         --cpu) opt_value "$cmd" $# "$1"; L1_OPT_CPU=$2; shift ;;
@@ -94,6 +98,7 @@ l1_parse() {
         --no-devices) L1_OPT_DEVICES=0 ;;
         --initrd-extra) opt_value "$cmd" $# "$1"; L1_OPT_INITRD_EXTRA=$2; shift ;;
         --qemu) opt_value "$cmd" $# "$1"; L1_OPT_QEMU=$2; shift ;;
+        --device-props) opt_value "$cmd" $# "$1"; l1_device_props "$cmd" "$2"; shift ;;
         --) shift; L1_OPT_EXTRA=("$@"); break ;;
         *) usage_die "$cmd" "unknown option '$1'" ;;
         esac
@@ -108,6 +113,20 @@ l1_parse() {
         usage_die "$cmd" "no such cpio: $L1_OPT_INITRD_EXTRA"
     check_seconds "$cmd" --timeout "$L1_OPT_TIMEOUT"
     [ -z "$L1_OPT_QEMU" ] || [ -x "$L1_OPT_QEMU" ] || usage_die "$cmd" "no QEMU at $L1_OPT_QEMU"
+}
+
+# l1_device_props CMD DEV,PROP=VALUE[,...]: add the properties to
+# L1_OPT_NIC_PROPS or L1_OPT_GPU_PROPS (",PROP=VALUE..."), for the
+# -device options _l1_start writes; QEMU checks the values themselves.
+l1_device_props() {
+    local cmd=$1 dev=${2%%,*} props=${2#*,}
+    [[ $2 == *,* ]] && [[ $props =~ ^[a-z][a-z0-9-]*=[^,[:space:]]*(,[a-z][a-z0-9-]*=[^,[:space:]]*)*$ ]] ||
+        usage_die "$cmd" "--device-props must be DEV,PROP=VALUE[,...], not '$2'"
+    check_word "$cmd" "--device-props device" "$dev" nic gpu
+    case $dev in
+    nic) L1_OPT_NIC_PROPS+=",$props" ;;
+    gpu) L1_OPT_GPU_PROPS+=",$props" ;;
+    esac
 }
 
 # l1_run [options] [-- QEMU-ARGS...]: boot L1 once (options: usage_boot)
@@ -148,8 +167,9 @@ _l1_start() {
     mapfile -t args < <(l1_machine_args "$cpu")
     args+=(-kernel "$(kernel_image_path)" -initrd "$out/initrd.gz" -append "$append")
     if [ "$devices" = 1 ]; then
-        args+=(-netdev user,id=n0 -device "barlab-nic,netdev=n0,trace=$out/nic.trace"
-            -device "barlab-gpu,trace=$out/gpu.trace")
+        args+=(-netdev user,id=n0
+            -device "barlab-nic,netdev=n0,trace=$out/nic.trace$L1_OPT_NIC_PROPS"
+            -device "barlab-gpu,trace=$out/gpu.trace$L1_OPT_GPU_PROPS")
     fi
     python3 "$BARLAB_ROOT/scripts/l1run.py" --qemu "$qemu" --out "$out" \
         --timeout "$timeout" "${echo[@]}" -- "${args[@]}" "${extra[@]}"

@@ -8,6 +8,7 @@
 
 #include "gather.h"
 #include "rules.h"
+#include "speculate.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -21,6 +22,12 @@
 #define INSN_RT(o, s, e, off, r) \
     { .op = MT_OP_##o, .size = s, .esize = e, .offset = off, .rt = r }
 #define INSN(o, s, e, off) INSN_RT(o, s, e, off, LOAD_OP(MT_OP_##o) ? 12 : 3)
+/* A 64-byte descriptor at @off as eight STR X, from x3 up. */
+#define DESCRIPTOR(off) \
+    INSN_RT(STR, 8, 8, (off), 3), INSN_RT(STR, 8, 8, (off) + 8, 4), \
+    INSN_RT(STR, 8, 8, (off) + 16, 5), INSN_RT(STR, 8, 8, (off) + 24, 6), \
+    INSN_RT(STR, 8, 8, (off) + 32, 7), INSN_RT(STR, 8, 8, (off) + 40, 8), \
+    INSN_RT(STR, 8, 8, (off) + 48, 9), INSN_RT(STR, 8, 8, (off) + 56, 10)
 
 /*
  * What each instruction is (MtOpInfo).  isv: ESR_ELx.ISV can be 1 for a
@@ -49,6 +56,7 @@ static const MtOpInfo op_table[MT_OP__COUNT] = {
     [MT_OP_PRFM]    = { "PRFM",     MT_OPK_HINT,      false, false, false, false, false },
     [MT_OP_DCCVAC]  = { "DC CVAC",  MT_OPK_CMO,       false, false, false, false, false },
     [MT_OP_DCCIVAC] = { "DC CIVAC", MT_OPK_CMO,       false, false, false, false, false },
+    [MT_OP_DSB]     = { "DSB",      MT_OPK_BARRIER,   false, false, false, false, false },
 };
 
 /*
@@ -56,66 +64,108 @@ static const MtOpInfo op_table[MT_OP__COUNT] = {
  * "unaligned" ones sit where memcpy()/memset() tails put them.
  */
 static const MtPattern patterns[] = {
-    { "str8", "aligned 8-byte store (STR X)", 1, { INSN(STR, 8, 8, 0) } },
+    { "str8", "aligned 8-byte store (STR X)", 1, { INSN(STR, 8, 8, 0) }, MT_TARGET_BAR },
     { "str8_unaligned", "unaligned 8-byte store (STR X at +4)", 1,
-      { INSN(STR, 8, 8, 4) } },
-    { "ldr8", "aligned 8-byte load (LDR X)", 1, { INSN(LDR, 8, 8, 0) } },
+      { INSN(STR, 8, 8, 4) }, MT_TARGET_BAR },
+    { "ldr8", "aligned 8-byte load (LDR X)", 1, { INSN(LDR, 8, 8, 0) }, MT_TARGET_BAR },
     { "ldr8_unaligned", "unaligned 8-byte load (LDR X at +4)", 1,
-      { INSN(LDR, 8, 8, 4) } },
+      { INSN(LDR, 8, 8, 4) }, MT_TARGET_BAR },
     { "stp16", "16-byte store pair (STP X, X), 16-byte aligned", 1,
-      { INSN(STP, 16, 8, 0) } },
+      { INSN(STP, 16, 8, 0) }, MT_TARGET_BAR },
     { "stp16_unaligned", "16-byte store pair at +4, as memcpy tails emit", 1,
-      { INSN(STP, 16, 8, 4) } },
+      { INSN(STP, 16, 8, 4) }, MT_TARGET_BAR },
     { "burst64_str", "64-byte burst: eight STR X", 8,
       { INSN(STR, 8, 8, 0), INSN(STR, 8, 8, 8), INSN(STR, 8, 8, 16),
         INSN(STR, 8, 8, 24), INSN(STR, 8, 8, 32), INSN(STR, 8, 8, 40),
-        INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) } },
+        INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) }, MT_TARGET_BAR },
     { "burst64_stp", "64-byte burst: four STP X, X", 4,
       { INSN(STP, 16, 8, 0), INSN(STP, 16, 8, 16), INSN(STP, 16, 8, 32),
-        INSN(STP, 16, 8, 48) } },
+        INSN(STP, 16, 8, 48) }, MT_TARGET_BAR },
     { "burst64_st1", "64-byte burst: ST1 {v0.2d-v3.2d}", 1,
-      { INSN(ST1, 64, 8, 0) } },
-    { "dczva", "DC ZVA of a 64-byte block", 1, { INSN(DCZVA, 64, 64, 0) } },
+      { INSN(ST1, 64, 8, 0) }, MT_TARGET_BAR },
+    { "dczva", "DC ZVA of a 64-byte block", 1, { INSN(DCZVA, 64, 64, 0) }, MT_TARGET_BAR },
     { "burst64_str_dmb", "eight STR X with a DMB after the fourth", 9,
       { INSN(STR, 8, 8, 0), INSN(STR, 8, 8, 8), INSN(STR, 8, 8, 16),
         INSN(STR, 8, 8, 24), INSN(DMB, 0, 1, 0), INSN(STR, 8, 8, 32),
-        INSN(STR, 8, 8, 40), INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) } },
+        INSN(STR, 8, 8, 40), INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) }, MT_TARGET_BAR },
     { "memcpy_unaligned",
       "memcpy of 32 bytes to dst+3, as compilers inline it: two STP X, X at +3 and +19", 2,
-      { INSN(STP, 16, 8, 3), INSN(STP, 16, 8, 19) } },
+      { INSN(STP, 16, 8, 3), INSN(STP, 16, 8, 19) }, MT_TARGET_BAR },
     { "memset_unaligned",
       "memset of 30 bytes at +2, glibc's 16-31-byte path: overlapping STP X, X at +2 and +16", 2,
-      { INSN(STP, 16, 8, 2), INSN(STP, 16, 8, 16) } },
+      { INSN(STP, 16, 8, 2), INSN(STP, 16, 8, 16) }, MT_TARGET_BAR },
     /* Aligned pairs load as two elements (B2.2.1: each register single-copy atomic). */
-    { "ldp16", "16-byte load pair (LDP X, X), 16-byte aligned", 1, { INSN(LDP, 16, 8, 0) } },
+    { "ldp16", "16-byte load pair (LDP X, X), 16-byte aligned", 1, { INSN(LDP, 16, 8, 0) }, MT_TARGET_BAR },
     { "ldnp16", "16-byte non-temporal load pair (LDNP X, X), 16-byte aligned", 1,
-      { INSN(LDNP, 16, 8, 0) } },
+      { INSN(LDNP, 16, 8, 0) }, MT_TARGET_BAR },
     /* B2.9: exclusives outside Inner/Outer Write-Back memory are IMPLEMENTATION DEFINED. */
     { "ldxr_stxr", "exclusive pair: LDXR X, then STXR W, X of the same aligned doubleword", 2,
-      { INSN(LDXR, 8, 8, 0), INSN(STXR, 8, 8, 0) } },
+      { INSN(LDXR, 8, 8, 0), INSN(STXR, 8, 8, 0) }, MT_TARGET_BAR },
     /* B2.2: LSE atomics outside Inner/Outer Write-Back memory are IMPLEMENTATION DEFINED. */
-    { "cas8", "compare and swap of an aligned doubleword (CAS X, X)", 1, { INSN(CAS, 8, 8, 0) } },
+    { "cas8", "compare and swap of an aligned doubleword (CAS X, X)", 1, { INSN(CAS, 8, 8, 0) }, MT_TARGET_BAR },
     { "ldadd8", "atomic add to an aligned doubleword (LDADD X, X)", 1,
-      { INSN(LDADD, 8, 8, 0) } },
-    { "swp8", "atomic swap of an aligned doubleword (SWP X, X)", 1, { INSN(SWP, 8, 8, 0) } },
+      { INSN(LDADD, 8, 8, 0) }, MT_TARGET_BAR },
+    { "swp8", "atomic swap of an aligned doubleword (SWP X, X)", 1, { INSN(SWP, 8, 8, 0) }, MT_TARGET_BAR },
     /* B2.3: acquire/release order, but are single accesses like STR/LDR. */
     { "stlr_ldar", "store-release (STLR X) then load-acquire (LDAR X) of the next doubleword", 2,
-      { INSN(STLR, 8, 8, 0), INSN(LDAR, 8, 8, 8) } },
+      { INSN(STLR, 8, 8, 0), INSN(LDAR, 8, 8, 8) }, MT_TARGET_BAR },
     /*
      * B2.5.2: unaligned, so it faults on any Device type; on Normal it
      * completes in two pieces, one per 4 KiB page (a stage-2 page each).
      * Offset 0xfc: the payload runs it in the slot whose end is a page end.
      */
     { "str8_pagecross", "unaligned 8-byte store across a 4 KiB page boundary (STR X at page end - 4)",
-      1, { INSN(STR, 8, 8, 0xfc) } },
+      1, { INSN(STR, 8, 8, 0xfc) }, MT_TARGET_BAR },
     /* C6.2 PRFM: a hint; no fault, no access the model makes. */
-    { "prfm", "prefetch for load (PRFM PLDL1KEEP) of the slot", 1, { INSN(PRFM, 64, 64, 0) } },
+    { "prfm", "prefetch for load (PRFM PLDL1KEEP) of the slot", 1, { INSN(PRFM, 64, 64, 0) }, MT_TARGET_BAR },
     /* D7.4: cache maintenance by VA does not fault on alignment and is not a barrier. */
     { "str8_dccvac", "aligned STR X, then DC CVAC of its line", 2,
-      { INSN(STR, 8, 8, 0), INSN(DCCVAC, 64, 64, 0) } },
+      { INSN(STR, 8, 8, 0), INSN(DCCVAC, 64, 64, 0) }, MT_TARGET_BAR },
     { "str8_dccivac", "aligned STR X, then DC CIVAC of its line", 2,
-      { INSN(STR, 8, 8, 0), INSN(DCCIVAC, 64, 64, 0) } },
+      { INSN(STR, 8, 8, 0), INSN(DCCIVAC, 64, 64, 0) }, MT_TARGET_BAR },
+    /*
+     * Driver idioms on barlab-nic's push page (docs/rules.md, "Ordering"):
+     * a 64-byte descriptor into slot 0 (0x40) as eight STR X, then the
+     * 4-byte DOORBELL at 0, with nothing, DMB OSHST (dma_wmb(), writel()'s
+     * __iowmb()) or DSB ST (wmb()) between them.
+     */
+    { "db_nobarrier", "descriptor (8 STR X to slot 0), then STR W to DOORBELL, no barrier", 9,
+      { DESCRIPTOR(0x40), INSN(STR, 4, 4, 0) }, MT_TARGET_PUSH },
+    { "db_dmb_oshst", "descriptor, DMB OSHST, then the DOORBELL", 10,
+      { DESCRIPTOR(0x40), INSN(DMB, 0, 1, 0), INSN(STR, 4, 4, 0) }, MT_TARGET_PUSH },
+    { "db_dsb", "descriptor, DSB ST, then the DOORBELL", 10,
+      { DESCRIPTOR(0x40), INSN(DSB, 0, 1, 0), INSN(STR, 4, 4, 0) }, MT_TARGET_PUSH },
+    /* A BlueFlame-style copy (__iowrite64_copy()) over the page's control line, DOORBELL included. */
+    { "bf_copy64_db", "64-byte copy (8 STR X) over the control line, DOORBELL included", 8,
+      { DESCRIPTOR(0), }, MT_TARGET_PUSH },
+    /* Message passing: data into slot 0, then a flag: the head of slot 1, which rings the device. */
+    { "mp_flag", "data (STR X to slot 0 + 16), then the flag (STR X to the head of slot 1), no barrier", 2,
+      { INSN(STR, 8, 8, 0x50), INSN(STR, 8, 8, 0x80) }, MT_TARGET_PUSH },
+    /* A read next to a read-to-clear register, then the register itself (LDR W into w12). */
+    { "rc_read_spec", "LDR W of the register line's first word, then LDR W of the read-to-clear one at +8", 2,
+      { INSN(LDR, 4, 4, 0), INSN(LDR, 4, 4, 8) }, MT_TARGET_RC },
 };
+
+/*
+ * The windows the patterns run in.  nic-push: each 4 KiB push page of
+ * barlab-nic as barlab_nic_declare() (hw/barlab/nic.c) declares it with
+ * push-status-rc=on, the matrix's setting: DOORBELL alone (X2), DOORBELL
+ * and every slot's first 8 bytes ordered (X3), STATUS read-to-clear (X1).
+ * gpu-regs: barlab-gpu's BAR0 EVENTS line (hw/barlab/gpu.c): EVENTS at
+ * +8 read-to-clear.
+ */
+#define PUSH_SLOTS 64
+static const MtWindow windows[] = {
+    { "gpu-vram", "gpu", 2, 0, 0, { { 0 } } },
+    { "gpu-scratch", "gpu", 0, 0, 0, { { 0 } } },
+    { "nic-push", "nic", 2, 0, 3, {
+        { 0, 8, MT_EXPECT_NO_GATHER, "DOORBELL", 0, 0 },
+        { 0, 8, MT_EXPECT_ORDERED, "DOORBELL or descriptor head", 64, PUSH_SLOTS },
+        { 8, 12, MT_EXPECT_NO_SPEC_READ, "STATUS (read to clear)", 0, 0 } } },
+    { "gpu-regs", "gpu", 0, 0x200, 1, {
+        { 8, 12, MT_EXPECT_NO_SPEC_READ, "EVENTS (read to clear)", 0, 0 } } },
+};
+enum { WIN_GPU_VRAM, WIN_GPU_SCRATCH, WIN_NIC_PUSH, WIN_GPU_REGS };
 
 /*
  * What QEMU 10.0 gives each model (target/arm/tcg/cpu64.c, cpu64.c): max
@@ -320,9 +370,31 @@ static void record_txn(void *opaque, const MtTxn *t, uint8_t *data)
     }
 }
 
+/*
+ * Where a pattern's element accesses go: the gather model, or, with the
+ * port in exact mode (@g NULL), straight to @emit as one transaction each.
+ */
+typedef struct {
+    MtGather *g;
+    MtEmitFn emit;
+    void *opaque;
+} Feed;
+
+static void feed_access(const Feed *f, const MtAccess *a, uint8_t *data)
+{
+    MtTxn t;
+
+    if (f->g) {
+        mt_gather_access(f->g, a, data);
+        return;
+    }
+    mt_txn_from_access(a, &t);
+    f->emit(f->opaque, &t, data);
+}
+
 /* The element accesses of one instruction, reads before writes (an atomic's order). */
 static void run_insn(const MtInsn *in, unsigned i, const MtAccess *tmpl, uint64_t *seq,
-                     uint32_t epoch, MtGather *g)
+                     uint32_t epoch, const Feed *f)
 {
     const MtOpInfo *op = &op_table[in->op];
     MtAccessClass cls = mt_insn_class(in);
@@ -347,13 +419,13 @@ static void run_insn(const MtInsn *in, unsigned i, const MtAccess *tmpl, uint64_
             if (store) {
                 memset(buf, (int)(0xa0 + i), a.size);
             }
-            mt_gather_access(g, &a, buf);
+            feed_access(f, &a, buf);
         }
     }
 }
 
-void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
-                    MtGather *g)
+static void feed_pattern(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
+                         const Feed *f)
 {
     uint64_t seq = tmpl->seq;
     uint32_t epoch = tmpl->epoch;
@@ -361,27 +433,166 @@ void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
     for (unsigned i = 0; i < ninsns && i < pat->ninsns; i++) {
         const MtInsn *in = &pat->insns[i];
 
-        if (in->op == MT_OP_DMB) {
-            mt_gather_flush(g, MT_FLUSH_BARRIER, tmpl->time_ns);
+        if (op_table[in->op].kind == MT_OPK_BARRIER) {
+            if (f->g) {
+                mt_gather_flush(f->g, MT_FLUSH_BARRIER, tmpl->time_ns);
+            }
             epoch++;
             continue;
         }
-        run_insn(in, i, tmpl, &seq, epoch, g);
+        run_insn(in, i, tmpl, &seq, epoch, f);
     }
 }
 
-/* Run the accesses before the fault through the gather model. */
-static void predict_shape(const MtScenario *s, MtPrediction *p, unsigned ninsns)
+void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
+                    MtGather *g)
+{
+    const Feed f = { .g = g };
+
+    feed_pattern(pat, ninsns, tmpl, &f);
+}
+
+/* Every transaction of a prediction, whole, for judging what may happen to it. */
+typedef struct {
+    MtPrediction *p;
+    unsigned n;
+    MtTxn t[MT_PREDICT_MAX_TXNS];
+} Delivered;
+
+static void deliver_txn(void *opaque, const MtTxn *t, uint8_t *data)
+{
+    Delivered *d = opaque;
+
+    record_txn(d->p, t, data);
+    if (d->n < MT_PREDICT_MAX_TXNS) {
+        d->t[d->n++] = *t;
+    }
+}
+
+/*
+ * Run the accesses before the fault through the port's models as @s's
+ * port mode has them: gathering unless port=exact.  Reordering and
+ * speculation change what may happen, not this undisturbed shape.
+ */
+static void predict_shape(const MtScenario *s, MtPrediction *p, unsigned ninsns,
+                          Delivered *d)
 {
     MtGather g;
     MtAccess tmpl = {
         .attr = (uint8_t)p->combined_mair, .s1_attr = s->s1_attr,
         .s2_attr = p->s2_attr,
     };
+    Feed f = { .g = s->port.gather ? &g : NULL, .emit = deliver_txn, .opaque = d };
 
-    mt_gather_init(&g, 4, 64, 0, record_txn, p);
-    mt_pattern_run(s->pattern, ninsns, &tmpl, &g);
+    d->p = p;
+    d->n = 0;
+    mt_gather_init(&g, 4, 64, 0, deliver_txn, d);
+    feed_pattern(s->pattern, ninsns, &tmpl, &f);
     mt_gather_flush(&g, MT_FLUSH_STOP, 0);
+}
+
+/* Does [lo, hi) of the window touch a region @w declares with @flag? */
+static bool window_declares(const MtWindow *w, int64_t lo, int64_t hi, unsigned flag)
+{
+    for (unsigned i = 0; i < w->nexpect; i++) {
+        const MtExpect *e = &w->expect[i];
+        uint64_t n = e->repeat > 1 ? e->repeat : 1;
+
+        if (!(e->flags & flag)) {
+            continue;
+        }
+        for (uint64_t k = 0; k < n; k++) {
+            int64_t elo = (int64_t)(e->lo + k * e->stride);
+            int64_t ehi = (int64_t)(e->hi + k * e->stride);
+
+            if (lo < ehi && elo < hi) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+#define SPEC_LINE 64            /* the port's gather-line-size, speculate.h's line */
+
+/*
+ * The device rules (X1-X3) the port's checker may report on the
+ * transactions @d of @s, under its port mode and the combined type
+ * (docs/rules.md, "Ordering"; the models are reorder.h and speculate.h).
+ * A faithful port breaks no platform rule (V1-V7): none is possible.
+ */
+static uint32_t possible_violations(const MtScenario *s, const MtPrediction *p,
+                                    const MtWindow *w, const Delivered *d)
+{
+    MtPermits perm = mt_permits(&p->combined);
+    uint32_t v = 0;
+
+    for (unsigned i = 0; i < d->n; i++) {
+        const MtTxn *t = &d->t[i];
+        int64_t lo = (int64_t)t->addr, hi = lo + t->size;
+
+        /* X2: gathered with a register that must arrive alone. */
+        if (t->naccesses > 1 && window_declares(w, lo, hi, MT_EXPECT_NO_GATHER)) {
+            v |= 1u << MT_RULE_X_NO_GATHER;
+        }
+        /*
+         * X1: a read of a Normal type may bring the rest of its line and
+         * the next line with it, inside its 4 KiB page.
+         */
+        if (!(t->flags & MT_TXN_WRITE) && s->port.speculate && perm.speculative_read) {
+            int64_t line = lo & ~(int64_t)(SPEC_LINE - 1);
+            int64_t page_hi = MT_SPEC_PAGE_SIZE - (int64_t)w->page_offset;
+            int64_t spec_hi = line + 2 * SPEC_LINE <= page_hi ? line + 2 * SPEC_LINE
+                                                              : line + SPEC_LINE;
+
+            if (window_declares(w, line, lo, MT_EXPECT_NO_SPEC_READ) ||
+                window_declares(w, hi, spec_hi, MT_EXPECT_NO_SPEC_READ)) {
+                v |= 1u << MT_RULE_X_NO_SPEC;
+            }
+        }
+        /*
+         * X3: an ordered write overtakes a program-earlier write: both of
+         * a Reordering type, no byte in common, no barrier and no read
+         * between them (a read drains the reorder window).
+         */
+        if (!(t->flags & MT_TXN_WRITE) || !s->port.reorder || !perm.reorder ||
+            !window_declares(w, lo, hi, MT_EXPECT_ORDERED)) {
+            continue;
+        }
+        for (unsigned j = i; j-- > 0;) {
+            const MtTxn *e = &d->t[j];
+            int64_t elo = (int64_t)e->addr, ehi = elo + e->size;
+
+            if (!(e->flags & MT_TXN_WRITE) || e->epoch_last != t->epoch_first) {
+                break;
+            }
+            if (e->seq_last < t->seq_first && (ehi <= lo || hi <= elo)) {
+                v |= 1u << MT_RULE_X_ORDERED;
+            }
+        }
+    }
+    return v;
+}
+
+const MtWindow *mt_window(const MtScenario *s)
+{
+    switch (s->pattern->target) {
+    case MT_TARGET_PUSH:
+        return s->bar_prefetchable ? &windows[WIN_NIC_PUSH] : NULL;
+    case MT_TARGET_RC:
+        return &windows[s->bar_prefetchable ? WIN_NIC_PUSH : WIN_GPU_REGS];
+    default:
+        return &windows[s->bar_prefetchable ? WIN_GPU_VRAM : WIN_GPU_SCRATCH];
+    }
+}
+
+void mt_scenario_defaults(MtScenario *s)
+{
+    char err[160];
+
+    mt_port_mode_parse(MT_PORT_MODE_DEFAULT, 0, &s->port, err, sizeof(err));
+    snprintf(s->port_spec, sizeof(s->port_spec), "%s", MT_PORT_MODE_DEFAULT);
+    s->trials = 1;
 }
 
 static bool is_write_back(const MtAttrs *a)
@@ -453,13 +664,23 @@ static void predict_syndrome(const MtInsn *in, MtFault fault, MtSyndrome *syn)
     }
 }
 
-int mt_predict(const MtScenario *s, MtPrediction *p)
+int mt_predict(const MtScenario *given, MtPrediction *p)
 {
+    MtScenario scen = *given, *s = &scen;
+    const MtWindow *w;
+    Delivered d;
     bool fwb = s->cpu->fwb;
     unsigned done;
     uint8_t mair, share_choice;
 
     if (!s->pattern || s->policy >= MT_POLICY__COUNT || s->s1_share >= MT_S1SH__COUNT) {
+        return -1;
+    }
+    if (!s->port_spec[0]) {
+        mt_scenario_defaults(s);    /* a caller that names no port mode */
+    }
+    w = mt_window(s);
+    if (!w) {
         return -1;
     }
     memset(p, 0, sizeof(*p));
@@ -532,7 +753,8 @@ int mt_predict(const MtScenario *s, MtPrediction *p)
         p->outcome_rule = MT_RULE_C_RESERVED;
         return 0;
     }
-    predict_shape(s, p, done);
+    predict_shape(s, p, done, &d);
+    p->violations_possible = possible_violations(s, p, w, &d);
     return 0;
 }
 

@@ -12,8 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "check.h"
 #include "gather.h"
 #include "memtype.h"
+#include "portmode.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +40,7 @@ typedef enum {
     MT_OP_LDAR, MT_OP_STLR, /* load-acquire, store-release */
     MT_OP_PRFM,             /* prefetch hint (PLDL1KEEP) */
     MT_OP_DCCVAC, MT_OP_DCCIVAC,        /* data cache clean (and invalidate) by VA */
+    MT_OP_DSB,              /* a barrier that also waits: no access, ends gathering */
     MT_OP__COUNT,
 } MtOp;
 
@@ -80,12 +83,45 @@ typedef struct {
 
 #define MT_PATTERN_MAX_INSNS 12
 
+/*
+ * What a pattern's offsets are relative to (MtPattern.target), and so
+ * which device and BAR a cell runs on (mt_window()).
+ */
+typedef enum {
+    MT_TARGET_BAR,          /* barlab-gpu: the VRAM BAR (bar=pref) or BAR0's
+                               scratch window (bar=nonpref); nothing declared */
+    MT_TARGET_PUSH,         /* a push page of barlab-nic (BAR2, bar=pref only):
+                               DOORBELL at 0, descriptor slots from 0x40 */
+    MT_TARGET_RC,           /* the line of a read-to-clear register at +8:
+                               barlab-nic's push-page STATUS (bar=pref,
+                               push-status-rc=on), barlab-gpu's BAR0 EVENTS
+                               (bar=nonpref) */
+} MtTarget;
+
 typedef struct {
     const char *name;
     const char *title;
     unsigned ninsns;
     MtInsn insns[MT_PATTERN_MAX_INSNS];
+    uint8_t target;         /* MtTarget */
 } MtPattern;
+
+/*
+ * Where a cell's pattern runs: a device, its BAR, the offset of the
+ * window's first byte in its 4 KiB page, and what the device declares
+ * about the window's bytes (the checker's table, offsets relative to the
+ * window).  The declarations are the devices' (hw/barlab/nic.c
+ * barlab_nic_declare(), hw/barlab/gpu.c): the oracle judges with the
+ * same facts the port's checker does.
+ */
+typedef struct {
+    const char *name;       /* "gpu-vram", "gpu-scratch", "nic-push", "gpu-regs" */
+    const char *device;     /* "gpu", "nic" */
+    unsigned bar;
+    uint32_t page_offset;
+    unsigned nexpect;
+    MtExpect expect[3];
+} MtWindow;
 
 typedef struct {
     const char *name;
@@ -107,7 +143,12 @@ typedef struct {
     uint8_t touch;          /* MtTouch: the oracle predicts the same for both */
     const MtPattern *pattern;
     uint8_t s1_share;       /* MtS1Share to assume; MT_S1SH_CPU: the CPU's */
+    MtPortMode port;        /* the devices' port-mode (portmode.h) */
+    char port_spec[48];     /* ... as the scenario file spelled it */
+    uint8_t trials;         /* times the pattern runs in the cell, 1.. */
 } MtScenario;
+
+#define MT_TRIALS_MAX 16
 
 /*
  * The outcomes the architecture permits where it leaves them IMPLEMENTATION
@@ -163,8 +204,12 @@ typedef struct {
     uint8_t combine_rule;   /* MtRule */
     uint8_t outcome_rule;
     bool may_gather;        /* the type permits gathering */
-    unsigned ntxns;         /* what barlab's gather model delivers */
+    unsigned ntxns;         /* what barlab's port delivers (its gather
+                               model, unless port=exact), in program order */
     MtShapeTxn txns[MT_PREDICT_MAX_TXNS];
+    uint32_t violations_possible;   /* 1u << MtRule: the verdicts the port's
+                                       checker may give the cell's
+                                       transactions under its port mode */
 } MtPrediction;
 
 unsigned mt_pattern_count(void);
@@ -200,6 +245,12 @@ void mt_pattern_run(const MtPattern *pat, unsigned ninsns, const MtAccess *tmpl,
 
 /* The rule (MtRule) that decides the combined type of @s1 and @s2_attr. */
 uint8_t mt_combine_rule(const MtAttrs *s1, uint8_t s2_attr, bool fwb);
+
+/* Where @s runs, or NULL if its pattern cannot run on its BAR. */
+const MtWindow *mt_window(const MtScenario *s);
+
+/* The defaults of the keys a scenario may leave out: port=gather, trials=1. */
+void mt_scenario_defaults(MtScenario *s);
 
 int mt_predict(const MtScenario *s, MtPrediction *p);
 

@@ -4,16 +4,23 @@
 #include "scenario.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_LINE 4096
 #define MAX_VALUES 64
 
-typedef enum { KEY_CPU, KEY_POLICY, KEY_BAR, KEY_S1, KEY_PATTERN, KEY_TOUCH, KEY__COUNT } Key;
+typedef enum {
+    KEY_CPU, KEY_POLICY, KEY_BAR, KEY_S1, KEY_PATTERN, KEY_TOUCH, KEY_PORT, KEY_TRIALS,
+    KEY__COUNT
+} Key;
 
 static const char *const key_names[KEY__COUNT] = {
-    "cpu", "policy", "bar", "s1", "pattern", "touch",
+    "cpu", "policy", "bar", "s1", "pattern", "touch", "port", "trials",
 };
+
+/* Keys a line may leave out: touch (both), port, trials (mt_scenario_defaults()). */
+#define OPTIONAL_KEYS (1u << KEY_TOUCH | 1u << KEY_PORT | 1u << KEY_TRIALS)
 
 /* The values of one line, decoded. */
 typedef struct {
@@ -24,6 +31,9 @@ typedef struct {
     uint8_t s1[MAX_VALUES];
     const MtPattern *pattern[MAX_VALUES];
     uint8_t touch[MAX_VALUES];
+    MtPortMode port[MAX_VALUES];
+    char port_spec[MAX_VALUES][48];
+    uint8_t trials[MAX_VALUES];
 } Values;
 
 static int fail(char *err, size_t errlen, const char *name, unsigned lineno,
@@ -40,10 +50,33 @@ static int fail(char *err, size_t errlen, const char *name, unsigned lineno,
     return -1;
 }
 
-/* Decode @val for @key into slot @i of @v; false if it is not a valid value. */
-static bool decode_value(Key key, const char *val, Values *v, unsigned i)
+/*
+ * Decode @val for @key into slot @i of @v; false if it is not a valid
+ * value, with why in @why when there is more to say than "bad".
+ */
+static bool decode_value(Key key, const char *val, Values *v, unsigned i,
+                         char *why, size_t whylen)
 {
+    char *end;
+    unsigned long n;
+
     switch (key) {
+    case KEY_PORT:
+        if (strlen(val) >= sizeof(v->port_spec[i])) {
+            snprintf(why, whylen, "port '%s' is too long", val);
+            return false;
+        }
+        strcpy(v->port_spec[i], val);
+        return mt_port_mode_parse(val, 0, &v->port[i], why, whylen) == 0;
+    case KEY_TRIALS:
+        n = strtoul(val, &end, 10);
+        if (val[0] < '1' || val[0] > '9' || *end || n > MT_TRIALS_MAX) {
+            snprintf(why, whylen, "trials must be a number from 1 to %d, not '%s'",
+                     MT_TRIALS_MAX, val);
+            return false;
+        }
+        v->trials[i] = (uint8_t)n;
+        return true;
     case KEY_CPU:
         return (v->cpu[i] = mt_cpu_find(val)) != NULL;
     case KEY_POLICY:
@@ -66,7 +99,7 @@ static bool decode_value(Key key, const char *val, Values *v, unsigned i)
 static int parse_word(char *word, Values *v, const char *name, unsigned lineno,
                       char *err, size_t errlen)
 {
-    char *eq = strchr(word, '='), *val, *save = NULL;
+    char *eq = strchr(word, '='), *val, *save = NULL, why[200];
     int key = -1;
 
     if (!eq) {
@@ -89,7 +122,11 @@ static int parse_word(char *word, Values *v, const char *name, unsigned lineno,
             return fail(err, errlen, name, lineno, "more than %d values for '%s'",
                         MAX_VALUES, word);
         }
-        if (!decode_value(key, val, v, v->n[key])) {
+        why[0] = '\0';
+        if (!decode_value(key, val, v, v->n[key], why, sizeof(why))) {
+            if (why[0]) {
+                return fail(err, errlen, name, lineno, "%s", why);
+            }
             return fail(err, errlen, name, lineno, "bad %s '%s'", word, val);
         }
         v->n[key]++;
@@ -124,17 +161,32 @@ int mt_scenario_parse_line(const char *line, const char *name, unsigned lineno,
             return -1;
         }
     }
-    if (!v.n[KEY_CPU] && !v.n[KEY_POLICY] && !v.n[KEY_BAR] && !v.n[KEY_S1] &&
-        !v.n[KEY_PATTERN] && !v.n[KEY_TOUCH]) {
-        return 0;   /* blank or comment */
+    for (unsigned k = 0; k < KEY__COUNT && !v.n[k]; k++) {
+        if (k == KEY__COUNT - 1) {
+            return 0;   /* blank or comment */
+        }
     }
     if (!v.n[KEY_TOUCH]) {
         v.touch[0] = MT_TOUCH_FIRST;
         v.touch[1] = MT_TOUCH_HIT;
         v.n[KEY_TOUCH] = 2;
     }
+    if (!v.n[KEY_PORT] || !v.n[KEY_TRIALS]) {
+        MtScenario d;
+
+        mt_scenario_defaults(&d);
+        if (!v.n[KEY_PORT]) {
+            v.port[0] = d.port;
+            strcpy(v.port_spec[0], d.port_spec);
+            v.n[KEY_PORT] = 1;
+        }
+        if (!v.n[KEY_TRIALS]) {
+            v.trials[0] = d.trials;
+            v.n[KEY_TRIALS] = 1;
+        }
+    }
     for (unsigned k = 0; k < KEY__COUNT; k++) {
-        if (!v.n[k]) {
+        if (!v.n[k] && !(OPTIONAL_KEYS & 1u << k)) {
             return fail(err, errlen, name, lineno, "missing key '%s'", key_names[k]);
         }
     }
@@ -144,8 +196,21 @@ int mt_scenario_parse_line(const char *line, const char *name, unsigned lineno,
             .cpu = v.cpu[idx[KEY_CPU]], .policy = v.policy[idx[KEY_POLICY]],
             .bar_prefetchable = v.bar[idx[KEY_BAR]], .s1_attr = v.s1[idx[KEY_S1]],
             .pattern = v.pattern[idx[KEY_PATTERN]], .touch = v.touch[idx[KEY_TOUCH]],
+            .port = v.port[idx[KEY_PORT]], .trials = v.trials[idx[KEY_TRIALS]],
         };
-        int k, ret = fn(opaque, &s, lineno);
+        int k, ret;
+
+        strcpy(s.port_spec, v.port_spec[idx[KEY_PORT]]);
+        if (!mt_window(&s)) {
+            return fail(err, errlen, name, lineno, "pattern %s runs on barlab-nic's push "
+                        "page, a prefetchable BAR: bar=pref, not bar=nonpref", s.pattern->name);
+        }
+        if (s.trials > 1 && s.pattern->target == MT_TARGET_BAR) {
+            return fail(err, errlen, name, lineno, "trials=%u: pattern %s has no device "
+                        "register to judge; trials repeat the register patterns "
+                        "(db_*, bf_*, mp_*, rc_*)", s.trials, s.pattern->name);
+        }
+        ret = fn(opaque, &s, lineno);
 
         if (ret) {
             return ret;

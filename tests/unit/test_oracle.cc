@@ -4,8 +4,13 @@
 // bursts gather) and invariants over every S1 attribute and pattern.
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "check.h"
 #include "oracle.h"
+#include "reorder.h"
 #include "rules.h"
+#include "speculate.h"
 
 namespace {
 
@@ -251,7 +256,9 @@ TEST_P(OracleAll, Consistent)
         for (int pol = 0; pol < MT_POLICY__COUNT; pol++) {
             for (unsigned i = 0; i < mt_pattern_count(); i++) {
                 const char *pat = mt_pattern_at(i)->name;
-                MtPrediction p = predict(cpu, MtPolicy(pol), pol != 0, s1, pat);
+                // Doorbell patterns run on the push page, a prefetchable BAR.
+                bool pref = pol != 0 || mt_pattern_at(i)->target == MT_TARGET_PUSH;
+                MtPrediction p = predict(cpu, MtPolicy(pol), pref, s1, pat);
                 MtAttrs a;
                 bool reserved =
                     mt_decode_mair(s1, mt_cpu_find(cpu)->mair_features, &a) != MT_OK;
@@ -316,6 +323,8 @@ TEST(OracleNames, PatternTableOrder)
         "dczva", "burst64_str_dmb", "memcpy_unaligned", "memset_unaligned",
         "ldp16", "ldnp16", "ldxr_stxr", "cas8", "ldadd8", "swp8", "stlr_ldar",
         "str8_pagecross", "prfm", "str8_dccvac", "str8_dccivac",
+        "db_nobarrier", "db_dmb_oshst", "db_dsb", "bf_copy64_db", "mp_flag",
+        "rc_read_spec",
     };
 
     ASSERT_EQ(mt_pattern_count(), sizeof(order) / sizeof(order[0]));
@@ -493,6 +502,186 @@ TEST(OracleShare, FwbForceWriteBackUsesTheChosenStageOneShareability)
         ASSERT_EQ(mt_predict(&s, &p), 0);
         EXPECT_EQ(p.share, MT_SH_OSH);
     }
+}
+
+// --- What the port's checker may report on the driver idioms -----------------
+
+MtScenario idiom(uint8_t policy, bool pref, uint8_t s1, const char *pattern, const char *port)
+{
+    MtScenario s = {};
+    char err[160];
+    s.cpu = mt_cpu_find("max");
+    s.policy = policy;
+    s.bar_prefetchable = pref;
+    s.s1_attr = s1;
+    s.pattern = mt_pattern_find(pattern);
+    EXPECT_NE(s.pattern, nullptr) << pattern;
+    EXPECT_EQ(mt_port_mode_parse(port, 0, &s.port, err, sizeof(err)), 0) << err;
+    snprintf(s.port_spec, sizeof(s.port_spec), "%s", port);
+    s.trials = 1;
+    return s;
+}
+
+std::string possible(const MtScenario &s)
+{
+    MtPrediction p;
+    char buf[MT_RULE_MASK_STR];
+    EXPECT_EQ(mt_predict(&s, &p), 0);
+    return mt_rule_mask_str(p.violations_possible, ",", buf);
+}
+
+TEST(OracleIdioms, TheStageTwoTypeHidesOrShowsTheMissingBarrier)
+{
+    struct {
+        const char *pattern;
+        const char *any_nc;     /* policy any, stage 1 Normal-NC */
+    } cases[] = {
+        { "db_nobarrier", "X3" }, { "db_dmb_oshst", "" }, { "db_dsb", "" },
+        { "bf_copy64_db", "X2" }, { "mp_flag", "X3" }, { "rc_read_spec", "X1" },
+    };
+    for (auto &c : cases) {
+        EXPECT_EQ(possible(idiom(MT_POLICY_ANY, true, 0x44, c.pattern, "reorder+speculate:1")),
+                  c.any_nc) << c.pattern;
+        /* Device-nGnRE at stage 2: no gathering, reordering or speculation. */
+        EXPECT_EQ(possible(idiom(MT_POLICY_DEVICE, true, 0x44, c.pattern, "reorder+speculate:1")),
+                  "") << c.pattern;
+        /* The port in exact mode models nothing. */
+        EXPECT_EQ(possible(idiom(MT_POLICY_ANY, true, 0x44, c.pattern, "exact")), "") << c.pattern;
+    }
+    /* Device-GRE gathers and reorders, but is never read speculatively. */
+    EXPECT_EQ(possible(idiom(MT_POLICY_ANY, true, 0x0c, "db_nobarrier", "reorder:3")), "X3");
+    EXPECT_EQ(possible(idiom(MT_POLICY_ANY, true, 0x0c, "rc_read_spec", "speculate:3")), "");
+    /* Gathering alone merges the copy with its doorbell, and reorders nothing. */
+    EXPECT_EQ(possible(idiom(MT_POLICY_ANY, true, 0x44, "bf_copy64_db", "gather")), "X2");
+    EXPECT_EQ(possible(idiom(MT_POLICY_ANY, true, 0x44, "db_nobarrier", "gather")), "");
+    /* BAR0: the RFC's policy keeps it Device, 6.9's makes it Normal-NC. */
+    EXPECT_EQ(possible(idiom(MT_POLICY_PREFETCHABLE, false, 0x44, "rc_read_spec", "speculate:3")), "");
+    EXPECT_EQ(possible(idiom(MT_POLICY_ANY, false, 0x44, "rc_read_spec", "speculate:3")), "X1");
+    /* The plain patterns run where nothing is declared. */
+    EXPECT_EQ(possible(idiom(MT_POLICY_ANY, true, 0x44, "burst64_str", "reorder+speculate:9")), "");
+}
+
+TEST(OracleIdioms, DoorbellPatternsNeedThePushPage)
+{
+    MtScenario s = idiom(MT_POLICY_ANY, false, 0x44, "db_nobarrier", "reorder:1");
+    MtPrediction p;
+    EXPECT_EQ(mt_window(&s), nullptr);
+    EXPECT_EQ(mt_predict(&s, &p), -1);
+    s.bar_prefetchable = true;
+    ASSERT_NE(mt_window(&s), nullptr);
+    EXPECT_STREQ(mt_window(&s)->device, "nic");
+    EXPECT_EQ(mt_window(&s)->bar, 2u);
+}
+
+// The port's own models (gather, reorder, speculate) and its checker, as
+// hw/barlab/port.c chains them, fed the pattern's accesses under many
+// seeds: what they report must be what the oracle says is possible, no
+// more (never a verdict it rules out) and no less (each possible rule for
+// some seed).
+struct Port {
+    MtGather g;
+    MtReorder r;
+    MtSpeculate sp;
+    MtChecker c;
+    bool reorder, speculate;
+    uint32_t seen = 0;
+};
+
+void port_judge(void *opaque, const MtTxn *txn, uint8_t *data)
+{
+    Port *p = static_cast<Port *>(opaque);
+    MtTxn t = *txn;
+
+    p->seen |= mt_check_judge(&p->c, &t);
+    if (!(txn->flags & (MT_TXN_WRITE | MT_TXN_SPECULATIVE)) && p->speculate) {
+        MtAccess a = {};
+        MtSpecRead spec[MT_SPEC_MAX_READS];
+        a.addr = txn->addr;
+        a.size = txn->size;
+        a.attr = txn->attr;
+        a.seq = txn->seq_first;
+        a.epoch = txn->epoch_first;
+        unsigned n = mt_spec_reads(&p->sp, &a, spec);
+        for (unsigned i = 0; i < n; i++) {
+            MtTxn st;
+            mt_txn_from_access(&a, &st);
+            st.addr = spec[i].addr;
+            st.size = spec[i].size;
+            st.flags |= MT_TXN_SPECULATIVE;
+            p->seen |= mt_check_judge(&p->c, &st);
+        }
+    }
+    (void)data;
+}
+
+uint32_t run_port(const MtScenario &s, const MtPrediction &pred, uint64_t seed)
+{
+    const MtWindow *w = mt_window(&s);
+    MtExpect expect[3];
+    Port *p = new Port();
+    MtAccess tmpl = {};
+
+    for (unsigned i = 0; i < w->nexpect; i++) {
+        expect[i] = w->expect[i];
+        expect[i].lo += w->page_offset;
+        expect[i].hi += w->page_offset;
+    }
+    p->reorder = s.port.reorder;
+    p->speculate = s.port.speculate;
+    mt_check_init(&p->c, expect, w->nexpect);
+    mt_reorder_init(&p->r, seed, 8, port_judge, p);
+    mt_spec_init(&p->sp, seed ^ 0x5eed5bec, 64, 4096);
+    mt_gather_init(&p->g, 4, 64, 0, p->reorder ? mt_reorder_push : port_judge,
+                   p->reorder ? static_cast<void *>(&p->r) : static_cast<void *>(p));
+    tmpl.attr = static_cast<uint8_t>(pred.combined_mair);
+    tmpl.addr = w->page_offset;
+    mt_pattern_run(s.pattern, s.pattern->ninsns, &tmpl, &p->g);
+    mt_gather_flush(&p->g, MT_FLUSH_STOP, 0);
+    if (p->reorder) {
+        mt_reorder_drain(&p->r);
+    }
+    uint32_t seen = p->seen;
+    delete p;
+    return seen;
+}
+
+TEST(OracleIdioms, ThePortsModelsFindWhatIsPossibleAndNothingElse)
+{
+    const char *pats[] = { "db_nobarrier", "db_dmb_oshst", "db_dsb", "bf_copy64_db",
+                           "mp_flag", "rc_read_spec" };
+    const char *ports[] = { "gather", "reorder:0", "speculate:0", "reorder+speculate:0" };
+    const uint8_t s1s[] = { 0x04, 0x0c, 0x44 };
+    unsigned checked = 0;
+
+    for (const char *pat : pats) {
+        for (const char *port : ports) {
+            for (uint8_t s1 : s1s) {
+                for (uint8_t policy : { MT_POLICY_DEVICE, MT_POLICY_ANY }) {
+                    for (bool pref : { true, false }) {
+                        MtScenario s = idiom(policy, pref, s1, pat, port);
+                        MtPrediction pred;
+                        uint32_t seen = 0;
+                        char a[MT_RULE_MASK_STR], b[MT_RULE_MASK_STR];
+
+                        if (!mt_window(&s)) {
+                            continue;
+                        }
+                        ASSERT_EQ(mt_predict(&s, &pred), 0);
+                        for (uint64_t seed = 0; seed < 64; seed++) {
+                            seen |= run_port(s, pred, seed);
+                        }
+                        EXPECT_EQ(seen, pred.violations_possible)
+                            << pat << " " << port << " s1=" << int(s1) << " policy=" << int(policy)
+                            << " pref=" << pref << ": the models saw "
+                            << mt_rule_mask_str(seen, ",", a) << ", the oracle says "
+                            << mt_rule_mask_str(pred.violations_possible, ",", b);
+                        checked++;
+                    }
+                }
+            }
+        }
+    }
+    EXPECT_GT(checked, 100u);
 }
 
 } // namespace

@@ -108,7 +108,47 @@ INSTANTIATE_TEST_SUITE_P(Lines, ScenarioBad, ::testing::Values(
     Bad{ "cpu=max policy=any bar=pref s1=0x44", "missing key 'pattern'" },
     Bad{ "cpu=max cpu=max policy=any bar=pref s1=0x44 pattern=str8", "given twice" },
     Bad{ "cpu=max policy=any bar=pref s1 pattern=str8", "expected key=value" },
-    Bad{ "cpu=max policy= bar=pref s1=0x44 pattern=str8", "no value for 'policy'" }));
+    Bad{ "cpu=max policy= bar=pref s1=0x44 pattern=str8", "no value for 'policy'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=db_dsb port=shuffle",
+         "port-mode must be exact, gather or reorder[:SEED], speculate[:SEED] or "
+         "reorder+speculate[:SEED], not 'shuffle'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=db_dsb port=reorder:x",
+         "port-mode 'reorder:x': its seed must be a number from 0 to 2^64-1, not 'x'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=db_dsb port=reorder:18446744073709551616",
+         "its seed must be a number" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=db_dsb port=gather:3", "gather takes no seed" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=db_dsb trials=0",
+         "trials must be a number from 1 to 16, not '0'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=db_dsb trials=17", "not '17'" },
+    Bad{ "cpu=max policy=any bar=pref s1=0x44 pattern=str8 trials=4", "trials=4: pattern str8" },
+    Bad{ "cpu=max policy=any bar=nonpref s1=0x44 pattern=db_nobarrier",
+         "pattern db_nobarrier runs on barlab-nic's push page" }));
+
+TEST(Scenario, PortAndTrials)
+{
+    Got g;
+    std::string err;
+    ASSERT_EQ(parse("cpu=max policy=any bar=pref s1=0x44 pattern=db_nobarrier touch=first "
+                    "port=exact,reorder:0x10,reorder+speculate:7 trials=8", g, err), 0) << err;
+    ASSERT_EQ(g.v.size(), 3u);
+    EXPECT_STREQ(g.v[0].port_spec, "exact");
+    EXPECT_FALSE(g.v[0].port.gather);
+    EXPECT_STREQ(g.v[1].port_spec, "reorder:0x10");
+    EXPECT_TRUE(g.v[1].port.reorder);
+    EXPECT_FALSE(g.v[1].port.speculate);
+    EXPECT_EQ(g.v[1].port.seed, 16u);
+    EXPECT_TRUE(g.v[2].port.reorder && g.v[2].port.speculate);
+    EXPECT_EQ(g.v[2].port.seed, 7u);
+    for (auto &s : g.v) {
+        EXPECT_EQ(s.trials, 8u);
+    }
+    g.v.clear();
+    ASSERT_EQ(parse("cpu=max policy=any bar=pref s1=0x44 pattern=str8 touch=first", g, err), 0);
+    ASSERT_EQ(g.v.size(), 1u);
+    EXPECT_STREQ(g.v[0].port_spec, "gather");
+    EXPECT_TRUE(g.v[0].port.gather && !g.v[0].port.reorder);
+    EXPECT_EQ(g.v[0].trials, 1u);
+}
 
 TEST(ScenarioFile, TheShippedFilesParse)
 {

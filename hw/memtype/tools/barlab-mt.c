@@ -372,7 +372,8 @@ static bool same_row(const MtScenario *a, const MtScenario *b)
 {
     return a->cpu == b->cpu && a->bar_prefetchable == b->bar_prefetchable &&
            a->s1_attr == b->s1_attr && a->pattern == b->pattern &&
-           a->touch == b->touch;
+           a->touch == b->touch && !strcmp(a->port_spec, b->port_spec) &&
+           a->trials == b->trials;
 }
 
 /*
@@ -422,6 +423,26 @@ static void print_oracle_json_outcome(const MtScenario *s, const MtPrediction *p
     }
 }
 
+/*
+ * Where the cell runs and what the port's checker may say about it: the
+ * port mode, the trials, the device window, the rules it may report.
+ */
+static void print_oracle_json_port(const MtScenario *s, const MtPrediction *p)
+{
+    const MtWindow *w = mt_window(s);
+    unsigned n = 0;
+
+    printf(",\"port\":\"%s\",\"trials\":%u,\"device\":\"%s\",\"device_bar\":%u,"
+           "\"window\":\"%s\",\"window_offset\":%u,\"violations_possible\":[",
+           s->port_spec, s->trials, w->device, w->bar, w->name, w->page_offset);
+    for (unsigned r = MT_RULE_VERDICT_FIRST; r <= MT_RULE_VERDICT_LAST; r++) {
+        if (p->violations_possible >> r & 1) {
+            printf("%s\"%s\"", n++ ? "," : "", mt_rule(r)->id);
+        }
+    }
+    printf("]");
+}
+
 static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
 {
     char sum[64];
@@ -439,6 +460,7 @@ static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
         printf("null");
     }
     print_oracle_json_outcome(s, p);
+    print_oracle_json_port(s, p);
     printf(",\"fault\":\"%s\",\"may_gather\":%s,\"rules\":[\"%s\",\"%s\"],"
            "\"summary\":\"%s\",\"txns\":[",
            p->refused ? "kvm-refused" : p->outcome == MT_OUT_UNDEFINED ? "undefined" :

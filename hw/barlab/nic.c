@@ -89,6 +89,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(BarlabNicState, BARLAB_NIC)
 #define PUSH_SLOT_SIZE          64
 #define PUSH_DOORBELL           0x000
 #define PUSH_STATUS             0x008
+#define PUSH_SLOT_DOORBELL      0x010   /* write k: run what slot k holds */
+#define PUSH_SLOTS              (PUSH_PAGE_SIZE / PUSH_SLOT_SIZE - 1)
 
 /* TX descriptor: 64 bytes, little endian */
 #define DESC_SIZE               64
@@ -103,6 +105,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(BarlabNicState, BARLAB_NIC)
 #define OP_SEND                 1
 #define DFLAG_COMPLETION        (1u << 0)
 #define DFLAG_INLINE_DATA       (1u << 1)
+#define DFLAG_HOLD              (1u << 2)   /* waits for SLOT_DOORBELL */
 
 /* Completion: 16 bytes */
 #define CQE_SIZE                16
@@ -128,14 +131,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(BarlabNicState, BARLAB_NIC)
 enum {
     CNT_TX_FRAMES, CNT_TX_INLINE, CNT_TX_FALLBACK, CNT_TX_NOPS,
     CNT_COMPLETIONS, CNT_RX_FRAMES, CNT_RX_DROPPED, CNT_ERRORS,
-    CNT_TX_LATE, CNT_DMA_ERRORS,
+    CNT_TX_LATE, CNT_DMA_ERRORS, CNT_TX_STALE,
     CNT_COUNT,
 };
 
 static const char *const barlab_nic_counter_names[CNT_COUNT] = {
     "tx-frames", "tx-inline", "tx-fallback", "tx-nops",
     "completions", "rx-frames", "rx-dropped", "errors",
-    "tx-late", "dma-errors",
+    "tx-late", "dma-errors", "tx-stale",
 };
 
 typedef struct BarlabNicRing {
@@ -155,7 +158,7 @@ struct BarlabNicState {
     BarlabPortConf port_conf;
     uint64_t push_size;
     bool push_status_rc;        /* push-page STATUS reads clear (a bug) */
-    MtExpect expect[3];         /* doorbells, descriptor heads, status */
+    MtExpect expect[4];         /* doorbells, heads, slot doorbells, status */
     MtExpect regs_expect[3];    /* BAR0: status, TX and RX tail doorbells */
 
     uint32_t ctrl;
@@ -165,6 +168,9 @@ struct BarlabNicState {
     BarlabNicRing tx, rx, cq;
     bool cq_phase;
     bool resetting;             /* flushed push writes are dropped */
+    /* What each push slot holds, and its bytes written since it last rang */
+    uint8_t *slot_mem;          /* push-size bytes, by BAR2 offset */
+    uint64_t *slot_written;     /* one byte mask per 64-byte slot */
 
     uint64_t counters[CNT_COUNT];
 };
@@ -410,17 +416,25 @@ static bool barlab_nic_push_late(BarlabNicState *s, uint32_t index)
     return true;
 }
 
-/* A piece of one slot: whole, the header (a doorbell), or the rest. */
-static void barlab_nic_push_slot(BarlabNicState *s, hwaddr off,
+/*
+ * A piece of the slot at BAR2 offset @slot: whole, the header (a
+ * doorbell), or the rest.  Every piece is kept in the slot; a copy with
+ * FLAGS.hold stays there until its SLOT_DOORBELL.
+ */
+static void barlab_nic_push_slot(BarlabNicState *s, hwaddr slot, hwaddr off,
                                  const uint8_t *data, unsigned size)
 {
+    uint64_t *written = &s->slot_written[slot / PUSH_SLOT_SIZE];
     uint32_t index;
 
-    if (off || size < DESC_LEN) {
+    memcpy(s->slot_mem + slot + off, data, size);
+    *written |= MAKE_64BIT_MASK(off, size);
+    if (off || size < DESC_LEN || (data[DESC_FLAGS] & DFLAG_HOLD)) {
         /* Other pieces of a split descriptor carry nothing the ring lacks. */
         return;
     }
-    /* opcode, flags and index arrived */
+    /* opcode, flags and index arrived: the slot rings */
+    *written = 0;
     index = lduw_le_p(data + DESC_INDEX);
     if (!barlab_nic_tx_ready(s, index) || barlab_nic_push_late(s, index)) {
         return;
@@ -433,11 +447,62 @@ static void barlab_nic_push_slot(BarlabNicState *s, hwaddr off,
     }
 }
 
-static void barlab_nic_push_control(BarlabNicState *s, hwaddr off,
-                                    const uint8_t *data, unsigned size)
+/*
+ * SLOT_DOORBELL: run what slot @k of the page at @page holds.  Only a slot
+ * whose 64 bytes were all written since it last rang holds the descriptor
+ * the driver copied there; anything less means the doorbell overtook
+ * (part of) the copy.  The device cannot wait for bytes it does not know
+ * are coming: it runs what the slot holds, a stale or partial descriptor,
+ * and counts it in TX_STALE.
+ */
+static void barlab_nic_slot_doorbell(BarlabNicState *s, hwaddr page,
+                                     uint32_t k)
+{
+    hwaddr slot = page + PUSH_SLOT_SIZE * (k + 1);
+    uint64_t *written;
+    const uint8_t *desc;
+    uint32_t index;
+
+    if (k >= PUSH_SLOTS) {
+        barlab_nic_guest_error(s, STATUS_PUSH_ERROR, "slot doorbell for "
+                               "slot %u: a push page has %u slots", k,
+                               PUSH_SLOTS);
+        return;
+    }
+    written = &s->slot_written[slot / PUSH_SLOT_SIZE];
+    desc = s->slot_mem + slot;
+    index = lduw_le_p(desc + DESC_INDEX);
+    trace_barlab_nic_slot_doorbell(k, index, ctpop64(*written));
+    if (*written != UINT64_MAX) {
+        s->counters[CNT_TX_STALE]++;
+        barlab_nic_guest_error(s, STATUS_TX_ERROR, "slot %u rang with %d of "
+                               "its 64 bytes written since it last rang: the "
+                               "doorbell overtook the descriptor; running "
+                               "what the slot holds (descriptor %u)", k,
+                               ctpop64(*written), index);
+    }
+    *written = 0;
+    if (!barlab_nic_tx_ready(s, index)) {
+        return;
+    }
+    if (((index - s->tx.head) & (s->tx.size - 1)) >= s->tx.size / 2) {
+        /* an old descriptor the device already ran: run it again */
+        barlab_nic_execute(s, desc, true);
+        return;
+    }
+    barlab_nic_tx_inline(s, desc);
+}
+
+static void barlab_nic_push_control(BarlabNicState *s, hwaddr page,
+                                    hwaddr off, const uint8_t *data,
+                                    unsigned size)
 {
     if (off == PUSH_DOORBELL && (size == 4 || size == 8)) {
         barlab_nic_tx_doorbell(s, ldl_le_p(data));
+        return;
+    }
+    if (off == PUSH_SLOT_DOORBELL && size == 4) {
+        barlab_nic_slot_doorbell(s, page, ldl_le_p(data));
         return;
     }
     barlab_nic_guest_error(s, STATUS_PUSH_ERROR, "push page write of %u "
@@ -461,10 +526,11 @@ static void barlab_nic_push_write(void *opaque, hwaddr addr,
                              PUSH_SLOT_SIZE);
         off = addr % PUSH_PAGE_SIZE;
         if (off < PUSH_SLOT_SIZE) {
-            barlab_nic_push_control(s, off, data, piece_end - addr);
+            barlab_nic_push_control(s, addr - off, off, data,
+                                    piece_end - addr);
         } else {
-            barlab_nic_push_slot(s, off % PUSH_SLOT_SIZE, data,
-                                 piece_end - addr);
+            barlab_nic_push_slot(s, QEMU_ALIGN_DOWN(addr, PUSH_SLOT_SIZE),
+                                 off % PUSH_SLOT_SIZE, data, piece_end - addr);
         }
         data += piece_end - addr;
         addr = piece_end;
@@ -582,6 +648,9 @@ static void barlab_nic_reset_state(BarlabNicState *s)
     memset(&s->rx, 0, sizeof(s->rx));
     memset(&s->cq, 0, sizeof(s->cq));
     s->cq_phase = true;
+    memset(s->slot_mem, 0, s->push_size);
+    memset(s->slot_written, 0,
+           s->push_size / PUSH_SLOT_SIZE * sizeof(*s->slot_written));
 }
 
 static uint64_t barlab_nic_reg_read(void *opaque, hwaddr addr, unsigned size)
@@ -872,7 +941,8 @@ static unsigned barlab_nic_declare_regs(BarlabNicState *s)
  * declarations.  Each page's DOORBELL must arrive alone; it and the first
  * 8 bytes of every slot (opcode, flags, INDEX: a doorbell when a copy is
  * split) are ordered: nothing the program wrote before may arrive after
- * them.  STATUS is read-sensitive only when it is read-to-clear.
+ * them.  SLOT_DOORBELL is both.  STATUS is read-sensitive only when it is
+ * read-to-clear.
  */
 static unsigned barlab_nic_declare(BarlabNicState *s, unsigned pages)
 {
@@ -884,14 +954,19 @@ static unsigned barlab_nic_declare(BarlabNicState *s, unsigned pages)
         0, 8, MT_EXPECT_ORDERED, "doorbell or descriptor head",
         PUSH_SLOT_SIZE, pages * (PUSH_PAGE_SIZE / PUSH_SLOT_SIZE),
     };
-    if (!s->push_status_rc) {
-        return 2;
-    }
     s->expect[2] = (MtExpect) {
+        PUSH_SLOT_DOORBELL, PUSH_SLOT_DOORBELL + 4,
+        MT_EXPECT_NO_GATHER | MT_EXPECT_ORDERED, "slot doorbell",
+        PUSH_PAGE_SIZE, pages,
+    };
+    if (!s->push_status_rc) {
+        return 3;
+    }
+    s->expect[3] = (MtExpect) {
         PUSH_STATUS, PUSH_STATUS + 4, MT_EXPECT_NO_SPEC_READ,
         "status (read to clear)", PUSH_PAGE_SIZE, pages,
     };
-    return 3;
+    return 4;
 }
 
 static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
@@ -954,6 +1029,8 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
                           object_get_typename(OBJECT(s)), dev->id,
                           &dev->mem_reentrancy_guard, s);
     qemu_format_nic_info_str(qemu_get_queue(s->nic), s->conf.macaddr.a);
+    s->slot_mem = g_malloc0(s->push_size);
+    s->slot_written = g_new0(uint64_t, s->push_size / PUSH_SLOT_SIZE);
     barlab_nic_reset_state(s);
 }
 
@@ -965,6 +1042,8 @@ static void barlab_nic_exit(PCIDevice *pdev)
     msix_uninit(pdev, &s->regs_port.mr, &s->regs_port.mr);
     barlab_port_cleanup(&s->regs_port);
     barlab_port_cleanup(&s->push_port);
+    g_free(s->slot_mem);
+    g_free(s->slot_written);
 }
 
 /*

@@ -150,7 +150,8 @@ static const MtPattern patterns[] = {
  * The windows the patterns run in.  nic-push: each 4 KiB push page of
  * barlab-nic as barlab_nic_declare() (hw/barlab/nic.c) declares it with
  * push-status-rc=on, the matrix's setting: DOORBELL alone (X2), DOORBELL
- * and every slot's first 8 bytes ordered (X3), STATUS read-to-clear (X1).
+ * and every slot's first 8 bytes ordered (X3), SLOT_DOORBELL both,
+ * STATUS read-to-clear (X1).
  * gpu-regs: barlab-gpu's BAR0 EVENTS line (hw/barlab/gpu.c): EVENTS at
  * +8 read-to-clear.
  */
@@ -158,9 +159,10 @@ static const MtPattern patterns[] = {
 static const MtWindow windows[] = {
     { "gpu-vram", "gpu", 2, 0, 0, { { 0 } } },
     { "gpu-scratch", "gpu", 0, 0, 0, { { 0 } } },
-    { "nic-push", "nic", 2, 0, 3, {
+    { "nic-push", "nic", 2, 0, 4, {
         { 0, 8, MT_EXPECT_NO_GATHER, "DOORBELL", 0, 0 },
         { 0, 8, MT_EXPECT_ORDERED, "DOORBELL or descriptor head", 64, PUSH_SLOTS },
+        { 0x10, 0x14, MT_EXPECT_NO_GATHER | MT_EXPECT_ORDERED, "SLOT_DOORBELL", 0, 0 },
         { 8, 12, MT_EXPECT_NO_SPEC_READ, "STATUS (read to clear)", 0, 0 } } },
     { "gpu-regs", "gpu", 0, 0x200, 1, {
         { 8, 12, MT_EXPECT_NO_SPEC_READ, "EVENTS (read to clear)", 0, 0 } } },
@@ -222,6 +224,18 @@ unsigned mt_pattern_count(void)
 const MtPattern *mt_pattern_at(unsigned i)
 {
     return i < ARRAY_SIZE(patterns) ? &patterns[i] : NULL;
+}
+
+/* What `barlab-mt patterns` prints for MtPattern.target. */
+const char *mt_target_name(unsigned target)
+{
+    static const char *const names[] = {
+        [MT_TARGET_BAR] = "bar",
+        [MT_TARGET_PUSH] = "push",
+        [MT_TARGET_RC] = "rc",
+    };
+
+    return target < ARRAY_SIZE(names) ? names[target] : "?";
 }
 
 const MtPattern *mt_pattern_find(const char *name)

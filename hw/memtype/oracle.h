@@ -120,7 +120,7 @@ typedef struct {
     unsigned bar;
     uint32_t page_offset;
     unsigned nexpect;
-    MtExpect expect[3];
+    MtExpect expect[4];
 } MtWindow;
 
 typedef struct {
@@ -215,6 +215,7 @@ typedef struct {
 unsigned mt_pattern_count(void);
 const MtPattern *mt_pattern_at(unsigned i);
 const MtPattern *mt_pattern_find(const char *name);
+const char *mt_target_name(unsigned target);
 const MtCpu *mt_cpu_find(const char *name);
 const char *mt_outcome_name(unsigned outcome);
 unsigned mt_cpu_count(void);

@@ -249,4 +249,52 @@ pattern str8_dccivac
     dc      civac, x0
     done
 
+/*
+ * The register patterns: x0 is the window (a push page of barlab-nic, or
+ * barlab-gpu's EVENTS line), offsets as in the oracle's table.
+ */
+
+/* A 64-byte descriptor as eight STR X of x3..x10 at [x0, #\off]. */
+.macro descriptor off
+    str4    \off, x3, x4, x5, x6
+    str4    \off + 32, x7, x8, x9, x10
+.endm
+
+pattern db_nobarrier
+    touch
+    descriptor 0x40
+    str     w3, [x0]
+    done
+
+pattern db_dmb_oshst
+    touch
+    descriptor 0x40
+    dmb     oshst
+    str     w3, [x0]
+    done
+
+pattern db_dsb
+    touch
+    descriptor 0x40
+    dsb     st
+    str     w3, [x0]
+    done
+
+pattern bf_copy64_db
+    touch
+    descriptor 0
+    done
+
+pattern mp_flag
+    touch
+    str     x3, [x0, #0x50]
+    str     x3, [x0, #0x80]
+    done
+
+pattern rc_read_spec
+    touch
+    ldr     w12, [x0]
+    ldr     w12, [x0, #8]
+    done
+
 matrix_patterns_end:

@@ -36,17 +36,35 @@
  * outcome=kvm-run-efault (and KVM's ESR_EL2 as a record) after the
  * cell's begin.
  *
+ * The register patterns (the oracle's MT_TARGET_PUSH and MT_TARGET_RC:
+ * db_*, bf_copy64_db, mp_flag, rc_read_spec) run on barlab-nic's push
+ * pages (BAR2), or, rc_read_spec with bar=0, on barlab-gpu's BAR0 EVENTS
+ * lines; each runs trials= times, trial t in its own window: the push page
+ * nic + 4 KiB * (idiom * trials + t), or the EVENTS line 0x200 + 128 * t.
+ * Every trial is a CELL_BEGIN record of its own window, so the report
+ * tells the trials' transactions apart; one CELL_END ends the cell.
+ *
  * Under bare QEMU (-kernel, -M virt,virtualization=on) the EL2 part finds
  * the GPU on PCI and drops to EL1 with no stage 2, as l2smoke does.
  *
  * Arguments: mair=0xNN touch=first|hit base=0xOFFSET patterns=NAME,NAME,...
- * (base: an 8 KiB-aligned group of the VRAM BAR).
+ * [bar=2|0] [nic=0xOFFSET] [trials=N]
+ * (base: an 8 KiB-aligned group of barlab-gpu's BAR bar=, default 2, the
+ * VRAM; on BAR0 the group lies in the scratch window; nic: a 4 KiB-aligned
+ * offset in barlab-nic's push BAR; trials: 1-16, default 1).
  */
 #include "libpl.h"
 
 #define GPU_VENDOR 0x1234
 #define GPU_DEVICE 0xba01
 #define GPU_VRAM_BAR 2
+#define GPU_REGS_BAR 0
+#define GPU_EVENTS_LINE 0x200   /* BAR0: EVENTS_ID, then EVENTS (read to clear) at +8 */
+#define GPU_EVENTS_STRIDE 128   /* trial t's EVENTS line; the line after it is empty */
+#define NIC_VENDOR 0x1234
+#define NIC_DEVICE 0xba02
+#define NIC_PUSH_BAR 2
+#define MAX_TRIALS 16
 
 /* MAIR_EL1 slots */
 #define IDX_RAM 0               /* Normal WB RAWA */
@@ -78,29 +96,41 @@
     X(dczva) X(burst64_str_dmb) X(memcpy_unaligned) X(memset_unaligned) \
     X(ldp16) X(ldnp16) X(ldxr_stxr) X(cas8) X(ldadd8) X(swp8)           \
     X(stlr_ldar) X(str8_pagecross) X(prfm) X(str8_dccvac) X(str8_dccivac)
+/* ... then the register patterns, which follow them in the table. */
+#define MATRIX_IDIOMS(X)                                                \
+    X(db_nobarrier) X(db_dmb_oshst) X(db_dsb) X(bf_copy64_db) X(mp_flag) \
+    X(rc_read_spec)
 
 typedef u64 pattern_fn(u64 slot, u64 prime, u64 tag);
 #define DECLARE_PATTERN(name) pattern_fn matrix_##name;
 MATRIX_PATTERNS(DECLARE_PATTERN)
+MATRIX_IDIOMS(DECLARE_PATTERN)
 extern char matrix_patterns_begin[], matrix_patterns_end[];
 
 static const struct pattern {
     const char *name;
     pattern_fn *run;
+    bool idiom;                 /* runs on a device's registers, in trials */
 } patterns[] = {
-#define PATTERN_ENTRY(name) { #name, matrix_##name },
+#define PATTERN_ENTRY(name) { #name, matrix_##name, false },
+#define IDIOM_ENTRY(name) { #name, matrix_##name, true },
     MATRIX_PATTERNS(PATTERN_ENTRY)
+    MATRIX_IDIOMS(IDIOM_ENTRY)
 };
+#define COUNT_ONE(name) + 1
+#define N_SLOT_PATTERNS (0 MATRIX_PATTERNS(COUNT_ONE))
+#define FIRST_IDIOM N_SLOT_PATTERNS
 
 static struct {
-    u64 mair, base;
+    u64 mair, base, nic;
+    unsigned bar, trials;
     bool hit;
     unsigned ncells;
     u8 cells[MAX_CELLS];        /* pattern indices, in the order given */
 } cfg;
 
 /* Slots 0-14 of page 0, then 17-30 of page 1 (15, 31: priming; 16: the crossing). */
-_Static_assert(ARRAY_SIZE(patterns) + 2 < 2 * PRIME_SLOT + 1, "patterns fit in a group");
+_Static_assert(N_SLOT_PATTERNS + 2 < 2 * PRIME_SLOT + 1, "patterns fit in a group");
 
 static volatile struct {
     bool taken;
@@ -195,9 +225,13 @@ static void parse_patterns(char *list)
     }
 }
 
-enum { KEY_MAIR, KEY_TOUCH, KEY_BASE, KEY_PATTERNS, KEY__COUNT };
-static const char *const keys[KEY__COUNT] = { "mair", "touch", "base", "patterns" };
-#define USAGE "mair=0xNN touch=first|hit base=0xOFFSET patterns=NAME,NAME,..."
+enum { KEY_MAIR, KEY_TOUCH, KEY_BASE, KEY_PATTERNS, KEY_BAR, KEY_NIC, KEY_TRIALS, KEY__COUNT };
+static const char *const keys[KEY__COUNT] = {
+    "mair", "touch", "base", "patterns", "bar", "nic", "trials",
+};
+#define REQUIRED_KEYS (1u << KEY_MAIR | 1u << KEY_TOUCH | 1u << KEY_BASE | 1u << KEY_PATTERNS)
+#define USAGE "mair=0xNN touch=first|hit base=0xOFFSET patterns=NAME,NAME,... " \
+              "[bar=2|0] [nic=0xOFFSET] [trials=N]"
 
 static void parse_args(const char *args)
 {
@@ -210,6 +244,8 @@ static void parse_args(const char *args)
         matrix_error("arguments longer than %zu bytes", sizeof(buf) - 1);
     }
     memcpy(buf, args, len);
+    cfg.bar = GPU_VRAM_BAR;
+    cfg.trials = 1;
     while ((word = cut(&p, ' '))) {
         char *val = word;
 
@@ -242,6 +278,21 @@ static void parse_args(const char *args)
         case KEY_BASE:
             cfg.base = parse_number(word, val, ~0ull);
             break;
+        case KEY_BAR:
+            cfg.bar = (unsigned)parse_number(word, val, GPU_VRAM_BAR);
+            if (cfg.bar != GPU_VRAM_BAR && cfg.bar != GPU_REGS_BAR) {
+                matrix_error("bad bar=%s (2: the VRAM, 0: the registers)", val);
+            }
+            break;
+        case KEY_NIC:
+            cfg.nic = parse_number(word, val, ~0ull);
+            break;
+        case KEY_TRIALS:
+            cfg.trials = (unsigned)parse_number(word, val, MAX_TRIALS);
+            if (!cfg.trials) {
+                matrix_error("bad trials=%s (1 to %d)", val, MAX_TRIALS);
+            }
+            break;
         default:
             parse_patterns(val);
             if (!cfg.ncells) {
@@ -251,13 +302,23 @@ static void parse_args(const char *args)
         }
     }
     for (key = 0; key < KEY__COUNT; key++) {
-        if (!(seen & 1u << key)) {
+        if ((REQUIRED_KEYS & 1u << key) && !(seen & 1u << key)) {
             matrix_error("missing %s= (wants " USAGE ")", keys[key]);
         }
     }
 }
 
-static void map_memory(const struct barlab_boot_bar *vram)
+/* Map @bar with the attribute under test, if it is there. */
+static void map_bar(u64 *root, const struct barlab_boot_bar *bar)
+{
+    if (bar) {
+        pt_map(root, bar->ipa, bar->ipa, ALIGN_UP(bar->size, SZ_2M),
+               S1_ATTRIDX(IDX_VRAM) | PT_SH(SH_ISH) | PT_AF | S1_PXN | S1_UXN);
+    }
+}
+
+static void map_memory(const struct barlab_boot_bar *gpu, const struct barlab_boot_bar *regs,
+                       const struct barlab_boot_bar *push)
 {
     u64 *root = pt_alloc();
     u64 uart = boot_info->uart & ~(SZ_2M - 1);
@@ -267,8 +328,11 @@ static void map_memory(const struct barlab_boot_bar *vram)
            S1_ATTRIDX(IDX_RAM) | PT_SH(SH_ISH) | PT_AF);
     pt_map(root, uart, uart, SZ_2M,
            S1_ATTRIDX(IDX_UART) | PT_AF | S1_PXN | S1_UXN);
-    pt_map(root, vram->ipa, vram->ipa, ALIGN_UP(vram->size, SZ_2M),
-           S1_ATTRIDX(IDX_VRAM) | PT_SH(SH_ISH) | PT_AF | S1_PXN | S1_UXN);
+    map_bar(root, gpu);
+    if (regs != gpu) {
+        map_bar(root, regs);
+    }
+    map_bar(root, push);
     el1_mmu_enable(root, MAIR_RAM << (8 * IDX_RAM) | MAIR_UART << (8 * IDX_UART) |
                    cfg.mair << (8 * IDX_VRAM));
 }
@@ -287,22 +351,62 @@ static u64 slot_of(u64 group, unsigned k)
     return group + SLOT * (k < PRIME_SLOT ? k : k + 2);
 }
 
+/* The BARs a run uses: barlab-gpu's for the slot patterns, the registers' for the others. */
+static struct {
+    const struct barlab_boot_bar *gpu, *regs, *push;
+} bars;
+
+/*
+ * Where trial @t of register pattern @k runs, in the BAR *@bar: its
+ * window and the bytes it may touch.
+ */
+static u64 idiom_window(unsigned k, unsigned t, const struct barlab_boot_bar **bar,
+                        u64 *lo, u64 *hi)
+{
+    u64 w;
+
+    if (matrix_rc_read_spec == patterns[k].run && cfg.bar == GPU_REGS_BAR) {
+        *bar = bars.regs;
+        w = bars.regs->ipa + GPU_EVENTS_LINE + GPU_EVENTS_STRIDE * t;
+        *lo = w;
+        *hi = w + GPU_EVENTS_STRIDE;
+        return w;
+    }
+    *bar = bars.push;
+    w = bars.push->ipa + cfg.nic + SZ_4K * ((k - FIRST_IDIOM) * cfg.trials + t);
+    *lo = w;
+    *hi = w + SZ_4K;
+    return w;
+}
+
 static void run_cell(const struct barlab_boot_bar *vram, u64 group, unsigned k)
 {
     const struct pattern *pat = &patterns[k];
-    u64 slot = slot_of(group, k), prime = (slot & ~(SZ_4K - 1)) + SLOT * PRIME_SLOT;
-    u64 lo = slot, hi = slot + SLOT, status;
+    const struct barlab_boot_bar *bar = vram;
+    unsigned trials = pat->idiom ? cfg.trials : 1;
+    u64 slot, prime, lo, hi, status = 0;
 
-    if (is_pagecross(pat)) {
-        lo = slot + PAGECROSS_LO;
-        hi = slot + PAGECROSS_HI;
-    }
     printf("cell %s begin\n", pat->name);
-    ucall_cell_begin(pat->name, lo - vram->ipa, hi - vram->ipa,
-                     (unsigned)(vram - boot_info->bars), slot - vram->ipa);
     fault.taken = false;
-    status = pat->run(slot, cfg.hit ? prime : 0, TAG(k));
-    dsb(sy);
+    for (unsigned t = 0; t < trials && !fault.taken; t++) {
+        if (pat->idiom) {
+            slot = idiom_window(k, t, &bar, &lo, &hi);
+        } else {
+            slot = slot_of(group, k);
+            lo = slot;
+            hi = slot + SLOT;
+            if (is_pagecross(pat)) {
+                lo = slot + PAGECROSS_LO;
+                hi = slot + PAGECROSS_HI;
+            }
+        }
+        /* The page's priming slot; among barlab-gpu's registers, ID (offset 0). */
+        prime = (slot & ~(SZ_4K - 1)) + (bar == bars.regs && pat->idiom ? 0 : SLOT * PRIME_SLOT);
+        ucall_cell_begin(pat->name, lo - bar->ipa, hi - bar->ipa,
+                         (unsigned)(bar - boot_info->bars), slot - bar->ipa);
+        status = pat->run(slot, cfg.hit ? prime : 0, TAG(k));
+        dsb(sy);
+    }
     if (fault.taken) {
         printf("cell %s fault ec=0x%02llx fsc=0x%02llx far=0x%llx\n", pat->name,
                (unsigned long long)ESR_EC(fault.esr),
@@ -322,6 +426,18 @@ void main_el2(void)
     el2_enter_el1();
 }
 
+static bool runs_idioms(void)
+{
+    for (unsigned i = 0; i < cfg.ncells; i++) {
+        const struct pattern *pat = &patterns[cfg.cells[i]];
+
+        if (pat->idiom && !(pat->run == matrix_rc_read_spec && cfg.bar == GPU_REGS_BAR)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void main_el1(void)
 {
     const struct barlab_boot_bar *vram;
@@ -330,16 +446,36 @@ void main_el1(void)
         matrix_error("entered at EL1 without boot information: run under barlab-vmm");
     }
     parse_args(boot_args());
-    vram = boot_bar(GPU_VENDOR, GPU_DEVICE, GPU_VRAM_BAR);
+    vram = boot_bar(GPU_VENDOR, GPU_DEVICE, cfg.bar);
     if (!vram) {
-        matrix_error("barlab-gpu's VRAM (BAR%u of %04x:%04x) is not passed through",
-                     GPU_VRAM_BAR, GPU_VENDOR, GPU_DEVICE);
+        matrix_error("barlab-gpu's BAR%u (%04x:%04x) is not passed through",
+                     cfg.bar, GPU_VENDOR, GPU_DEVICE);
     }
     if (cfg.base % GROUP_SIZE || cfg.base >= vram->size || vram->size - cfg.base < GROUP_SIZE) {
-        matrix_error("base=0x%llx is not an 8 KiB group of the 0x%llx-byte VRAM BAR",
-                     (unsigned long long)cfg.base, (unsigned long long)vram->size);
+        matrix_error("base=0x%llx is not an 8 KiB group of the 0x%llx-byte BAR%u",
+                     (unsigned long long)cfg.base, (unsigned long long)vram->size, cfg.bar);
     }
-    map_memory(vram);
+    bars.gpu = vram;
+    bars.regs = boot_bar(GPU_VENDOR, GPU_DEVICE, GPU_REGS_BAR);
+    bars.push = boot_bar(NIC_VENDOR, NIC_DEVICE, NIC_PUSH_BAR);
+    if (runs_idioms()) {
+        if (!bars.push) {
+            matrix_error("barlab-nic's push pages (BAR%u of %04x:%04x) are not passed through",
+                         NIC_PUSH_BAR, NIC_VENDOR, NIC_DEVICE);
+        }
+        if (cfg.nic % SZ_4K || cfg.nic >= bars.push->size ||
+            (bars.push->size - cfg.nic) / SZ_4K < (ARRAY_SIZE(patterns) - FIRST_IDIOM) * cfg.trials) {
+            matrix_error("nic=0x%llx: %u trials of %u patterns do not fit the 0x%llx-byte push BAR",
+                         (unsigned long long)cfg.nic, cfg.trials,
+                         (unsigned)(ARRAY_SIZE(patterns) - FIRST_IDIOM),
+                         (unsigned long long)bars.push->size);
+        }
+    }
+    if (cfg.bar == GPU_REGS_BAR &&
+        bars.regs->size < GPU_EVENTS_LINE + GPU_EVENTS_STRIDE * cfg.trials) {
+        matrix_error("barlab-gpu's BAR0 has no room for %u EVENTS lines", cfg.trials);
+    }
+    map_memory(vram, bars.regs, bars.push);
     write_sysreg(CPACR_FPEN, cpacr_el1);
     isb();
     install_sync_handler(1, el1_sync);

@@ -23,6 +23,13 @@
 #           has the syndrome (EC 0x25, DFSC 0x21, WnR 1); the stage-2 fault
 #           that ends the VM has KVM's ESR_EL2 as a record (EC 0x24, ISV 1,
 #           SAS 3, SRT 3, WnR 1, DFSC 0x21).
+#   idioms  the driver idioms (barlab-mt patterns, targets push and rc) on
+#           barlab-nic's push pages, its port reordering and reading
+#           speculatively: every verdict the port's checker gives a trial
+#           is one the oracle says is possible for the cell; a doorbell
+#           gathered into a 64-byte copy is always reported (X2), a
+#           speculative read reaches the read-to-clear STATUS in some of
+#           16 trials (X1); under Device-nGnRE nothing is reported.
 # Bad arguments end the payload with "matrix error:".  Two L1 boots; the
 # policy changes inside L1 between runs.
 set -uo pipefail
@@ -32,12 +39,15 @@ BARLAB=${BARLAB:-$ROOT/scripts/barlab}
 . "$ROOT/tests/lib/l1.sh"
 MT=${BARLAB_MT:?set BARLAB_MT to barlab-mt}
 
-if ! PATTERNS=$("$MT" patterns | awk '{ print $1 }') || [ -z "$PATTERNS" ]; then
+# The patterns on barlab-gpu's VRAM BAR; the driver idioms (targets push
+# and rc) run on barlab-nic's push page below.
+if ! PATTERNS=$("$MT" patterns | awk '$2 == "bar" { print $1 }') || [ -z "$PATTERNS" ]; then
     echo "FAIL patterns: barlab-mt patterns listed nothing"
     harness_summary
     exit 1
 fi
 ALL=$(echo $PATTERNS | tr ' ' ,)
+IDIOMS=$("$MT" patterns | awk '$2 == "push" || $2 == "rc" { print $1 }' | paste -sd,)
 
 # record BOOT RUN TYPE CELL KEY: field KEY of run RUN's first record of TYPE
 # for CELL (barlab-vmm's "vmm: record {JSON}" lines), or nothing.
@@ -60,10 +70,14 @@ slot_off() { record "$2" "$3" cell-begin "$1" origin; }
 # In L1: each run's output lines prefixed with "NAME: ", then "NAME: exit N".
 read -r -d '' L1_LIB <<'EOF'
 gpu=$(bl_find $BL_GPU) || bl_fail "no barlab-gpu"
-mx() {
-    name=$1
-    shift
-    barlab-vmm --timeout 60 --device "$gpu" /lib/barlab/payloads/matrix.elf "$@" \
+nic=$(bl_find $BL_NIC) || bl_fail "no barlab-nic"
+mx() { mxd "$gpu" "$@"; }
+# mxd DEVICES NAME ARGS...: matrix.elf with DEVICES passed through.
+mxd() {
+    devs=$1
+    name=$2
+    shift 2
+    barlab-vmm --timeout 60 --device "$devs" /lib/barlab/payloads/matrix.elf "$@" \
         >/tmp/vmm.out 2>&1
     rc=$?
     sed "s/^/$name: /" /tmp/vmm.out
@@ -114,19 +128,30 @@ every_cell_ok() {
     done
 }
 
+# barlab-nic for the driver idioms: its push port reorders and reads
+# speculatively (seeded), STATUS read-to-clear as the oracle's window
+# declares it, and room for four runs' push pages (each run's
+# pattern k, trial t, at nic= + 4 KiB * (k * trials + t)).
+NIC_PORT=reorder+speculate:7
+NIC_PROPS="port-mode=$NIC_PORT,push-status-rc=on,push-size=512K"
+
 # Boot 1: vfio-pci policy any, then device, then prefetchable.
 l1 any "$L1_LIB
 mx any44 mair=0x44 touch=first base=0x0 patterns=$ALL
 mx any44-hit mair=0x44 touch=hit base=0x2000 patterns=$ALL
 mx any04 mair=0x04 touch=first base=0x4000 patterns=str8_unaligned,str8
+mxd "\$gpu,\$nic" idioms-any44 mair=0x44 touch=first base=0xc000 patterns=$IDIOMS nic=0x0 trials=2
+mxd "\$gpu,\$nic" idioms-any0c mair=0x0c touch=first base=0xc000 patterns=$IDIOMS nic=0xc000 trials=1
+mxd "\$gpu,\$nic" idioms-rc44 mair=0x44 touch=first base=0xc000 patterns=rc_read_spec nic=0x20000 trials=16
 bl_policy device
+mxd "\$gpu,\$nic" idioms-device44 mair=0x44 touch=first base=0xc000 patterns=$IDIOMS nic=0x12000 trials=2
 mx device44 mair=0x44 touch=first base=0x6000 patterns=str8,str8_unaligned,stp16
 mx device04 mair=0x04 touch=first base=0x8000 patterns=str8_unaligned
 bl_policy prefetchable
 mx prefetchable04 mair=0x04 touch=hit base=0xa000 patterns=str8_unaligned
 mx unknown-pattern mair=0x44 touch=first base=0x0 patterns=str8,str9
 mx base-not-a-group mair=0x44 touch=first base=0x1000 patterns=str8
-" --policy any --timeout 600
+" --policy any --timeout 600 --device-props "nic,$NIC_PROPS"
 expect any-boot 0 "barlab-l1: exit 0"
 
 mapfile -t all_ok < <(every_cell_ok)
@@ -154,6 +179,81 @@ sys.exit(0 if len(primes) == int(sys.argv[2]) + 1 and
          {(r["op"], r["size"]) for r in primes} == {("R", 8)} else 1)
 PY
 expect any44-hit-primes-each-page 0
+
+# The driver idioms: every trial of every cell completes, and the port's
+# checker judged each trial's transactions.  Whatever it reported the
+# oracle says is possible for that cell under the port's mode, and where
+# the oracle says a violation is certain (a doorbell gathered into the
+# copy) it is there; under Device-nGnRE nothing is reported at all.
+every_idiom_ok() {
+    local p
+    for p in $(echo "$IDIOMS" | tr , ' '); do
+        echo "^cell $p ok\$"
+    done
+}
+mapfile -t idioms_ok < <(every_idiom_ok)
+for r in idioms-any44 idioms-any0c idioms-device44; do
+    run_of any "$r"
+    expect "$r-complete" 0 "${idioms_ok[@]}" "^matrix done$" "^vmm: outcome=ok "
+done
+run_of any idioms-rc44
+expect idioms-rc44-complete 0 "^cell rc_read_spec ok$" "^matrix done$" "^vmm: outcome=ok "
+printf 'cpu=max bar=pref policy=any,device s1=normal-NC,device-GRE pattern=%s touch=first port=%s\n' \
+    "$IDIOMS" "$NIC_PORT" >"$HARNESS_TMP/idioms.scn"
+"$MT" oracle "$HARNESS_TMP/idioms.scn" --json >"$HARNESS_TMP/idioms.jsonl" 2>"$HARNESS_TMP/err"
+"$MT" trace "$HARNESS_TMP/any/nic.trace" --json >"$HARNESS_TMP/nic.json" 2>>"$HARNESS_TMP/err"
+l1_console any >"$HARNESS_TMP/any.console"
+run python3 - "$HARNESS_TMP/any.console" "$HARNESS_TMP/nic.json" "$HARNESS_TMP/idioms.jsonl" <<'PY'
+import json, sys
+console, trace, oracle = sys.argv[1:]
+runs = {"idioms-any44": ("any", "0x44"), "idioms-any0c": ("any", "0xc"),
+        "idioms-device44": ("device", "0x44"), "idioms-rc44": ("any", "0x44")}
+pred = {}
+for c in map(json.loads, open(oracle)):
+    pred[(c["policy"], c["s1"], c["pattern"])] = set(c["violations_possible"])
+# The windows of every trial: (run, pattern, lo, hi) from the cell-begin records.
+wins = []
+for line in open(console):
+    run, sep, rest = line.partition(": vmm: record ")
+    if run in runs and sep:
+        r = json.loads(rest)
+        if r["record"] == "cell-begin":
+            wins.append((run, r["cell"], r["lo"], r["hi"]))
+txns = [t for t in map(json.loads, open(trace)) if t.get("type") == "txn"]
+bad = 0
+seen = {}
+hits = {}
+for run, pat, lo, hi in wins:
+    mine = [t for t in txns if lo <= t["addr"] < hi]
+    got = set(v for t in mine for v in t["verdict"])
+    policy, s1 = runs[run]
+    possible = pred[(policy, "0x%02x" % int(s1, 16), pat)]
+    seen.setdefault((run, pat), set()).update(got)
+    h = hits.setdefault((run, pat), [0, 0])
+    h[0] += bool(got)
+    h[1] += 1
+    print("%-16s %-13s %#07x %2d txns verdicts %-8s possible %s" % (
+        run, pat, lo, len(mine), ",".join(sorted(got)) or "-", ",".join(sorted(possible)) or "-"))
+    if not mine or not got <= possible:
+        bad += 1
+for (run, pat), got in seen.items():
+    if pat == "bf_copy64_db" and runs[run][0] == "any" and "X2" not in got:
+        print("%s %s: the gathered doorbell was not reported" % (run, pat))
+        bad += 1
+    if run == "idioms-rc44" and "X1" not in got:
+        print("%s: no speculative read of STATUS in 16 trials" % run)
+        bad += 1
+    if runs[run][0] == "device" and got:
+        print("%s %s: a verdict under Device-nGnRE" % (run, pat))
+        bad += 1
+for (run, pat), (n, trials) in hits.items():
+    if n:
+        print("%s %s: %s in %d of %d trials" % (run, pat, ",".join(sorted(seen[(run, pat)])), n, trials))
+print(len(wins), "trial windows,", bad, "wrong")
+sys.exit(1 if bad or len(wins) != 5 * 6 + 16 else 0)
+PY
+expect idioms-verdicts-as-the-oracle-predicts 0
+sed 's/^/    /' "$HARNESS_TMP/out"
 
 # expect_el1_alignment_fault NAME RUN BASE: str8_unaligned of run RUN
 # faulted at EL1 (FSC 0x21) at its address, and the run went on.

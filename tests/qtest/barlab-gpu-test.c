@@ -29,6 +29,7 @@
 #define REG_VRAM_HI     0x04c
 #define REG_ACCESSES    0x100
 #define REG_TXNS        0x108
+#define REG_PORT_FLUSH  0x050
 
 typedef struct {
     QTestState *qts;
@@ -217,6 +218,45 @@ static void test_trace(void)
     unlink(path);
 }
 
+/*
+ * Function Level Reset after a guest set a mode, scanned out and drew:
+ * the registers, the port's counters and the VRAM it wrote read as after
+ * power-on.
+ */
+static void test_flr(void)
+{
+    Gpu g;
+
+    gpu_start(&g, NULL);
+    qpci_io_writel(g.dev, g.regs, REG_WIDTH, 64);
+    qpci_io_writel(g.dev, g.regs, REG_HEIGHT, 32);
+    qpci_io_writel(g.dev, g.regs, REG_STRIDE, 256);
+    qpci_io_writel(g.dev, g.regs, REG_OFFSET_LO, 0x1000);
+    qpci_io_writel(g.dev, g.regs, REG_CTRL, 1);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 1);
+    qpci_io_writel(g.dev, g.vram, 0x1000, 0x00ff0000);
+    qpci_io_writeq(g.dev, g.vram, g.vram_size - 8, 0x1122334455667788ULL);
+    qpci_io_writel(g.dev, g.regs, REG_PORT_FLUSH, 1);
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-txns"), ==, 2);
+
+    barlab_flr(g.dev);
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-accesses"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-txns"), ==, 0);
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-untyped"), ==, 0);
+    qpci_device_enable(g.dev);
+    g.regs = qpci_iomap(g.dev, 0, NULL);
+    g.vram = qpci_iomap(g.dev, 2, NULL);
+    for (uint64_t reg = REG_CTRL; reg <= REG_OFFSET_LO + 4; reg += 4) {
+        g_assert_cmphex(qpci_io_readl(g.dev, g.regs, reg), ==, 0);
+    }
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_ACCESSES), ==, 0);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.vram, 0x1000), ==, 0);
+    g_assert_cmphex(qpci_io_readq(g.dev, g.vram, g.vram_size - 8), ==, 0);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_ACCESSES), ==, 2);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_VRAM_LO), ==, 16 << 20);
+    gpu_stop(&g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -225,5 +265,6 @@ int main(int argc, char **argv)
     qtest_add_func("/barlab-gpu/bad-guest-input", test_bad_guest_input);
     qtest_add_func("/barlab-gpu/screendump", test_screendump);
     qtest_add_func("/barlab-gpu/trace", test_trace);
+    qtest_add_func("/barlab-gpu/flr", test_flr);
     return g_test_run();
 }

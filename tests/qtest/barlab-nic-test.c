@@ -51,6 +51,11 @@
 #define REG_PUSH_SIZE   0x088
 #define REG_CNT_TX_FRAMES   0x100
 #define REG_CNT_TX_FALLBACK 0x110
+#define REG_CNT_COMPLETIONS 0x120
+#define REG_CNT_ERRORS      0x138
+#define REG_CNT_DMA_ERRORS  0x148
+#define REG_CQ_BASE_HI      0x064
+#define REG_INT_MASK_ALL    0xf
 #define REG_MSIX_TABLE  0x800
 
 #define CTRL_ENABLE     1
@@ -68,6 +73,7 @@
 #define OP_SEND         1
 #define F_COMPLETION    1
 #define F_INLINE_DATA   2
+#define F_HOLD          4
 #define CQE_INLINE      1
 #define CQE_PHASE       0x80
 #define RXD_DONE        1
@@ -83,6 +89,7 @@
 #define UNMAPPED        0xdead00000000ULL
 
 #define PUSH_SLOT0      0x40    /* first slot of push page 0 */
+#define PUSH_SLOT_DB    0x10    /* write k: run what slot k holds */
 
 typedef struct {
     QTestState *qts;
@@ -458,6 +465,60 @@ static void test_late_copy(void)
     nic_stop(&n);
 }
 
+/*
+ * A copy with FLAGS.hold waits in its slot for SLOT_DOORBELL.  A doorbell
+ * that overtakes part of the copy runs what the slot holds and counts it
+ * in tx-stale: the bug a missing barrier before the doorbell causes.
+ */
+static void test_slot_doorbell(void)
+{
+    Nic n;
+    uint8_t d[64], f[64], got[128];
+
+    nic_start(&n, "socket");
+    nic_setup_tx(&n);
+    make_frame(f, 60, 3);
+    make_desc(d, OP_SEND, F_INLINE_DATA | F_HOLD, 0, 46, 0, 0);
+    memcpy(d + 16, f, 46);
+    put_desc(&n, d);
+    qpci_memwrite(n.dev, n.push, PUSH_SLOT0 + 64 * 2, d, 64);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-frames"), ==, 0);
+    g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 0);
+    qpci_io_writel(n.dev, n.push, PUSH_SLOT_DB, 2);
+    g_assert_cmpuint(sock_recv_frame(&n, got, sizeof(got)), ==, 46);
+    g_assert_cmpmem(got, 46, f, 46);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-inline"), ==, 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-stale"), ==, 0);
+    g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 1);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, 0);
+
+    /* the doorbell overtakes the second half of the next copy */
+    make_desc(d, OP_SEND, F_INLINE_DATA | F_HOLD, 1, 46, 0, 0);
+    memcpy(d + 16, f, 46);
+    put_desc(&n, d);
+    qpci_memwrite(n.dev, n.push, 0x1000 + PUSH_SLOT0, d, 32);
+    qpci_io_writel(n.dev, n.push, 0x1000 + PUSH_SLOT_DB, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-stale"), ==, 1);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_TX_ERROR);
+    /* it ran the half copy: the frame's tail is what the slot held (zeros) */
+    g_assert_cmpuint(sock_recv_frame(&n, got, sizeof(got)), ==, 46);
+    g_assert_cmpmem(got, 16, f, 16);
+    g_assert_cmpuint(got[45], ==, 0);
+    g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 2);
+
+    /* ringing again with nothing new written is stale too */
+    qpci_io_writel(n.dev, n.push, 0x1000 + PUSH_SLOT_DB, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-stale"), ==, 2);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_TX_ERROR);
+
+    /* a page has 63 slots */
+    qpci_io_writel(n.dev, n.push, PUSH_SLOT_DB, 63);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_PUSH_ERROR);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-stale"), ==, 2);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "push-violations"), ==, 0);
+    nic_stop(&n);
+}
+
 /* The frame leaves through libslirp; filter-dump's pcap has it verbatim. */
 static void test_pcap(void)
 {
@@ -667,8 +728,8 @@ static void test_bad_guest_input(void)
     wr(&n, REG_CQ_HEAD, 5);
     g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
 
-    /* writes to the push page's control line other than the doorbell */
-    qpci_io_writel(n.dev, n.push, 0x10, 1);
+    /* writes to the push page's control line other than the doorbells */
+    qpci_io_writel(n.dev, n.push, 0x18, 1);
     qpci_io_writeb(n.dev, n.push, 0x2000, 1);
     g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_PUSH_ERROR);
     /* a push doorbell for an index beyond the ring */
@@ -760,6 +821,139 @@ static void test_reset(void)
     nic_stop(&n);
 }
 
+/*
+ * Every DMA the bus refuses is counted in DMA_ERRORS and the device goes on:
+ * a frame buffer, a TX ring, a completion ring and an RX buffer at addresses
+ * nothing decodes, then a good frame.
+ */
+static void test_dma_errors(void)
+{
+    Nic n;
+    uint8_t d[64], f[60], got[128], rxd[16];
+
+    nic_start(&n, "socket");
+    nic_setup_tx(&n);
+    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 0);
+    /* the frame buffer: a completion with the DMA error status */
+    send_bad(&n, 0, OP_SEND, 0, 60, UNMAPPED, 3);
+    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 1);
+    /* the TX ring itself: the head stays where it was */
+    wr(&n, REG_TX_BASE_LO, 0);
+    wr(&n, REG_TX_BASE_HI, UNMAPPED >> 32);
+    wr(&n, REG_TX_SIZE, 8);
+    wr(&n, REG_TX_TAIL, 1);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 0);
+    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 2);
+    /* the completion ring: the completion is dropped, the frame is sent */
+    nic_setup_tx(&n);
+    wr(&n, REG_CQ_BASE_LO, 0);
+    wr(&n, REG_CQ_BASE_HI, UNMAPPED >> 32);
+    wr(&n, REG_CQ_SIZE, 16);
+    make_frame(f, 60, 9);
+    qtest_memwrite(n.qts, TX_BUF, f, 60);
+    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0, TX_BUF);
+    put_desc(&n, d);
+    wr(&n, REG_TX_TAIL, 1);
+    g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_CQ_ERROR);
+    g_assert_cmpuint(rd(&n, REG_CQ_TAIL), ==, 0);
+    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 3);
+    /* an RX buffer nothing decodes */
+    setup_rx(&n, 1, 0x800);
+    memset(rxd, 0, sizeof(rxd));
+    stq_le_p(rxd, UNMAPPED);
+    stw_le_p(rxd + 8, 0x800);
+    qtest_memwrite(n.qts, RX_RING, rxd, sizeof(rxd));
+    sock_send_frame(&n, f, 60);
+    wait_reg(&n, REG_RX_HEAD, 1);
+    check_rxd(&n, 0, 60, RXD_DONE | RXD_ERROR);
+    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 4);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "dma-errors"), ==, 4);
+
+    /* good descriptors still work, with their completion */
+    wr(&n, REG_CQ_BASE_HI, 0);
+    nic_setup_tx(&n);
+    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0x77, TX_BUF);
+    put_desc(&n, d);
+    wr(&n, REG_TX_TAIL, 1);
+    g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
+    g_assert_cmpuint(read_cqe(&n, 0).status, ==, 0);
+    g_assert_cmphex(read_cqe(&n, 0).cookie, ==, 0x77);
+    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 4);
+    nic_stop(&n);
+}
+
+/*
+ * Function Level Reset with the device dirty (enabled, rings, interrupt
+ * mask and causes, error status, every kind of counter, the ports'
+ * counters): everything reads as it did after power-on, and the device
+ * works as from new.
+ */
+static void test_flr(void)
+{
+    Nic n;
+    uint8_t d[64], f[60], got[128], msix;
+
+    nic_start(&n, "socket");
+    nic_setup_tx(&n);
+    make_frame(f, 60, 5);
+    qtest_memwrite(n.qts, TX_BUF, f, 60);
+    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0, TX_BUF);
+    put_desc(&n, d);
+    wr(&n, REG_TX_TAIL, 1);
+    g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
+    send_bad(&n, 1, OP_SEND, 0, 60, UNMAPPED, 3);
+    wr(&n, REG_INT_MASK, REG_INT_MASK_ALL);
+    setup_rx(&n, 2, 0x800);
+    /* a push doorbell for a late copy, with the status left unread */
+    make_desc(d, OP_NOP, 0, 0, 0, 0, 0);
+    qpci_memwrite(n.dev, n.push, PUSH_SLOT0, d, 8);
+    g_assert_cmpuint(rd(&n, REG_CNT_TX_FRAMES), ==, 1);
+    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-late"), ==, 1);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "push-accesses"), >, 0);
+    g_assert_cmpuint(barlab_qom_u64(n.qts, "regs-accesses"), >, 0);
+    g_assert_cmpuint(rd(&n, REG_INT_CAUSE), !=, 0);
+    msix = qpci_find_capability(n.dev, PCI_CAP_ID_MSIX, 0);
+    g_assert(msix);
+    qpci_config_writew(n.dev, msix + PCI_MSIX_FLAGS,
+                       qpci_config_readw(n.dev, msix + PCI_MSIX_FLAGS) |
+                       PCI_MSIX_FLAGS_ENABLE);
+
+    barlab_flr(n.dev);
+    /* the port and device counters, before BAR0 is read again */
+    for (const char *const *c = (const char *const[]) {
+             "tx-frames", "tx-fallback", "completions", "errors", "tx-late",
+             "dma-errors", "push-accesses", "push-txns", "regs-accesses",
+             "regs-txns", "regs-untyped", NULL }; *c; c++) {
+        g_assert_cmpuint(barlab_qom_u64(n.qts, *c), ==, 0);
+    }
+    nic_map(&n);
+    g_assert_cmphex(rd(&n, REG_ID), ==, 0x314e4c42);
+    for (uint64_t reg = REG_CTRL; reg <= REG_CQ_TAIL; reg += 4) {
+        g_assert_cmphex(rd(&n, reg), ==, reg == REG_LINK ? 1 : 0);
+    }
+    for (uint64_t reg = REG_CNT_TX_FRAMES; reg < REG_CNT_DMA_ERRORS + 8;
+         reg += 4) {
+        g_assert_cmpuint(rd(&n, reg), ==, 0);
+    }
+    g_assert_false(qpci_config_readw(n.dev, msix + PCI_MSIX_FLAGS) &
+                   PCI_MSIX_FLAGS_ENABLE);
+
+    /* a fresh device: the ring starts at 0 with phase 1 */
+    nic_setup_tx(&n);
+    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0, TX_BUF);
+    put_desc(&n, d);
+    wr(&n, REG_TX_TAIL, 1);
+    g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
+    g_assert_cmpuint(read_cqe(&n, 0).flags, ==, CQE_PHASE);
+    g_assert_cmpuint(rd(&n, REG_CNT_TX_FRAMES), ==, 1);
+    g_assert_cmpuint(rd(&n, REG_CNT_COMPLETIONS), ==, 1);
+    g_assert_cmpuint(rd(&n, REG_CNT_ERRORS), ==, 0);
+    nic_stop(&n);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -767,10 +961,13 @@ int main(int argc, char **argv)
     qtest_add_func("/barlab-nic/tx-fallback", test_tx_fallback);
     qtest_add_func("/barlab-nic/push-split", test_push_split);
     qtest_add_func("/barlab-nic/late-copy", test_late_copy);
+    qtest_add_func("/barlab-nic/slot-doorbell", test_slot_doorbell);
     qtest_add_func("/barlab-nic/pcap", test_pcap);
     qtest_add_func("/barlab-nic/rx", test_rx);
     qtest_add_func("/barlab-nic/rx-polled-too-long", test_rx_polled_too_long);
     qtest_add_func("/barlab-nic/bad-guest-input", test_bad_guest_input);
     qtest_add_func("/barlab-nic/reset", test_reset);
+    qtest_add_func("/barlab-nic/dma-errors", test_dma_errors);
+    qtest_add_func("/barlab-nic/flr", test_flr);
     return g_test_run();
 }

@@ -386,7 +386,7 @@ static void run(const Run *run, Outcome *o)
     qtest_memwrite(qts, TX_RING + 64, desc, sizeof(desc));
     desc[2] = 0;
     if (run->status & ST_PUSH_ERROR) {
-        qpci_io_writel(dev, push, 0x10, 1);     /* a push error */
+        qpci_io_writel(dev, push, 0x18, 1);     /* a push error */
     }
 
     put_u64(qts, DATA + D_ALIAS, map(qts, push.addr, push_size, run->page0,

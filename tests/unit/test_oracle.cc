@@ -4,6 +4,7 @@
 // bursts gather) and invariants over every S1 attribute and pattern.
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <string>
 
 #include "check.h"
@@ -617,7 +618,7 @@ void port_judge(void *opaque, const MtTxn *txn, uint8_t *data)
 uint32_t run_port(const MtScenario &s, const MtPrediction &pred, uint64_t seed)
 {
     const MtWindow *w = mt_window(&s);
-    MtExpect expect[3];
+    MtExpect expect[std::size(MtWindow{}.expect)];
     Port *p = new Port();
     MtAccess tmpl = {};
 

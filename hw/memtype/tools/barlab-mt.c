@@ -797,7 +797,7 @@ static int cmd_patterns(void)
     for (unsigned i = 0; i < mt_pattern_count(); i++) {
         const MtPattern *p = mt_pattern_at(i);
 
-        printf("%-16s %s\n", p->name, p->title);
+        printf("%-16s %-4s %s\n", p->name, mt_target_name(p->target), p->title);
     }
     return 0;
 }

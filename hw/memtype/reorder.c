@@ -7,14 +7,17 @@
 
 #include "memtype.h"
 
-/* splitmix64: small, fast and good enough to pick among 16 slots. */
-static uint64_t next_random(MtReorder *r)
+/* splitmix64's finalizer: small, fast and good enough to pick among 16 slots. */
+static uint64_t mix(uint64_t z)
 {
-    uint64_t z = (r->rng += UINT64_C(0x9e3779b97f4a7c15));
-
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
     return z ^ (z >> 31);
+}
+
+static uint64_t next_random(MtReorder *r)
+{
+    return mix(r->rng += UINT64_C(0x9e3779b97f4a7c15));
 }
 
 int mt_reorder_init(MtReorder *r, uint64_t seed, unsigned window,
@@ -24,6 +27,7 @@ int mt_reorder_init(MtReorder *r, uint64_t seed, unsigned window,
         return -1;
     }
     memset(r, 0, sizeof(*r));
+    r->seed = seed;
     r->rng = seed;
     r->window = window;
     r->emit = emit;
@@ -105,6 +109,10 @@ void mt_reorder_push(void *reorder, const MtTxn *t, uint8_t *data)
     if (!r->unsafe && r->npending &&
         r->pending[r->npending - 1].txn.epoch_last != t->epoch_first) {
         mt_reorder_drain(r);
+    }
+    if (!r->npending) {
+        /* A new burst: its order owes nothing to the bursts before it. */
+        r->rng = r->seed ^ mix(t->addr + UINT64_C(0x9e3779b97f4a7c15));
     }
     s = &r->pending[r->npending++];
     s->txn = *t;

@@ -11,10 +11,14 @@ enum {
     SPEC_NEXT_LINE = 1u << 1,
 };
 
-/* splitmix64, as the reorder model: two bits of choice per read. */
-static uint64_t next_random(MtSpeculate *s)
+/*
+ * splitmix64 of the seed and the address, as the reorder model: two bits
+ * of choice per read.
+ */
+static uint64_t choose(const MtSpeculate *s, uint64_t addr)
 {
-    uint64_t z = (s->rng += UINT64_C(0x9e3779b97f4a7c15));
+    uint64_t z = s->seed ^ (addr * UINT64_C(0x9e3779b97f4a7c15) +
+                            UINT64_C(0x9e3779b97f4a7c15));
 
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
@@ -29,7 +33,7 @@ int mt_spec_init(MtSpeculate *s, uint64_t seed, unsigned line_size,
         return -1;
     }
     memset(s, 0, sizeof(*s));
-    s->rng = seed;
+    s->seed = seed;
     s->line_size = line_size;
     s->region_size = region_size;
     return 0;
@@ -59,7 +63,7 @@ unsigned mt_spec_reads(MtSpeculate *s, const MtAccess *a,
         (!s->unsafe && !mt_attr_permits(a->attr).speculative_read)) {
         return 0;
     }
-    choice = next_random(s) & (SPEC_REST_OF_LINE | SPEC_NEXT_LINE);
+    choice = choose(s, a->addr) & (SPEC_REST_OF_LINE | SPEC_NEXT_LINE);
     line = a->addr & ~(uint64_t)(s->line_size - 1);
     next = line + s->line_size;
     page_end = (a->addr & ~(uint64_t)(MT_SPEC_PAGE_SIZE - 1)) +

@@ -10,8 +10,9 @@
  * rest of the read's line (the bytes of the line the read did not ask
  * for), the next line, or both.  It never leaves the read's 4 KiB page
  * (the translation, and so the memory type, is known only for that page)
- * nor the region.  The same seed and the same reads always give the same
- * speculative reads.  No allocation.
+ * nor the region.  The choice is a function of the seed and the read's
+ * address alone: the same seed and the same reads always give the same
+ * speculative reads, whatever the port saw before.  No allocation.
  */
 #ifndef BARLAB_SPECULATE_H
 #define BARLAB_SPECULATE_H
@@ -29,7 +30,7 @@ extern "C" {
 #define MT_SPEC_MAX_READS 3     /* before and after the read, next line */
 
 typedef struct {
-    uint64_t rng;
+    uint64_t seed;
     unsigned line_size;
     uint64_t region_size;
     bool unsafe;            /* set after init: read every type

@@ -55,6 +55,37 @@ TEST(Reorder, SameSeedSameOrder)
     EXPECT_EQ(run(42, 0x44, 200, false), run(42, 0x44, 200, false));
 }
 
+// A burst's order is the seed's and the burst's: bursts before it (another
+// cell, another shard of the matrix) change nothing.
+TEST(Reorder, BurstOrderOwesNothingToEarlierBursts)
+{
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        MtReorder fresh, used;
+        Collector a, b;
+        uint8_t d[8] = { 0 };
+
+        ASSERT_EQ(mt_reorder_init(&fresh, seed, 8, Collector::emit, &a), 0);
+        ASSERT_EQ(mt_reorder_init(&used, seed, 8, Collector::emit, &b), 0);
+        for (unsigned i = 0; i < 3 + seed % 7; i++) {
+            MtTxn t = make_txn(0x8000 + i * 8, 8, 0x44, i);
+            mt_reorder_push(&used, &t, d);
+        }
+        mt_reorder_drain(&used);
+        b.out.clear();
+        for (unsigned i = 0; i < 12; i++) {
+            MtTxn t = make_txn(i * 8, 8, 0x44, 100 + i, 1);
+            mt_reorder_push(&fresh, &t, d);
+            mt_reorder_push(&used, &t, d);
+        }
+        mt_reorder_drain(&fresh);
+        mt_reorder_drain(&used);
+        ASSERT_EQ(a.out.size(), b.out.size());
+        for (size_t k = 0; k < a.out.size(); k++) {
+            EXPECT_EQ(a.out[k].txn.seq_first, b.out[k].txn.seq_first) << "seed " << seed;
+        }
+    }
+}
+
 TEST(Reorder, NormalNCIsReordered)
 {
     EXPECT_FALSE(in_order(run(1, 0x44, 200, false)));

@@ -12,36 +12,25 @@ BARLAB=${BARLAB:-$ROOT/scripts/barlab}
 T=$HARNESS_TMP
 D=$T/fs
 
-sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
-
 run "$BARLAB" fullstack --policy any --steps wc --no-picture --out "$D"
 if [ "$(status)" = 0 ] && [ -f "$D/any/results" ] && grep -qx any/results "$D/.barlab-manifest"; then
     ok fullstack-writes-report
 else
     bad fullstack-writes-report "exit $(status), no results or no manifest"
 fi
-any=$(sums "$D/any")
+any=$(tree_sums "$D/any")
 run "$BARLAB" fullstack --policy device --steps wc --no-picture --out "$D"
-if [ "$(status)" = 0 ] && [ -f "$D/device/results" ] && [ "$(sums "$D/any")" = "$any" ]; then
+if [ "$(status)" = 0 ] && [ -f "$D/device/results" ] && [ "$(tree_sums "$D/any")" = "$any" ]; then
     ok fullstack-keeps-other-policies
 else
     bad fullstack-keeps-other-policies "exit $(status), or the earlier policy's results changed"
 fi
 
-before=$(sums "$D")
+before=$(tree_sums "$D")
 "$BARLAB" fullstack --policy any --steps wc --no-picture --out "$D" >"$T/killed.out" 2>"$T/killed.err" &
-pid=$!
-for _ in $(seq 600); do
-    [ -s "$T/.fs.barlab-run/any/console.log" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-done
-sleep 2
-kill -TERM "$pid"
-wait "$pid"
-rc=$?
-sleep 1
-if [ "$rc" = 143 ] && [ "$(sums "$D")" = "$before" ] && [ ! -e "$T/.fs.barlab-run" ] &&
+interrupt_when $! test -s "$T/.fs.barlab-run/any/console.log"
+rc=$interrupted_status
+if [ "$rc" = 143 ] && [ "$(tree_sums "$D")" = "$before" ] && [ ! -e "$T/.fs.barlab-run" ] &&
     ! pgrep -f "$T/.fs.barlab-run" >/dev/null; then
     ok fullstack-interrupted-keeps-report
 else

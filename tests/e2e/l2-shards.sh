@@ -78,21 +78,11 @@ else
 fi
 
 # Killed while L1 runs: the report that was there stays, byte for byte.
-sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
-before=$(sums "$T/whole")
+before=$(tree_sums "$T/whole")
 "$BARLAB" matrix --quick --out "$T/whole" >"$T/killed.out" 2>"$T/killed.err" &
-pid=$!
-for _ in $(seq 600); do
-    [ -s "$T/.whole.barlab-run/max/console.log" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-done
-sleep 2
-kill -TERM "$pid"
-wait "$pid"
-rc=$?
-sleep 1
-if [ "$rc" = 143 ] && [ "$(sums "$T/whole")" = "$before" ] && [ ! -e "$T/.whole.barlab-run" ]; then
+interrupt_when $! test -s "$T/.whole.barlab-run/max/console.log"
+rc=$interrupted_status
+if [ "$rc" = 143 ] && [ "$(tree_sums "$T/whole")" = "$before" ] && [ ! -e "$T/.whole.barlab-run" ]; then
     ok interrupted-run-keeps-report
 else
     bad interrupted-run-keeps-report "exit $rc, the report changed or the staging directory is left"
@@ -112,19 +102,11 @@ printf 'echo boot-script sleeping\nsleep 600\n' >"$T/sleep.sh"
 run "$BARLAB" boot --run "$T/quick.sh" --out "$T/boot"
 expect boot-writes-report 0 "^boot-script"
 check boot-report-has-manifest grep -qx console.log "$T/boot/.barlab-manifest"
-before=$(sums "$T/boot")
+before=$(tree_sums "$T/boot")
 "$BARLAB" boot --run "$T/sleep.sh" --out "$T/boot" >"$T/boot-killed.out" 2>"$T/boot-killed.err" &
-pid=$!
-for _ in $(seq 600); do
-    grep -q "boot-script sleeping" "$T/.boot.barlab-run/console.log" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-done
-kill -TERM "$pid"
-wait "$pid"
-rc=$?
-sleep 1
-if [ "$rc" = 143 ] && [ "$(sums "$T/boot")" = "$before" ] && [ ! -e "$T/.boot.barlab-run" ] &&
+interrupt_when $! grep -q "boot-script sleeping" "$T/.boot.barlab-run/console.log"
+rc=$interrupted_status
+if [ "$rc" = 143 ] && [ "$(tree_sums "$T/boot")" = "$before" ] && [ ! -e "$T/.boot.barlab-run" ] &&
     ! pgrep -f "$T/.boot.barlab-run" >/dev/null; then
     ok boot-interrupted-keeps-report
 else

@@ -77,6 +77,27 @@ expect_trace_shape() {
     fi
 }
 
+# tree_sums DIR: a digest line per file below DIR, to tell whether
+# anything in it changed.
+tree_sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
+# interrupt_when PID COND...: wait until COND succeeds (the run under
+# test got that far; at most 300 s) or PID is gone, give it two seconds
+# more, send SIGTERM, and leave PID's exit status in $interrupted_status.
+# PID must be a child of this shell.
+interrupt_when() {
+    local pid=$1
+    shift
+    for _ in $(seq 600); do
+        "$@" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.5
+    done
+    sleep 2
+    kill -TERM "$pid" 2>/dev/null
+    interrupted_status=0
+    wait "$pid" || interrupted_status=$?
+    sleep 1
+}
 harness_summary() {
     echo "harness-summary $harness_passed $harness_failed"
 }

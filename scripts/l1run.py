@@ -146,7 +146,16 @@ def main():
               file=sys.stderr)
         return 125
     rc = state["exit"]
-    if proc.poll() is None:
+    if not state["dumps"]:
+        # Nothing to take: the guest powers off by itself after its exit
+        # line.  Asking QEMU to quit over QMP would race with that
+        # power-off and fail a finished run on a busy machine.
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    elif proc.poll() is None:
         try:
             q = Qmp(qmp_path, 30)
             for name in state["dumps"]:

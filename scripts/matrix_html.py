@@ -42,7 +42,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:18px 0 6px}
 .sum{font-size:15px;margin:0 0 4px} .sum b.bad{color:#c0001a} .sum b.ok{color:#2a7a37}
 .meta{color:#555;font-size:12px;margin:0 0 10px}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin:0 0 10px;align-items:center}
-.legend span{display:inline-flex;align-items:center;gap:5px}
+.legend>span{display:inline-flex;align-items:center;gap:5px}
 #overview{display:flex;flex-wrap:wrap;gap:8px 28px;align-items:flex-start}
 table.ov{border-collapse:collapse;font-size:11px}
 table.ov caption{text-align:left;font-weight:bold;font-size:13px;padding-bottom:3px}
@@ -50,12 +50,10 @@ table.ov th{font-weight:normal;color:#444;padding:0 3px;white-space:nowrap}
 table.ov th.s1{text-align:right;vertical-align:top;color:#111}
 table.ov th.pat{text-align:left}
 table.ov td{padding:1px} table.ov tr.s1first>*{border-top:6px solid transparent}
-a.sq{display:block;width:16px;height:16px;box-sizing:border-box;position:relative;
+.sq{display:block;width:16px;height:16px;box-sizing:border-box;position:relative;
  text-decoration:none;color:#fff;font-size:12px;line-height:16px;text-align:center;font-weight:bold}
-.k-complete{background:#3f9e4d} .k-gathered{background:#1f78b4} .k-el1{background:#e6a100}
-.k-el2{background:#8e44ad} .k-refused{background:#8c8c8c} .k-none{background:#222}
-a.sq.differs{outline:3px solid #e8001c;outline-offset:0;z-index:1}
-a.sq.viol::after{content:"";position:absolute;right:0;top:0;border-style:solid;
+.sq.differs{outline:3px solid #e8001c;outline-offset:0;z-index:1}
+.sq.viol::after{content:"";position:absolute;right:0;top:0;border-style:solid;
  border-width:0 7px 7px 0;border-color:transparent #e8001c transparent transparent}
 a.sq:hover,a.sq:focus{outline:2px solid #000}
 details.cell{margin:2px 0;font-size:13px} details.cell>summary{cursor:pointer}
@@ -69,9 +67,9 @@ svg.tl text{font-size:11px} rect.acc{fill:#8ab} rect.txn{fill:#c96} rect.gath{fi
 line.txn{stroke:#c96} line.gath{stroke:#2f8f3f} rect.viol{stroke:#e8001c;stroke-width:3}
 line.viol{stroke:#e8001c;stroke-width:2} text.viol{fill:#c0001a;font-weight:bold}
 pre{font-size:11px}
-"""
+""" + "".join(".k-%s{background:%s}" % (k, colour) for k, colour, _ in KINDS)
 
-# Open the cell a link points to (an overview square, a rule's cells).
+# Open the cell an overview square links to.
 SCRIPT = """
 function openCell(){var d=document.getElementById(location.hash.slice(1));
  if(d&&d.tagName=="DETAILS"){d.open=true;d.scrollIntoView();}}
@@ -192,10 +190,12 @@ def square(r, s1_names):
 
 
 def legend():
-    parts = ['<span><a class="sq k-%s"></a>%s</span>' % (k, E(text)) for k, _, text in KINDS]
-    parts.append('<span><a class="sq k-complete">~</a>as the architecture permits, not as the oracle models it</span>')
-    parts.append('<span><a class="sq k-complete differs">\u2717</a>differs from the prediction</span>')
-    parts.append('<span><a class="sq k-gathered viol"></a>violation found: the checker named a rule a transaction broke</span>')
+    parts = ['<span><span class="sq k-%s"></span>%s</span>' % (k, E(text)) for k, _, text in KINDS]
+    parts.append('<span><span class="sq k-complete">~</span>as the architecture permits, '
+                 'not as the oracle models it</span>')
+    parts.append('<span><span class="sq k-complete differs">\u2717</span>differs from the prediction</span>')
+    parts.append('<span><span class="sq k-gathered viol"></span>violation found: '
+                 'the checker named a rule a transaction broke</span>')
     return '<div class="legend">%s</div>' % "".join(parts)
 
 

@@ -147,9 +147,12 @@ initramfs_build() {
 # QEMU build and the kernel and initramfs builds run side by side: each
 # leaves a core idle in its single-threaded phases (unpacking, configure,
 # linking) that the other fills.  The callers have installed the host
-# packages (setup), so the two install nothing at the same time.
+# packages (setup), so the two install nothing at the same time.  Once
+# they are there, a shell and its subshells do not check them again (a
+# matrix boots L1 once per CPU).
 l1_builds() {
     local qpid kpid qrc=0 krc=0
+    [ -z "${_l1_builds_done:-}" ] || return 0
     if qemu_binary_path >/dev/null || kernel_image_path >/dev/null; then
         qemu_build
         initramfs_build
@@ -166,4 +169,5 @@ l1_builds() {
     fi
     qemu_binary_path >/dev/null && kernel_image_path >/dev/null && initramfs_path >/dev/null ||
         die "the builds ended, but the tree changed while they ran: run the command again"
+    _l1_builds_done=1
 }

@@ -63,9 +63,25 @@ _matrix_report_line() {
         "$(realpath -s --relative-to=. "$1/index.html")"
 }
 
+# _matrix_l1 STAGE CPU [--inject-align]: boot L1 on CPU with its run
+# script (STAGE/run-CPU.sh) into STAGE/CPU, with barlab-nic's properties
+# for the driver idioms if the plan has them; the status goes to
+# STAGE/.l1-CPU.rc.
+_matrix_l1() {
+    local stage=$1 cpu=$2 t0=$SECONDS props rc=0
+    shift 2
+    props=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nic_props"].get(sys.argv[2], ""))' \
+        "$stage/plan.json" "$cpu")
+    msg "matrix: L1 on -cpu $cpu ..."
+    l1_run --cpu "$cpu" --out "$stage/$cpu" --run "$stage/run-$cpu.sh" "$@" \
+        ${props:+--device-props "nic,$props"} || rc=$?
+    [ "$rc" != 0 ] || msg "matrix: -cpu $cpu done in $((SECONDS - t0)) s"
+    echo "$rc" >"$stage/.l1-$cpu.rc"
+}
+
 cmd_matrix() {
     local cmd=${MATRIX_CMD:-matrix} scn=$BARLAB_ROOT/$MATRIX_FULL out="" inject=() rules=() shard=()
-    local cpu start=$SECONDS rc=0 t0 cells stage
+    local cpu cpus running start=$SECONDS rc=0 cells stage
     if [ "${1:-}" = merge ]; then
         shift
         cmd_matrix_merge "$@"
@@ -102,12 +118,23 @@ cmd_matrix() {
     python3 "$BARLAB_ROOT/scripts/matrix.py" plan "$stage/oracle.jsonl" "$stage/patterns.txt" \
         "$stage" "${inject[@]}" "${shard[@]}" --scenario-file "$scn" --version "$(barlab_version)" >&2 ||
         die "matrix: planning failed"
-    for cpu in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["cpus"]))' "$stage/plan.json"); do
-        t0=$SECONDS
-        msg "matrix: L1 on -cpu $cpu ..."
-        out_job l1_run --cpu "$cpu" --out "$stage/$cpu" --run "$stage/run-$cpu.sh" "${inject[@]}" ||
+    # One L1 boot per CPU model, as many at once as there are cores: each
+    # is one TCG vCPU thread.
+    cpus=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["cpus"]))' "$stage/plan.json")
+    running=0
+    for cpu in $cpus; do
+        if [ "$running" -ge "${BARLAB_MATRIX_JOBS:-$(nproc)}" ]; then
+            wait -n || true
+            running=$((running - 1))
+        fi
+        _matrix_l1 "$stage" "$cpu" "${inject[@]}" &
+        running=$((running + 1))
+    done
+    wait
+    for cpu in $cpus; do
+        [ "$(cat "$stage/.l1-$cpu.rc" 2>/dev/null)" = 0 ] ||
             die "matrix: the L1 run on -cpu $cpu failed (console: $stage/$cpu/console.log)"
-        msg "matrix: -cpu $cpu done in $((SECONDS - t0)) s"
+        rm -f "$stage/.l1-$cpu.rc"
     done
     python3 "$BARLAB_ROOT/scripts/matrix.py" report "$stage" "$BARLAB_MT" "${rules[@]}" || rc=$?
     [ "$rc" -le 1 ] || die "matrix: the report could not be made"

@@ -117,9 +117,12 @@ _kill_tree() {
 
 _out_interrupted() {
     trap - INT TERM HUP
-    local job
-    # OUT_JOB, and a child started an instant before it was recorded.
-    for job in $( { echo "$OUT_JOB"; jobs -p; } | sort -u); do
+    local job jobs
+    # OUT_JOB, a child started an instant before it was recorded, and the
+    # jobs a command runs side by side.  (A pipeline's subshells see no
+    # jobs; a command substitution does.)
+    jobs=$(jobs -p)
+    for job in $(printf '%s\n' $OUT_JOB $jobs | sort -u); do
         _kill_tree "$job"
         wait "$job" 2>/dev/null || true
     done

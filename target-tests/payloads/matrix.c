@@ -438,22 +438,42 @@ static bool runs_idioms(void)
     return false;
 }
 
+/* Does the run touch barlab-gpu: a slot pattern, or EVENTS on its BAR0? */
+static bool runs_on_gpu(void)
+{
+    for (unsigned i = 0; i < cfg.ncells; i++) {
+        const struct pattern *pat = &patterns[cfg.cells[i]];
+
+        if (!pat->idiom || cfg.bar == GPU_REGS_BAR) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void main_el1(void)
 {
-    const struct barlab_boot_bar *vram;
+    const struct barlab_boot_bar *vram = NULL;
+    u64 group = 0;
 
     if (!boot_info) {
         matrix_error("entered at EL1 without boot information: run under barlab-vmm");
     }
     parse_args(boot_args());
-    vram = boot_bar(GPU_VENDOR, GPU_DEVICE, cfg.bar);
-    if (!vram) {
-        matrix_error("barlab-gpu's BAR%u (%04x:%04x) is not passed through",
-                     cfg.bar, GPU_VENDOR, GPU_DEVICE);
-    }
-    if (cfg.base % GROUP_SIZE || cfg.base >= vram->size || vram->size - cfg.base < GROUP_SIZE) {
-        matrix_error("base=0x%llx is not an 8 KiB group of the 0x%llx-byte BAR%u",
-                     (unsigned long long)cfg.base, (unsigned long long)vram->size, cfg.bar);
+    /* The driver idioms alone need only barlab-nic (each device passed
+       through costs the VMM its VFIO reset). */
+    if (runs_on_gpu()) {
+        vram = boot_bar(GPU_VENDOR, GPU_DEVICE, cfg.bar);
+        if (!vram) {
+            matrix_error("barlab-gpu's BAR%u (%04x:%04x) is not passed through",
+                         cfg.bar, GPU_VENDOR, GPU_DEVICE);
+        }
+        if (cfg.base % GROUP_SIZE || cfg.base >= vram->size ||
+            vram->size - cfg.base < GROUP_SIZE) {
+            matrix_error("base=0x%llx is not an 8 KiB group of the 0x%llx-byte BAR%u",
+                         (unsigned long long)cfg.base, (unsigned long long)vram->size, cfg.bar);
+        }
+        group = vram->ipa + cfg.base;
     }
     bars.gpu = vram;
     bars.regs = boot_bar(GPU_VENDOR, GPU_DEVICE, GPU_REGS_BAR);
@@ -480,7 +500,7 @@ void main_el1(void)
     isb();
     install_sync_handler(1, el1_sync);
     for (unsigned i = 0; i < cfg.ncells; i++) {
-        run_cell(vram, vram->ipa + cfg.base, cfg.cells[i]);
+        run_cell(vram, group, cfg.cells[i]);
     }
     printf("matrix done\n");
     system_off();

@@ -13,6 +13,8 @@
 #   qemu/VERSION-work/build     its build directory (ccache in ccache/)
 #   qemu/VERSION-KEY/           the binaries for one state of the inputs
 #                               (_qemu_inputs; KEY), plus a stamp
+#   qemu/VERSION-asan,          the sanitizer variant's work tree and
+#   qemu/VERSION-asan-KEY/      binaries (QEMU_SANITIZE)
 
 QEMU_DEBIAN_SUITE=${QEMU_DEBIAN_SUITE:-trixie}
 QEMU_SRC_APT=src-$QEMU_DEBIAN_SUITE
@@ -60,6 +62,29 @@ _qemu_configure_args=(
     --enable-png
 )
 
+# The sanitizer variant (`build qemu --sanitize`, QEMU_SANITIZE=1): ASan
+# and UBSan, with a UBSan report fatal as in upstream QEMU's CI, in its
+# own work tree (QEMU_TREE=asan) and binaries (VERSION-asan-KEY), so the
+# normal build is neither rebuilt nor disturbed.
+QEMU_SANITIZE=${QEMU_SANITIZE:-}
+_qemu_sanitize_args=(
+    --enable-asan
+    --enable-ubsan
+    "--extra-cflags=-fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+)
+
+# qemu_sanitize: from here on this shell's QEMU functions mean the
+# sanitizer variant.
+qemu_sanitize() {
+    QEMU_SANITIZE=1
+    QEMU_TREE=${QEMU_TREE:-asan}
+}
+
+# _qemu_art VERSION KEY: the directory of the binaries for KEY.
+_qemu_art() {
+    echo "$BARLAB_CACHE/qemu/$1-${QEMU_SANITIZE:+asan-}$2"
+}
+
 # The repo's inputs to the QEMU build: the device models, the core they
 # compile (its C files only), the qtests and the core patches.
 _qemu_inputs() {
@@ -81,6 +106,7 @@ _qemu_key() {
 # _qemu_recipe VERSION: what a finished build's stamp must say.
 _qemu_recipe() {
     printf 'qemu %s\nconfigure %s\n' "$1" "${_qemu_configure_args[*]}"
+    [ -z "$QEMU_SANITIZE" ] || printf 'sanitize %s\n' "${_qemu_sanitize_args[*]}"
 }
 
 # qemu_binary_path: print the path of the qemu-system-aarch64 built for the
@@ -89,7 +115,7 @@ qemu_binary_path() {
     local ver out vfile=$BARLAB_CACHE/src/qemu.version
     [ -f "$vfile" ] || return 1
     ver=$(<"$vfile")
-    out=$BARLAB_CACHE/qemu/$ver-$(_qemu_key)
+    out=$(_qemu_art "$ver" "$(_qemu_key)")
     [ -f "$out/stamp" ] && [ -x "$out/qemu-system-aarch64" ] || return 1
     [ "$(<"$out/stamp")" = "$(_qemu_recipe "$ver")" ] || return 1
     echo "$out/qemu-system-aarch64"
@@ -234,7 +260,8 @@ _qemu_sync() {
 # and whenever ninja runs meson again.
 _qemu_configure() (
     cd "$1" && PYTHONPATH=$_qemu_meson/usr/lib/python3/dist-packages \
-        CCACHE_DIR=$2 "$3/configure" "${_qemu_configure_args[@]}"
+        CCACHE_DIR=$2 "$3/configure" "${_qemu_configure_args[@]}" \
+        ${QEMU_SANITIZE:+"${_qemu_sanitize_args[@]}"}
 )
 
 # The barlab qtests, as ninja targets of the QEMU build: the names listed
@@ -242,7 +269,7 @@ _qemu_configure() (
 _qemu_qtests() {
     local t
     [ -f "$BARLAB_ROOT/tests/qtest/meson.build" ] || return 0
-    for t in $(grep -o "'[a-z0-9-]*-test'" "$BARLAB_ROOT/tests/qtest/meson.build" |
+    for t in $(grep -o "'[a-z0-9-]*-\(test\|fuzz\)'" "$BARLAB_ROOT/tests/qtest/meson.build" |
         tr -d "'"); do
         echo "tests/qtest/barlab/$t"
     done
@@ -335,7 +362,7 @@ qemu_build() {
     _qemu_tree_build $qtests
     key=$_qemu_built_key
     work=$_qemu_work
-    art=$BARLAB_CACHE/qemu/$_qemu_ver-$key
+    art=$(_qemu_art "$_qemu_ver" "$key")
     recipe=$(_qemu_recipe "$_qemu_ver")
     steps=$(grep -o '^\[[0-9]*/[0-9]*\]' "$BARLAB_LOGS/qemu-build.log" | tail -n 1) || true
     msg "ninja ran ${steps:-no} steps"

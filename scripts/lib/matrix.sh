@@ -15,7 +15,7 @@ MATRIX_QUICK=target-tests/scenarios/matrix-quick.scn
 usage_matrix() {
     cat <<'USAGE'
 usage: scripts/barlab matrix [--quick] [--scenarios FILE] [--inject-align]
-                             [--rules] [--shard K/N] [--out DIR]
+                             [--rules] [--shard K/N] [--payload ELF] [--out DIR]
        scripts/barlab matrix merge SHARD-DIR... [--rules] [--out DIR]
 the main job: every scenario as an L2 guest under nested KVM, against the oracle
   --quick             the quick set (target-tests/scenarios/matrix-quick.scn)
@@ -26,6 +26,9 @@ the main job: every scenario as an L2 guest under nested KVM, against the oracle
   --shard K/N         run shard K of N: a fixed share of the L2 runs,
                       balanced by L1 boots (no CPU model booted twice);
                       'matrix merge' combines the N shards' reports
+  --payload ELF       run this matrix payload in L2 instead of barlab's
+                      (an aarch64 ELF built from target-tests/payloads
+                      with a pattern changed, to see what the matrix says)
   --out DIR           where the report goes (default build/matrix, with
                       --shard build/matrix-shard-K-of-N); a new or empty
                       directory, or an earlier report of barlab's
@@ -68,19 +71,28 @@ _matrix_report_line() {
 # for the driver idioms if the plan has them; the status goes to
 # STAGE/.l1-CPU.rc.
 _matrix_l1() {
-    local stage=$1 cpu=$2 t0=$SECONDS props rc=0
+    local stage=$1 cpu=$2 t0=$SECONDS props rc=0 extra=()
     shift 2
     props=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nic_props"].get(sys.argv[2], ""))' \
         "$stage/plan.json" "$cpu")
+    [ ! -f "$stage/payload.cpio" ] || extra=(--initrd-extra "$stage/payload.cpio")
     msg "matrix: L1 on -cpu $cpu ..."
-    l1_run --cpu "$cpu" --out "$stage/$cpu" --run "$stage/run-$cpu.sh" "$@" \
+    l1_run --cpu "$cpu" --out "$stage/$cpu" --run "$stage/run-$cpu.sh" "$@" "${extra[@]}" \
         ${props:+--device-props "nic,$props"} || rc=$?
     [ "$rc" != 0 ] || msg "matrix: -cpu $cpu done in $((SECONDS - t0)) s"
     echo "$rc" >"$stage/.l1-$cpu.rc"
 }
 
+# _matrix_aarch64_elf FILE: is FILE a 64-bit little-endian ELF for
+# EM_AARCH64 (183)?  (e_ident's magic, class and data; e_machine.)
+_matrix_aarch64_elf() {
+    [ "$(od -An -tx1 -N6 "$1" | tr -d ' \n')" = 7f454c460201 ] &&
+        [ "$(od -An -tx1 -j18 -N2 "$1" | tr -d ' \n')" = b700 ]
+}
+
 cmd_matrix() {
     local cmd=${MATRIX_CMD:-matrix} scn=$BARLAB_ROOT/$MATRIX_FULL out="" inject=() rules=() shard=()
+    local payload=
     local cpu cpus running start=$SECONDS rc=0 cells stage
     if [ "${1:-}" = merge ]; then
         shift
@@ -94,12 +106,17 @@ cmd_matrix() {
         --inject-align) inject=(--inject-align) ;;
         --rules) rules=(--rules) ;;
         --shard) opt_value "$cmd" $# "$1"; shard=(--shard "$2"); shift ;;
+        --payload) opt_value "$cmd" $# "$1"; payload=$2; shift ;;
         --out) opt_value "$cmd" $# "$1"; out=$2; shift ;;
         *) usage_die "$cmd" "unknown option '$1'" ;;
         esac
         shift
     done
     [ -f "$scn" ] || usage_die "$cmd" "no scenario file $scn"
+    if [ -n "$payload" ]; then
+        [ -f "$payload" ] || usage_die "$cmd" "--payload: no such file $payload"
+        _matrix_aarch64_elf "$payload" || usage_die "$cmd" "--payload: $payload is not an aarch64 ELF"
+    fi
     if [ ${#shard[@]} -gt 0 ]; then
         [[ ${shard[1]} =~ ^([0-9]+)/([0-9]+)$ ]] &&
             [ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] ||
@@ -109,6 +126,15 @@ cmd_matrix() {
     [ -n "$out" ] || out=$BARLAB_BUILD/matrix
     out_open "$cmd" matrix "$out"
     stage=$OUT_STAGE
+    if [ -n "$payload" ]; then
+        # A later cpio's file replaces the initramfs's (the kernel unpacks them in order).
+        mkdir -p "$stage/payload/lib/barlab/payloads"
+        install -m 644 "$payload" "$stage/payload/lib/barlab/payloads/matrix.elf"
+        (cd "$stage/payload" && find lib | cpio -o -H newc -R 0:0 --quiet) >"$stage/payload.cpio" ||
+            die "matrix: cannot pack $payload"
+        rm -r "$stage/payload"
+        msg "matrix: L2 runs $payload instead of barlab's matrix payload"
+    fi
     cmd_setup
     build_core
     l1_builds
@@ -136,6 +162,7 @@ cmd_matrix() {
             die "matrix: the L1 run on -cpu $cpu failed (console: $stage/$cpu/console.log)"
         rm -f "$stage/.l1-$cpu.rc"
     done
+    rm -f "$stage/payload.cpio"
     python3 "$BARLAB_ROOT/scripts/matrix.py" report "$stage" "$BARLAB_MT" "${rules[@]}" || rc=$?
     [ "$rc" -le 1 ] || die "matrix: the report could not be made"
     out_commit

@@ -790,7 +790,8 @@ def publish(out, report, rules, quiet=False):
     for r in bad:
         print("MISMATCH %s: %s" % (cell_name(r["cell"]), r["why"]))
     print("matrix: %d cells, %d as predicted (%d of them in a permitted way the oracle does not model, marked ~), %d differ"
-          % (len(results), report["passed"], sum(bool(r["note"]) for r in results), report["failed"]))
+          % (len(results), report["passed"], sum(r["match"] and bool(r["note"]) for r in results),
+             report["failed"]))
     isv0 = sorted({r["cell"]["mmio_isv0"] for r in results if r["cell"].get("mmio_isv0")})
     if isv0:
         print("isv0: %d of %d cells use an access (%s) that a VMM gets as an ISV=0 stage-2 abort where "

@@ -374,7 +374,7 @@ def page(report, s1_names, rules_href):
     cells = report["cells"]
     order = report["patterns"]
     differ = sum(not r["match"] for r in cells)
-    permitted = sum(bool(r["note"]) for r in cells)
+    permitted = sum(r["match"] and bool(r["note"]) for r in cells)
     viol = sum(bool(rules_seen(r)) for r in cells)
     scen = report.get("scenarios") or {}
     shard = report.get("shard")

@@ -27,7 +27,7 @@
 #define BARLAB_L2_BOOT_INFO BARLAB_L2_RAM
 
 #define BARLAB_BOOT_MAGIC 0x31544f4f42424c42ull    /* "BLBBOOT1", little-endian */
-#define BARLAB_BOOT_VERSION 2
+#define BARLAB_BOOT_VERSION 3
 #define BARLAB_BOOT_MAX_BARS 12
 #define BARLAB_BOOT_ARGS_LEN 512
 
@@ -58,6 +58,13 @@ struct barlab_boot_info {
     uint64_t ucall;             /* ucall page, 0 if there is none */
     uint32_t nr_cpus;
     uint32_t nr_bars;
+    /*
+     * With barlab-vmm --l1-canary: an L1 *physical* address (not a guest
+     * address) of l1_canary_size bytes of L1 memory that hold a known
+     * pattern and are not mapped for the devices' DMA, where a DMA to the
+     * IOVA l1_canary would land without an IOMMU.  0: none.
+     */
+    uint64_t l1_canary, l1_canary_size;
     struct barlab_boot_bar bars[BARLAB_BOOT_MAX_BARS];
     char args[BARLAB_BOOT_ARGS_LEN];    /* "key=value ...", NUL-terminated */
 };
@@ -86,6 +93,9 @@ enum barlab_ucall_cmd {
                                  * exception; then the EL that took it, its
                                  * ESR and FAR; args[4]: the cell's status
                                  * value (a Store-Exclusive's, else 0) */
+    BARLAB_UCALL_VALUES = 7,    /* named results: msg: "NAME KEY..." (up
+                                 * to 7 keys, [A-Za-z0-9_-]); args[i]: the
+                                 * value of the i-th key */
 };
 
 #define BARLAB_UCALL_MSG_LEN 192
@@ -97,7 +107,7 @@ struct barlab_ucall {
 };
 
 _Static_assert(sizeof(struct barlab_boot_bar) == 32, "boot bar layout");
-_Static_assert(sizeof(struct barlab_boot_info) == 56 + 32 * BARLAB_BOOT_MAX_BARS +
+_Static_assert(sizeof(struct barlab_boot_info) == 72 + 32 * BARLAB_BOOT_MAX_BARS +
                BARLAB_BOOT_ARGS_LEN, "boot info layout");
 _Static_assert(sizeof(struct barlab_ucall) == 64 + BARLAB_UCALL_MSG_LEN,
                "ucall layout");

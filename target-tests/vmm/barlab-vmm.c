@@ -44,6 +44,9 @@
 #define PL011_SPAN 0x1000
 #define DEFAULT_TIMEOUT_S 30
 #define DEFAULT_MEM_MB 64
+#define CANARY_SIZE 4096
+#define CANARY_CHUNK (1u << 20)
+#define CANARY_TRIES 256
 
 /* Exit codes: README.md's table. */
 enum outcome {
@@ -105,6 +108,8 @@ static struct {
     struct vcpu vcpus[MAX_VCPUS];
     unsigned nr_vcpus;
     pthread_barrier_t start;
+    uint8_t *canary;            /* --l1-canary: the page, or NULL */
+    uint64_t canary_pa;
 
     /* how the run ends: the first vm_end() wins */
     atomic_bool stopping;
@@ -158,7 +163,7 @@ static void die(const char *fmt, ...)
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: barlab-vmm [--timeout S] [--mem MB] [--cpus N]\n"
+        "usage: barlab-vmm [--timeout S] [--mem MB] [--cpus N] [--l1-canary]\n"
         "                  [--device BDF[,BDF...]] PAYLOAD.elf [key=value ...]\n"
         "\n"
         "Runs a bare-metal arm64 payload as a KVM guest at EL1h with the PCI\n"
@@ -171,6 +176,9 @@ static void usage(FILE *f)
         "  --cpus N      vCPUs; all but vCPU 0 start powered off (PSCI CPU_ON)\n"
         "  --device BDF  a PCI device to pass through, e.g. 0000:00:02.0;\n"
         "                repeat or separate with commas (at most %d)\n"
+        "  --l1-canary   give the payload the L1 physical address of a page of L1\n"
+        "                memory with a known pattern, outside the IOVAs mapped for\n"
+        "                DMA, and check the page after the run\n"
         "\n"
         "The last line is 'vmm: outcome=NAME ...'; the exit status says the same:\n"
         "0 ok, 1 guest-fail, 2 kvm-run-efault, 3 timeout, 4 kvm-error,\n"
@@ -287,6 +295,100 @@ static void setup_ram(unsigned mem_mb)
         die("guest RAM (%u MiB): %s", mem_mb, strerror(errno));
     }
     add_memslot(BARLAB_L2_RAM, vm.ram_size, vm.ram);
+}
+
+/* The canary page's pattern: no two neighbouring bytes alike. */
+static uint8_t canary_byte(size_t i)
+{
+    return (uint8_t)(0xc3 ^ (i * 0x9d) ^ (i >> 8));
+}
+
+/* The L1 physical addresses of the @n pages at @va (root only; 0: none). */
+static void l1_phys(const void *va, uint64_t *pa, size_t n)
+{
+    uint64_t entries[CANARY_CHUNK / CANARY_SIZE];
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || n > sizeof(entries) / sizeof(entries[0]) ||
+        pread(fd, entries, n * sizeof(entries[0]),
+              (uintptr_t)va / CANARY_SIZE * sizeof(entries[0])) !=
+        (ssize_t)(n * sizeof(entries[0]))) {
+        die("/proc/self/pagemap: %s", strerror(errno));
+    }
+    close(fd);
+    for (size_t i = 0; i < n; i++) {
+        /* bit 63: present; bits 54:0: the page frame (0 without CAP_SYS_ADMIN) */
+        uint64_t pfn = entries[i] & ((1ull << 55) - 1);
+
+        pa[i] = entries[i] >> 63 && pfn ? pfn * CANARY_SIZE : 0;
+    }
+}
+
+/*
+ * --l1-canary: a locked page of L1 memory with a known pattern, at an L1
+ * physical address no IOVA of the container maps (the IOVAs mapped are
+ * guest RAM's IPAs, and L1's RAM overlaps them).  A device passed through
+ * without an IOMMU would reach it at IOVA = that address.  Memory is taken
+ * a chunk at a time, and kept, until a page qualifies.
+ */
+static void setup_l1_canary(void)
+{
+    uint64_t pa[CANARY_CHUNK / CANARY_SIZE];
+
+    if (sysconf(_SC_PAGESIZE) != CANARY_SIZE) {
+        die("--l1-canary wants %d-byte pages", CANARY_SIZE);
+    }
+    for (unsigned i = 0; i < CANARY_TRIES; i++) {
+        uint8_t *chunk = mmap(NULL, CANARY_CHUNK, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+        if (chunk == MAP_FAILED || mlock(chunk, CANARY_CHUNK) < 0) {
+            die("--l1-canary: locked memory: %s", strerror(errno));
+        }
+        l1_phys(chunk, pa, CANARY_CHUNK / CANARY_SIZE);
+        for (size_t j = 0; j < CANARY_CHUNK / CANARY_SIZE; j++) {
+            if (!pa[j]) {
+                die("--l1-canary: /proc/self/pagemap shows no physical address "
+                    "(not root?)");
+            }
+            if (pa[j] + CANARY_SIZE > BARLAB_L2_RAM && pa[j] < BARLAB_L2_RAM + vm.ram_size) {
+                continue;
+            }
+            vm.canary = chunk + j * CANARY_SIZE;
+            vm.canary_pa = pa[j];
+            for (size_t k = 0; k < CANARY_SIZE; k++) {
+                vm.canary[k] = canary_byte(k);
+            }
+            vmsg("l1-canary %u bytes at L1 physical address 0x%llx", CANARY_SIZE,
+                 (unsigned long long)vm.canary_pa);
+            return;
+        }
+    }
+    die("--l1-canary: no page outside the guest's IOVAs in %d MiB", CANARY_TRIES *
+        (CANARY_CHUNK >> 20));
+}
+
+/* After the run: did anything write the canary page, and is it still there? */
+static void check_l1_canary(void)
+{
+    unsigned changed = 0;
+    int first = -1;
+    uint64_t pa;
+
+    if (!vm.canary) {
+        return;
+    }
+    l1_phys(vm.canary, &pa, 1);
+    for (size_t i = 0; i < CANARY_SIZE; i++) {
+        if (vm.canary[i] != canary_byte(i)) {
+            changed++;
+            first = first < 0 ? (int)i : first;
+        }
+    }
+    vmsg("record {\"record\":\"l1-canary\",\"pa\":\"0x%llx\",\"size\":%u,"
+         "\"changed\":%u,\"first\":%d,\"moved\":%u}",
+         (unsigned long long)vm.canary_pa, CANARY_SIZE, changed, first,
+         pa != vm.canary_pa);
 }
 
 /* Copy the PT_LOAD segments of an identity-linked ELF into guest RAM. */
@@ -515,6 +617,13 @@ static void setup_device(const char *name, uint64_t *next_ipa)
     d->cfg_offset = cfg.offset;
     vm.nr_devices++;
     cfg_rw(d, false, ids, sizeof(ids), PCI_VENDOR_ID);
+    /*
+     * Whether vfio-pci can reset the device (FLR here): it then resets it
+     * on open and on release, so no guest sees what the last one left.
+     * QEMU's vfio-pci decides from the same flag.
+     */
+    vmsg("record {\"record\":\"device\",\"bdf\":\"%s\",\"vendor\":%u,\"device\":%u,"
+         "\"reset\":%u}", d->bdf, ids[0], ids[1], !!(info.flags & VFIO_DEVICE_FLAGS_RESET));
 
     for (unsigned i = 0; i < PCI_STD_NUM_BARS && i < info.num_regions; i++) {
         struct vfio_region_info ri = { .argsz = sizeof(ri), .index = i };
@@ -591,6 +700,8 @@ static void write_boot_info(int argc, char **argv)
     bi->uart = BARLAB_L2_UART;
     bi->ucall = BARLAB_L2_UCALL;
     bi->nr_cpus = vm.nr_vcpus;
+    bi->l1_canary = vm.canary_pa;
+    bi->l1_canary_size = vm.canary ? CANARY_SIZE : 0;
     for (unsigned i = 0; i < vm.nr_devices; i++) {
         for (unsigned j = 0; j < vm.devices[i].nr_bars; j++) {
             if (bi->nr_bars == BARLAB_BOOT_MAX_BARS) {
@@ -677,6 +788,30 @@ static void print_cell_record(struct vcpu *v, const struct barlab_ucall *uc)
     }
 }
 
+/*
+ * Named results: "vmm: record {"record":"values","name":NAME,KEY:VALUE...}",
+ * the keys from the words of the message after the name.
+ */
+static void print_values_record(struct vcpu *v, const struct barlab_ucall *uc)
+{
+    char msg[BARLAB_UCALL_MSG_LEN], name[64], key[64], out[1024];
+    char *save = NULL, *word;
+    size_t n;
+
+    memcpy(msg, uc->msg, sizeof(msg));
+    word = strtok_r(msg, " ", &save);
+    json_name(word ? word : "", name, sizeof(name));
+    n = snprintf(out, sizeof(out), "{\"record\":\"values\",\"vcpu\":%u,\"name\":\"%s\"",
+                 v->id, name);
+    for (unsigned i = 0; i < sizeof(uc->args) / sizeof(uc->args[0]) &&
+         (word = strtok_r(NULL, " ", &save)); i++) {
+        json_name(word, key, sizeof(key));
+        n += snprintf(out + n, sizeof(out) - n, ",\"%s\":%llu", key,
+                      (unsigned long long)uc->args[i]);
+    }
+    vmsg("record %s}", out);
+}
+
 static void handle_ucall(struct vcpu *v, uint64_t ipa)
 {
     const struct barlab_ucall *p = ram_ptr(ipa, sizeof(*p));
@@ -691,6 +826,10 @@ static void handle_ucall(struct vcpu *v, uint64_t ipa)
     uc.msg[sizeof(uc.msg) - 1] = '\0';
     if (uc.cmd == BARLAB_UCALL_CELL_BEGIN || uc.cmd == BARLAB_UCALL_CELL_END) {
         print_cell_record(v, &uc);
+        return;
+    }
+    if (uc.cmd == BARLAB_UCALL_VALUES) {
+        print_values_record(v, &uc);
         return;
     }
     pthread_mutex_lock(&vm.lock);
@@ -1109,11 +1248,13 @@ int main(int argc, char **argv)
         { "mem", required_argument, NULL, 'm' },
         { "cpus", required_argument, NULL, 'c' },
         { "device", required_argument, NULL, 'd' },
+        { "l1-canary", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { 0 }
     };
     char *device_names[MAX_DEVICES];
     unsigned nr_device_names = 0, mem_mb = DEFAULT_MEM_MB;
+    bool l1_canary = false;
     uint64_t entry;
     const char *payload;
     int opt;
@@ -1121,7 +1262,7 @@ int main(int argc, char **argv)
     vm.timeout_s = DEFAULT_TIMEOUT_S;
     vm.nr_vcpus = 1;
     /* '+': stop at the payload, so key=value arguments are left alone. */
-    while ((opt = getopt_long(argc, argv, "+t:m:c:d:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+t:m:c:d:Ch", opts, NULL)) != -1) {
         switch (opt) {
         case 't':
             vm.timeout_s = parse_uint("--timeout", optarg, 1, 86400);
@@ -1134,6 +1275,9 @@ int main(int argc, char **argv)
             break;
         case 'd':
             add_device_names(optarg, device_names, &nr_device_names);
+            break;
+        case 'C':
+            l1_canary = true;
             break;
         case 'h':
             usage(stdout);
@@ -1154,6 +1298,9 @@ int main(int argc, char **argv)
     setup_ram(mem_mb);
     entry = load_elf(payload);
     setup_devices(device_names, nr_device_names);
+    if (l1_canary) {
+        setup_l1_canary();
+    }
     write_boot_info(argc - optind - 1, argv + optind + 1);
     setup_vcpus(entry);
     setup_signals();
@@ -1161,5 +1308,6 @@ int main(int argc, char **argv)
          payload, (unsigned long long)entry, vm.nr_vcpus, mem_mb, vm.nr_devices,
          vm.timeout_s);
     run_vcpus();
+    check_l1_canary();
     return report_outcome();
 }

@@ -19,19 +19,13 @@
 #include "nicdev.h"
 
 #define NIC_PUSH_BAR 2
-#define RXD_DONE 1u
 
 #define TX_ENTRIES 64
 #define CQ_ENTRIES 64
 #define RX_ENTRIES 8
 #define RX_BUF 2048
 #define WC_NOPS 16
-#define FRAME_LEN 42
-
-struct rxd {
-    u64 addr;
-    u16 buf_len, len, flags, rsvd;
-};
+#define FRAME_LEN ARP_FRAME_LEN
 
 static u8 tx_ring[TX_ENTRIES][64] __attribute__((aligned(4096)));
 static struct cqe cq_ring[CQ_ENTRIES] __attribute__((aligned(4096)));
@@ -60,24 +54,6 @@ static void push_stp(u64 slot, const u64 *d)
                  : : "r"(slot), "r"(d[0]), "r"(d[1]), "r"(d[2]), "r"(d[3]),
                    "r"(d[4]), "r"(d[5]), "r"(d[6]), "r"(d[7])
                  : "memory");
-}
-
-static void make_desc(u64 *d, u8 op, u8 flags, u16 index, u16 len, u64 cookie,
-                      const u8 *data)
-{
-    u8 *b = (u8 *)d;
-
-    memset(d, 0, 64);
-    b[0] = op;
-    b[1] = flags;
-    b[2] = index & 0xff;
-    b[3] = index >> 8;
-    b[4] = len & 0xff;
-    b[5] = len >> 8;
-    d[1] = cookie;
-    if (data) {
-        memcpy(b + 16, data, len);
-    }
 }
 
 /* The ring copy, made visible before the push copy (as a driver does). */
@@ -118,26 +94,6 @@ static volatile struct cqe *cq_next(void)
     return NULL;
 }
 
-static void build_frame(void)
-{
-    static const u8 head[] = {
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff,     /* broadcast */
-    };
-    u8 *f = frame;
-
-    memcpy(f, head, 6);
-    memcpy(f + 6, mac, 6);
-    f[12] = 0x08, f[13] = 0x06;                 /* ARP */
-    f[14] = 0x00, f[15] = 0x01;                 /* Ethernet */
-    f[16] = 0x08, f[17] = 0x00;                 /* IPv4 */
-    f[18] = 6, f[19] = 4;
-    f[20] = 0x00, f[21] = 0x01;                 /* request */
-    memcpy(f + 22, mac, 6);
-    f[28] = 10, f[29] = 0, f[30] = 2, f[31] = 15;
-    memset(f + 32, 0, 6);
-    f[38] = 10, f[39] = 0, f[40] = 2, f[41] = 2;
-}
-
 /* One inline SEND of the ARP frame through @slot; print what happened. */
 static void send_case(const char *name, const char *map, u64 slot, bool stp,
                       bool want_inline)
@@ -149,7 +105,7 @@ static void send_case(const char *name, const char *map, u64 slot, bool stp,
     unsigned index = tx_prod;
     bool ok;
 
-    make_desc(d, OP_SEND, F_COMPLETION | F_INLINE_DATA, index, FRAME_LEN,
+    nic_make_desc(d, OP_SEND, F_COMPLETION | F_INLINE_DATA, index, FRAME_LEN,
               0xc0de0000u | index, frame);
     ring_put(d);
     if (stp) {
@@ -189,7 +145,7 @@ static void wc_selftest(const char *map, u64 page, bool want_works)
 
     rings_restart();
     for (unsigned i = 0; i < WC_NOPS; i++) {
-        make_desc(d, OP_NOP, i == WC_NOPS - 1 ? F_COMPLETION : 0, i, 0,
+        nic_make_desc(d, OP_NOP, i == WC_NOPS - 1 ? F_COMPLETION : 0, i, 0,
                   0x5e1f0000u | i, NULL);
         ring_put(d);
         ((u8 *)d)[1] = F_COMPLETION;
@@ -252,9 +208,7 @@ static void rx_check(void)
             continue;
         }
         frames++;
-        if (r->len >= 42 && b[12] == 0x08 && b[13] == 0x06 && b[21] == 2 &&
-            b[28] == 10 && b[29] == 0 && b[30] == 2 && b[31] == 2 &&
-            !strncmp((const char *)b, (const char *)mac, 6)) {
+        if (nic_is_arp_reply(b, r->len, mac)) {
             replies++;
         }
         rx_cons++;
@@ -325,7 +279,7 @@ void main_el2(void)
         }
         mac[4] = hi, mac[5] = hi >> 8;
     }
-    build_frame();
+    nic_arp_request(frame, mac);
     rx_setup();
     rings_restart();
     wr(REG_CTRL, CTRL_ENABLE);

@@ -27,10 +27,13 @@
 #define REG_ID 0x000
 #define REG_CTRL 0x008
 #define REG_STATUS 0x00c
+#define REG_INT_CAUSE 0x010
+#define REG_INT_MASK 0x014
 #define REG_TX_BASE_LO 0x020
 #define REG_TX_BASE_HI 0x024
 #define REG_TX_SIZE 0x028
 #define REG_TX_HEAD 0x02c
+#define REG_TX_TAIL 0x030
 #define REG_RX_BASE_LO 0x040
 #define REG_RX_BASE_HI 0x044
 #define REG_RX_SIZE 0x048
@@ -49,7 +52,11 @@
 #define REG_CNT_TX_NOPS 0x118
 #define REG_CNT_COMPLETIONS 0x120
 #define REG_CNT_RX_FRAMES 0x128
+#define REG_CNT_RX_DROPPED 0x130
 #define REG_CNT_ERRORS 0x138
+#define REG_CNT_TX_LATE 0x140
+#define REG_CNT_DMA_ERRORS 0x148
+#define REG_CNT_TX_STALE 0x150
 #define NIC_ID 0x314e4c42
 #define CTRL_ENABLE 1u
 #define CTRL_RESET 2u
@@ -58,6 +65,11 @@
 #define OP_SEND 1
 #define F_COMPLETION 1u
 #define F_INLINE_DATA 2u
+#define F_HOLD 4u
+#define CQE_DMA_ERROR 3
+#define RXD_DONE 1u
+#define RXD_ERROR 2u
+#define ARP_FRAME_LEN 42
 #define CQE_INLINE 1u
 #define CQE_PHASE 0x80u
 
@@ -67,6 +79,57 @@ struct cqe {
     u16 len, status;
     u64 cookie;
 };
+
+struct rxd {
+    u64 addr;
+    u16 buf_len, len, flags, rsvd;
+};
+
+/* A TX descriptor in @d (64 bytes); @data: @len bytes of inline frame. */
+static inline void nic_make_desc(u64 *d, u8 op, u8 flags, u16 index, u16 len,
+                                 u64 cookie, const u8 *data)
+{
+    u8 *b = (u8 *)d;
+
+    memset(d, 0, 64);
+    b[0] = op;
+    b[1] = flags;
+    b[2] = index & 0xff;
+    b[3] = index >> 8;
+    b[4] = len & 0xff;
+    b[5] = len >> 8;
+    d[1] = cookie;
+    if (data) {
+        memcpy(b + 16, data, len);
+    }
+}
+
+/*
+ * An ARP request from 10.0.2.15 (MAC @mac) for 10.0.2.2, slirp's gateway,
+ * which answers it: ARP_FRAME_LEN bytes at @f.
+ */
+static inline void nic_arp_request(u8 *f, const u8 *mac)
+{
+    memset(f, 0xff, 6);                         /* broadcast */
+    memcpy(f + 6, mac, 6);
+    f[12] = 0x08, f[13] = 0x06;                 /* ARP */
+    f[14] = 0x00, f[15] = 0x01;                 /* Ethernet */
+    f[16] = 0x08, f[17] = 0x00;                 /* IPv4 */
+    f[18] = 6, f[19] = 4;
+    f[20] = 0x00, f[21] = 0x01;                 /* request */
+    memcpy(f + 22, mac, 6);
+    f[28] = 10, f[29] = 0, f[30] = 2, f[31] = 15;
+    memset(f + 32, 0, 6);
+    f[38] = 10, f[39] = 0, f[40] = 2, f[41] = 2;
+}
+
+/* Is the frame at @b (@len bytes) slirp's ARP reply to nic_arp_request()? */
+static inline bool nic_is_arp_reply(const u8 *b, unsigned len, const u8 *mac)
+{
+    return len >= ARP_FRAME_LEN && b[12] == 0x08 && b[13] == 0x06 && b[21] == 2 &&
+           b[28] == 10 && b[29] == 0 && b[30] == 2 && b[31] == 2 &&
+           !strncmp((const char *)b, (const char *)mac, 6);
+}
 
 /* The 64-byte descriptor as eight 8-byte STRs, then a DSB. */
 static inline void push_str(u64 slot, const u64 *d)
@@ -98,7 +161,7 @@ static inline void wr(u32 reg, u32 val)
     mmio_write32(regs + reg, val);
 }
 
-/* A 64-bit BAR0 counter, read as its LO and HI halves. */
+/* A 64-bit BAR0 value (a counter, a ring base), read as its LO and HI halves. */
 static inline u64 counter(u32 reg)
 {
     u32 lo = rd(reg), hi = rd(reg + 4);

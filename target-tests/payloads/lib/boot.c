@@ -148,3 +148,8 @@ void ucall_cell_end(const char *name, bool exception, unsigned el, u64 esr, u64 
 
     ucall(BARLAB_UCALL_CELL_END, args, 5, name);
 }
+
+void ucall_values(const char *names, const u64 *vals, unsigned n)
+{
+    ucall(BARLAB_UCALL_VALUES, vals, n, names);
+}

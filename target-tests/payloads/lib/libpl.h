@@ -136,6 +136,11 @@ void ucall_exception(unsigned el, unsigned vec, u64 esr, u64 far, u64 elr,
 void ucall_cell_begin(const char *name, u64 lo, u64 hi, unsigned bar, u64 origin);
 void ucall_cell_end(const char *name, bool exception, unsigned el, u64 esr, u64 far,
                     u64 status);
+/*
+ * Named results as one structured record: @names is "NAME KEY1 KEY2 ...",
+ * @vals the keys' values in that order (at most 7).
+ */
+void ucall_values(const char *names, const u64 *vals, unsigned n);
 
 /* args.c: numeric key=value arguments; stops the payload on unknown keys */
 struct arg_u64 {

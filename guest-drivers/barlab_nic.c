@@ -23,6 +23,7 @@
 #include <linux/etherdevice.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
+#include <linux/iommu.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
@@ -48,12 +49,15 @@
 #define BLN_INT_MASK		0x014
 #define BLN_LINK		0x018
 #define BLN_TX_RING		0x020
+#define BLN_TX_TAIL		0x030
 #define BLN_RX_RING		0x040
 #define BLN_RX_TAIL		0x050
 #define BLN_CQ_RING		0x060
 #define BLN_CQ_HEAD		0x06c
+#define BLN_CQ_TAIL		0x070
 #define BLN_MAC_LO		0x080
 #define BLN_MAC_HI		0x084
+#define BLN_DMA_ERRORS		0x148	/* a 64-bit counter, LO then HI */
 
 /* Each ring: BASE_LO, BASE_HI, SIZE; writing any of them restarts it. */
 #define BLN_RING_BASE_LO	0x0
@@ -72,6 +76,9 @@
 #define BLN_INT_ALL		(BLN_INT_TX | BLN_INT_RX | BLN_INT_ERROR | \
 				 BLN_INT_LINK)
 #define BLN_LINK_UP		BIT(0)
+#define BLN_STATUS_TX_ERROR	BIT(0)
+#define BLN_STATUS_RING_ERROR	BIT(2)
+#define BLN_STATUS_CQ_ERROR	BIT(3)
 
 /* BAR2: 4 KiB push pages, each a control line and then 63 slots */
 #define BLN_PUSH_PAGE_SIZE	4096
@@ -97,6 +104,7 @@ static_assert(sizeof(struct barlab_nic_tx_desc) == 64);
 #define BLN_CQE_INLINE		BIT(0)	/* ran from the push page */
 #define BLN_CQE_PHASE		BIT(7)
 #define BLN_CQE_OK		0
+#define BLN_CQE_DMA_ERROR	3
 
 struct barlab_nic_cqe {
 	__le16 index;
@@ -146,6 +154,34 @@ static const char * const barlab_nic_wc_names[] = {
 	[BLN_WC_NOT_SUPPORTED] = "not supported",
 	[BLN_WC_TIMEOUT] = "unknown (timeout)",
 	[BLN_WC_ERROR] = "unknown (error)",
+};
+
+/* Where the DMA isolation self-test aims in its unmapped page. */
+#define BLN_ISO_TX_RING		0x000
+#define BLN_ISO_TX_BUF		0x400
+#define BLN_ISO_CQ		0x800
+#define BLN_ISO_FRAME_LEN	60
+#define BLN_ISO_CASES		3
+
+static bool dma_isolation_test;
+module_param(dma_isolation_test, bool, 0444);
+MODULE_PARM_DESC(dma_isolation_test,
+		 "at probe, aim the device's DMA at an IOVA the IOMMU does not map and check that it is refused");
+
+enum barlab_nic_iso {
+	BLN_ISO_NOT_RUN,
+	BLN_ISO_ISOLATED,
+	BLN_ISO_NOT_ISOLATED,
+	BLN_ISO_NO_IOMMU,
+	BLN_ISO_ERROR,
+};
+
+static const char * const barlab_nic_iso_names[] = {
+	[BLN_ISO_NOT_RUN] = "not run",
+	[BLN_ISO_ISOLATED] = "isolated",
+	[BLN_ISO_NOT_ISOLATED] = "not isolated",
+	[BLN_ISO_NO_IOMMU] = "not run (no translating IOMMU)",
+	[BLN_ISO_ERROR] = "unknown (error)",
 };
 
 struct barlab_nic_tx_buf {
@@ -198,6 +234,7 @@ struct barlab_nic {
 
 	enum barlab_nic_wc wc;
 	unsigned int wc_inline;	/* self-test push copies that ran inline */
+	enum barlab_nic_iso iso;
 };
 
 static void barlab_nic_set_ring(struct barlab_nic *priv, unsigned int ring,
@@ -791,6 +828,132 @@ static void barlab_nic_test_wc(struct barlab_nic *priv)
 			 status);
 }
 
+static u64 barlab_nic_dma_errors(struct barlab_nic *priv)
+{
+	u32 lo = readl(priv->regs + BLN_DMA_ERRORS);
+
+	return (u64)readl(priv->regs + BLN_DMA_ERRORS + 4) << 32 | lo;
+}
+
+/* Wait (bounded) for the self-test's next completion. */
+static const struct barlab_nic_cqe *barlab_nic_wait_cqe(struct barlab_nic_txq *txq)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(BLN_WC_TEST_TIMEOUT_MS);
+	const struct barlab_nic_cqe *cqe;
+
+	while (!(cqe = barlab_nic_next_cqe(txq))) {
+		if (time_after(jiffies, timeout))
+			return NULL;
+		usleep_range(10, 50);
+	}
+	return cqe;
+}
+
+/*
+ * The three hostile DMAs of the isolation self-test, one at a time, at
+ * @bad: the TX ring (the descriptor fetch), a SEND's frame buffer (it
+ * completes with a DMA error), the completion ring (the completion is
+ * dropped).  Returns how many of them the device saw fail.
+ */
+static unsigned int barlab_nic_iso_cases(struct barlab_nic *priv,
+					 struct barlab_nic_txq *txq, dma_addr_t bad)
+{
+	struct barlab_nic_tx_desc send = {
+		.opcode = BLN_OP_SEND,
+		.flags = BLN_TXD_COMPLETION,
+		.len = cpu_to_le16(BLN_ISO_FRAME_LEN),
+		.addr = cpu_to_le64(bad + BLN_ISO_TX_BUF),
+	};
+	struct barlab_nic_tx_desc nop = {
+		.opcode = BLN_OP_NOP,
+		.flags = BLN_TXD_COMPLETION,
+	};
+	const struct barlab_nic_cqe *cqe;
+	unsigned int refused = 0;
+
+	readl(priv->regs + BLN_STATUS);
+	barlab_nic_set_ring(priv, BLN_TX_RING, bad + BLN_ISO_TX_RING, 4);
+	writel(1, priv->regs + BLN_TX_TAIL);
+	refused += !!(readl(priv->regs + BLN_STATUS) & BLN_STATUS_RING_ERROR);
+
+	barlab_nic_txq_start(priv, txq);
+	barlab_nic_post(priv, txq, &send, 0);
+	cqe = barlab_nic_wait_cqe(txq);
+	refused += cqe && le16_to_cpu(cqe->status) == BLN_CQE_DMA_ERROR &&
+		   (readl(priv->regs + BLN_STATUS) & BLN_STATUS_TX_ERROR);
+
+	barlab_nic_set_ring(priv, BLN_CQ_RING, bad + BLN_ISO_CQ, 4);
+	barlab_nic_post(priv, txq, &nop, 0);
+	refused += !readl(priv->regs + BLN_CQ_TAIL) &&
+		   (readl(priv->regs + BLN_STATUS) & BLN_STATUS_CQ_ERROR);
+	return refused;
+}
+
+/*
+ * The DMA isolation self-test (module parameter dma_isolation_test): with
+ * the device behind a translating IOMMU, aim its DMA at an IOVA nothing
+ * mapped for it, the physical address of a page of ours that holds a known
+ * pattern, where the DMA would land without translation.  Every DMA must
+ * fail (the device counts it in DMA_ERRORS), the page must not change, and
+ * the device must work on.  It refuses to run unless the device's IOMMU
+ * domain translates and leaves that IOVA unmapped.  Polled, before the
+ * netdev exists, on rings of its own.
+ */
+static void barlab_nic_test_dma_isolation(struct barlab_nic *priv)
+{
+	struct device *dev = &priv->pdev->dev;
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+	struct barlab_nic_txq txq;
+	unsigned int refused, changed = 0, i;
+	struct page *page;
+	phys_addr_t bad;
+	u8 *canary;
+	u64 errors;
+
+	if (!domain || !(domain->type & __IOMMU_DOMAIN_PAGING)) {
+		priv->iso = BLN_ISO_NO_IOMMU;
+		dev_info(dev, "DMA isolation: %s\n", barlab_nic_iso_names[priv->iso]);
+		return;
+	}
+	priv->iso = BLN_ISO_ERROR;
+	page = alloc_page(GFP_KERNEL);
+	if (!page || barlab_nic_txq_alloc(priv, &txq)) {
+		if (page)
+			__free_page(page);
+		dev_err(dev, "DMA isolation: %s: no memory for the test\n",
+			barlab_nic_iso_names[priv->iso]);
+		return;
+	}
+	canary = page_address(page);
+	for (i = 0; i < PAGE_SIZE; i++)
+		canary[i] = 0xa5 ^ (i * 0x3b);
+	bad = page_to_phys(page);
+	if (iommu_iova_to_phys(domain, bad)) {
+		dev_err(dev, "DMA isolation: %s: IOVA %pa is mapped\n",
+			barlab_nic_iso_names[priv->iso], &bad);
+		goto out;
+	}
+
+	barlab_nic_hw_reset(priv);
+	barlab_nic_txq_start(priv, &txq);
+	writel(BLN_CTRL_ENABLE, priv->regs + BLN_CTRL);
+	errors = barlab_nic_dma_errors(priv);
+	refused = barlab_nic_iso_cases(priv, &txq, bad);
+	errors = barlab_nic_dma_errors(priv) - errors;
+	barlab_nic_hw_reset(priv);
+
+	for (i = 0; i < PAGE_SIZE; i++)
+		changed += canary[i] != (u8)(0xa5 ^ (i * 0x3b));
+	priv->iso = refused == BLN_ISO_CASES && errors == BLN_ISO_CASES && !changed ?
+		    BLN_ISO_ISOLATED : BLN_ISO_NOT_ISOLATED;
+	dev_info(dev, "DMA isolation: %s (%u of %u DMAs to IOVA %pa refused, dma-errors +%llu, canary %u bytes changed)\n",
+		 barlab_nic_iso_names[priv->iso], refused, BLN_ISO_CASES, &bad,
+		 errors, changed);
+out:
+	barlab_nic_txq_free(priv, &txq);
+	__free_page(page);
+}
+
 static ssize_t wc_show(struct device *dev, struct device_attribute *attr,
 		       char *buf)
 {
@@ -809,9 +972,19 @@ static ssize_t wc_inline_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(wc_inline);
 
+static ssize_t dma_isolation_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	struct barlab_nic *priv = netdev_priv(dev_get_drvdata(dev));
+
+	return sysfs_emit(buf, "%s\n", barlab_nic_iso_names[priv->iso]);
+}
+static DEVICE_ATTR_RO(dma_isolation);
+
 static struct attribute *barlab_nic_attrs[] = {
 	&dev_attr_wc.attr,
 	&dev_attr_wc_inline.attr,
+	&dev_attr_dma_isolation.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(barlab_nic);
@@ -916,6 +1089,8 @@ static int barlab_nic_probe(struct pci_dev *pdev,
 	}
 
 	barlab_nic_test_wc(priv);
+	if (dma_isolation_test)
+		barlab_nic_test_dma_isolation(priv);
 
 	netdev->netdev_ops = &barlab_nic_netdev_ops;
 	/* A tag would take a full frame past the device's 1514 bytes. */

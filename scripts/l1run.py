@@ -7,9 +7,12 @@ The guest's /init (target-tests/l1/init) prints:
 
     barlab-l1: screendump NAME   take a QMP screendump to OUT/NAME.png
                                  once the guest's script has ended
+    barlab-l1: counters NAME     then write every counter of barlab's
+                                 devices (their uint64 QOM properties) to
+                                 OUT/NAME.json: {"barlab-nic": {...}, ...}
     barlab-l1: exit N            the script ended with status N
 
-On "exit N" the runner takes the screendumps asked for, quits QEMU and
+On "exit N" the runner takes the screendumps and counters asked for, quits QEMU and
 exits with N.  If QEMU ends without saying so, or the timeout expires,
 it prints the console's last lines and exits with 125 (QEMU died) or 124
 (timeout).  A QMP socket is at OUT/qmp.sock while QEMU runs.
@@ -27,6 +30,9 @@ import time
 
 EXIT_RE = re.compile(rb"^barlab-l1: exit (\d+)")
 DUMP_RE = re.compile(rb"^barlab-l1: screendump ([A-Za-z0-9_.-]+)\s*$")
+COUNTERS_RE = re.compile(rb"^barlab-l1: counters ([A-Za-z0-9_.-]+)\s*$")
+DEVICES = ("barlab-nic", "barlab-gpu")
+PERIPHERALS = ("/machine/peripheral", "/machine/peripheral-anon")
 TAIL = 30
 
 
@@ -70,6 +76,24 @@ class Qmp:
         return reply.get("return")
 
 
+def device_counters(q):
+    """{type: {property: value}} of the counters of barlab's devices (found
+    by type among the peripherals): their uint64 QOM properties that are
+    not settable device properties."""
+    out = {}
+    for parent in PERIPHERALS:
+        for child in q.cmd("qom-list", path=parent):
+            kind = child["type"][len("child<"):-1] if child["type"].startswith("child<") else ""
+            if kind not in DEVICES:
+                continue
+            path = "%s/%s" % (parent, child["name"])
+            settable = {p["name"] for p in q.cmd("device-list-properties", typename=kind)}
+            out[kind] = {p["name"]: q.cmd("qom-get", path=path, property=p["name"])
+                         for p in q.cmd("qom-list", path=path)
+                         if p["type"] == "uint64" and p["name"] not in settable}
+    return out
+
+
 def tail(path, n=TAIL):
     try:
         with open(path, "rb") as f:
@@ -100,7 +124,7 @@ def main():
         f.write(" ".join(cmd) + "\n")
 
     start = time.monotonic()
-    state = {"exit": None, "dumps": [], "ready": None}
+    state = {"exit": None, "dumps": [], "counters": [], "ready": None}
     ended = threading.Event()
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -121,6 +145,9 @@ def main():
                 m = DUMP_RE.match(s)
                 if m:
                     state["dumps"].append(m.group(1).decode())
+                m = COUNTERS_RE.match(s)
+                if m:
+                    state["counters"].append(m.group(1).decode())
                 if s.startswith(b"barlab-l1: ready") and state["ready"] is None:
                     state["ready"] = time.monotonic() - start
                 m = EXIT_RE.match(s)
@@ -146,7 +173,8 @@ def main():
               file=sys.stderr)
         return 125
     rc = state["exit"]
-    if not state["dumps"]:
+    asked = state["dumps"] + state["counters"]
+    if not asked:
         # Nothing to take: the guest powers off by itself after its exit
         # line.  Asking QEMU to quit over QMP would race with that
         # power-off and fail a finished run on a busy machine.
@@ -162,6 +190,12 @@ def main():
                 png = os.path.join(a.out, name + ".png")
                 q.cmd("screendump", filename=png, format="png")
                 print("l1run: screendump %s" % png, file=sys.stderr)
+            for name in state["counters"]:
+                path = os.path.join(a.out, name + ".json")
+                with open(path + ".tmp", "w") as f:
+                    json.dump(device_counters(q), f, indent=1, sort_keys=True)
+                os.rename(path + ".tmp", path)
+                print("l1run: counters %s" % path, file=sys.stderr)
             q.cmd("quit")
         except (OSError, RuntimeError, ValueError) as e:
             print("l1run: QMP failed: %s" % e, file=sys.stderr)
@@ -171,9 +205,9 @@ def main():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    elif state["dumps"]:
-        print("l1run: QEMU ended before the screendumps %s could be taken"
-              % ", ".join(state["dumps"]), file=sys.stderr)
+    elif asked:
+        print("l1run: QEMU ended before the screendumps or counters %s could be taken"
+              % ", ".join(asked), file=sys.stderr)
         rc = rc or 125
     t.join(5)
     with open(os.path.join(a.out, "timing"), "w") as f:

@@ -122,6 +122,14 @@ bl_screendump() {
     bl_say "screendump $1"
 }
 
+# bl_counters NAME: ask the host for every counter of barlab's devices
+# (QOM), saved as NAME.json in the run's output directory once this script
+# has ended.
+bl_counters() {
+    touch /tmp/.barlab-hold
+    bl_say "counters $1"
+}
+
 # bl_trace_on EVENT...: enable tracepoints (e.g. kvm/kvm_s2_map_device).
 bl_trace_on() {
     local e

@@ -1049,18 +1049,24 @@ static void barlab_nic_exit(PCIDevice *pdev)
 /*
  * FLR, a bus reset and system_reset: on top of CTRL.reset, both ports
  * drop what they buffer (register writes, half a descriptor) and start
- * over, and every counter goes back to 0, so that nothing one guest did
- * shows in the next one.
+ * over, every counter goes back to 0, and the frames the netdev holds
+ * back for want of an RX buffer are dropped, so that nothing one guest
+ * did, or was sent, shows in the next one.
  */
 static void barlab_nic_reset(DeviceState *dev)
 {
     BarlabNicState *s = BARLAB_NIC(dev);
+    NetClientState *nc = qemu_get_queue(s->nic);
 
     trace_barlab_nic_reset();
     barlab_port_reset(&s->regs_port);
     barlab_port_reset(&s->push_port);
     barlab_nic_reset_state(s);
     memset(s->counters, 0, sizeof(s->counters));
+    if (nc->peer) {
+        /* the peer's frames waiting in our incoming queue */
+        qemu_purge_queued_packets(nc->peer);
+    }
 }
 
 static void barlab_nic_write_config(PCIDevice *pdev, uint32_t addr,

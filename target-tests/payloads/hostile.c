@@ -17,9 +17,10 @@
  *          arrives in the RX ring: the NIC works on.  Canary bytes in the
  *          guest's own RAM must not change.
  *   dirty  both devices: barlab-nic enabled with rings, interrupt mask,
- *          STATUS bits, counters, a descriptor held in a push slot and,
- *          last of all, half a descriptor in the push port's gather
- *          buffer; barlab-gpu with a mode, scanout on and a picture.
+ *          STATUS bits, counters, slirp's answer to an ARP request waiting
+ *          for an RX buffer, a descriptor held in a push slot and, last of
+ *          all, half a descriptor in the push port's gather buffer;
+ *          barlab-gpu with a mode, scanout on and a picture.
  *   probe  both devices: the state it finds (every register and counter
  *          a guest can read, a digest of the VRAM), then a fixed workload
  *          (NOPs through a push page and the ring, a SEND, a VRAM store) and the
@@ -434,15 +435,14 @@ static void mode_dirty(void)
                           gpu_rd(GPU_HEIGHT), gpu_counter(GPU_CNT_ACCESSES),
                           gpu_counter(GPU_CNT_TXNS) }, 6);
 
-    /* barlab-nic: rings, RX buffers, interrupt mask, two frames sent */
+    /*
+     * barlab-nic: rings, interrupt mask, an ARP request whose answer waits
+     * in the netdev (the RX ring has no free buffer: RX_TAIL = RX_HEAD),
+     * two more frames sent.
+     */
     nic_start();
-    for (unsigned i = 0; i < RX_ENTRIES; i++) {
-        rx_ring[i].addr = (u64)(uintptr_t)rx_bufs[i];
-        rx_ring[i].buf_len = RX_BUF;
-    }
-    dsb(sy);
-    wr(REG_RX_TAIL, RX_ENTRIES - 1);
     wr(REG_INT_MASK, 0xf);
+    report(send_arp_ring() == 0, "the ARP request completed");
     test_frame(tx_buf);
     for (unsigned i = 0; i < 2; i++) {
         nic_make_desc(desc, OP_SEND, F_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN,
@@ -465,7 +465,7 @@ static void mode_dirty(void)
                  (u64[]){ rd(REG_CTRL), rd(REG_INT_MASK), rd(REG_TX_HEAD),
                           counter(REG_CNT_TX_FRAMES), counter(REG_CNT_ERRORS),
                           counter(REG_CNT_DMA_ERRORS), counter(REG_CNT_COMPLETIONS) }, 7);
-    report(counter(REG_CNT_TX_FRAMES) == 2 && counter(REG_CNT_ERRORS) == 2 &&
+    report(counter(REG_CNT_TX_FRAMES) == 3 && counter(REG_CNT_ERRORS) == 2 &&
            counter(REG_CNT_DMA_ERRORS) == 1 && (gpu_rd(GPU_STATUS) & 1),
            "both devices left dirty");
     report_summary();
@@ -543,6 +543,13 @@ static void probe_workload(void)
     ucall_cell_begin("probe", PROBE_PAGE, PROBE_PAGE + SZ_4K,
                      (unsigned)(push - boot_info->bars), PROBE_PAGE);
     nic_start();
+    /* RX buffers: a frame that waited for the last guest would land now */
+    for (unsigned i = 0; i < RX_ENTRIES; i++) {
+        rx_ring[i].addr = (u64)(uintptr_t)rx_bufs[i];
+        rx_ring[i].buf_len = RX_BUF;
+    }
+    dsb(sy);
+    wr(REG_RX_TAIL, RX_ENTRIES - 1);
     test_frame(tx_buf);
     for (unsigned i = 0; i < 2; i++) {
         nic_make_desc(desc, OP_NOP, F_COMPLETION, tx_prod % TX_ENTRIES, 0, 0x90 + i, NULL);
@@ -572,6 +579,9 @@ static void probe_workload(void)
                           counter(REG_CNT_TX_FALLBACK), counter(REG_CNT_TX_NOPS),
                           counter(REG_CNT_COMPLETIONS), counter(REG_CNT_ERRORS),
                           counter(REG_CNT_DMA_ERRORS) }, 7);
+    ucall_values("probe-nic-rx rx-frames rx-dropped rx-head",
+                 (u64[]){ counter(REG_CNT_RX_FRAMES), counter(REG_CNT_RX_DROPPED),
+                          rd(REG_RX_HEAD) }, 3);
     ucall_values("probe-gpu accesses txns gathered violations status",
                  (u64[]){ gpu_counter(GPU_CNT_ACCESSES), gpu_counter(GPU_CNT_TXNS),
                           gpu_counter(GPU_CNT_GATHERED), gpu_counter(GPU_CNT_VIOLATIONS),

@@ -3,25 +3,28 @@
 #
 # Hostile guests survived, in one L1 boot (docs/devices/barlab-nic.md,
 # "DMA isolation and reset"):
+#   DMA isolation, L1: barlab_nic's DMA isolation self-test
+#       (dma_isolation_test=1) aims the device at an unmapped IOVA from L1:
+#       "isolated", SMMU fault events in that page, and the netdev pings
+#       slirp's gateway afterwards.
 #   DMA isolation, L2: hostile.elf mode=dma under barlab-vmm --l1-canary
 #       aims barlab-nic's TX ring, a frame buffer, the completion ring and
 #       an RX buffer at a page of L1 memory outside what the VMM mapped for
 #       DMA.  Each DMA fails (dma-errors +1 and a STATUS bit each, from the
-#       payload's VALUES records), L1's arm-smmu-v3 logs a fault event for
-#       that page, QEMU logs the guest error and traces the MemTxResult,
+#       payload's VALUES records), L1's arm-smmu-v3 logs fault events in
+#       that page, QEMU logs the guest errors and traces the MemTxResults,
 #       neither the L1 page nor the guest's own canary changes, and a
 #       correct post afterwards completes and slirp answers it.
-#   DMA isolation, L1: barlab_nic's DMA isolation self-test
-#       (dma_isolation_test=1) aims the device at an unmapped IOVA from L1:
-#       "isolated", SMMU events, and the netdev pings slirp's gateway after.
 #   No state carried between guests: hostile.elf mode=probe records every
 #       register and counter of both devices it finds and what its
 #       workload leaves; run alone and again after mode=dirty (rings,
-#       masks, errors, a held slot, half a descriptor in the gather buffer,
-#       a GPU mode and picture) it records the same, and the device traces
-#       show the same transactions for its cell.  vfio-pci can reset both
-#       devices (reset_method flr; VFIO_DEVICE_FLAGS_RESET, which QEMU's
-#       vfio-pci needs in order not to warn "no available reset mechanism").
+#       masks, errors, an ARP answer waiting for an RX buffer, a held slot,
+#       half a descriptor in the gather buffer, a GPU mode and picture) it
+#       records the same, and the device traces show the same transactions
+#       for its cell.  vfio-pci can reset both devices (reset_method flr;
+#       VFIO_DEVICE_FLAGS_RESET, which QEMU's vfio-pci needs in order not
+#       to warn "no available reset mechanism"), and after the last guest
+#       every counter of both devices and their ports reads 0 (QMP).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tests/lib/harness.sh"
@@ -206,7 +209,7 @@ for run in ("dma", "probe-alone", "dirty", "probe-after-dirty"):
 verdict("reset-method-flr", re.search(r"^iso: reset-method nic flr", c, re.M) and
         re.search(r"^iso: reset-method gpu flr", c, re.M), "reset_method is not flr")
 dirty = values("dirty")
-verdict("dirty-left-state", dirty.get("dirty-nic", {}).get("tx-frames") == 2 and
+verdict("dirty-left-state", dirty.get("dirty-nic", {}).get("tx-frames") == 3 and
         dirty.get("dirty-nic", {}).get("ctrl") == 1 and
         dirty.get("dirty-gpu", {}).get("status") == 1, "dirty recorded %s" % dirty)
 alone, after = values("probe-alone"), values("probe-after-dirty")

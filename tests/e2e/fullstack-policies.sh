@@ -20,7 +20,8 @@
 #                 the GPU's VRAM), Device-nGnRE for the others (the GPU's
 #                 registers): the same results as any.
 # Under each: ping through L0's slirp, fbdraw's picture through both
-# mappings, read back in L2 and seen in barlab's screendump.
+# mappings, read back in L2 and seen in barlab's screendump, and no
+# "Cannot reset device" from QEMU's vfio-pci (both devices have FLR).
 #
 # FULLSTACK_POLICIES="device any" FULLSTACK_INJECT=0: a subset (the quick
 # check); the default is all three policies and the injection run.
@@ -84,6 +85,8 @@ expect_common() {
     expect_line "$n-draw-resource2-wc" "$d/results" '^draw-res ok '
     expect_line "$n-draw-fb0" "$d/results" '^draw-fb0 ok '
     expect_line "$n-screendump-matches" "$d/summary" '^picture matches$'
+    # Both devices have FLR: QEMU's vfio-pci in L1 can reset them.
+    expect_no_line "$n-vfio-can-reset" "$d/console.txt" 'no available reset mechanism'
 }
 
 # expect_odd NAME DIR WHAT ERE: PASS NAME-odd-res-WHAT and NAME-odd-fb0-WHAT

@@ -17,11 +17,11 @@
 #       correct post afterwards completes and slirp answers it.
 #   No state carried between guests: hostile.elf mode=probe records every
 #       register and counter of both devices it finds and what its
-#       workload leaves; run alone and again after mode=dirty (rings,
-#       masks, errors, an ARP answer waiting for an RX buffer, a held slot,
-#       half a descriptor in the gather buffer, a GPU mode and picture) it
-#       records the same, and the device traces show the same transactions
-#       for its cell.  vfio-pci can reset both devices (reset_method flr;
+#       workload leaves; run alone, after mode=dirty (rings, masks,
+#       errors, an ARP answer waiting for an RX buffer, a held slot, half a
+#       descriptor in the gather buffer, a GPU mode and picture) and after
+#       the L1 driver, it records the same, and the device traces show the
+#       same transactions for its cell.  vfio-pci can reset both devices (reset_method flr;
 #       VFIO_DEVICE_FLAGS_RESET, which QEMU's vfio-pci needs in order not
 #       to warn "no available reset mechanism"), and after the last guest
 #       every counter of both devices and their ports reads 0 (QMP).
@@ -49,6 +49,16 @@ vmm() {
     sed "s/^/$name: /" /tmp/vmm.out
     echo "$name: exit $rc"
 }
+vmm dma --l1-canary --device $nic $p mode=dma
+vmm probe-alone --device $nic,$gpu $p mode=probe
+vmm dirty --device $nic,$gpu $p mode=dirty
+vmm probe-after-dirty --device $nic,$gpu $p mode=probe
+# The kernel logs at most 10 SMMU events in 5 s: let the window of the
+# L2 faults pass, so that the L1 faults are logged too.
+first=$(dmesg | sed -n "s/^\[ *\([0-9.]*\)\] arm-smmu-v3.*event 0x.*/\1/p" | head -n 1)
+while [ -n "$first" ] && awk -v f="$first" -v u="$(cut -d" " -f1 /proc/uptime)" "BEGIN { exit !(u < f + 5.5) }"; do
+    sleep 0.2
+done
 # barlab-nic to L1: no driver override, barlab_nic probes it and runs
 # its DMA isolation self-test; then the netdev must work.
 echo $nic >/sys/bus/pci/devices/$nic/driver/unbind
@@ -59,17 +69,9 @@ ifc=$(ls /sys/bus/pci/devices/$nic/net)
 ip link set $ifc up && ip addr add 10.0.2.15/24 dev $ifc
 if ping -c 2 -W 5 10.0.2.2 >/dev/null; then echo "iso: l1-ping ok"; else echo "iso: l1-ping failed"; fi
 rmmod barlab_nic
+# Back to a guest after the L1 driver, then released for good.
 bl_bind $nic vfio-pci || bl_fail "barlab-nic did not go back to vfio-pci"
-# The kernel logs at most 10 SMMU events in 5 s: let the window of the
-# L1 faults pass, so that the L2 faults are logged too.
-first=$(dmesg | sed -n "s/^\[ *\([0-9.]*\)\] arm-smmu-v3.*event 0x.*/\1/p" | head -n 1)
-while [ -n "$first" ] && awk -v f="$first" -v u="$(cut -d" " -f1 /proc/uptime)" "BEGIN { exit !(u < f + 5.5) }"; do
-    sleep 0.2
-done
-vmm dma --l1-canary --device $nic $p mode=dma
-vmm probe-alone --device $nic,$gpu $p mode=probe
-vmm dirty --device $nic,$gpu $p mode=dirty
-vmm probe-after-dirty --device $nic,$gpu $p mode=probe
+vmm probe-after-driver --device $nic,$gpu $p mode=probe
 dmesg | sed "s/^/dmesg: /"
 bl_counters final
 ' --timeout 900 -- -d guest_errors -trace barlab_nic_dma_error -D "$qlog"
@@ -77,7 +79,7 @@ expect iso-boot 0 "barlab-l1: exit 0"
 l1_console iso >"$HARNESS_TMP/console.txt"
 
 # The payload's reports: every run powered off with no failed report.
-for r in dma probe-alone dirty probe-after-dirty; do
+for r in dma probe-alone dirty probe-after-dirty probe-after-driver; do
     if grep -qE "^$r: vmm: outcome=ok .*failed=0" "$HARNESS_TMP/console.txt"; then
         ok "l2-$r-ran"
     else
@@ -143,11 +145,18 @@ verdict("l2-l1-canary-unchanged",
 # refuses reaches it in 4-byte pieces, one event each, and the kernel logs
 # at most 10 events in 5 s: the first DMA's (the TX ring, at offset 0) are
 # there, and none outside the aimed ranges.
+# Other kernel messages may come between an event's lines.
 events = []
 for i, l in enumerate(lines):
     m = re.match(r"^dmesg: .*arm-smmu-v3.*: event (0x[0-9a-f]+) received:", l)
     if m:
-        words = [int(x.split()[-1], 16) for x in lines[i + 1:i + 5]]
+        words = []
+        for w in lines[i + 1:i + 12]:
+            if re.search(r"arm-smmu-v3.*: event ", w) or len(words) == 4:
+                break
+            n = re.match(r"^dmesg: .*arm-smmu-v3 [^:]*:\s+0x([0-9a-f]{16})$", w)
+            if n:
+                words.append(int(n.group(1), 16))
         events.append((int(m.group(1), 16), words[2] if len(words) > 2 else None))
 page = int(canary[0]["pa"], 16) if canary else -1
 def smmu_hits(base, aimed):
@@ -202,7 +211,7 @@ left = {"%s.%s" % (d, k): v for d, c in final.items() for k, v in c.items()
         if v and not k.endswith("barriers")}
 verdict("released-devices-hold-nothing", len(final) == 2 and not left,
         "counters after the last release: %s" % (left or final))
-for run in ("dma", "probe-alone", "dirty", "probe-after-dirty"):
+for run in ("dma", "probe-alone", "dirty", "probe-after-dirty", "probe-after-driver"):
     devs = [r for r in records.get(run, []) if r["record"] == "device"]
     verdict("vfio-can-reset-" + run, devs and all(r["reset"] == 1 for r in devs),
             "device records %s" % devs)
@@ -212,19 +221,24 @@ dirty = values("dirty")
 verdict("dirty-left-state", dirty.get("dirty-nic", {}).get("tx-frames") == 3 and
         dirty.get("dirty-nic", {}).get("ctrl") == 1 and
         dirty.get("dirty-gpu", {}).get("status") == 1, "dirty recorded %s" % dirty)
-alone, after = values("probe-alone"), values("probe-after-dirty")
+alone = values("probe-alone")
 found = [n for n in alone if n.startswith("found-")]
 verdict("probe-finds-a-clean-device", found and all(
     v == 0 for n in found for k, v in alone[n].items() if k not in ("record", "vcpu", "name")),
     "the first probe found %s" % {n: alone[n] for n in found})
-for n in sorted(set(alone) | set(after)):
-    a = {k: v for k, v in alone.get(n, {}).items() if k != "vcpu"}
-    b = {k: v for k, v in after.get(n, {}).items() if k != "vcpu"}
-    verdict("probe-same-" + n, a == b, "alone %s, after dirty %s" % (a, b))
+for later in ("dirty", "driver"):
+    after = values("probe-after-" + later)
+    for n in sorted(set(alone) | set(after)):
+        a = {k: v for k, v in alone.get(n, {}).items() if k != "vcpu"}
+        b = {k: v for k, v in after.get(n, {}).items() if k != "vcpu"}
+        verdict("probe-after-%s-same-%s" % (later, n), a == b,
+                "alone %s, after the %s %s" % (a, later, b))
 
-# The probe's cell in the device traces: the same transactions alone and
-# after the dirty run.  A run's transactions are those between the
-# neighbouring runs' (the dirty run writes pages the probe never touches).
+# The probe's cell in the device traces: the same transactions in each of
+# the three probes (alone, after the dirty guest, after the L1 driver).
+# Each probe's transactions in its cell are one run, and other guests'
+# (the dirty one's, the driver's) or the probe's own elsewhere (its VRAM
+# digest) come between two probes.
 def txns(path):
     try:
         return [r for r in map(json.loads, open(path)) if r.get("type") == "txn"]
@@ -233,22 +247,24 @@ def txns(path):
 def shape(ts):
     return [(t["op"], t["addr"], t["size"], t["n"], t["attr"], t["reason"],
              tuple(t["verdict"]), t["data"]) for t in ts]
-def split(ts, cell, dirty_range):
-    first = next((i for i, t in enumerate(ts) if dirty_range(t)), None)
-    last = max((i for i, t in enumerate(ts) if dirty_range(t)), default=None)
-    if first is None:
-        return None, None
-    return ([t for t in ts[:first] if cell(t)], [t for t in ts[last + 1:] if cell(t)])
+def runs(ts, inside):
+    out, cur = [], []
+    for t in ts:
+        if inside(t):
+            cur.append(t)
+        elif cur:
+            out.append(cur)
+            cur = []
+    return out + ([cur] if cur else [])
 probe = [r for r in records.get("probe-alone", []) if r["record"] == "cell-begin"]
 lo, hi = (probe[0]["lo"], probe[0]["hi"]) if probe else (0, 0)
-a, b = split(txns(nic_trace), lambda t: lo <= t["addr"] < hi,
-             lambda t: 0x2000 <= t["addr"] < 0x4000)
-verdict("probe-same-nic-trace", a is not None and a and shape(a) == shape(b),
-        "push page transactions alone %s, after dirty %s" % (a and shape(a), b and shape(b)))
-a, b = split(txns(gpu_trace), lambda t: 0x10000 <= t["addr"] < 0x10040,
-             lambda t: t["op"] == "W" and t["addr"] < 0x3000)
-verdict("probe-same-gpu-trace", a is not None and a and shape(a) == shape(b),
-        "VRAM line transactions alone %s, after dirty %s" % (a and shape(a), b and shape(b)))
+for name, path, inside in (
+        ("nic", nic_trace, lambda t: lo <= t["addr"] < hi),
+        ("gpu", gpu_trace, lambda t: 0x10000 <= t["addr"] < 0x10040)):
+    shapes = [shape(r) for r in runs(txns(path), inside)]
+    verdict("probe-same-%s-trace" % name,
+            len(shapes) == 3 and shapes[0] and shapes[0] == shapes[1] == shapes[2],
+            "the probes' transactions: %s" % shapes)
 PY
 while read -r v name why; do
     if [ "$v" = ok ]; then ok "$name"; else

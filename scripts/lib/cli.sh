@@ -48,11 +48,16 @@ _or_list() {
 # up to date quietly when its build tree exists, and built (with its
 # progress lines) when it does not.
 _mt_list() {
+    _mt_fresh
+    "$BARLAB_MT" "$1" | awk '{ print $1 }'
+}
+
+# _mt_fresh: barlab-mt, up to date.
+_mt_fresh() {
     if [ -f "$CORE_BUILD/build.ninja" ]; then
         ninja -C "$CORE_BUILD" hw/memtype/barlab-mt >/dev/null 2>&1 || true
     fi
     [ -x "$BARLAB_MT" ] || build_core >&2
-    "$BARLAB_MT" "$1" | awk '{ print $1 }'
 }
 
 # _not_one_of CMD WHAT VALUE ALLOWED...: the usage error for VALUE of
@@ -77,6 +82,15 @@ check_choice() {
 # check_cpu CMD VALUE [WHAT], check_policy CMD VALUE [WHAT].
 check_cpu() { check_choice "$1" "${3:---cpu}" "$2" cpus; }
 check_policy() { check_choice "$1" "${3:---policy}" "$2" policies; }
+
+# check_port_mode CMD WHAT VALUE: VALUE is a port mode as the C core
+# parses it (hw/memtype/portmode.h, `barlab-mt port-mode`).
+check_port_mode() {
+    local err
+    _mt_fresh
+    err=$("$BARLAB_MT" port-mode "$3" 2>&1 >/dev/null) ||
+        usage_die "$1" "$2: ${err#barlab: error: }"
+}
 
 # check_seconds CMD OPTION VALUE: a positive whole number of seconds.
 check_seconds() {

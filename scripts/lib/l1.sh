@@ -117,12 +117,16 @@ l1_parse() {
 
 # l1_device_props CMD DEV,PROP=VALUE[,...]: add the properties to
 # L1_OPT_NIC_PROPS or L1_OPT_GPU_PROPS (",PROP=VALUE..."), for the
-# -device options _l1_start writes; QEMU checks the values themselves.
+# -device options _l1_start writes.  A port mode is checked here, by the
+# core's parser; QEMU checks the other values itself.
 l1_device_props() {
-    local cmd=$1 dev=${2%%,*} props=${2#*,}
+    local cmd=$1 dev=${2%%,*} props=${2#*,} p
     [[ $2 == *,* ]] && [[ $props =~ ^[a-z][a-z0-9-]*=[^,[:space:]]*(,[a-z][a-z0-9-]*=[^,[:space:]]*)*$ ]] ||
         usage_die "$cmd" "--device-props must be DEV,PROP=VALUE[,...], not '$2'"
     check_word "$cmd" "--device-props device" "$dev" nic gpu
+    for p in ${props//,/ }; do
+        [[ $p != port-mode=* ]] || check_port_mode "$cmd" --device-props "${p#port-mode=}"
+    done
     case $dev in
     nic) L1_OPT_NIC_PROPS+=",$props" ;;
     gpu) L1_OPT_GPU_PROPS+=",$props" ;;

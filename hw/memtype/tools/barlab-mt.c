@@ -5,6 +5,7 @@
  * Errors are one line on stderr and exit status 1 (2 for usage).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "gather.h"
 #include "memtype.h"
 #include "oracle.h"
+#include "portmode.h"
 #include "reorder.h"
 #include "rules.h"
 #include "scenario.h"
@@ -26,6 +28,7 @@ static const char usage[] =
     "       barlab-mt model PATTERN S1ATTR S2ATTR [--fwb] [--reorder SEED]\n"
     "                 [--trace FILE] [CPU-OPTIONS]\n"
     "       barlab-mt trace FILE [--json]\n"
+    "       barlab-mt port-mode MODE [--json]\n"
     "       barlab-mt patterns\n"
     "       barlab-mt cpus [--json]\n"
     "       barlab-mt policies\n"
@@ -792,6 +795,42 @@ static int cmd_trace(int argc, char **argv)
     return 0;
 }
 
+/*
+ * Check a port mode (portmode.h) for the scripts, before they hand it to a
+ * device: its models and, when it names one, its seed.
+ */
+static int cmd_port_mode(int argc, char **argv)
+{
+    bool json = argc == 2 && !strcmp(argv[1], "--json");
+    MtPortMode m;
+    char err[256];
+
+    if (argc < 1 || argc > 2 || (argc == 2 && !json)) {
+        return usage_error("port-mode takes one mode and --json");
+    }
+    if (mt_port_mode_parse(argv[0], 0, &m, err, sizeof(err))) {
+        fprintf(stderr, "barlab: error: %s\n", err);
+        return 1;
+    }
+    if (json) {
+        printf("{\"gather\":%s,\"reorder\":%s,\"speculate\":%s,\"seed\":",
+               m.gather ? "true" : "false", m.reorder ? "true" : "false",
+               m.speculate ? "true" : "false");
+        if (m.seeded) {
+            printf("%" PRIu64 "}\n", m.seed);
+        } else {
+            printf("null}\n");
+        }
+        return 0;
+    }
+    printf("gather %s\nreorder %s\nspeculate %s\n", yes_no(m.gather),
+           yes_no(m.reorder), yes_no(m.speculate));
+    if (m.seeded) {
+        printf("seed %" PRIu64 "\n", m.seed);
+    }
+    return 0;
+}
+
 static int cmd_patterns(void)
 {
     for (unsigned i = 0; i < mt_pattern_count(); i++) {
@@ -850,6 +889,8 @@ int main(int argc, char **argv)
         return cmd_model(argc - 2, argv + 2);
     } else if (!strcmp(argv[1], "trace")) {
         return cmd_trace(argc - 2, argv + 2);
+    } else if (!strcmp(argv[1], "port-mode")) {
+        return cmd_port_mode(argc - 2, argv + 2);
     } else if (!strcmp(argv[1], "patterns") || !strcmp(argv[1], "cpus") ||
                !strcmp(argv[1], "policies")) {
         if (!strcmp(argv[1], "cpus") && argc == 3 && !strcmp(argv[2], "--json")) {

@@ -7,13 +7,16 @@ The guest's /init (target-tests/l1/init) prints:
 
     barlab-l1: screendump NAME   take a QMP screendump to OUT/NAME.png
                                  once the guest's script has ended
-    barlab-l1: counters NAME     then write every counter of barlab's
-                                 devices (their uint64 QOM properties) to
-                                 OUT/NAME.json: {"barlab-nic": {...}, ...}
+    barlab-l1: devices NAME      write barlab's devices, their settable
+                                 properties (port mode, ...) and their
+                                 counters to OUT/NAME.json once the script
+                                 ended: {"barlab-nic": {"properties":
+                                 {"port-mode": ...}, "counters":
+                                 {"tx-stale": 0, ...}}, ...}
     barlab-l1: exit N            the script ended with status N
 
-On "exit N" the runner takes the screendumps and counters asked for, quits QEMU and
-exits with N.  If QEMU ends without saying so, or the timeout expires,
+On "exit N" the runner takes the screendumps and device snapshots asked
+for, quits QEMU and exits with N.  If QEMU ends without saying so, or the timeout expires,
 it prints the console's last lines and exits with 125 (QEMU died) or 124
 (timeout).  A QMP socket is at OUT/qmp.sock while QEMU runs.
 """
@@ -30,9 +33,10 @@ import time
 
 EXIT_RE = re.compile(rb"^barlab-l1: exit (\d+)")
 DUMP_RE = re.compile(rb"^barlab-l1: screendump ([A-Za-z0-9_.-]+)\s*$")
-COUNTERS_RE = re.compile(rb"^barlab-l1: counters ([A-Za-z0-9_.-]+)\s*$")
-DEVICES = ("barlab-nic", "barlab-gpu")
-PERIPHERALS = ("/machine/peripheral", "/machine/peripheral-anon")
+DEVICES_RE = re.compile(rb"^barlab-l1: devices ([A-Za-z0-9_.-]+)\s*$")
+# The QOM property types a snapshot reads: numbers, flags and strings.
+SCALAR_TYPES = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32",
+                "int64", "bool", "str", "string", "size"}
 TAIL = 30
 
 
@@ -76,22 +80,30 @@ class Qmp:
         return reply.get("return")
 
 
-def device_counters(q):
-    """{type: {property: value}} of the counters of barlab's devices (found
-    by type among the peripherals): their uint64 QOM properties that are
-    not settable device properties."""
-    out = {}
-    for parent in PERIPHERALS:
+def device_snapshot(q):
+    """barlab's devices (QOM types barlab-*), each as {"properties": its
+    settable device properties, "counters": its read-only uint64 ones}."""
+    devices = {}
+    for parent in ("/machine/peripheral", "/machine/peripheral-anon"):
         for child in q.cmd("qom-list", path=parent):
-            kind = child["type"][len("child<"):-1] if child["type"].startswith("child<") else ""
-            if kind not in DEVICES:
+            m = re.fullmatch(r"child<(barlab-[a-z0-9-]+)>", child["type"])
+            if not m:
                 continue
             path = "%s/%s" % (parent, child["name"])
-            settable = {p["name"] for p in q.cmd("device-list-properties", typename=kind)}
-            out[kind] = {p["name"]: q.cmd("qom-get", path=path, property=p["name"])
-                         for p in q.cmd("qom-list", path=path)
-                         if p["type"] == "uint64" and p["name"] not in settable}
-    return out
+            if m.group(1) in devices:
+                raise RuntimeError("two %s devices (%s): which one is meant?" % (m.group(1), path))
+            settable = {p["name"] for p in q.cmd("device-list-properties", typename=m.group(1))}
+            snap = {"properties": {}, "counters": {}}
+            for prop in q.cmd("qom-list", path=path):
+                if prop["name"] in settable and prop["type"] in SCALAR_TYPES:
+                    kind = "properties"
+                elif prop["name"] not in settable and prop["type"] == "uint64":
+                    kind = "counters"
+                else:
+                    continue
+                snap[kind][prop["name"]] = q.cmd("qom-get", path=path, property=prop["name"])
+            devices[m.group(1)] = snap
+    return devices
 
 
 def tail(path, n=TAIL):
@@ -124,7 +136,7 @@ def main():
         f.write(" ".join(cmd) + "\n")
 
     start = time.monotonic()
-    state = {"exit": None, "dumps": [], "counters": [], "ready": None}
+    state = {"exit": None, "dumps": [], "devices": [], "ready": None}
     ended = threading.Event()
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -145,9 +157,9 @@ def main():
                 m = DUMP_RE.match(s)
                 if m:
                     state["dumps"].append(m.group(1).decode())
-                m = COUNTERS_RE.match(s)
+                m = DEVICES_RE.match(s)
                 if m:
-                    state["counters"].append(m.group(1).decode())
+                    state["devices"].append(m.group(1).decode())
                 if s.startswith(b"barlab-l1: ready") and state["ready"] is None:
                     state["ready"] = time.monotonic() - start
                 m = EXIT_RE.match(s)
@@ -173,7 +185,7 @@ def main():
               file=sys.stderr)
         return 125
     rc = state["exit"]
-    asked = state["dumps"] + state["counters"]
+    asked = state["dumps"] + state["devices"]
     if not asked:
         # Nothing to take: the guest powers off by itself after its exit
         # line.  Asking QEMU to quit over QMP would race with that
@@ -190,12 +202,11 @@ def main():
                 png = os.path.join(a.out, name + ".png")
                 q.cmd("screendump", filename=png, format="png")
                 print("l1run: screendump %s" % png, file=sys.stderr)
-            for name in state["counters"]:
+            for name in state["devices"]:
                 path = os.path.join(a.out, name + ".json")
                 with open(path + ".tmp", "w") as f:
-                    json.dump(device_counters(q), f, indent=1, sort_keys=True)
+                    json.dump(device_snapshot(q), f, indent=1, sort_keys=True)
                 os.rename(path + ".tmp", path)
-                print("l1run: counters %s" % path, file=sys.stderr)
             q.cmd("quit")
         except (OSError, RuntimeError, ValueError) as e:
             print("l1run: QMP failed: %s" % e, file=sys.stderr)
@@ -205,8 +216,8 @@ def main():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    elif asked:
-        print("l1run: QEMU ended before the screendumps or counters %s could be taken"
+    else:
+        print("l1run: QEMU ended before the screendumps or device snapshots %s could be taken"
               % ", ".join(asked), file=sys.stderr)
         rc = rc or 125
     t.join(5)

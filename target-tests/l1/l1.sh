@@ -122,12 +122,12 @@ bl_screendump() {
     bl_say "screendump $1"
 }
 
-# bl_counters NAME: ask the host for every counter of barlab's devices
-# (QOM), saved as NAME.json in the run's output directory once this script
-# has ended.
-bl_counters() {
+# bl_devices NAME: ask the host for a snapshot of barlab's devices (their
+# settable QOM properties, port mode, ..., and their counters), saved as
+# NAME.json in the run's output directory once this script has ended.
+bl_devices() {
     touch /tmp/.barlab-hold
-    bl_say "counters $1"
+    bl_say "devices $1"
 }
 
 # bl_trace_on EVENT...: enable tracepoints (e.g. kvm/kvm_s2_map_device).

@@ -73,7 +73,7 @@ rmmod barlab_nic
 bl_bind $nic vfio-pci || bl_fail "barlab-nic did not go back to vfio-pci"
 vmm probe-after-driver --device $nic,$gpu $p mode=probe
 dmesg | sed "s/^/dmesg: /"
-bl_counters final
+bl_devices final
 ' --timeout 900 -- -d guest_errors -trace barlab_nic_dma_error -D "$qlog"
 expect iso-boot 0 "barlab-l1: exit 0"
 l1_console iso >"$HARNESS_TMP/console.txt"
@@ -207,7 +207,7 @@ try:
     final = json.load(open(final_path))
 except (OSError, ValueError):
     final = {}
-left = {"%s.%s" % (d, k): v for d, c in final.items() for k, v in c.items()
+left = {"%s.%s" % (d, k): v for d, snap in final.items() for k, v in snap["counters"].items()
         if v and not k.endswith("barriers")}
 verdict("released-devices-hold-nothing", len(final) == 2 and not left,
         "counters after the last release: %s" % (left or final))

@@ -7,15 +7,19 @@
  * on arm64).  The first push page of BAR2 is mapped with ioremap_wc()
  * (Normal-NC), the way mlx5 maps its BlueFlame registers.  Every TX
  * descriptor is written to the TX ring and then copied to a push slot with
- * __iowrite64_copy().  A copy that reaches the device as one 64-byte
- * transaction runs inline; a copy that arrives piece by piece is only a
- * doorbell, and the device fetches the ring copy by DMA.  The frame goes
- * out either way.
+ * __iowrite64_copy(), marked "hold", and the slot's doorbell is rung after
+ * a wmb(), the way mlx5 and rdma-core ring a doorbell after a
+ * write-combining copy.  The module parameter doorbell_wmb=0 leaves that
+ * barrier out: harmless where the push page is Device memory, a real bug
+ * where it is Normal-NC, e.g. in a guest whose host maps the BAR Normal-NC
+ * at stage 2 (Linux 6.9 and later).
  *
- * Which of the two happens depends on the memory type the CPU really uses
- * for the push page, so at probe time a self-test modelled on mlx5's
+ * Whether the push page really gathers writes depends on the memory type
+ * the CPU uses for it, so at probe time a self-test modelled on mlx5's
  * mlx5_core_test_wc() finds out, logs it and shows it in the PCI device's
- * "wc" attribute.
+ * "wc" attribute.  It posts BlueFlame-style: a copy that reaches the
+ * device as one 64-byte transaction runs inline; a copy that arrives piece
+ * by piece is only a doorbell, and the device fetches the ring copy by DMA.
  */
 
 #include <linux/delay.h>
@@ -82,11 +86,13 @@
 
 /* BAR2: 4 KiB push pages, each a control line and then 63 slots */
 #define BLN_PUSH_PAGE_SIZE	4096
+#define BLN_PUSH_SLOT_DOORBELL	0x010	/* write k: run what slot k holds */
 #define BLN_PUSH_SLOT(n)	(0x40 + 64 * (n))
 
 #define BLN_OP_NOP		0
 #define BLN_OP_SEND		1
 #define BLN_TXD_COMPLETION	BIT(0)
+#define BLN_TXD_HOLD		BIT(2)	/* the push copy waits for its doorbell */
 
 struct barlab_nic_tx_desc {
 	u8 opcode;
@@ -141,6 +147,11 @@ static_assert(sizeof(struct barlab_nic_rx_desc) == 16);
 /* As many NOPs as the test's completion ring holds, like mlx5's 255. */
 #define BLN_WC_TEST_NOPS	(BLN_CQ_ENTRIES - 1)
 #define BLN_WC_TEST_TIMEOUT_MS	1000
+
+static bool doorbell_wmb = true;
+module_param(doorbell_wmb, bool, 0444);
+MODULE_PARM_DESC(doorbell_wmb,
+		 "wmb() between a TX descriptor's push copy and its doorbell (default: on; off is a driver bug, kept to test for it)");
 
 enum barlab_nic_wc {
 	BLN_WC_SUPPORTED,
@@ -298,14 +309,15 @@ static u32 barlab_nic_tx_free(const struct barlab_nic_txq *txq)
 }
 
 /*
- * Post @desc at the next ring position: the ring copy first, then the
- * push copy with @push_flags added.  The barriers are those of a
- * BlueFlame post (mlx5e_notify_hw(), mlx4_en_tx_write_desc()).
+ * Write @desc at the next ring position, then copy it with @push_flags
+ * added to the next push slot; returns that slot.
  */
-static void barlab_nic_post(struct barlab_nic *priv, struct barlab_nic_txq *txq,
-			    struct barlab_nic_tx_desc *desc, u8 push_flags)
+static unsigned int barlab_nic_push(struct barlab_nic *priv,
+				    struct barlab_nic_txq *txq,
+				    struct barlab_nic_tx_desc *desc,
+				    u8 push_flags)
 {
-	void __iomem *slot = priv->push + BLN_PUSH_SLOT(txq->push_slot);
+	unsigned int slot = txq->push_slot;
 	u32 index = txq->prod & (BLN_TX_ENTRIES - 1);
 
 	desc->index = cpu_to_le16(index);
@@ -315,19 +327,61 @@ static void barlab_nic_post(struct barlab_nic *priv, struct barlab_nic_txq *txq,
 
 	/*
 	 * The ring copy must be visible to the device before any piece of
-	 * the push copy: a split copy is a doorbell, and the device then
-	 * fetches the ring copy by DMA.  This also keeps the push copy behind
-	 * the previous one, which Normal-NC alone would let it overtake.
+	 * the push copy: a split copy without FLAGS.hold is a doorbell, and
+	 * the device then fetches the ring copy by DMA.  This also keeps the
+	 * push copy behind the previous post, which Normal-NC alone would
+	 * let it overtake.
 	 */
 	wmb();
 	/* Eight 8-byte stores in a row; on arm64 they end with io_stop_wc() */
-	__iowrite64_copy(slot, desc, sizeof(*desc) / sizeof(u64));
+	__iowrite64_copy(priv->push + BLN_PUSH_SLOT(slot), desc,
+			 sizeof(*desc) / sizeof(u64));
+	txq->push_slot ^= 1;
+	return slot;
+}
+
+/*
+ * A BlueFlame post, as mlx5e_notify_hw() and mlx4_en_tx_write_desc() do
+ * it: the push copy runs whole, or its head rings the doorbell.  The
+ * self-test posts this way, since which of the two happens is what it
+ * measures.
+ */
+static void barlab_nic_post_bf(struct barlab_nic *priv,
+			       struct barlab_nic_txq *txq,
+			       struct barlab_nic_tx_desc *desc, u8 push_flags)
+{
+	barlab_nic_push(priv, txq, desc, push_flags);
 	/*
 	 * Drain the write-combining buffer now rather than whenever the CPU
 	 * evicts it, as mlx4_en_tx_write_desc() does after its BlueFlame copy.
 	 */
 	wmb();
-	txq->push_slot ^= 1;
+}
+
+/*
+ * A doorbell post: the push copy waits in its slot (FLAGS.hold) until the
+ * slot's doorbell rings it, whatever the memory type did to the copy on
+ * the way.  The doorbell is written relaxed, as mlx5_write64() writes one
+ * with __raw_writeq(): writel() would bring a barrier of its own.
+ */
+static void barlab_nic_post_db(struct barlab_nic *priv,
+			       struct barlab_nic_txq *txq,
+			       struct barlab_nic_tx_desc *desc)
+{
+	unsigned int slot = barlab_nic_push(priv, txq, desc, BLN_TXD_HOLD);
+
+	if (doorbell_wmb) {
+		/*
+		 * Copy and doorbell are stores to the same write-combining
+		 * page, and Normal-NC lets the later one reach the device
+		 * first, which then runs what the slot held before.  Order
+		 * them as rdma-core's mmio_flush_writes() does.
+		 */
+		wmb();
+	}
+	writel_relaxed(slot, priv->push + BLN_PUSH_SLOT_DOORBELL);
+	/* Drain the write-combining buffer now, as after a BlueFlame copy. */
+	wmb();
 }
 
 /* The next completion the device wrote, or NULL. */
@@ -445,7 +499,7 @@ static netdev_tx_t barlab_nic_start_xmit(struct sk_buff *skb,
 	/* The device may complete the frame before the post returns. */
 	netdev_tx_sent_queue(nq, skb->len);
 	skb_tx_timestamp(skb);
-	barlab_nic_post(priv, txq, &desc, 0);
+	barlab_nic_post_db(priv, txq, &desc);
 
 	netif_txq_maybe_stop(nq, barlab_nic_tx_free(txq), 1, BLN_TX_WAKE);
 	return NETDEV_TX_OK;
@@ -792,7 +846,7 @@ static void barlab_nic_test_wc(struct barlab_nic *priv)
 
 		if (i == BLN_WC_TEST_NOPS - 1)
 			nop.flags = BLN_TXD_COMPLETION;
-		barlab_nic_post(priv, &txq, &nop, BLN_TXD_COMPLETION);
+		barlab_nic_post_bf(priv, &txq, &nop, BLN_TXD_COMPLETION);
 	}
 
 	/* The last NOP completes whole or split: wait for it, bounded. */

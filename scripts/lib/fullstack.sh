@@ -177,6 +177,8 @@ usage_fullstack() {
 usage: scripts/barlab fullstack [--policy P]... [--cpu CPU] [--inject-align]
                                 [--out DIR] [--steps "S..."] [--no-devices]
                                 [--no-picture] [--timeout S] [--echo]
+                                [--device-props DEV,PROP=VALUE]...
+                                [--nic-param NAME=VALUE]...
 the whole stack: a stock VMM in L1 runs an L2 Linux with the devices and drivers
 Boot L1 once per policy; in it, Debian's qemu-system-aarch64 (KVM) runs an
 L2 Linux with barlab-nic and barlab-gpu passed through by vfio-pci.  L2
@@ -206,19 +208,56 @@ reported, and a new L2 boots for the steps after it.
   --timeout S       limit for the whole L1 run (default 600; each L2
                     boot has 120 s)
   --echo            copy L1's console to stderr while it runs
+  --device-props DEV,PROP=VALUE[,...]
+                    more properties for barlab's device DEV (nic or gpu)
+                    in L0, as for 'barlab boot', e.g.
+                    nic,port-mode=reorder:7 (the port mode is checked
+                    before anything runs)
+  --nic-param NAME=VALUE
+                    a parameter for L2's barlab_nic module, e.g.
+                    doorbell_wmb=0 (guest-drivers/README.md); repeat for
+                    more
 Prints one row per policy: the self-test's verdict, each fbdraw run's
-outcome (ok, mismatch, sigbus, vm-death, ...), the frames, the picture.
+outcome (ok, mismatch, sigbus, vm-death, ...), the frames, what barlab-nic's
+checker and counters saw (ok, or the rules broken and the stale doorbells),
+the picture; then, for each policy where the NIC saw something, its first
+broken rule with the access, the one that overtook it and the seed.
 USAGE
 }
 
-# _fullstack_script FILE STEPS DEVICES PICTURE: the L1 run script.
+# _fullstack_script FILE STEPS DEVICES PICTURE NIC-PARAMS: the L1 run script.
 _fullstack_script() {
     {
         echo "# SPDX-License-Identifier: GPL-2.0-or-later"
-        printf 'FS_STEPS="%s"\nFS_DEVICES=%s\nFS_PICTURE=%s\nFS_L2_TIMEOUT=%s\n' \
-            "$2" "$3" "$4" "$FULLSTACK_L2_TIMEOUT"
+        printf 'FS_STEPS="%s"\nFS_DEVICES=%s\nFS_PICTURE=%s\nFS_L2_TIMEOUT=%s\nFS_NIC_PARAMS="%s"\n' \
+            "$2" "$3" "$4" "$FULLSTACK_L2_TIMEOUT" "$5"
         cat "$BARLAB_ROOT/target-tests/fullstack/l1-run.sh"
     } >"$1"
+}
+
+# _fullstack_nic_params: "NAME TYPE" for each parameter of the barlab_nic
+# module, from its module_param() declarations.
+_fullstack_nic_params() {
+    sed -n 's/^module_param(\([a-z0-9_]*\), *\([a-z0-9_]*\),.*/\1 \2/p' \
+        "$BARLAB_ROOT/guest-drivers/barlab_nic.c"
+}
+
+# _fullstack_check_nic_param CMD NAME=VALUE: NAME is a parameter of
+# barlab_nic and VALUE one its type takes.
+_fullstack_check_nic_param() {
+    local name=${2%%=*} value=${2#*=} type names
+    [[ $2 == *=* ]] || usage_die "$1" "--nic-param must be NAME=VALUE, not '$2'"
+    names=$(_fullstack_nic_params | awk '{ print $1 }')
+    grep -qxF -- "$name" <<<"$names" || _not_one_of "$1" "barlab_nic parameter" "$name" $names
+    type=$(_fullstack_nic_params | awk -v n="$name" '$1 == n { print $2 }')
+    case $type in
+    bool) [[ $value =~ ^[01yYnN]$ ]] ||
+        usage_die "$1" "--nic-param $name must be 0 or 1 (or y, n), not '$value'" ;;
+    int|uint|long|ulong|short|ushort|byte) [[ $value =~ ^-?[0-9]+$ ]] ||
+        usage_die "$1" "--nic-param $name must be a number, not '$value'" ;;
+    *) [[ $value =~ ^[^,[:space:]]*$ ]] ||
+        usage_die "$1" "--nic-param $name: no commas or spaces in '$value'" ;;
+    esac
 }
 
 # _fullstack_check_steps CMD "S...": each step is one of FULLSTACK_STEPS.
@@ -231,14 +270,15 @@ _fullstack_check_steps() {
 
 # fullstack_run [--policy P] [--cpu CPU] [--inject-align] [--out DIR]
 #               [--steps "S..."] [--no-devices] [--no-picture] [--timeout S]
-#               [--echo]:
+#               [--echo] [--device-props DEV,PROP=VALUE]...
+#               [--nic-param NAME=VALUE]...:
 # one L1 boot with the full stack in it; writes DIR/results (one line per
 # step: STEP OUTCOME KEY=VALUE...), DIR/summary and, with the picture,
 # DIR/fullstack.png.  Returns l1_run's status, or 1 if a step could not
 # run (timeout, died, not-run, failed; vm-death and sigbus are results).
 fullstack_run() {
     local policy=any cpu=max inject=() out="" steps=$FULLSTACK_STEPS devices=1 picture=1
-    local timeout=$FULLSTACK_TIMEOUT echo=() rc=0 boot_args=()
+    local timeout=$FULLSTACK_TIMEOUT echo=() rc=0 boot_args=() props=() nic_params=()
     while [ $# -gt 0 ]; do
         case $1 in
         --policy) need_arg $# "fullstack: --policy needs a value"; policy=$2; shift ;;
@@ -250,6 +290,8 @@ fullstack_run() {
         --no-picture) picture=0 ;;
         --timeout) need_arg $# "fullstack: --timeout needs seconds"; timeout=$2; shift ;;
         --echo) echo=(--echo) ;;
+        --device-props) need_arg $# "fullstack: --device-props needs a value"; props+=(--device-props "$2"); shift ;;
+        --nic-param) need_arg $# "fullstack: --nic-param needs a value"; nic_params+=("$2"); shift ;;
         *) die "fullstack: unknown option '$1' (see 'barlab fullstack --help')" ;;
         esac
         shift
@@ -260,21 +302,25 @@ fullstack_run() {
     mkdir -p "$out"
     out=$(cd "$out" && pwd)
     # What an earlier run left would pass for this run's.
-    rm -f "$out"/{results,summary,console.log,timing,fullstack.png,picture.txt,l0-slirp.pcap}
+    rm -f "$out"/{results,summary,console.log,timing,fullstack.png,picture.txt,l0-slirp.pcap} \
+        "$out"/{devices.json,nic.trace,gpu.trace,guest-errors.log}
 
     l1_builds
     fullstack_vmm_build
     _fullstack_overlay_build
-    _fullstack_script "$out/fullstack-run.sh" "$steps" "$devices" "$picture"
+    _fullstack_script "$out/fullstack-run.sh" "$steps" "$devices" "$picture" "${nic_params[*]}"
     # The overlay rides in L1's initramfs; a pcap of what reached L0's
-    # slirp is the outside witness of L2's frames.
+    # slirp is the outside witness of L2's frames; the devices' guest
+    # errors (a stale doorbell, a broken rule, ...) go to a log of their own.
     boot_args=(--cpu "$cpu" --policy "$policy" "${inject[@]}" --out "$out" --timeout "$timeout"
-        --run "$out/fullstack-run.sh" --initrd-extra "$(_fullstack_dir)/overlay.cpio" "${echo[@]}")
+        --run "$out/fullstack-run.sh" --initrd-extra "$(_fullstack_dir)/overlay.cpio" "${echo[@]}"
+        "${props[@]}")
     [ "$devices" = 1 ] || boot_args+=(--bind none)
     l1_run "${boot_args[@]}" -- \
-        -object "filter-dump,id=fullstack-pcap,netdev=n0,file=$out/l0-slirp.pcap" || rc=$?
+        -object "filter-dump,id=fullstack-pcap,netdev=n0,file=$out/l0-slirp.pcap" \
+        -d guest_errors -D "$out/guest-errors.log" || rc=$?
     rm -f "$out/initrd.gz"
-    _fullstack_results "$out" "$policy" "${#inject[@]}"
+    _fullstack_results "$out" "$policy" "${#inject[@]}" "$devices" "${nic_params[*]}"
     if grep -qE '^[^ ]+ (timeout|died|not-run|failed)' "$out/results"; then
         msg "fullstack: a step of L2 failed to run (see $out/results); L1's console ends:"
         tr -d '\r' <"$out/console.log" | tail -n 25 | sed 's/^/    /' >&2
@@ -301,12 +347,15 @@ print(n)
 PY
 }
 
-# _fullstack_results OUT POLICY INJECT: DIR/results and DIR/summary from
-# the console.
+# _fullstack_results OUT POLICY INJECT DEVICES NIC-PARAMS: DIR/results
+# and DIR/summary from the console, and with the devices, the results line
+# of what barlab-nic saw (scripts/fullstack_nic.py).
 _fullstack_results() {
     local out=$1 picture=- wall
     tr -d '\r' <"$out/console.log" 2>/dev/null |
         sed -n 's/^fullstack: result //p' >"$out/results"
+    [ "$4" != 1 ] || python3 "$BARLAB_ROOT/scripts/fullstack_nic.py" "$BARLAB_MT" \
+        "$out/devices.json" "$out/nic.trace" >>"$out/results"
     if [ -f "$out/fullstack.png" ]; then
         if python3 "$BARLAB_ROOT/tests/lib/fbimage.py" check "$out/fullstack.png" \
             "$FULLSTACK_WIDTH" "$FULLSTACK_HEIGHT" >"$out/picture.txt" 2>&1; then
@@ -319,7 +368,9 @@ _fullstack_results() {
     {
         echo "policy $2"
         echo "inject-align $([ "$3" = 0 ] && echo N || echo Y)"
-        tr -d '\r' <"$out/console.log" 2>/dev/null | sed -n 's/^fullstack: \(vmm\|boots\|s2\|s2-fwb\) /\1 /p'
+        echo "nic-params ${5:-none}"
+        tr -d '\r' <"$out/console.log" 2>/dev/null |
+            sed -n 's/^fullstack: \(vmm\|boots\|s2\|s2-fwb\) /\1 /p'
         tr -d '\r' <"$out/console.log" 2>/dev/null |
             sed -n 's/^fullstack: l2-boot \([0-9]*\) end=\([^ ]*\) ready=\([^ ]*\) wall=\([^ ]*\).*/l2-boot \1 \2 \3 \4/p'
         echo "picture $picture"
@@ -338,7 +389,45 @@ _fullstack_field() {
 
 # _fullstack_columns VALUE...: one line of the table.
 _fullstack_columns() {
-    printf '%-13s %-9s %-27s %-9s %-9s %-9s %-9s %-12s %-6s %-8s %-5s %s\n' "$@"
+    printf '%-13s %-9s %-27s %-9s %-9s %-9s %-9s %-12s %-16s %-6s %-8s %-5s %s\n' "$@"
+}
+
+# _fullstack_nic_cell DIR: what barlab-nic saw: ok, or each rule broken
+# and the stale and late push copies, with their counts.
+_fullstack_nic_cell() {
+    awk '$1 == "nic" {
+        if ($2 != "broken") { print $2; exit }
+        for (i = 3; i <= NF; i++) {
+            split($i, kv, "=")
+            if (kv[1] ~ /^[A-Z][0-9]+$/)
+                cell = cell " " kv[1] ":" kv[2]
+            else if ((kv[1] == "tx-stale" || kv[1] == "tx-late") && kv[2] > 0)
+                cell = cell " " substr(kv[1], 4) ":" kv[2]
+        }
+        print substr(cell, 2); exit
+    }' "$1/results" 2>/dev/null
+}
+
+# _fullstack_nic_finding DIR: for a run where barlab-nic saw a rule
+# broken, one line: the first transaction with a verdict, the access that
+# overtook it, the port mode and seed, and the device's counters.
+_fullstack_nic_finding() {
+    local policy r
+    policy=$(awk '$1 == "policy" { print $2 }' "$1/summary")
+    r=$(awk '$1 == "nic" && $2 == "broken"' "$1/results" 2>/dev/null)
+    [ -n "$r" ] || return 0
+    printf '%s: %s\n' "$policy" "$(awk '{
+        for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        out = v["violations"] " transaction(s) broke a rule"
+        if ("first-rule" in v) {
+            out = out "; first " v["first-rule"] ": " v["first-access"] " (accesses " v["first-seq"] ")"
+            if (split(v["first-after"], after, ":") > 0)
+                out = out " reached the device after access " after[1] \
+                    (after[2] != "" ? " (" after[2] ")" : "")
+        }
+        print out "; port " v["port"] " seed " v["seed"] "; tx-stale " v["tx-stale"] \
+            ", tx-late " v["tx-late"] ", device errors " v["errors"]
+    }' <<<"$r")"
 }
 
 # _fullstack_row DIR: one table row for the run in DIR.
@@ -356,6 +445,7 @@ _fullstack_row() {
     [ -z "$ping" ] || ping="$ping $(_fullstack_field "$d" ping tx)/$(_fullstack_field "$d" ping rx)"
     _fullstack_columns "$(awk '$1 == "policy" { print $2 }' "$d/summary")" "${s2:--}" "${wc:--}" \
         "${odd[0]:--}" "${odd[1]:--}" "${draw[0]:--}" "${draw[1]:--}" "${ping:--}" \
+        "$(_fullstack_nic_cell "$d" | grep . || echo -)" \
         "$(awk '$1 == "l0-frames" { print $2 }' "$d/summary")" \
         "$(awk '$1 == "picture" { print $2 }' "$d/summary")" \
         "$(awk '$1 == "boots" { print $2 }' "$d/summary")" \
@@ -371,6 +461,8 @@ cmd_fullstack() {
         --cpu) opt_value fullstack $# "$1"; check_cpu fullstack "$2"; args+=("$1" "$2"); shift ;;
         --timeout) opt_value fullstack $# "$1"; check_seconds fullstack "$1" "$2"; args+=("$1" "$2"); shift ;;
         --steps) opt_value fullstack $# "$1"; _fullstack_check_steps fullstack "$2"; args+=("$1" "$2"); shift ;;
+        --device-props) opt_value fullstack $# "$1"; l1_device_props fullstack "$2"; args+=("$1" "$2"); shift ;;
+        --nic-param) opt_value fullstack $# "$1"; _fullstack_check_nic_param fullstack "$2"; args+=("$1" "$2"); shift ;;
         --inject-align|--no-devices|--no-picture|--echo) args+=("$1") ;;
         *) usage_die fullstack "unknown option '$1'" ;;
         esac
@@ -391,10 +483,13 @@ cmd_fullstack() {
     done
     out_commit
     out=$OUT_DIR
-    _fullstack_columns policy "S2 n2/g0/g2" "WC self-test" "odd res" "odd fb0" "draw res" "draw fb0" "ping tx/rx" "L0 fr" \
-        picture boots "wall s"
+    _fullstack_columns policy "S2 n2/g0/g2" "WC self-test" "odd res" "odd fb0" "draw res" "draw fb0" "ping tx/rx" \
+        "NIC checker" "L0 fr" picture boots "wall s"
     for p in "${policies[@]}"; do
         _fullstack_row "$out/$p"
+    done
+    for p in "${policies[@]}"; do
+        _fullstack_nic_finding "$out/$p"
     done
     msg "fullstack: $((SECONDS - start)) s; results, consoles and screendumps in $out"
     return "$rc"

@@ -18,9 +18,11 @@
 #   l2: ...                                the L2 QEMU's output, after each boot
 #
 # Settings (set before this text): FS_STEPS (space-separated), FS_DEVICES
-# (1: pass barlab-nic and barlab-gpu through, 0: none), FS_PICTURE (1:
-# keep the last L2 up and ask the host for a screendump "fullstack"),
-# FS_L2_TIMEOUT (seconds per L2 boot).
+# (1: pass barlab-nic and barlab-gpu through, keep the last L2 up and ask
+# the host for a snapshot "devices" of their counters, 0: none), FS_PICTURE
+# (1: keep the last L2 up and ask the host for a screendump "fullstack"),
+# FS_L2_TIMEOUT (seconds per L2 boot), FS_NIC_PARAMS (NAME=VALUE ...: the
+# barlab_nic module's parameters in L2).
 
 . /lib/barlab/l1.sh
 
@@ -36,18 +38,19 @@ elapsed() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
 # or times out.  Sets l2_end (exit, held, vm-death, timeout, died) and
 # l2_log (its output, carriage returns removed).
 l2_boot() {
-    local n=$1 steps=$2 hold=$3 raw=/tmp/l2-$1.raw pid t0 ready=- devices=""
+    local n=$1 steps=$2 hold=$3 raw=/tmp/l2-$1.raw pid t0 ready=- devices="" nic_params=""
     l2_log=/tmp/l2-$n.log
     if [ "$FS_DEVICES" = 1 ]; then
         devices="-device vfio-pci,host=$nic -device vfio-pci,host=$gpu"
     fi
+    [ -z "$FS_NIC_PARAMS" ] || nic_params=" fullstack.barlab_nic=$(echo "$FS_NIC_PARAMS" | tr ' ' ,)"
     t0=$(uptime_s)
     # shellcheck disable=SC2086 # $devices is a list of options
     timeout "$FS_L2_TIMEOUT" qemu-system-aarch64 -M virt,gic-version=3 \
         -cpu host -enable-kvm -smp 1 -m 256M -nodefaults -display none \
         -no-reboot -serial stdio -monitor none \
         -kernel $L2_DIR/Image -initrd $L2_DIR/initrd.gz \
-        -append "$L2_APPEND fullstack.steps=$steps fullstack.hold=$hold" \
+        -append "$L2_APPEND fullstack.steps=$steps fullstack.hold=$hold$nic_params" \
         $devices >"$raw" 2>&1 </dev/null &
     pid=$!
     l2_end=
@@ -141,8 +144,12 @@ bl_trace_on kvm/kvm_s2_map_device || fs_say "no kvm_s2_map_device tracepoint"
 # the loop ends; a boot that reaches no step (L2 did not come up) ends it
 # with the remaining steps not run.
 remaining=$FS_STEPS
+# The last L2 stays up for the screendump, and for the snapshot of the
+# devices' counters: vfio-pci resets a device when the VMM releases it
+# (and when the next one opens it), so the counters are those of the last
+# L2 boot, read before it ends.
 hold=0
-[ "$FS_PICTURE" != 1 ] || hold=1
+[ "$FS_PICTURE" != 1 ] && [ "$FS_DEVICES" != 1 ] || hold=1
 n=0
 while :; do
     n=$((n + 1))
@@ -172,5 +179,6 @@ while :; do
 done
 fs_say "boots $n"
 [ "$FS_DEVICES" = 0 ] || s2_report
+[ "$FS_DEVICES" = 0 ] || bl_devices devices
 [ "$FS_PICTURE" != 1 ] || bl_screendump fullstack
 exit 0

@@ -16,6 +16,10 @@
 #   fullstack.steps=S1,S2,...   the steps (see fs_step below)
 #   fullstack.hold=1            stay up after the last step, so that the
 #                               host can take a screendump of what L2 drew
+#                               and read the devices' counters before
+#                               vfio-pci resets them
+#   fullstack.MODULE=P=V,...    parameters for guest-drivers' MODULE
+#                               (e.g. fullstack.barlab_nic=doorbell_wmb=0)
 
 . /lib/barlab/l1.sh
 
@@ -43,8 +47,11 @@ fs_cmdline() {
     tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1
 }
 
+# fs_module MODULE: load MODULE with its parameters from the command line.
 fs_module() {
-    grep -q "^$1 " /proc/modules || insmod "$MODULES/$1.ko"
+    # shellcheck disable=SC2046 # one word per parameter
+    grep -q "^$1 " /proc/modules ||
+        insmod "$MODULES/$1.ko" $(fs_cmdline "fullstack.$1" | tr ',' ' ')
 }
 
 # The NIC driver's write-combining self-test (run at probe): its verdict,
@@ -62,9 +69,11 @@ step_wc() {
 }
 
 # Traffic through the passed-through NIC to the slirp of barlab's QEMU
-# (L0): ping its gateway; the interface counters count the frames.
+# (L0): ping its gateway; the interface counters count the frames.  The
+# outcome is ok, or lost when no reply came back (a result, as a TX path
+# that lost its descriptors gives).
 step_ping() {
-    local nic dev replies stats outcome=failed
+    local nic dev replies stats outcome=lost
     fs_module barlab_nic || { fs_result failed insmod; return; }
     nic=$(bl_find $BL_NIC) || { fs_result failed no-device; return; }
     dev=$(ls "/sys/bus/pci/devices/$nic/net" 2>/dev/null | head -n 1)

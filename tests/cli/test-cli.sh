@@ -254,6 +254,23 @@ run "$BARLAB" fullstack --timeout 0
 expect_usage fullstack-bad-timeout fullstack "--timeout must be a positive number"
 run "$BARLAB" fullstack --steps "wc dance"
 expect_usage fullstack-bad-step fullstack "--steps must be wc, ping, .*not 'dance'"
+# The port mode is parsed by the C core (barlab-mt port-mode), before
+# anything is built or booted; so are barlab_nic's parameters and values.
+run "$MT" port-mode reorder:0x10 --json
+expect mt-port-mode 0 '^\{"gather":true,"reorder":true,"speculate":false,"seed":16\}$'
+for mode in reorder:x gather:1 sideways "reorder:"; do
+    run env BARLAB_CACHE="$TMP/cold-cache" "$BARLAB" fullstack --device-props "nic,port-mode=$mode"
+    expect_usage "fullstack-bad-port-mode $mode" fullstack "--device-props: port-mode .*$mode"
+done
+check fullstack-bad-port-mode-built-nothing test ! -e "$TMP/cold-cache"
+run "$BARLAB" boot --device-props nic,port-mode=reorder:seven
+expect_usage boot-bad-port-mode boot "its seed must be a number from 0 to 2\^64-1, not 'seven'"
+run "$BARLAB" fullstack --nic-param doorbell_wmb
+expect_usage fullstack-nic-param-form fullstack "--nic-param must be NAME=VALUE, not 'doorbell_wmb'"
+run "$BARLAB" fullstack --nic-param frobnicate=1
+expect_usage fullstack-nic-param-unknown fullstack "unknown barlab_nic parameter 'frobnicate' .doorbell_wmb."
+run "$BARLAB" fullstack --nic-param doorbell_wmb=maybe
+expect_usage fullstack-nic-param-value fullstack "--nic-param doorbell_wmb must be 0 or 1 .*not 'maybe'"
 run "$BARLAB" path barlab-mt
 expect path-barlab-mt 0 "barlab-mt$"
 

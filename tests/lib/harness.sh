@@ -47,6 +47,32 @@ expect() {
     done
     ok "$name"
 }
+# expect_line NAME FILE ERE...: PASS NAME if FILE has a line matching each
+# ERE; otherwise FAIL, showing the file.
+expect_line() {
+    local name=$1 file=$2 pat
+    shift 2
+    for pat in "$@"; do
+        if ! grep -qE -- "$pat" "$file" 2>/dev/null; then
+            { echo "no line matching '$pat' in $file:"; cat "$file" 2>/dev/null; } >"$HARNESS_TMP/out"
+            : >"$HARNESS_TMP/err"
+            bad "$name" "no line matching '$pat'"
+            return
+        fi
+    done
+    ok "$name"
+}
+
+# expect_no_line NAME FILE ERE: PASS NAME if no line of FILE matches ERE.
+expect_no_line() {
+    local name=$1 file=$2
+    if grep -E -- "$3" "$file" >"$HARNESS_TMP/out" 2>/dev/null; then
+        : >"$HARNESS_TMP/err"
+        bad "$name" "a line matches '$3'"
+    else
+        ok "$name"
+    fi
+}
 # expect_error NAME PATTERN: non-zero, nothing on stdout, "barlab: error: ...PATTERN".
 expect_error() {
     local name=$1 pat=$2

@@ -931,13 +931,13 @@ static unsigned int barlab_nic_iso_cases(struct barlab_nic *priv,
 	refused += !!(readl(priv->regs + BLN_STATUS) & BLN_STATUS_RING_ERROR);
 
 	barlab_nic_txq_start(priv, txq);
-	barlab_nic_post(priv, txq, &send, 0);
+	barlab_nic_post_bf(priv, txq, &send, 0);
 	cqe = barlab_nic_wait_cqe(txq);
 	refused += cqe && le16_to_cpu(cqe->status) == BLN_CQE_DMA_ERROR &&
 		   (readl(priv->regs + BLN_STATUS) & BLN_STATUS_TX_ERROR);
 
 	barlab_nic_set_ring(priv, BLN_CQ_RING, bad + BLN_ISO_CQ, 4);
-	barlab_nic_post(priv, txq, &nop, 0);
+	barlab_nic_post_bf(priv, txq, &nop, 0);
 	refused += !readl(priv->regs + BLN_CQ_TAIL) &&
 		   (readl(priv->regs + BLN_STATUS) & BLN_STATUS_CQ_ERROR);
 	return refused;

@@ -2,9 +2,10 @@
 /*
  * barlab-gpu: a PCIe display device whose VRAM BAR sees every access.
  *
- * BAR0 holds registers (mode, stride, format, scanout, damage, counters);
- * BAR2 is 64-bit prefetchable VRAM served through a barlab port, so every
- * CPU access arrives with its Arm memory type, passes the gather model and
+ * BAR0 holds registers (mode, stride, format, scanout, damage, counters,
+ * read-to-clear event queues) and a scratch window; BAR2 is 64-bit
+ * prefetchable VRAM.  Both are served through barlab ports, so every CPU
+ * access arrives with its Arm memory type, passes the gather model and
  * the checker, and is traced.  Scanout goes through a Pixman surface on
  * the QEMU console; QMP screendump returns the picture.
  *
@@ -23,44 +24,12 @@
 #include "ui/console.h"
 #include "ui/qemu-pixman.h"
 #include "qom/object.h"
+#include "barlab-gpu.h"
 #include "port.h"
 #include "trace.h"
 
 #define TYPE_BARLAB_GPU "barlab-gpu"
 OBJECT_DECLARE_SIMPLE_TYPE(BarlabGpuState, BARLAB_GPU)
-
-#define BARLAB_GPU_DEVICE_ID    0xba01
-#define BARLAB_GPU_REGS_SIZE    (4 * KiB)
-
-/* BAR0 registers, 32 bits wide (docs/devices/barlab-gpu.md) */
-#define REG_ID                  0x000
-#define REG_VERSION             0x004
-#define REG_CTRL                0x008
-#define REG_STATUS              0x00c
-#define REG_FORMAT              0x010
-#define REG_WIDTH               0x014
-#define REG_HEIGHT              0x018
-#define REG_STRIDE              0x01c
-#define REG_OFFSET_LO           0x020
-#define REG_OFFSET_HI           0x024
-#define REG_DAMAGE_X            0x030
-#define REG_DAMAGE_Y            0x034
-#define REG_DAMAGE_W            0x038
-#define REG_DAMAGE_H            0x03c
-#define REG_DAMAGE_COMMIT       0x040
-#define REG_VRAM_SIZE_LO        0x048
-#define REG_VRAM_SIZE_HI        0x04c
-#define REG_PORT_FLUSH          0x050
-#define REG_COUNTERS            0x100   /* 64-bit counters as LO/HI pairs */
-
-#define BARLAB_GPU_ID           0x31474c42      /* "BLG1" */
-#define BARLAB_GPU_VERSION      1
-#define CTRL_SCANOUT            (1u << 0)
-#define STATUS_MODE_VALID       (1u << 0)
-#define STATUS_MODE_ERROR       (1u << 1)
-#define FORMAT_XRGB8888         0
-#define FORMAT_RGB565           1
-#define BARLAB_GPU_MAX_DIM      4096
 
 enum {
     CNT_ACCESSES, CNT_TXNS, CNT_GATHERED, CNT_VIOLATIONS, CNT_BARRIERS,
@@ -71,9 +40,14 @@ struct BarlabGpuState {
     PCIDevice parent_obj;
 
     QemuConsole *con;
-    MemoryRegion regs;
+    BarlabPort regs_port;       /* BAR0 */
     BarlabPort vram_port;
     BarlabPortConf port_conf;
+    char *regs_port_mode;       /* BAR0's port-mode, if not port-mode's */
+    char *regs_trace;           /* BAR0's trace file */
+    MtExpect regs_expect[2];
+    uint8_t *scratch;
+    uint32_t events[GPU_EVQ_COUNT];
     uint8_t *vram;
     uint64_t vram_size;
 
@@ -93,7 +67,15 @@ struct BarlabGpuState {
 
 static unsigned barlab_gpu_bpp(uint32_t format)
 {
-    return format == FORMAT_RGB565 ? 2 : 4;
+    return format == GPU_FORMAT_RGB565 ? 2 : 4;
+}
+
+/* Post @event to every event queue. */
+static void barlab_gpu_post(BarlabGpuState *s, uint32_t event)
+{
+    for (unsigned i = 0; i < GPU_EVQ_COUNT; i++) {
+        s->events[i] |= event;
+    }
 }
 
 /* Check the programmed mode; a bad one is the guest's mistake, not ours. */
@@ -102,11 +84,11 @@ static void barlab_gpu_validate_mode(BarlabGpuState *s)
     uint64_t need = (uint64_t)s->stride * s->height;
 
     s->status = 0;
-    if (!(s->ctrl & CTRL_SCANOUT)) {
+    if (!(s->ctrl & GPU_CTRL_SCANOUT)) {
         return;
     }
-    if (s->format > FORMAT_RGB565 || !s->width || !s->height ||
-        s->width > BARLAB_GPU_MAX_DIM || s->height > BARLAB_GPU_MAX_DIM ||
+    if (s->format > GPU_FORMAT_RGB565 || !s->width || !s->height ||
+        s->width > GPU_MAX_DIM || s->height > GPU_MAX_DIM ||
         s->stride < s->width * barlab_gpu_bpp(s->format) ||
         s->offset > s->vram_size || need > s->vram_size - s->offset) {
         qemu_log_mask(LOG_GUEST_ERROR,
@@ -114,10 +96,12 @@ static void barlab_gpu_validate_mode(BarlabGpuState *s)
                       "offset 0x%" PRIx64 " (VRAM 0x%" PRIx64 ")\n",
                       s->width, s->height, s->format, s->stride, s->offset,
                       s->vram_size);
-        s->status = STATUS_MODE_ERROR;
+        s->status = GPU_STATUS_MODE_ERROR;
+        barlab_gpu_post(s, GPU_EVENT_MODE_ERROR);
         return;
     }
-    s->status = STATUS_MODE_VALID;
+    s->status = GPU_STATUS_MODE_VALID;
+    barlab_gpu_post(s, GPU_EVENT_MODE_SET);
     trace_barlab_gpu_mode(s->width, s->height, s->format, s->stride, s->offset);
 }
 
@@ -133,13 +117,13 @@ static void barlab_gpu_update(void *opaque)
     DisplaySurface *ds;
     uint32_t y1;
 
-    if (!(s->status & STATUS_MODE_VALID)) {
+    if (!(s->status & GPU_STATUS_MODE_VALID)) {
         return;
     }
     if (s->new_mode) {
         ds = qemu_create_displaysurface_from(
             s->width, s->height,
-            s->format == FORMAT_RGB565 ? PIXMAN_r5g6b5 : PIXMAN_x8r8g8b8,
+            s->format == GPU_FORMAT_RGB565 ? PIXMAN_r5g6b5 : PIXMAN_x8r8g8b8,
             s->stride, s->vram + s->offset);
         dpy_gfx_replace_surface(s->con, ds);
         dpy_gfx_update_full(s->con);
@@ -172,7 +156,7 @@ static void barlab_gpu_vram_write(void *opaque, hwaddr addr,
     memcpy(s->vram + addr, data, size);
     s->vram_lo = MIN(s->vram_lo, addr);
     s->vram_hi = MAX(s->vram_hi, addr + size);
-    if ((s->status & STATUS_MODE_VALID) && addr + size > s->offset &&
+    if ((s->status & GPU_STATUS_MODE_VALID) && addr + size > s->offset &&
         addr < s->offset + (uint64_t)s->stride * s->height) {
         uint64_t first = addr > s->offset ? addr - s->offset : 0;
         uint64_t last = addr + size - 1 - s->offset;
@@ -225,49 +209,61 @@ static uint64_t barlab_gpu_reg_read(void *opaque, hwaddr addr, unsigned size)
     uint64_t val = 0;
 
     switch (addr) {
-    case REG_ID:
-        val = BARLAB_GPU_ID;
+    case GPU_REG_ID:
+        val = GPU_ID;
         break;
-    case REG_VERSION:
-        val = BARLAB_GPU_VERSION;
+    case GPU_REG_VERSION:
+        val = GPU_VERSION;
         break;
-    case REG_CTRL:
+    case GPU_REG_CTRL:
         val = s->ctrl;
         break;
-    case REG_STATUS:
+    case GPU_REG_STATUS:
         val = s->status;
         break;
-    case REG_FORMAT:
+    case GPU_REG_FORMAT:
         val = s->format;
         break;
-    case REG_WIDTH:
+    case GPU_REG_WIDTH:
         val = s->width;
         break;
-    case REG_HEIGHT:
+    case GPU_REG_HEIGHT:
         val = s->height;
         break;
-    case REG_STRIDE:
+    case GPU_REG_STRIDE:
         val = s->stride;
         break;
-    case REG_OFFSET_LO:
+    case GPU_REG_OFFSET_LO:
         val = (uint32_t)s->offset;
         break;
-    case REG_OFFSET_HI:
+    case GPU_REG_OFFSET_HI:
         val = s->offset >> 32;
         break;
-    case REG_DAMAGE_X ... REG_DAMAGE_H:
-        val = s->damage[(addr - REG_DAMAGE_X) / 4];
+    case GPU_REG_DAMAGE_X ... GPU_REG_DAMAGE_H:
+        val = s->damage[(addr - GPU_REG_DAMAGE_X) / 4];
         break;
-    case REG_VRAM_SIZE_LO:
+    case GPU_REG_VRAM_SIZE_LO:
         val = (uint32_t)s->vram_size;
         break;
-    case REG_VRAM_SIZE_HI:
+    case GPU_REG_VRAM_SIZE_HI:
         val = s->vram_size >> 32;
         break;
-    case REG_COUNTERS ... REG_COUNTERS + CNT_COUNT * 8 - 4:
-        val = barlab_gpu_counter(s, (addr - REG_COUNTERS) / 8);
+    case GPU_REG_COUNTERS ... GPU_REG_COUNTERS + CNT_COUNT * 8 - 4:
+        val = barlab_gpu_counter(s, (addr - GPU_REG_COUNTERS) / 8);
         val = addr & 4 ? val >> 32 : (uint32_t)val;
         break;
+    case GPU_EVQ_BASE ... GPU_EVQ_BASE + GPU_EVQ_COUNT * GPU_EVQ_STRIDE - 4:
+        if ((addr - GPU_EVQ_BASE) % GPU_EVQ_STRIDE == GPU_EVQ_ID) {
+            val = (addr - GPU_EVQ_BASE) / GPU_EVQ_STRIDE;
+            break;
+        }
+        if ((addr - GPU_EVQ_BASE) % GPU_EVQ_STRIDE == GPU_EVQ_EVENTS) {
+            /* Read to clear: the bits are the reader's now. */
+            val = s->events[(addr - GPU_EVQ_BASE) / GPU_EVQ_STRIDE];
+            s->events[(addr - GPU_EVQ_BASE) / GPU_EVQ_STRIDE] = 0;
+            break;
+        }
+        /* fall through */
     default:
         qemu_log_mask(LOG_GUEST_ERROR,
                       "barlab-gpu: read of unknown register 0x%" HWADDR_PRIx
@@ -281,12 +277,13 @@ static void barlab_gpu_damage(BarlabGpuState *s)
 {
     uint32_t y = s->damage[1], h = s->damage[3];
 
-    if (!(s->status & STATUS_MODE_VALID) || y >= s->height) {
+    if (!(s->status & GPU_STATUS_MODE_VALID) || y >= s->height) {
         qemu_log_mask(LOG_GUEST_ERROR,
                       "barlab-gpu: damage outside the scanout ignored\n");
         return;
     }
     barlab_gpu_mark_dirty(s, y, MIN((uint64_t)y + h, s->height));
+    barlab_gpu_post(s, GPU_EVENT_DAMAGE);
 }
 
 static void barlab_gpu_reg_write(void *opaque, hwaddr addr, uint64_t val,
@@ -296,34 +293,34 @@ static void barlab_gpu_reg_write(void *opaque, hwaddr addr, uint64_t val,
     bool mode = true;
 
     switch (addr) {
-    case REG_CTRL:
-        s->ctrl = val & CTRL_SCANOUT;
+    case GPU_REG_CTRL:
+        s->ctrl = val & GPU_CTRL_SCANOUT;
         break;
-    case REG_FORMAT:
+    case GPU_REG_FORMAT:
         s->format = val;
         break;
-    case REG_WIDTH:
+    case GPU_REG_WIDTH:
         s->width = val;
         break;
-    case REG_HEIGHT:
+    case GPU_REG_HEIGHT:
         s->height = val;
         break;
-    case REG_STRIDE:
+    case GPU_REG_STRIDE:
         s->stride = val;
         break;
-    case REG_OFFSET_LO:
+    case GPU_REG_OFFSET_LO:
         s->offset = deposit64(s->offset, 0, 32, val);
         break;
-    case REG_OFFSET_HI:
+    case GPU_REG_OFFSET_HI:
         s->offset = deposit64(s->offset, 32, 32, val);
         break;
-    case REG_DAMAGE_X ... REG_DAMAGE_H:
-        s->damage[(addr - REG_DAMAGE_X) / 4] = val;
+    case GPU_REG_DAMAGE_X ... GPU_REG_DAMAGE_H:
+        s->damage[(addr - GPU_REG_DAMAGE_X) / 4] = val;
         return;
-    case REG_DAMAGE_COMMIT:
+    case GPU_REG_DAMAGE_COMMIT:
         barlab_gpu_damage(s);
         return;
-    case REG_PORT_FLUSH:
+    case GPU_REG_PORT_FLUSH:
         barlab_port_flush(&s->vram_port, MT_FLUSH_STOP);
         return;
     default:
@@ -331,7 +328,7 @@ static void barlab_gpu_reg_write(void *opaque, hwaddr addr, uint64_t val,
         qemu_log_mask(LOG_GUEST_ERROR,
                       "barlab-gpu: write 0x%" PRIx64 " to %s register 0x%"
                       HWADDR_PRIx "\n", val,
-                      addr < REG_COUNTERS + CNT_COUNT * 8 ? "read-only"
+                      addr < GPU_REG_COUNTERS + CNT_COUNT * 8 ? "read-only"
                                                           : "unknown", addr);
         break;
     }
@@ -342,43 +339,114 @@ static void barlab_gpu_reg_write(void *opaque, hwaddr addr, uint64_t val,
 }
 
 /*
- * The register accessors proper ignore the memory type; these record it,
- * so that a trace shows how a driver mapped the registers (ioremap:
+ * BAR0 behind its port: a transaction (one access, or several that a
+ * Normal mapping gathered) is the scratch window's bytes, or registers
+ * cut into 32-bit words.  The trace events record the memory type, so
+ * that a trace shows how a driver mapped the registers (ioremap:
  * Device-nGnRE).
  */
-static MemTxResult barlab_gpu_reg_read_attrs(void *opaque, hwaddr addr,
-                                              uint64_t *val, unsigned size,
-                                              MemTxAttrs attrs)
+static void barlab_gpu_regs_trace(BarlabGpuState *s, bool write, hwaddr addr,
+                                  uint32_t val)
 {
-    *val = barlab_gpu_reg_read(opaque, addr, size);
-    trace_barlab_gpu_reg_read(addr, *val, attrs.memtype_valid,
-                               attrs.memtype_s1, attrs.memtype,
-                               attrs.memtype_stage2);
-    return MEMTX_OK;
+    const MtTxn *t = s->regs_port.current;
+    bool typed = !(t->flags & MT_TXN_UNTYPED);
+    bool stage2 = !(t->flags & MT_TXN_NO_STAGE2);
+
+    if (write) {
+        trace_barlab_gpu_reg_write(addr, val, typed, t->s1_attr, t->attr,
+                                   stage2);
+    } else {
+        trace_barlab_gpu_reg_read(addr, val, typed, t->s1_attr, t->attr,
+                                  stage2);
+    }
 }
 
-static MemTxResult barlab_gpu_reg_write_attrs(void *opaque, hwaddr addr,
-                                               uint64_t val, unsigned size,
-                                               MemTxAttrs attrs)
+static bool barlab_gpu_in_scratch(hwaddr addr, unsigned size)
 {
-    trace_barlab_gpu_reg_write(addr, val, attrs.memtype_valid,
-                                attrs.memtype_s1, attrs.memtype,
-                                attrs.memtype_stage2);
-    barlab_gpu_reg_write(opaque, addr, val, size);
-    return MEMTX_OK;
+    return addr >= GPU_SCRATCH_BASE &&
+           addr + size <= GPU_SCRATCH_BASE + GPU_SCRATCH_SIZE;
 }
 
-static const MemoryRegionOps barlab_gpu_reg_ops = {
-    .read_with_attrs = barlab_gpu_reg_read_attrs,
-    .write_with_attrs = barlab_gpu_reg_write_attrs,
-    .endianness = DEVICE_LITTLE_ENDIAN,
-    .valid.min_access_size = 4,
-    .valid.max_access_size = 4,
+static void barlab_gpu_regs_write(void *opaque, hwaddr addr,
+                                  const uint8_t *data, unsigned size)
+{
+    BarlabGpuState *s = opaque;
+
+    if (barlab_gpu_in_scratch(addr, size)) {
+        memcpy(s->scratch + addr - GPU_SCRATCH_BASE, data, size);
+        return;
+    }
+    if (addr % 4 || size % 4 || addr + size > GPU_SCRATCH_BASE) {
+        qemu_log_mask(LOG_GUEST_ERROR, "barlab-gpu: register write of %u "
+                      "bytes at 0x%" HWADDR_PRIx " ignored: registers are "
+                      "32 bits\n", size, addr);
+        return;
+    }
+    for (unsigned i = 0; i < size; i += 4) {
+        uint32_t val = ldl_le_p(data + i);
+
+        barlab_gpu_regs_trace(s, true, addr + i, val);
+        barlab_gpu_reg_write(s, addr + i, val, 4);
+    }
+}
+
+/* Every register a read touches is read, with its side effects. */
+static void barlab_gpu_regs_read(void *opaque, hwaddr addr, uint8_t *data,
+                                 unsigned size)
+{
+    BarlabGpuState *s = opaque;
+    uint8_t word[4];
+
+    if (barlab_gpu_in_scratch(addr, size)) {
+        memcpy(data, s->scratch + addr - GPU_SCRATCH_BASE, size);
+        return;
+    }
+    if (addr + size > GPU_SCRATCH_BASE) {
+        qemu_log_mask(LOG_GUEST_ERROR, "barlab-gpu: read of %u bytes at 0x%"
+                      HWADDR_PRIx " across the scratch window\n", size, addr);
+        memset(data, 0xff, size);
+        return;
+    }
+    for (hwaddr w = QEMU_ALIGN_DOWN(addr, 4); w < addr + size; w += 4) {
+        uint32_t val = barlab_gpu_reg_read(s, w, 4);
+
+        barlab_gpu_regs_trace(s, false, w, val);
+        stl_le_p(word, val);
+        for (hwaddr a = MAX(w, addr); a < MIN(w + 4, addr + size); a++) {
+            data[a - addr] = word[a - w];
+        }
+    }
+}
+
+static const BarlabPortOps barlab_gpu_regs_ops = {
+    .write = barlab_gpu_regs_write,
+    .read = barlab_gpu_regs_read,
 };
+
+/*
+ * BAR0's declarations for the checker: every queue's EVENTS is read to
+ * clear, so it must not be read speculatively (it is in the
+ * non-prefetchable BAR, and a Device mapping keeps it safe);
+ * DAMAGE_COMMIT is a doorbell, written alone and after the rectangle.
+ */
+static unsigned barlab_gpu_declare_regs(BarlabGpuState *s)
+{
+    s->regs_expect[0] = (MtExpect) {
+        GPU_EVQ_BASE + GPU_EVQ_EVENTS, GPU_EVQ_BASE + GPU_EVQ_EVENTS + 4,
+        MT_EXPECT_NO_SPEC_READ, "EVENTS (read to clear)",
+        GPU_EVQ_STRIDE, GPU_EVQ_COUNT,
+    };
+    s->regs_expect[1] = (MtExpect) {
+        GPU_REG_DAMAGE_COMMIT, GPU_REG_DAMAGE_COMMIT + 4,
+        MT_EXPECT_NO_GATHER | MT_EXPECT_ORDERED, "DAMAGE_COMMIT (doorbell)",
+    };
+    return 2;
+}
 
 static void barlab_gpu_realize(PCIDevice *pdev, Error **errp)
 {
     BarlabGpuState *s = BARLAB_GPU(pdev);
+    BarlabPortConf regs_conf;
     Error *err = NULL;
 
     if (s->vram_size < 1 * MiB || s->vram_size > 1 * GiB ||
@@ -397,10 +465,24 @@ static void barlab_gpu_realize(PCIDevice *pdev, Error **errp)
         s->vram = NULL;
         return;
     }
-    memory_region_init_io(&s->regs, OBJECT(s), &barlab_gpu_reg_ops, s,
-                          "barlab-gpu-regs", BARLAB_GPU_REGS_SIZE);
-    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->regs);
-    pci_register_bar(pdev, 2, PCI_BASE_ADDRESS_SPACE_MEMORY |
+    /* BAR0: the same models unless regs-port-mode says otherwise. */
+    regs_conf = s->port_conf;
+    regs_conf.mode = s->regs_port_mode ? s->regs_port_mode : s->port_conf.mode;
+    regs_conf.trace = s->regs_trace;
+    barlab_port_init(&s->regs_port, OBJECT(s), "regs", GPU_REGS_SIZE,
+                     &regs_conf, &barlab_gpu_regs_ops, s, s->regs_expect,
+                     barlab_gpu_declare_regs(s), &err);
+    if (err) {
+        error_propagate_prepend(errp, err, "barlab-gpu: BAR0: ");
+        barlab_port_cleanup(&s->vram_port);
+        g_free(s->vram);
+        s->vram = NULL;
+        return;
+    }
+    s->scratch = g_malloc0(GPU_SCRATCH_SIZE);
+    pci_register_bar(pdev, GPU_REGS_BAR, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &s->regs_port.mr);
+    pci_register_bar(pdev, GPU_VRAM_BAR, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_TYPE_64 |
                      PCI_BASE_ADDRESS_MEM_PREFETCH, &s->vram_port.mr);
     if (pci_bus_is_express(pci_get_bus(pdev))) {
@@ -417,23 +499,32 @@ static void barlab_gpu_exit(PCIDevice *pdev)
     BarlabGpuState *s = BARLAB_GPU(pdev);
 
     graphic_console_close(s->con);
+    barlab_port_cleanup(&s->regs_port);
     barlab_port_cleanup(&s->vram_port);
     g_free(s->vram);
     s->vram = NULL;
+    g_free(s->scratch);
+    s->scratch = NULL;
 }
 
 /*
- * FLR, a bus reset and system_reset: writes still in the port's buffer
- * are dropped, the port and its counters start over, the VRAM a guest
- * wrote goes back to zeroes and the console shows no scanout, so that
- * nothing one guest drew or counted shows in the next one.
+ * FLR, a bus reset and system_reset: writes still in the ports' buffers
+ * are dropped, the ports and their counters start over, the scratch
+ * window, the event queues and the VRAM a guest wrote go back to zeroes
+ * and the console shows no scanout, so that nothing one guest drew or
+ * counted shows in the next one.
  */
 static void barlab_gpu_reset(DeviceState *dev)
 {
     BarlabGpuState *s = BARLAB_GPU(dev);
 
     trace_barlab_gpu_reset();
+    barlab_port_reset(&s->regs_port);
     barlab_port_reset(&s->vram_port);
+    if (s->scratch) {
+        memset(s->scratch, 0, GPU_SCRATCH_SIZE);
+    }
+    memset(s->events, 0, sizeof(s->events));
     if (s->vram_lo < s->vram_hi) {
         memset(s->vram + s->vram_lo, 0, s->vram_hi - s->vram_lo);
     }
@@ -476,6 +567,8 @@ static const VMStateDescription vmstate_barlab_gpu = {
 static const Property barlab_gpu_properties[] = {
     DEFINE_PROP_SIZE("vram-size", BarlabGpuState, vram_size, 16 * MiB),
     DEFINE_BARLAB_PORT_PROPERTIES(BarlabGpuState, port_conf),
+    DEFINE_PROP_STRING("regs-port-mode", BarlabGpuState, regs_port_mode),
+    DEFINE_PROP_STRING("regs-trace", BarlabGpuState, regs_trace),
 };
 
 static void barlab_gpu_class_init(ObjectClass *klass, void *data)
@@ -487,7 +580,7 @@ static void barlab_gpu_class_init(ObjectClass *klass, void *data)
     k->exit = barlab_gpu_exit;
     k->config_write = barlab_gpu_write_config;
     k->vendor_id = PCI_VENDOR_ID_QEMU;
-    k->device_id = BARLAB_GPU_DEVICE_ID;
+    k->device_id = GPU_DEVICE_ID;
     k->class_id = PCI_CLASS_DISPLAY_OTHER;
     dc->desc = "barlab PCIe display with a memory-type-aware VRAM BAR";
     dc->vmsd = &vmstate_barlab_gpu;

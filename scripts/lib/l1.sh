@@ -173,7 +173,7 @@ _l1_start() {
     if [ "$devices" = 1 ]; then
         args+=(-netdev user,id=n0
             -device "barlab-nic,netdev=n0,trace=$out/nic.trace$L1_OPT_NIC_PROPS"
-            -device "barlab-gpu,trace=$out/gpu.trace$L1_OPT_GPU_PROPS")
+            -device "barlab-gpu,trace=$out/gpu.trace,regs-trace=$out/gpu-regs.trace$L1_OPT_GPU_PROPS")
     fi
     python3 "$BARLAB_ROOT/scripts/l1run.py" --qemu "$qemu" --out "$out" \
         --timeout "$timeout" "${echo[@]}" -- "${args[@]}" "${extra[@]}"

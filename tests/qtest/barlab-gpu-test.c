@@ -12,31 +12,14 @@
 #include "libqos/generic-pcihost.h"
 #include "qobject/qdict.h"
 #include "memtype/trace.h"
-
-#define GPU_VENDOR      0x1234
-#define GPU_DEVICE      0xba01
-
-#define REG_ID          0x000
-#define REG_VERSION     0x004
-#define REG_CTRL        0x008
-#define REG_STATUS      0x00c
-#define REG_FORMAT      0x010
-#define REG_WIDTH       0x014
-#define REG_HEIGHT      0x018
-#define REG_STRIDE      0x01c
-#define REG_OFFSET_LO   0x020
-#define REG_VRAM_LO     0x048
-#define REG_VRAM_HI     0x04c
-#define REG_ACCESSES    0x100
-#define REG_TXNS        0x108
-#define REG_PORT_FLUSH  0x050
+#include "barlab-gpu.h"
 
 typedef struct {
     QTestState *qts;
     QGenericPCIBus bus;
     QPCIDevice *dev;
     QPCIBar regs, vram;
-    uint64_t vram_size;
+    uint64_t regs_size, vram_size;
 } Gpu;
 
 static void gpu_found(QPCIDevice *dev, int devfn, void *data)
@@ -50,10 +33,11 @@ static void gpu_start(Gpu *g, const char *extra)
                          extra ? extra : "");
     qpci_init_generic(&g->bus, g->qts, NULL, false);
     g->dev = NULL;
-    qpci_device_foreach(&g->bus.bus, GPU_VENDOR, GPU_DEVICE, gpu_found, &g->dev);
+    qpci_device_foreach(&g->bus.bus, GPU_VENDOR_ID, GPU_DEVICE_ID, gpu_found,
+                        &g->dev);
     g_assert(g->dev);
     qpci_device_enable(g->dev);
-    g->regs = qpci_iomap(g->dev, 0, NULL);
+    g->regs = qpci_iomap(g->dev, GPU_REGS_BAR, &g->regs_size);
     g->vram = qpci_iomap(g->dev, 2, &g->vram_size);
 }
 
@@ -68,13 +52,15 @@ static void test_registers(void)
     Gpu g;
 
     gpu_start(&g, NULL);
-    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, REG_ID), ==, 0x31474c42);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_VERSION), ==, 1);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_VRAM_LO), ==, 16 << 20);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_VRAM_HI), ==, 0);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, GPU_REG_ID), ==, 0x31474c42);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_VERSION), ==,
+                     GPU_VERSION);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_VRAM_SIZE_LO), ==,
+                     16 << 20);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_VRAM_SIZE_HI), ==, 0);
     g_assert_cmpuint(g.vram_size, ==, 16 << 20);
-    qpci_io_writel(g.dev, g.regs, REG_WIDTH, 640);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_WIDTH), ==, 640);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_WIDTH, 640);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_WIDTH), ==, 640);
     gpu_stop(&g);
 }
 
@@ -103,7 +89,7 @@ static void test_vram(void)
     g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-txns"), ==,
                      barlab_qom_u64(g.qts, "vram-accesses"));
     g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-violations"), ==, 0);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_TXNS), ==,
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, (GPU_REG_COUNTERS + 8)), ==,
                      barlab_qom_u64(g.qts, "vram-txns"));
     gpu_stop(&g);
 }
@@ -115,30 +101,30 @@ static void test_bad_guest_input(void)
     gpu_start(&g, NULL);
     /* unknown and read-only registers: logged, harmless */
     g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, 0xffc), ==, 0);
-    qpci_io_writel(g.dev, g.regs, REG_ID, 0);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_ID, 0);
     qpci_io_writel(g.dev, g.regs, 0x800, 0xdead);
-    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, REG_ID), ==, 0x31474c42);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, GPU_REG_ID), ==, 0x31474c42);
 
     /* a mode that would scan out past the end of VRAM is refused */
-    qpci_io_writel(g.dev, g.regs, REG_WIDTH, 4096);
-    qpci_io_writel(g.dev, g.regs, REG_HEIGHT, 4096);
-    qpci_io_writel(g.dev, g.regs, REG_STRIDE, 4096 * 4);
-    qpci_io_writel(g.dev, g.regs, REG_OFFSET_LO, 0x100000);
-    qpci_io_writel(g.dev, g.regs, REG_CTRL, 1);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 2);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_WIDTH, 4096);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_HEIGHT, 4096);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_STRIDE, 4096 * 4);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_OFFSET_LO, 0x100000);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_CTRL, 1);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_STATUS), ==, 2);
     /* a stride shorter than a line, an unknown format */
-    qpci_io_writel(g.dev, g.regs, REG_WIDTH, 64);
-    qpci_io_writel(g.dev, g.regs, REG_HEIGHT, 64);
-    qpci_io_writel(g.dev, g.regs, REG_OFFSET_LO, 0);
-    qpci_io_writel(g.dev, g.regs, REG_STRIDE, 16);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 2);
-    qpci_io_writel(g.dev, g.regs, REG_STRIDE, 256);
-    qpci_io_writel(g.dev, g.regs, REG_FORMAT, 7);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 2);
-    qpci_io_writel(g.dev, g.regs, REG_FORMAT, 0);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 1);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_WIDTH, 64);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_HEIGHT, 64);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_OFFSET_LO, 0);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_STRIDE, 16);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_STATUS), ==, 2);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_STRIDE, 256);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_FORMAT, 7);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_STATUS), ==, 2);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_FORMAT, 0);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_STATUS), ==, 1);
     /* the device is still alive */
-    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, REG_ID), ==, 0x31474c42);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, GPU_REG_ID), ==, 0x31474c42);
     gpu_stop(&g);
 }
 
@@ -160,12 +146,12 @@ static void test_screendump(void)
             qpci_io_writel(g.dev, g.vram, (y * w + x) * 4, px);
         }
     }
-    qpci_io_writel(g.dev, g.regs, REG_FORMAT, 0);
-    qpci_io_writel(g.dev, g.regs, REG_WIDTH, w);
-    qpci_io_writel(g.dev, g.regs, REG_HEIGHT, h);
-    qpci_io_writel(g.dev, g.regs, REG_STRIDE, w * 4);
-    qpci_io_writel(g.dev, g.regs, REG_CTRL, 1);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 1);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_FORMAT, 0);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_WIDTH, w);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_HEIGHT, h);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_STRIDE, w * 4);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_CTRL, 1);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_STATUS), ==, 1);
 
     qobject_unref(qtest_qmp_assert_success_ref(g.qts,
         "{'execute': 'screendump', 'arguments': {'filename': %s}}", path));
@@ -228,15 +214,15 @@ static void test_flr(void)
     Gpu g;
 
     gpu_start(&g, NULL);
-    qpci_io_writel(g.dev, g.regs, REG_WIDTH, 64);
-    qpci_io_writel(g.dev, g.regs, REG_HEIGHT, 32);
-    qpci_io_writel(g.dev, g.regs, REG_STRIDE, 256);
-    qpci_io_writel(g.dev, g.regs, REG_OFFSET_LO, 0x1000);
-    qpci_io_writel(g.dev, g.regs, REG_CTRL, 1);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_STATUS), ==, 1);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_WIDTH, 64);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_HEIGHT, 32);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_STRIDE, 256);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_OFFSET_LO, 0x1000);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_CTRL, 1);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_STATUS), ==, 1);
     qpci_io_writel(g.dev, g.vram, 0x1000, 0x00ff0000);
     qpci_io_writeq(g.dev, g.vram, g.vram_size - 8, 0x1122334455667788ULL);
-    qpci_io_writel(g.dev, g.regs, REG_PORT_FLUSH, 1);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_PORT_FLUSH, 1);
     g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-txns"), ==, 2);
 
     barlab_flr(g.dev);
@@ -246,15 +232,90 @@ static void test_flr(void)
     qpci_device_enable(g.dev);
     g.regs = qpci_iomap(g.dev, 0, NULL);
     g.vram = qpci_iomap(g.dev, 2, NULL);
-    for (uint64_t reg = REG_CTRL; reg <= REG_OFFSET_LO + 4; reg += 4) {
+    for (uint64_t reg = GPU_REG_CTRL; reg <= GPU_REG_OFFSET_LO + 4; reg += 4) {
         g_assert_cmphex(qpci_io_readl(g.dev, g.regs, reg), ==, 0);
     }
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_ACCESSES), ==, 0);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_COUNTERS), ==, 0);
     g_assert_cmphex(qpci_io_readl(g.dev, g.vram, 0x1000), ==, 0);
     g_assert_cmphex(qpci_io_readq(g.dev, g.vram, g.vram_size - 8), ==, 0);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_ACCESSES), ==, 2);
-    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, REG_VRAM_LO), ==, 16 << 20);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_COUNTERS), ==, 2);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_VRAM_SIZE_LO), ==,
+                     16 << 20);
     gpu_stop(&g);
+}
+
+/*
+ * BAR0 beyond the registers: every event queue gets every event, reading
+ * a queue's EVENTS clears that queue only; the scratch window is plain
+ * storage of any access size; BAR0's transactions go to regs-trace; FLR
+ * clears both.
+ */
+static void test_events_scratch(void)
+{
+    Gpu g;
+    g_autofree char *path = g_strdup_printf("%s/barlab-gpu-regs-%d.bltrace",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *opt = g_strdup_printf(",regs-trace=%s", path);
+    uint64_t q3 = GPU_EVQ_BASE + 3 * GPU_EVQ_STRIDE;
+    uint64_t q5 = GPU_EVQ_BASE + 5 * GPU_EVQ_STRIDE;
+    uint8_t buf[64], back[64];
+    MtTraceReader *r;
+    MtTraceRecord rec;
+    char err[256];
+    int scratch_txns = 0, ret;
+
+    gpu_start(&g, opt);
+    g_assert_cmphex(g.regs_size, ==, GPU_REGS_SIZE);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, q3 + GPU_EVQ_ID), ==, 3);
+    g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, q3 + GPU_EVQ_EVENTS), ==, 0);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_WIDTH, 64);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_HEIGHT, 32);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_STRIDE, 256);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_CTRL, GPU_CTRL_SCANOUT);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_DAMAGE_H, 4);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_DAMAGE_COMMIT, 1);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, q3 + GPU_EVQ_EVENTS), ==,
+                    GPU_EVENT_MODE_SET | GPU_EVENT_DAMAGE);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, q3 + GPU_EVQ_EVENTS), ==, 0);
+    qpci_io_writel(g.dev, g.regs, GPU_REG_FORMAT, 7);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, q5 + GPU_EVQ_EVENTS), ==,
+                    GPU_EVENT_MODE_SET | GPU_EVENT_DAMAGE |
+                    GPU_EVENT_MODE_ERROR);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, q3 + GPU_EVQ_EVENTS), ==,
+                    GPU_EVENT_MODE_ERROR);
+
+    for (int i = 0; i < sizeof(buf); i++) {
+        buf[i] = i * 5 + 3;
+    }
+    qpci_memwrite(g.dev, g.regs, GPU_SCRATCH_BASE + 0x1003, buf, sizeof(buf));
+    qpci_memread(g.dev, g.regs, GPU_SCRATCH_BASE + 0x1003, back, sizeof(back));
+    g_assert_cmpmem(buf, sizeof(buf), back, sizeof(back));
+    qpci_io_writeq(g.dev, g.regs, GPU_REGS_SIZE - 8, 0x1122334455667788ULL);
+    g_assert_cmphex(qpci_io_readq(g.dev, g.regs, GPU_REGS_SIZE - 8), ==,
+                    0x1122334455667788ULL);
+    /* 8 bytes of registers are two of them */
+    g_assert_cmphex(qpci_io_readq(g.dev, g.regs, GPU_REG_ID), ==,
+                    (uint64_t)GPU_VERSION << 32 | GPU_ID);
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "regs-untyped"), >, 0);
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-accesses"), ==, 0);
+
+    barlab_flr(g.dev);
+    qpci_device_enable(g.dev);
+    g.regs = qpci_iomap(g.dev, GPU_REGS_BAR, NULL);
+    g_assert_cmphex(qpci_io_readq(g.dev, g.regs, GPU_REGS_SIZE - 8), ==, 0);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.regs, q5 + GPU_EVQ_EVENTS), ==, 0);
+    gpu_stop(&g);
+
+    g_assert_cmpint(mt_trace_reader_open(&r, path, err, sizeof(err)), ==, 0);
+    while ((ret = mt_trace_read(r, &rec, err, sizeof(err))) == 1) {
+        g_assert_cmpint(rec.type, ==, MT_REC_TXN);
+        g_assert_cmphex(rec.txn.addr, <, GPU_REGS_SIZE);
+        scratch_txns += rec.txn.addr >= GPU_SCRATCH_BASE;
+    }
+    g_assert_cmpint(ret, ==, 0);
+    g_assert_cmpint(scratch_txns, >=, 4);
+    mt_trace_reader_close(r);
+    unlink(path);
 }
 
 int main(int argc, char **argv)
@@ -266,5 +327,6 @@ int main(int argc, char **argv)
     qtest_add_func("/barlab-gpu/screendump", test_screendump);
     qtest_add_func("/barlab-gpu/trace", test_trace);
     qtest_add_func("/barlab-gpu/flr", test_flr);
+    qtest_add_func("/barlab-gpu/events-scratch", test_events_scratch);
     return g_test_run();
 }

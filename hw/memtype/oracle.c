@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../barlab/barlab-gpu.h"
 #include "gather.h"
 #include "rules.h"
 #include "speculate.h"
@@ -152,20 +153,24 @@ static const MtPattern patterns[] = {
  * push-status-rc=on, the matrix's setting: DOORBELL alone (X2), DOORBELL
  * and every slot's first 8 bytes ordered (X3), SLOT_DOORBELL both,
  * STATUS read-to-clear (X1).
- * gpu-regs: barlab-gpu's BAR0 EVENTS line (hw/barlab/gpu.c): EVENTS at
- * +8 read-to-clear.
+ * gpu-scratch: barlab-gpu's BAR0 scratch window, plain storage.
+ * gpu-regs: barlab-gpu's BAR0 event queues (barlab-gpu.h), one a trial:
+ * EVENTS read-to-clear (X1).
  */
 #define PUSH_SLOTS 64
 static const MtWindow windows[] = {
-    { "gpu-vram", "gpu", 2, 0, 0, { { 0 } } },
-    { "gpu-scratch", "gpu", 0, 0, 0, { { 0 } } },
-    { "nic-push", "nic", 2, 0, 4, {
+    { "gpu-vram", "gpu", GPU_VRAM_BAR, 0, 0, 1, 0, 0, { { 0 } } },
+    { "gpu-scratch", "gpu", GPU_REGS_BAR, GPU_SCRATCH_BASE, GPU_SCRATCH_SIZE, 1,
+      GPU_SCRATCH_BASE % 4096, 0, { { 0 } } },
+    { "nic-push", "nic", 2, 0, 0, 1, 0, 4, {
         { 0, 8, MT_EXPECT_NO_GATHER, "DOORBELL", 0, 0 },
         { 0, 8, MT_EXPECT_ORDERED, "DOORBELL or descriptor head", 64, PUSH_SLOTS },
         { 0x10, 0x14, MT_EXPECT_NO_GATHER | MT_EXPECT_ORDERED, "SLOT_DOORBELL", 0, 0 },
         { 8, 12, MT_EXPECT_NO_SPEC_READ, "STATUS (read to clear)", 0, 0 } } },
-    { "gpu-regs", "gpu", 0, 0x200, 1, {
-        { 8, 12, MT_EXPECT_NO_SPEC_READ, "EVENTS (read to clear)", 0, 0 } } },
+    { "gpu-regs", "gpu", GPU_REGS_BAR, GPU_EVQ_BASE, GPU_EVQ_STRIDE, GPU_EVQ_COUNT,
+      GPU_EVQ_BASE % 4096, 1, {
+        { GPU_EVQ_EVENTS, GPU_EVQ_EVENTS + 4, MT_EXPECT_NO_SPEC_READ, "EVENTS (read to clear)",
+          0, 0 } } },
 };
 enum { WIN_GPU_VRAM, WIN_GPU_SCRATCH, WIN_NIC_PUSH, WIN_GPU_REGS };
 

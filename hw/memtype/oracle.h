@@ -118,6 +118,10 @@ typedef struct {
     const char *name;       /* "gpu-vram", "gpu-scratch", "nic-push", "gpu-regs" */
     const char *device;     /* "gpu", "nic" */
     unsigned bar;
+    uint32_t base;          /* the window's first byte in the BAR */
+    uint32_t size;          /* bytes a test may touch from base; 0: the BAR's */
+    uint32_t count;         /* 1, or that many such windows, size bytes apart
+                               (barlab-gpu's event queues: one a trial) */
     uint32_t page_offset;
     unsigned nexpect;
     MtExpect expect[4];

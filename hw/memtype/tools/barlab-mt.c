@@ -429,6 +429,10 @@ static void print_oracle_json_outcome(const MtScenario *s, const MtPrediction *p
 /*
  * Where the cell runs and what the port's checker may say about it: the
  * port mode, the trials, the device window, the rules it may report.
+ * device_refused: KVM refuses a prefetchable BAR of the cell's device
+ * under the policy (both barlab devices have one), so a VMM that maps the
+ * whole device, as VMMs do, never runs a guest, whichever BAR the cell
+ * uses.
  */
 static void print_oracle_json_port(const MtScenario *s, const MtPrediction *p)
 {
@@ -436,8 +440,12 @@ static void print_oracle_json_port(const MtScenario *s, const MtPrediction *p)
     unsigned n = 0;
 
     printf(",\"port\":\"%s\",\"trials\":%u,\"device\":\"%s\",\"device_bar\":%u,"
-           "\"window\":\"%s\",\"window_offset\":%u,\"violations_possible\":[",
-           s->port_spec, s->trials, w->device, w->bar, w->name, w->page_offset);
+           "\"device_refused\":%s,"
+           "\"window\":\"%s\",\"window_base\":%u,\"window_size\":%u,"
+           "\"window_count\":%u,\"window_offset\":%u,\"violations_possible\":[",
+           s->port_spec, s->trials, w->device, w->bar,
+           mt_policy_refused(s->policy, true, s->cpu) ? "true" : "false",
+           w->name, w->base, w->size, w->count, w->page_offset);
     for (unsigned r = MT_RULE_VERDICT_FIRST; r <= MT_RULE_VERDICT_LAST; r++) {
         if (p->violations_possible >> r & 1) {
             printf("%s\"%s\"", n++ ? "," : "", mt_rule(r)->id);

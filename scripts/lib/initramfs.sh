@@ -39,11 +39,12 @@ initramfs_path() {
     echo "$d/initramfs.cpio.gz"
 }
 
-# The repo parts inside the initramfs.  A part that does not exist yet
-# (e.g. target-tests/vmm before it has a Makefile) is skipped.
+# The repo parts inside the initramfs, and barlab-gpu's register map,
+# which the payloads include.  A part that does not exist yet (e.g.
+# target-tests/vmm before it has a Makefile) is skipped.
 _initramfs_parts() {
     (cd "$BARLAB_ROOT" && ls -d target-tests/l1 guest-drivers target-tests/vmm \
-        target-tests/payloads 2>/dev/null)
+        target-tests/payloads hw/barlab/barlab-gpu.h 2>/dev/null)
 }
 
 _initramfs_key() {
@@ -108,8 +109,13 @@ initramfs_build() {
     rootfs=$d/rootfs
     mkdir -p "$src"
     for p in $(_initramfs_parts); do
-        mkdir -p "$src/$p"
-        rsync -a --delete --exclude='*.o' "$BARLAB_ROOT/$p/" "$src/$p/"
+        if [ -d "$BARLAB_ROOT/$p" ]; then
+            mkdir -p "$src/$p"
+            rsync -a --delete --exclude='*.o' "$BARLAB_ROOT/$p/" "$src/$p/"
+        else
+            mkdir -p "$src/${p%/*}"
+            cp -p "$BARLAB_ROOT/$p" "$src/$p"
+        fi
     done
     rm -rf "$rootfs"
     mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,lib/modules/barlab,lib/barlab/payloads,etc,root,proc,sys,dev,tmp,run}

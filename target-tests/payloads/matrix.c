@@ -38,9 +38,10 @@
  *
  * The register patterns (the oracle's MT_TARGET_PUSH and MT_TARGET_RC:
  * db_*, bf_copy64_db, mp_flag, rc_read_spec) run on barlab-nic's push
- * pages (BAR2), or, rc_read_spec with bar=0, on barlab-gpu's BAR0 EVENTS
- * lines; each runs trials= times, trial t in its own window: the push page
- * nic + 4 KiB * (idiom * trials + t), or the EVENTS line 0x200 + 128 * t.
+ * pages (BAR2), or, rc_read_spec with bar=0, on barlab-gpu's BAR0 event
+ * queues; each runs trials= times, trial t in its own window: the push
+ * page nic + 4 KiB * (idiom * trials + t), or the line of event queue
+ * evq + t (barlab-gpu.h: EVQ_ID, then the read-to-clear EVENTS at +8).
  * Every trial is a CELL_BEGIN record of its own window, so the report
  * tells the trials' transactions apart; one CELL_END ends the cell.
  *
@@ -48,23 +49,31 @@
  * the GPU on PCI and drops to EL1 with no stage 2, as l2smoke does.
  *
  * Arguments: mair=0xNN touch=first|hit base=0xOFFSET patterns=NAME,NAME,...
- * [bar=2|0] [nic=0xOFFSET] [trials=N]
+ * [bar=2|0] [nic=0xOFFSET] [evq=N] [trials=N]
  * (base: an 8 KiB-aligned group of barlab-gpu's BAR bar=, default 2, the
- * VRAM; on BAR0 the group lies in the scratch window; nic: a 4 KiB-aligned
+ * VRAM; on BAR0 it must lie in the scratch window, the only part of the
+ * register BAR that any pattern may touch; nic: a 4 KiB-aligned
  * offset in barlab-nic's push BAR; trials: 1-16, default 1).
  */
 #include "libpl.h"
+#include "barlab-gpu.h"
 
-#define GPU_VENDOR 0x1234
-#define GPU_DEVICE 0xba01
-#define GPU_VRAM_BAR 2
-#define GPU_REGS_BAR 0
-#define GPU_EVENTS_LINE 0x200   /* BAR0: EVENTS_ID, then EVENTS (read to clear) at +8 */
-#define GPU_EVENTS_STRIDE 128   /* trial t's EVENTS line; the line after it is empty */
+#define GPU_VENDOR GPU_VENDOR_ID
+#define GPU_DEVICE GPU_DEVICE_ID
 #define NIC_VENDOR 0x1234
 #define NIC_DEVICE 0xba02
 #define NIC_PUSH_BAR 2
 #define MAX_TRIALS 16
+/*
+ * A trial's bytes on an event queue: the first line of its queue (EVQ_ID,
+ * EVENTS).  touch=hit primes the page with the page's last 8 bytes, in
+ * the second, empty line of the page's last queue: outside every trial's
+ * bytes, and a speculative read from there stays in that line (it may
+ * not leave the page).
+ */
+#define EVQ_TRIAL_BYTES 64
+#define EVQ_PRIME (SZ_4K - 8)
+_Static_assert(EVQ_PRIME % GPU_EVQ_STRIDE >= EVQ_TRIAL_BYTES, "priming outside every trial");
 
 /* MAIR_EL1 slots */
 #define IDX_RAM 0               /* Normal WB RAWA */
@@ -123,7 +132,7 @@ static const struct pattern {
 
 static struct {
     u64 mair, base, nic;
-    unsigned bar, trials;
+    unsigned bar, evq, trials;
     bool hit;
     unsigned ncells;
     u8 cells[MAX_CELLS];        /* pattern indices, in the order given */
@@ -225,13 +234,14 @@ static void parse_patterns(char *list)
     }
 }
 
-enum { KEY_MAIR, KEY_TOUCH, KEY_BASE, KEY_PATTERNS, KEY_BAR, KEY_NIC, KEY_TRIALS, KEY__COUNT };
+enum { KEY_MAIR, KEY_TOUCH, KEY_BASE, KEY_PATTERNS, KEY_BAR, KEY_NIC, KEY_EVQ, KEY_TRIALS,
+       KEY__COUNT };
 static const char *const keys[KEY__COUNT] = {
-    "mair", "touch", "base", "patterns", "bar", "nic", "trials",
+    "mair", "touch", "base", "patterns", "bar", "nic", "evq", "trials",
 };
 #define REQUIRED_KEYS (1u << KEY_MAIR | 1u << KEY_TOUCH | 1u << KEY_BASE | 1u << KEY_PATTERNS)
 #define USAGE "mair=0xNN touch=first|hit base=0xOFFSET patterns=NAME,NAME,... " \
-              "[bar=2|0] [nic=0xOFFSET] [trials=N]"
+              "[bar=2|0] [nic=0xOFFSET] [evq=N] [trials=N]"
 
 static void parse_args(const char *args)
 {
@@ -286,6 +296,9 @@ static void parse_args(const char *args)
             break;
         case KEY_NIC:
             cfg.nic = parse_number(word, val, ~0ull);
+            break;
+        case KEY_EVQ:
+            cfg.evq = (unsigned)parse_number(word, val, GPU_EVQ_COUNT - 1);
             break;
         case KEY_TRIALS:
             cfg.trials = (unsigned)parse_number(word, val, MAX_TRIALS);
@@ -367,9 +380,9 @@ static u64 idiom_window(unsigned k, unsigned t, const struct barlab_boot_bar **b
 
     if (matrix_rc_read_spec == patterns[k].run && cfg.bar == GPU_REGS_BAR) {
         *bar = bars.regs;
-        w = bars.regs->ipa + GPU_EVENTS_LINE + GPU_EVENTS_STRIDE * t;
+        w = bars.regs->ipa + GPU_EVQ_BASE + GPU_EVQ_STRIDE * (cfg.evq + t);
         *lo = w;
-        *hi = w + GPU_EVENTS_STRIDE;
+        *hi = w + EVQ_TRIAL_BYTES;
         return w;
     }
     *bar = bars.push;
@@ -400,8 +413,9 @@ static void run_cell(const struct barlab_boot_bar *vram, u64 group, unsigned k)
                 hi = slot + PAGECROSS_HI;
             }
         }
-        /* The page's priming slot; among barlab-gpu's registers, ID (offset 0). */
-        prime = (slot & ~(SZ_4K - 1)) + (bar == bars.regs && pat->idiom ? 0 : SLOT * PRIME_SLOT);
+        /* The page's priming slot; on the event queues, EVQ_PRIME. */
+        prime = (slot & ~(SZ_4K - 1)) + (bar == bars.regs && pat->idiom ? EVQ_PRIME
+                                                                          : SLOT * PRIME_SLOT);
         ucall_cell_begin(pat->name, lo - bar->ipa, hi - bar->ipa,
                          (unsigned)(bar - boot_info->bars), slot - bar->ipa);
         status = pat->run(slot, cfg.hit ? prime : 0, TAG(k));
@@ -473,6 +487,13 @@ void main_el1(void)
             matrix_error("base=0x%llx is not an 8 KiB group of the 0x%llx-byte BAR%u",
                          (unsigned long long)cfg.base, (unsigned long long)vram->size, cfg.bar);
         }
+        if (cfg.bar == GPU_REGS_BAR &&
+            (cfg.base < GPU_SCRATCH_BASE ||
+             cfg.base + GROUP_SIZE > GPU_SCRATCH_BASE + GPU_SCRATCH_SIZE)) {
+            matrix_error("base=0x%llx: on BAR0 a group must lie in the scratch window "
+                         "0x%x-0x%x", (unsigned long long)cfg.base, GPU_SCRATCH_BASE,
+                         GPU_SCRATCH_BASE + GPU_SCRATCH_SIZE - 1);
+        }
         group = vram->ipa + cfg.base;
     }
     bars.gpu = vram;
@@ -491,9 +512,14 @@ void main_el1(void)
                          (unsigned long long)bars.push->size);
         }
     }
-    if (cfg.bar == GPU_REGS_BAR &&
-        bars.regs->size < GPU_EVENTS_LINE + GPU_EVENTS_STRIDE * cfg.trials) {
-        matrix_error("barlab-gpu's BAR0 has no room for %u EVENTS lines", cfg.trials);
+    if (cfg.bar == GPU_REGS_BAR && bars.regs->size < GPU_REGS_SIZE) {
+        matrix_error("barlab-gpu's BAR0 is 0x%llx bytes, not 0x%x: an older device without "
+                     "event queues and scratch", (unsigned long long)bars.regs->size,
+                     GPU_REGS_SIZE);
+    }
+    if (cfg.evq + cfg.trials > GPU_EVQ_COUNT) {
+        matrix_error("evq=%u: %u trials do not fit barlab-gpu's %u event queues", cfg.evq,
+                     cfg.trials, GPU_EVQ_COUNT);
     }
     map_memory(vram, bars.regs, bars.push);
     write_sysreg(CPACR_FPEN, cpacr_el1);

@@ -367,6 +367,21 @@ static bool barlab_gpu_in_scratch(hwaddr addr, unsigned size)
            addr + size <= GPU_SCRATCH_BASE + GPU_SCRATCH_SIZE;
 }
 
+static void barlab_gpu_regs_write_word(void *opaque, hwaddr addr,
+                                       uint32_t val)
+{
+    barlab_gpu_regs_trace(opaque, true, addr, val);
+    barlab_gpu_reg_write(opaque, addr, val, 4);
+}
+
+static uint32_t barlab_gpu_regs_read_word(void *opaque, hwaddr addr)
+{
+    uint32_t val = barlab_gpu_reg_read(opaque, addr, 4);
+
+    barlab_gpu_regs_trace(opaque, false, addr, val);
+    return val;
+}
+
 static void barlab_gpu_regs_write(void *opaque, hwaddr addr,
                                   const uint8_t *data, unsigned size)
 {
@@ -376,17 +391,12 @@ static void barlab_gpu_regs_write(void *opaque, hwaddr addr,
         memcpy(s->scratch + addr - GPU_SCRATCH_BASE, data, size);
         return;
     }
-    if (addr % 4 || size % 4 || addr + size > GPU_SCRATCH_BASE) {
+    if (addr + size > GPU_SCRATCH_BASE ||
+        !barlab_port_write_words(addr, data, size, barlab_gpu_regs_write_word,
+                                 s)) {
         qemu_log_mask(LOG_GUEST_ERROR, "barlab-gpu: register write of %u "
                       "bytes at 0x%" HWADDR_PRIx " ignored: registers are "
                       "32 bits\n", size, addr);
-        return;
-    }
-    for (unsigned i = 0; i < size; i += 4) {
-        uint32_t val = ldl_le_p(data + i);
-
-        barlab_gpu_regs_trace(s, true, addr + i, val);
-        barlab_gpu_reg_write(s, addr + i, val, 4);
     }
 }
 
@@ -395,7 +405,6 @@ static void barlab_gpu_regs_read(void *opaque, hwaddr addr, uint8_t *data,
                                  unsigned size)
 {
     BarlabGpuState *s = opaque;
-    uint8_t word[4];
 
     if (barlab_gpu_in_scratch(addr, size)) {
         memcpy(data, s->scratch + addr - GPU_SCRATCH_BASE, size);
@@ -407,15 +416,7 @@ static void barlab_gpu_regs_read(void *opaque, hwaddr addr, uint8_t *data,
         memset(data, 0xff, size);
         return;
     }
-    for (hwaddr w = QEMU_ALIGN_DOWN(addr, 4); w < addr + size; w += 4) {
-        uint32_t val = barlab_gpu_reg_read(s, w, 4);
-
-        barlab_gpu_regs_trace(s, false, w, val);
-        stl_le_p(word, val);
-        for (hwaddr a = MAX(w, addr); a < MIN(w + 4, addr + size); a++) {
-            data[a - addr] = word[a - w];
-        }
-    }
+    barlab_port_read_words(addr, data, size, barlab_gpu_regs_read_word, s);
 }
 
 static const BarlabPortOps barlab_gpu_regs_ops = {

@@ -868,6 +868,21 @@ static void barlab_nic_regs_trace(BarlabNicState *s, bool write, hwaddr addr,
     }
 }
 
+static void barlab_nic_regs_write_word(void *opaque, hwaddr addr,
+                                       uint32_t val)
+{
+    barlab_nic_regs_trace(opaque, true, addr, val);
+    barlab_nic_reg_write(opaque, addr, val, 4);
+}
+
+static uint32_t barlab_nic_regs_read_word(void *opaque, hwaddr addr)
+{
+    uint32_t val = barlab_nic_reg_read(opaque, addr, 4);
+
+    barlab_nic_regs_trace(opaque, false, addr, val);
+    return val;
+}
+
 static void barlab_nic_regs_write(void *opaque, hwaddr addr,
                                   const uint8_t *data, unsigned size)
 {
@@ -876,17 +891,11 @@ static void barlab_nic_regs_write(void *opaque, hwaddr addr,
     if (s->resetting) {
         return;
     }
-    if (addr % 4 || size % 4) {
+    if (!barlab_port_write_words(addr, data, size, barlab_nic_regs_write_word,
+                                 s)) {
         qemu_log_mask(LOG_GUEST_ERROR, "barlab-nic: register write of %u "
                       "bytes at 0x%" HWADDR_PRIx " ignored: registers are "
                       "32 bits\n", size, addr);
-        return;
-    }
-    for (unsigned i = 0; i < size; i += 4) {
-        uint32_t val = ldl_le_p(data + i);
-
-        barlab_nic_regs_trace(s, true, addr + i, val);
-        barlab_nic_reg_write(s, addr + i, val, 4);
     }
 }
 
@@ -894,18 +903,8 @@ static void barlab_nic_regs_write(void *opaque, hwaddr addr,
 static void barlab_nic_regs_read(void *opaque, hwaddr addr, uint8_t *data,
                                  unsigned size)
 {
-    BarlabNicState *s = opaque;
-    uint8_t word[4];
-
-    for (hwaddr w = QEMU_ALIGN_DOWN(addr, 4); w < addr + size; w += 4) {
-        uint32_t val = barlab_nic_reg_read(s, w, 4);
-
-        barlab_nic_regs_trace(s, false, w, val);
-        stl_le_p(word, val);
-        for (hwaddr a = MAX(w, addr); a < MIN(w + 4, addr + size); a++) {
-            data[a - addr] = word[a - w];
-        }
-    }
+    barlab_port_read_words(addr, data, size, barlab_nic_regs_read_word,
+                           opaque);
 }
 
 static const BarlabPortOps barlab_nic_regs_ops = {

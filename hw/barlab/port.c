@@ -416,3 +416,28 @@ void barlab_port_cleanup(BarlabPort *p)
     g_free(p->trace_path);
     p->trace_path = NULL;
 }
+
+bool barlab_port_write_words(hwaddr addr, const uint8_t *data, unsigned size,
+                             BarlabWordWrite *write, void *opaque)
+{
+    if (addr % 4 || size % 4) {
+        return false;
+    }
+    for (unsigned i = 0; i < size; i += 4) {
+        write(opaque, addr + i, ldl_le_p(data + i));
+    }
+    return true;
+}
+
+void barlab_port_read_words(hwaddr addr, uint8_t *data, unsigned size,
+                            BarlabWordRead *read, void *opaque)
+{
+    uint8_t word[4];
+
+    for (hwaddr w = QEMU_ALIGN_DOWN(addr, 4); w < addr + size; w += 4) {
+        stl_le_p(word, read(opaque, w));
+        for (hwaddr a = MAX(w, addr); a < MIN(w + 4, addr + size); a++) {
+            data[a - addr] = word[a - w];
+        }
+    }
+}

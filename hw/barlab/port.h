@@ -126,4 +126,17 @@ void barlab_port_reset(BarlabPort *p);
 /* Commit the trace and stop listening; safe to call twice. */
 void barlab_port_cleanup(BarlabPort *p);
 
+/*
+ * For back ends of 32-bit registers: a transaction (one access, or several
+ * that a Normal mapping gathered) cut into words in address order.  A
+ * write of anything but whole, aligned words writes nothing and returns
+ * false; a read reads every word its bytes touch, side effects included.
+ */
+typedef void BarlabWordWrite(void *opaque, hwaddr addr, uint32_t val);
+typedef uint32_t BarlabWordRead(void *opaque, hwaddr addr);
+bool barlab_port_write_words(hwaddr addr, const uint8_t *data, unsigned size,
+                             BarlabWordWrite *write, void *opaque);
+void barlab_port_read_words(hwaddr addr, uint8_t *data, unsigned size,
+                            BarlabWordRead *read, void *opaque);
+
 #endif /* HW_BARLAB_PORT_H */

@@ -45,8 +45,10 @@ import xml.etree.ElementTree as ET
 
 import matrix_html
 
-# What each group of cells owns in the VRAM BAR and in barlab-nic's push
-# BAR (target-tests/payloads/matrix.c).
+# The oracle's windows (barlab-mt oracle --json) the matrix runs.
+WINDOWS = ("gpu-vram", "nic-push", "gpu-scratch", "gpu-regs")
+# What each group of cells owns in the VRAM BAR, in barlab-gpu's BAR0
+# scratch window and in barlab-nic's push BAR (target-tests/payloads/matrix.c).
 GROUP_SIZE = 8192
 PUSH_PAGE = 4096
 GPU = "1234:ba01"
@@ -74,7 +76,19 @@ def load_jsonl(path):
 
 
 def group_key(c):
-    return (c["cpu"], c["policy"], c["s1"], c["touch"])
+    return (c["cpu"], c["policy"], c["s1"], c["touch"], c.get("bar", "pref"))
+
+
+def on_regs(c):
+    """Does cell C run on barlab-gpu's register BAR (bar=nonpref: BAR0's
+    scratch window or its event queues)?"""
+    return c.get("bar", "pref") == "nonpref"
+
+
+def port_disturbs(c):
+    """May the cell's port reorder or speculate (port= other than
+    exact and gather)?"""
+    return c.get("port", "gather") not in ("exact", "gather")
 
 
 def on_nic(c):
@@ -91,21 +105,23 @@ gpu=$(bl_find %(gpu)s) || bl_fail "no barlab-gpu in L1"
 nic=$(bl_find %(nic)s)
 bl_trace_on kvm/kvm_s2_map_device || bl_fail "no kvm_s2_map_device tracepoint"
 
-# group POLICY MAIR TOUCH BASE PATTERNS [nic=OFFSET trials=N]: run the
-# matrix payload until it has run every pattern; a run the VM did not
-# survive is restarted with the patterns after the last one it began.
+# group POLICY MAIR TOUCH BASE PATTERNS [bar=0] [nic=OFFSET] [evq=N] [trials=N]:
+# run the matrix payload until it has run every pattern; a run the VM did
+# not survive is restarted with the patterns after the last one it began.
 # With nic= (the driver idioms), barlab-nic is passed through instead.
 group() {
-    local pats=$5 last devs=$gpu extra=""
-    if [ $# -gt 5 ]; then
+    local policy=$1 mair=$2 touch=$3 base=$4 pats=$5 last devs=$gpu extra=""
+    shift 5
+    case " $* " in
+    *" nic="*)
         [ -n "$nic" ] || bl_fail "no barlab-nic in L1"
-        devs=$nic
-        extra=" $6 $7"
-    fi
+        devs=$nic ;;
+    esac
+    [ $# -eq 0 ] || extra=" $*"
     while [ -n "$pats" ]; do
-        echo "group $1 $2 $3 $4 $pats$extra"
+        echo "group $policy $mair $touch $base $pats$extra"
         barlab-vmm --timeout %(timeout)d --device "$devs" \\
-            /lib/barlab/payloads/matrix.elf mair=$2 touch=$3 base=$4 \\
+            /lib/barlab/payloads/matrix.elf mair=$mair touch=$touch base=$base \\
             patterns=$pats$extra >/tmp/vmm.out 2>&1
         echo "vmm-exit $?"
         cat /tmp/vmm.out
@@ -221,28 +237,39 @@ def cmd_plan(a):
         c["index"] = i
         if c["pattern"] not in order:
             raise MatrixError("pattern %s is not in the pattern table" % c["pattern"])
-        if c.get("bar", "pref") != "pref":
-            raise MatrixError("the matrix runs on the prefetchable BARs only (bar=pref), not bar=%s" % c["bar"])
-        if c.get("window", "gpu-vram") not in ("gpu-vram", "nic-push"):
+        if c.get("window", "gpu-vram") not in WINDOWS:
             raise MatrixError("pattern %s runs in window %s, which the matrix does not run"
                               % (c["pattern"], c["window"]))
-        if not on_nic(c) and c.get("port", "gather") != "gather":
+        if on_regs(c) and c.get("device_refused"):
+            raise MatrixError("bar=nonpref under %s on -cpu %s: KVM refuses barlab-gpu's prefetchable "
+                              "BAR2 there, and the VMM passes the whole device, so no L2 run reaches "
+                              "BAR0 (leave the policy out for this CPU model)" % (c["policy"], c["cpu"]))
+        if not on_nic(c) and not on_regs(c) and c.get("port", "gather") != "gather":
             raise MatrixError("port=%s: the matrix runs barlab-gpu's VRAM with port=gather; port= "
-                              "is for the driver idioms on barlab-nic" % c["port"])
+                              "is for the driver idioms on barlab-nic and for barlab-gpu's BAR0 "
+                              "(bar=nonpref)" % c["port"])
+    # One port mode per port and L1 boot: barlab-nic's push pages, barlab-gpu's BAR0.
     ports = {}
     for c in cells:
-        if on_nic(c):
-            ports.setdefault(c["cpu"], set()).add(c.get("port", "gather"))
-    for cpu, modes in ports.items():
+        if on_nic(c) or on_regs(c):
+            ports.setdefault((c["cpu"], on_nic(c)), set()).add(c.get("port", "gather"))
+    for (cpu, nic), modes in ports.items():
         if len(modes) > 1:
-            raise MatrixError("the driver idioms on -cpu %s use port modes %s: barlab-nic has one port "
-                              "mode per L1 boot (one port= per CPU model in a scenario file)"
-                              % (cpu, " and ".join(sorted(modes))))
+            raise MatrixError("the %s on -cpu %s use port modes %s: %s has one port mode per L1 boot "
+                              "(one port= per CPU model in a scenario file)"
+                              % ("driver idioms" if nic else "bar=nonpref cells", cpu,
+                                 " and ".join(sorted(modes)),
+                                 "barlab-nic" if nic else "barlab-gpu's BAR0"))
     shard = parse_shard(a.shard) if a.shard else None
     groups = {}
     for c in cells:
         groups.setdefault(group_key(c), []).append(c)
     cpus = sorted({k[0] for k in groups}, key=lambda x: [c["cpu"] for c in cells].index(x))
+    # Where BAR0's groups go: the scratch window the oracle names, and its
+    # event queues (one a trial) for rc_read_spec.
+    scratch = next(((c["window_base"], c["window_size"]) for c in cells if c.get("window") == "gpu-scratch"),
+                   None)
+    queues = next((c["window_count"] for c in cells if c.get("window") == "gpu-regs"), 0)
     # Every group of the whole matrix, in run order, with its page.
     every = []
     for cpu in cpus:
@@ -251,28 +278,44 @@ def cmd_plan(a):
         for k in keys:
             if k[1] not in policies:
                 policies.append(k[1])
-        index = 0
-        page = 0
+        index = {"pref": 0, "nonpref": 0}
+        page = evq = 0
         for policy in policies:
             for k in keys:
                 if k[1] != policy:
                     continue
-                g = {"cpu": cpu, "policy": policy, "s1": k[2], "touch": k[3],
-                     "base": index * GROUP_SIZE,
+                g = {"cpu": cpu, "policy": policy, "s1": k[2], "touch": k[3], "bar": k[4],
+                     "base": index[k[4]] * GROUP_SIZE,
                      "patterns": sorted({c["pattern"] for c in groups[k]}, key=order.index),
                      "cost": group_cost(groups[k], a.inject_align)}
-                index += 1
+                index[k[4]] += 1
+                if k[4] == "nonpref":
+                    # In BAR0's scratch window; rc_read_spec's trials on event queues of its own.
+                    g["trials"] = max(c.get("trials", 1) for c in groups[k])
+                    if scratch:
+                        g["base"] += scratch[0]
+                    rc_cells = [c for c in groups[k] if c.get("window") == "gpu-regs"]
+                    if rc_cells:
+                        g["evq"] = evq
+                        evq += max(c.get("trials", 1) for c in rc_cells)
                 nic_cells = [c for c in groups[k] if on_nic(c)]
                 if nic_cells:
                     g["trials"] = max(c.get("trials", 1) for c in nic_cells)
                     g["nic"] = page * PUSH_PAGE
                     page += len(idioms) * g["trials"]
                 every.append(g)
+        if scratch and index["nonpref"] * GROUP_SIZE > scratch[1]:
+            raise MatrixError("the bar=nonpref cells on -cpu %s need %d groups of %d KiB, more than "
+                              "barlab-gpu's %d KiB scratch window holds: fewer stage-1 types, policies "
+                              "or touches" % (cpu, index["nonpref"], GROUP_SIZE >> 10, scratch[1] >> 10))
+        if evq > queues:
+            raise MatrixError("the bar=nonpref rc_read_spec cells on -cpu %s need %d event queues, more "
+                              "than barlab-gpu's %d: fewer trials or cells" % (cpu, evq, queues))
         if page * PUSH_PAGE > PUSH_SIZE_MAX:
             raise MatrixError("the driver idioms on -cpu %s need %d push pages, more than barlab-nic's "
                               "%d MiB push BAR holds: fewer trials or cells" % (cpu, page, PUSH_SIZE_MAX >> 20))
     mine = shard_groups(every, cpus, shard[1])[shard[0] - 1] if shard else every
-    keys = {(g["cpu"], g["policy"], g["s1"], g["touch"]) for g in mine}
+    keys = {(g["cpu"], g["policy"], g["s1"], g["touch"], g["bar"]) for g in mine}
     nic_props = {}
     for cpu in cpus:
         pages = [g["nic"] // PUSH_PAGE + len(idioms) * g["trials"] for g in every
@@ -280,10 +323,13 @@ def cmd_plan(a):
         if pages:
             # STATUS read-to-clear: the window the oracle judges (oracle.c, nic-push).
             nic_props[cpu] = "port-mode=%s,push-status-rc=on,push-size=%d" % (
-                ports[cpu].copy().pop(), push_size(max(pages)))
+                ports[(cpu, True)].copy().pop(), push_size(max(pages)))
+    # BAR0's port mode, for the bar=nonpref cells (barlab-gpu regs-port-mode).
+    gpu_props = {cpu: "regs-port-mode=%s" % ports[(cpu, False)].copy().pop()
+                 for cpu in cpus if (cpu, False) in ports}
     plan = {"cells": [c for c in cells if group_key(c) in keys], "patterns": order,
             "groups": mine, "cpus": [cpu for cpu in cpus if any(g["cpu"] == cpu for g in mine)],
-            "nic_props": nic_props,
+            "nic_props": nic_props, "gpu_props": gpu_props,
             "all_cpus": cpus, "total_cells": len(cells), "inject_align": a.inject_align,
             "shard": {"k": shard[0], "n": shard[1]} if shard else None,
             "scenarios": {"file": os.path.basename(a.scenario_file),
@@ -306,6 +352,10 @@ def cmd_plan(a):
             slots = [p for p in g["patterns"] if p not in idioms]
             mine_idioms = [p for p in g["patterns"] if p in idioms]
             head = "group %s %s %s %#x " % (policy, g["s1"], g["touch"], g["base"])
+            if g["bar"] == "nonpref":
+                lines.append(head + "%s bar=0%s trials=%d" % (
+                    ",".join(g["patterns"]), " evq=%d" % g["evq"] if "evq" in g else "", g["trials"]))
+                continue
             if slots:
                 lines.append(head + ",".join(slots))
             if mine_idioms:
@@ -324,12 +374,13 @@ def cmd_plan(a):
 # --- observe ------------------------------------------------------------------
 
 CELL_RE = re.compile(r"^cell ([a-z0-9_]+) (begin|ok|fault)(.*)$")
-GROUP_RE = re.compile(r"^group (\S+) (0x[0-9a-f]+) (first|hit) (0x[0-9a-f]+) (\S+)( nic=0x[0-9a-f]+ trials=[0-9]+)?$")
+GROUP_RE = re.compile(r"^group (\S+) (0x[0-9a-f]+) (first|hit) (0x[0-9a-f]+) (\S+)"
+                      r"((?: (?:bar|nic|evq|trials)=[0-9a-fx]+)*)$")
 FAULT_RE = re.compile(r"ec=(0x[0-9a-f]+) fsc=(0x[0-9a-f]+) far=(0x[0-9a-f]+)")
 
 
 def parse_console(path):
-    """{(policy, s1, touch, pattern): observation} from one CPU's console."""
+    """{(policy, s1, touch, bar, pattern): observation} from one CPU's console."""
     try:
         with open(path, "rb") as f:
             text = f.read().decode("utf-8", "replace").replace("\r", "")
@@ -348,7 +399,8 @@ def parse_console(path):
             continue
         m = GROUP_RE.match(line)
         if m:
-            group = (m.group(1), m.group(2), m.group(3))
+            group = (m.group(1), m.group(2), m.group(3),
+                     "nonpref" if " bar=0" in m.group(6) else "pref")
             group_patterns = m.group(5).split(",")
             pending = None
             continue
@@ -728,17 +780,19 @@ def cmd_report(a):
         traces = {"gpu": read_trace(a.mt, os.path.join(a.out, cpu, "gpu.trace"))}
         if any(on_nic(c) for c in plan["cells"] if c["cpu"] == cpu):
             traces["nic"] = read_trace(a.mt, os.path.join(a.out, cpu, "nic.trace"))
+        if any(on_regs(c) for c in plan["cells"] if c["cpu"] == cpu):
+            traces["gpu-regs"] = read_trace(a.mt, os.path.join(a.out, cpu, "gpu-regs.trace"))
         for c in plan["cells"]:
             if c["cpu"] != cpu:
                 continue
-            device = c.get("device", "gpu")
-            obs = seen.get((c["policy"], c["s1"], c["touch"], c["pattern"]))
+            device = "gpu-regs" if on_regs(c) else c.get("device", "gpu")
+            obs = seen.get((c["policy"], c["s1"], c["touch"], c.get("bar", "pref"), c["pattern"]))
             # Each trial's transactions: those in the bytes its record named.
             trials = [[dict(t, off=t["addr"] - origin) for t in traces[device] if lo <= t["addr"] < hi]
                       for lo, hi, origin in (obs or {}).get("ranges") or [(0, 0, 0)]]
             txns = trials[0]
             verdict = verdict_of(c, trials)
-            if on_nic(c):
+            if on_nic(c) or port_disturbs(c):
                 # The shapes of the first trial in offset order, without
                 # the speculative reads: the port may reorder and
                 # speculate here, and the verdict judges both.
@@ -856,7 +910,7 @@ def describe(key, value):
 
 
 def cell_name(c):
-    return "%s/%s/%s/%s/%s" % (c["cpu"], c["policy"], S1_NAMES.get(c["s1"], c["s1"]), c["pattern"], c["touch"])
+    return matrix_html.cell_name({"cell": c}, S1_NAMES)
 
 
 # --- outputs --------------------------------------------------------------------
@@ -868,21 +922,10 @@ def print_table(results, order, rules):
             cpus.append(r["cell"]["cpu"])
     for cpu in cpus:
         rs = [r for r in results if r["cell"]["cpu"] == cpu]
-        cols = []
-        for r in rs:
-            k = (r["cell"]["policy"], r["cell"]["touch"])
-            if k not in cols:
-                cols.append(k)
-        rows = []
-        for r in rs:
-            k = (r["cell"]["s1"], r["cell"]["pattern"])
-            if k not in rows:
-                rows.append(k)
-        rows.sort(key=lambda k: (list(S1_NAMES).index(k[0]) if k[0] in S1_NAMES else 99, order.index(k[1])))
+        cols, rows, index = matrix_html.layout(rs, order, S1_NAMES)
         fwb = rs[0]["cell"].get("fwb")
         print("\n-cpu %s (%s%s)" % (cpu, "FEAT_S2FWB" if fwb else "no FWB",
                                     "" if rs[0]["cell"].get("vhe", True) else ", KVM nVHE"))
-        index = {(r["cell"]["s1"], r["cell"]["pattern"], r["cell"]["policy"], r["cell"]["touch"]): r for r in rs}
         texts = {}
         for k, r in index.items():
             texts[k] = ("\u2717 " if not r["match"] else "~ " if r["note"] else "\u2713 ") + r["observed_text"]
@@ -891,10 +934,11 @@ def print_table(results, order, rules):
         # Each column as wide as its texts (a verdict adds "X3 8/16"), within reason.
         width = {(p, t): min(max([24] + [len(v) + 2 for k, v in texts.items() if k[2:] == (p, t)]), 40)
                  for p, t in cols}
-        print("%-14s %-18s " % ("stage 1", "pattern") +
+        pw = max([18] + [len(pat) for _, pat in rows])
+        print("%-14s %-*s " % ("stage 1", pw, "pattern") +
               "".join("%-*s" % (width[(p, t)], "%s %s" % (p, "1st" if t == "first" else "hit")) for p, t in cols))
         for s1, pat in rows:
-            line = "%-14s %-18s " % (S1_NAMES.get(s1, s1), pat)
+            line = "%-14s %-*s " % (S1_NAMES.get(s1, s1), pw, pat)
             for p, t in cols:
                 text = texts.get((s1, pat, p, t), "")
                 line += "%-*s" % (width[(p, t)], text[:width[(p, t)] - 1])
@@ -907,7 +951,7 @@ def write_junit(path, results):
     for r in results:
         c = r["cell"]
         tc = ET.SubElement(suite, "testcase", classname="matrix.%s.%s" % (c["cpu"], c["policy"]),
-                           name="%s %s %s" % (S1_NAMES.get(c["s1"], c["s1"]), c["pattern"], c["touch"]))
+                           name="%s %s %s" % (S1_NAMES.get(c["s1"], c["s1"]), matrix_html.row_pattern(c), c["touch"]))
         if not r["match"]:
             f = ET.SubElement(tc, "failure", message=r["why"])
             f.text = "expected: %s\nobserved: %s\nrules: %s" % (

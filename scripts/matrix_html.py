@@ -169,9 +169,15 @@ def rule_links(ids, rules, href):
     return '<span class="rules">%s</span>' % " ".join(out)
 
 
+def row_pattern(c):
+    """A row's pattern: cell C's, marked when it ran on barlab-gpu's
+    register BAR (bar=nonpref) rather than a prefetchable one."""
+    return c["pattern"] + ("@BAR0" if c.get("bar") == "nonpref" else "")
+
+
 def cell_name(r, s1_names):
     c = r["cell"]
-    return "%s/%s/%s/%s/%s" % (c["cpu"], c["policy"], s1_names.get(c["s1"], c["s1"]), c["pattern"], c["touch"])
+    return "%s/%s/%s/%s/%s" % (c["cpu"], c["policy"], s1_names.get(c["s1"], c["s1"]), row_pattern(c), c["touch"])
 
 
 def square(r, s1_names):
@@ -216,10 +222,12 @@ def layout(rs, order, s1_names):
         if k not in cols:
             cols.append(k)
     s1_order = list(s1_names)
-    rows = sorted({(r["cell"]["s1"], r["cell"]["pattern"]) for r in rs},
+    rows = sorted({(r["cell"]["s1"], row_pattern(r["cell"])) for r in rs},
                   key=lambda k: (s1_order.index(k[0]) if k[0] in s1_order else len(s1_order),
-                                 order.index(k[1]) if k[1] in order else len(order), k))
-    index = {(r["cell"]["s1"], r["cell"]["pattern"], r["cell"]["policy"], r["cell"]["touch"]): r for r in rs}
+                                 order.index(k[1].split("@")[0]) if k[1].split("@")[0] in order
+                                 else len(order), k))
+    index = {(r["cell"]["s1"], row_pattern(r["cell"]), r["cell"]["policy"], r["cell"]["touch"]): r
+             for r in rs}
     return cols, rows, index
 
 

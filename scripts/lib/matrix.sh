@@ -68,17 +68,19 @@ _matrix_report_line() {
 
 # _matrix_l1 STAGE CPU [--inject-align]: boot L1 on CPU with its run
 # script (STAGE/run-CPU.sh) into STAGE/CPU, with barlab-nic's properties
-# for the driver idioms if the plan has them; the status goes to
-# STAGE/.l1-CPU.rc.
+# for the driver idioms and barlab-gpu's for its BAR0 if the plan has
+# them; the status goes to STAGE/.l1-CPU.rc.
 _matrix_l1() {
-    local stage=$1 cpu=$2 t0=$SECONDS props rc=0 extra=()
+    local stage=$1 cpu=$2 t0=$SECONDS props gprops rc=0 extra=()
     shift 2
-    props=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nic_props"].get(sys.argv[2], ""))' \
-        "$stage/plan.json" "$cpu")
+    read -r props gprops < <(python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))
+print(p["nic_props"].get(sys.argv[2], "-"), p["gpu_props"].get(sys.argv[2], "-"))' "$stage/plan.json" "$cpu")
+    [ "$props" != - ] || props=""
+    [ "$gprops" != - ] || gprops=""
     [ ! -f "$stage/payload.cpio" ] || extra=(--initrd-extra "$stage/payload.cpio")
     msg "matrix: L1 on -cpu $cpu ..."
     l1_run --cpu "$cpu" --out "$stage/$cpu" --run "$stage/run-$cpu.sh" "$@" "${extra[@]}" \
-        ${props:+--device-props "nic,$props"} || rc=$?
+        ${props:+--device-props "nic,$props"} ${gprops:+--device-props "gpu,$gprops"} || rc=$?
     [ "$rc" != 0 ] || msg "matrix: -cpu $cpu done in $((SECONDS - t0)) s"
     echo "$rc" >"$stage/.l1-$cpu.rc"
 }

@@ -434,6 +434,43 @@ check shards-deterministic cmp -s "$TMP/plan-a.json" "$TMP/plan-again/plan.json"
 run python3 "$ROOT/scripts/matrix.py" plan "$TMP/matrix-quick.jsonl" "$TMP/patterns.txt" "$TMP/plan-x" \
     --shard 9/99
 expect_error shards-more-than-groups "99 shards, but the scenarios make only"
+# barlab-gpu's register BAR: each bar=nonpref group an 8 KiB group of its
+# own in the scratch window the oracle names, run with bar=0 and only
+# barlab-gpu, whose BAR0 boots with the cells' port mode; two port modes
+# for BAR0 on one CPU model are refused.
+run python3 - "$TMP/plan-matrix-1-1" "$TMP/matrix.jsonl" <<'PY'
+import json, os, re, sys
+plan = json.load(open(os.path.join(sys.argv[1], "plan.json")))
+cells = [json.loads(l) for l in open(sys.argv[2])]
+lo, size = next((c["window_base"], c["window_size"]) for c in cells if c["window"] == "gpu-scratch")
+for cpu in plan["cpus"]:
+    groups = [g for g in plan["groups"] if g["cpu"] == cpu and g["bar"] == "nonpref"]
+    bases = [g["base"] for g in groups]
+    assert groups and len(set(bases)) == len(bases), (cpu, bases)
+    assert all(b % 8192 == 0 and lo <= b and b + 8192 <= lo + size for b in bases), (cpu, bases)
+    script = open(os.path.join(sys.argv[1], "run-%s.sh" % cpu)).read()
+    lines = re.findall(r"^group .* bar=0 evq=([0-9]+) trials=16$", script, re.M)
+    assert len(lines) == len(groups), (cpu, len(lines), len(groups))
+    # rc_read_spec's 16 trials a group, each on an event queue of its own.
+    queues = next(c["window_count"] for c in cells if c["window"] == "gpu-regs")
+    evqs = sorted(int(q) for q in lines)
+    assert all(b - a >= 16 for a, b in zip(evqs, evqs[1:])) and evqs[-1] + 16 <= queues, evqs
+    assert plan["gpu_props"][cpu] == "regs-port-mode=speculate:7", plan["gpu_props"]
+print(len([g for g in plan["groups"] if g["bar"] == "nonpref"]), "bar=nonpref groups in the scratch window")
+PY
+expect plan-bar0-groups-in-scratch 0 "bar=nonpref groups in the scratch window"
+printf '%s\n' 'cpu=max bar=nonpref policy=any s1=normal-NC pattern=str8 touch=first port=speculate:7' \
+    'cpu=max bar=nonpref policy=any s1=normal-NC pattern=rc_read_spec touch=first port=speculate:8' \
+    >"$TMP/bar0-ports.scn"
+"$MT" oracle "$TMP/bar0-ports.scn" --json >"$TMP/bar0-ports.jsonl"
+run python3 "$ROOT/scripts/matrix.py" plan "$TMP/bar0-ports.jsonl" "$TMP/patterns.txt" "$TMP/plan-bar0"
+expect_error plan-bar0-one-port-mode "the bar=nonpref cells on -cpu max use port modes speculate:7 and speculate:8: barlab-gpu's BAR0 has one port mode"
+# Under cacheable without FEAT_S2FWB and DIC, KVM refuses barlab-gpu's
+# BAR2 and so the device: BAR0's cells cannot run, and the plan says why.
+printf 'cpu=neoverse-n1 bar=nonpref policy=cacheable s1=normal-NC pattern=str8 touch=first\n' >"$TMP/bar0-refused.scn"
+"$MT" oracle "$TMP/bar0-refused.scn" --json >"$TMP/bar0-refused.jsonl"
+run python3 "$ROOT/scripts/matrix.py" plan "$TMP/bar0-refused.jsonl" "$TMP/patterns.txt" "$TMP/plan-bar0-refused"
+expect_error plan-bar0-device-refused "bar=nonpref under cacheable on -cpu neoverse-n1: KVM refuses barlab-gpu's prefetchable BAR2"
 
 # Merging: three shard reports (the shape `matrix --shard` writes, with
 # the cells of an unsharded report) into the whole; the bad inputs.

@@ -30,6 +30,15 @@
 #           gathered into a 64-byte copy is always reported (X2), a
 #           speculative read reaches the read-to-clear STATUS in some of
 #           16 trials (X1); under Device-nGnRE nothing is reported.
+#   bar0    barlab-gpu's register BAR (non-prefetchable), its scratch
+#           window and event queues, BAR0's port speculating: under `any`
+#           (stage 2 Normal-NC) the unaligned store completes, the burst
+#           arrives as one 64-byte write and a speculative read reaches a
+#           read-to-clear EVENTS in some of 16 trials (X1); under
+#           `prefetchable` (the 2021 RFC) the same BAR stays Device-nGnRE:
+#           the burst arrives as eight 8-byte writes, nothing is read
+#           speculatively, and the unaligned store ends the VM; a group
+#           outside the scratch window is refused.
 # Bad arguments end the payload with "matrix error:".  Two L1 boots; the
 # policy changes inside L1 between runs.
 set -uo pipefail
@@ -134,12 +143,17 @@ every_cell_ok() {
 # pattern k, trial t, at nic= + 4 KiB * (k * trials + t)).
 NIC_PORT=reorder+speculate:7
 NIC_PROPS="port-mode=$NIC_PORT,push-status-rc=on,push-size=512K"
+# barlab-gpu's BAR0 groups: in its scratch window, where the oracle's
+# window gpu-scratch says it is.
+BAR0_GROUP=$(printf 'cpu=max bar=nonpref policy=any s1=normal-NC pattern=str8 touch=first\n' |
+    "$MT" oracle /dev/stdin --json | python3 -c 'import json,sys; print(hex(json.load(sys.stdin)["window_base"]))')
 
 # Boot 1: vfio-pci policy any, then device, then prefetchable.
 l1 any "$L1_LIB
 mx any44 mair=0x44 touch=first base=0x0 patterns=$ALL
 mx any44-hit mair=0x44 touch=hit base=0x2000 patterns=$ALL
 mx any04 mair=0x04 touch=first base=0x4000 patterns=str8_unaligned,str8
+mx bar0-any44 mair=0x44 touch=first base=$BAR0_GROUP patterns=str8_unaligned,burst64_str,rc_read_spec bar=0 evq=0 trials=16
 mxd "\$gpu,\$nic" idioms-any44 mair=0x44 touch=first base=0xc000 patterns=$IDIOMS nic=0x0 trials=2
 mxd "\$gpu,\$nic" idioms-any0c mair=0x0c touch=first base=0xc000 patterns=$IDIOMS nic=0xc000 trials=1
 mxd "\$gpu,\$nic" idioms-rc44 mair=0x44 touch=first base=0xc000 patterns=rc_read_spec nic=0x20000 trials=16
@@ -149,9 +163,11 @@ mx device44 mair=0x44 touch=first base=0x6000 patterns=str8,str8_unaligned,stp16
 mx device04 mair=0x04 touch=first base=0x8000 patterns=str8_unaligned
 bl_policy prefetchable
 mx prefetchable04 mair=0x04 touch=hit base=0xa000 patterns=str8_unaligned
+mx bar0-pref44 mair=0x44 touch=first base=$(printf %#x $((BAR0_GROUP + 0x2000))) patterns=burst64_str,rc_read_spec,str8_unaligned bar=0 evq=16 trials=16
+mx bar0-outside-scratch mair=0x44 touch=first base=0x0 patterns=str8 bar=0
 mx unknown-pattern mair=0x44 touch=first base=0x0 patterns=str8,str9
 mx base-not-a-group mair=0x44 touch=first base=0x1000 patterns=str8
-" --policy any --timeout 600 --device-props "nic,$NIC_PROPS"
+" --policy any --timeout 600 --device-props "nic,$NIC_PROPS" --device-props "gpu,regs-port-mode=$NIC_PORT"
 expect any-boot 0 "barlab-l1: exit 0"
 
 mapfile -t all_ok < <(every_cell_ok)
@@ -253,6 +269,61 @@ print(len(wins), "trial windows,", bad, "wrong")
 sys.exit(1 if bad or len(wins) != 5 * 6 + 16 else 0)
 PY
 expect idioms-verdicts-as-the-oracle-predicts 0
+sed 's/^/    /' "$HARNESS_TMP/out"
+
+# barlab-gpu's register BAR: the same code under `any` and under the 2021
+# RFC's `prefetchable`, told apart by what reached BAR0 (gpu-regs.trace).
+run_of any bar0-any44
+expect bar0-any44-complete 0 "^cell str8_unaligned ok$" "^cell burst64_str ok$" \
+    "^cell rc_read_spec ok$" "^matrix done$" "^vmm: outcome=ok "
+run_of any bar0-pref44
+expect bar0-pref44-vm-dies-at-the-unaligned-store 2 "^cell burst64_str ok$" "^cell rc_read_spec ok$" \
+    "^cell str8_unaligned begin$" \
+    "^vmm: outcome=kvm-run-efault .*kvm=\"Unsupported FSC: EC=0x24 xFSC=0x21 "
+run_of any bar0-outside-scratch
+expect bar0-outside-scratch-error 1 "^matrix error: base=0x0: on BAR0 a group must lie in the scratch window"
+"$MT" trace "$HARNESS_TMP/any/gpu-regs.trace" --json >"$HARNESS_TMP/regs.json" 2>"$HARNESS_TMP/err"
+run python3 - "$HARNESS_TMP/any.console" "$HARNESS_TMP/regs.json" <<'PY'
+import json, sys
+console, trace = sys.argv[1:]
+wins = {}
+for line in open(console):
+    run, sep, rest = line.partition(": vmm: record ")
+    if run in ("bar0-any44", "bar0-pref44") and sep:
+        r = json.loads(rest)
+        if r["record"] == "cell-begin":
+            wins.setdefault((run, r["cell"]), []).append((r["lo"], r["hi"], r["origin"]))
+txns = [t for t in map(json.loads, open(trace)) if t.get("type") == "txn"]
+def mine(run, cell):
+    return [[t for t in txns if lo <= t["addr"] < hi] for lo, hi, _ in wins[(run, cell)]]
+bad = 0
+for run, s2, shape in (("bar0-any44", 5, [(64, 8)]), ("bar0-pref44", 1, [(8, 1)] * 8)):
+    burst = mine(run, "burst64_str")[0]
+    got = [(t["size"], t["n"]) for t in burst]
+    print("%s burst64_str: %s, stage 2 %s" % (run, got, sorted({t["s2"] for t in burst})))
+    if got != shape or {t["s2"] for t in burst} != {s2} or any(t["op"] != "W" for t in burst):
+        bad += 1
+    trials = mine(run, "rc_read_spec")
+    hits = sum(any(t["verdict"] for t in ts) for ts in trials)
+    verdicts = {v for ts in trials for t in ts for v in t["verdict"]}
+    spec = sum("spec" in t["flags"].split("|") for ts in trials for t in ts)
+    print("%s rc_read_spec: %d trials, X1 in %d, verdicts %s, %d speculative reads"
+          % (run, len(trials), hits, sorted(verdicts), spec))
+    if len(trials) != 16 or not verdicts <= {"X1"}:
+        bad += 1
+    if run == "bar0-any44" and not hits:
+        print("no speculative read of EVENTS in 16 trials under Normal-NC")
+        bad += 1
+    if run == "bar0-pref44" and (hits or spec):
+        print("a speculative read of the register BAR under Device-nGnRE")
+        bad += 1
+unaligned = mine("bar0-pref44", "str8_unaligned")[0]
+if unaligned:
+    print("the unaligned store that ended the VM reached BAR0: %s" % unaligned)
+    bad += 1
+sys.exit(1 if bad else 0)
+PY
+expect bar0-any-gathers-and-speculates-prefetchable-does-not 0
 sed 's/^/    /' "$HARNESS_TMP/out"
 
 # expect_el1_alignment_fault NAME RUN BASE: str8_unaligned of run RUN

@@ -15,10 +15,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BARLAB=${BARLAB:-$ROOT/scripts/barlab}
 T=$HARNESS_TMP
 
-mkdir -p "$T/src"
-cp -r "$ROOT/target-tests/payloads" "$ROOT/target-tests/vmm" "$T/src/"
+# The payloads with what they include, at the same relative places.
+mkdir -p "$T/src/target-tests" "$T/src/hw"
+cp -r "$ROOT/target-tests/payloads" "$ROOT/target-tests/vmm" "$T/src/target-tests/"
+cp -r "$ROOT/hw/barlab" "$T/src/hw/"
 # Drop the barrier line of the two patterns, and nothing else.
-run python3 - "$T/src/payloads/matrix-patterns.S" <<'PY'
+run python3 - "$T/src/target-tests/payloads/matrix-patterns.S" <<'PY'
 import re, sys
 path = sys.argv[1]
 text = open(path).read()
@@ -35,7 +37,7 @@ open(path, "w").write(text)
 print("removed %d barrier lines" % removed)
 PY
 expect mutation-applied 0 '^removed 2 barrier lines$'
-HARNESS_TIMEOUT=120 run make -C "$T/src/payloads" O="$T/build" "$T/build/matrix.elf"
+HARNESS_TIMEOUT=120 run make -C "$T/src/target-tests/payloads" O="$T/build" "$T/build/matrix.elf"
 expect mutant-built 0
 
 cat >"$T/idioms.scn" <<'EOF'

@@ -5,7 +5,9 @@
 # KVM installs for a vfio-pci BAR follows vfio-pci's policy, as the
 # kvm_s2_map_device tracepoint and the stage-2 page-table dump say, with
 # FEAT_S2FWB (-cpu max) and without (-cpu neoverse-n1), with KVM in VHE
-# and in nVHE mode (-cpu cortex-a57; -cpu max with kvm-arm.mode=nvhe).
+# and in nVHE mode (-cpu cortex-a57; -cpu max with kvm-arm.mode=nvhe),
+# and under protected KVM (kvm-arm.mode=protected: hVHE on max, nVHE on
+# cortex-a57), where the guests' stage 2 is still built by the host.
 # Under "cacheable" the BAR is Normal-WB at stage 2 where the CPU has FWB
 # and CTR_EL0.DIC, and KVM refuses its memory slot where it has not.  An
 # L2 guest (barlab-vmm, the matrix payload) stores to barlab-gpu's VRAM
@@ -88,5 +90,7 @@ max max - vhe
 neoverse-n1 neoverse-n1 - vhe
 cortex-a57 cortex-a57 - nvhe
 max-nvhe max nvhe nvhe
+max-protected max protected protected-hvhe
+cortex-a57-protected cortex-a57 protected protected-nvhe
 CONFIGS
 harness_summary

@@ -65,5 +65,7 @@
 #define GPU_FORMAT_XRGB8888     0
 #define GPU_FORMAT_RGB565       1
 #define GPU_MAX_DIM             4096
+/* STRIDE and OFFSET: the scanout's lines start 32-bit aligned (Pixman's rule) */
+#define GPU_SCANOUT_ALIGN       4
 
 #endif /* HW_BARLAB_BARLAB_GPU_H */

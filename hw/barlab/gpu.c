@@ -90,6 +90,7 @@ static void barlab_gpu_validate_mode(BarlabGpuState *s)
     if (s->format > GPU_FORMAT_RGB565 || !s->width || !s->height ||
         s->width > GPU_MAX_DIM || s->height > GPU_MAX_DIM ||
         s->stride < s->width * barlab_gpu_bpp(s->format) ||
+        s->stride % GPU_SCANOUT_ALIGN || s->offset % GPU_SCANOUT_ALIGN ||
         s->offset > s->vram_size || need > s->vram_size - s->offset) {
         qemu_log_mask(LOG_GUEST_ERROR,
                       "barlab-gpu: bad mode %ux%u format %u stride %u "

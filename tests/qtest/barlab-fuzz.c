@@ -24,97 +24,14 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-/* -M virt: guest RAM at 1 GiB; the PCIe ECAM and 32-bit window libqos uses. */
-#define RAM_BASE        0x40000000ULL
-#define RAM_SIZE        (64ULL << 20)
-#define RAM_END         (RAM_BASE + RAM_SIZE)
-#define DMA_ZONE        (1ULL << 20)    /* zeroed before every input */
-#define ECAM_DEV        0x4010008000ULL /* 00:01.0, the first -device */
-#define BAR0_BASE       0x10000000ULL
-#define UART_BASE       0x09000000ULL
-#define GIC_BASE        0x08000000ULL
+#include "barlab-fuzz.h"
 
-/* PCI config space (include/hw/pci/pci_regs.h) */
-#define CFG_COMMAND     0x04
-#define CFG_BAR0        0x10
-#define CFG_BAR2        0x18
-#define CFG_CAP_PTR     0x34
-#define CAP_ID_MSIX     0x11
-#define CAP_ID_EXP      0x10
-#define EXP_DEVCTL      0x08
-#define EXP_DEVCTL_FLR  0x8000
-#define CMD_MEM_MASTER  0x0006
-
-#define MAX_LINES       4096
 #define HISTORY         16      /* inputs kept to reproduce a stateful bug */
 
-enum { DEV_NIC, DEV_GPU };
+typedef enum { RES_OK, RES_CRASH, RES_HANG } Result;
 
-typedef enum { R_OK, R_CRASH, R_HANG } Result;
-
-typedef struct {
-    const char *name;
-    uint64_t bar2_base;
-    const char *const *configs;     /* -device lines, cycled through */
-    const unsigned *counters;       /* BAR0 offsets of 32-bit counters */
-    const char *const *counter_names;
-    unsigned ncounters;
-} DeviceInfo;
-
-/* The device's registers, counters and the configurations fuzzed. */
-static const char *const nic_configs[] = {
-    "-netdev user,id=n0,restrict=on -device barlab-nic,netdev=n0",
-    "-netdev user,id=n0,restrict=on -device barlab-nic,netdev=n0,"
-        "port-mode=exact",
-    "-netdev user,id=n0,restrict=on -device barlab-nic,netdev=n0,"
-        "port-mode=reorder+speculate:%u,push-status-rc=on",
-    "-netdev user,id=n0,restrict=on -device barlab-nic,netdev=n0,"
-        "port-mode=reorder:%u,gather-line-size=128,push-size=4K",
-    "-netdev user,id=n0,restrict=on -device barlab-nic,netdev=n0,"
-        "port-mode=speculate:%u,gather-lines=1,gather-timeout-ns=0",
-    NULL,
-};
-static const unsigned nic_counters[] = {
-    0x100, 0x108, 0x110, 0x118, 0x120, 0x128, 0x130, 0x138, 0x140,
-};
-static const char *const nic_counter_names[] = {
-    "tx-frames", "tx-inline", "tx-fallback", "tx-nops", "completions",
-    "rx-frames", "rx-dropped", "errors", "tx-late",
-};
-static const unsigned nic_regs[] = {
-    0x000, 0x004, 0x008, 0x00c, 0x010, 0x014, 0x018, 0x020, 0x024, 0x028,
-    0x02c, 0x030, 0x040, 0x044, 0x048, 0x04c, 0x050, 0x060, 0x064, 0x068,
-    0x06c, 0x070, 0x080, 0x084, 0x088, 0x08c, 0x100, 0x13c, 0x144, 0x148,
-    0x7fc, 0x800, 0x804, 0x808, 0x80c, 0x810, 0xc00, 0xc04, 0xffc,
-};
-
-static const char *const gpu_configs[] = {
-    "-device barlab-gpu",
-    "-device barlab-gpu,port-mode=exact,vram-size=1M",
-    "-device barlab-gpu,port-mode=reorder+speculate:%u",
-    "-device barlab-gpu,port-mode=reorder:%u,gather-line-size=256",
-    "-device barlab-gpu,port-mode=speculate:%u,gather-lines=1,"
-        "gather-timeout-ns=0",
-    NULL,
-};
-static const unsigned gpu_counters[] = {
-    0x100, 0x108, 0x110, 0x118, 0x120, 0x00c,
-};
-static const char *const gpu_counter_names[] = {
-    "vram-accesses", "vram-txns", "vram-gathered", "vram-violations",
-    "vram-barriers", "modes-valid",
-};
-static const unsigned gpu_regs[] = {
-    0x000, 0x004, 0x008, 0x00c, 0x010, 0x014, 0x018, 0x01c, 0x020, 0x024,
-    0x030, 0x034, 0x038, 0x03c, 0x040, 0x048, 0x04c, 0x050, 0x100, 0x124,
-    0x128, 0xffc,
-};
-
-static const DeviceInfo devices[] = {
-    [DEV_NIC] = { "nic", 0x10010000ULL, nic_configs, nic_counters,
-                  nic_counter_names, G_N_ELEMENTS(nic_counters) },
-    [DEV_GPU] = { "gpu", 0x11000000ULL, gpu_configs, gpu_counters,
-                  gpu_counter_names, G_N_ELEMENTS(gpu_counters) },
+static const FuzzDevice *const devices[] = {
+    &barlab_fuzz_nic, &barlab_fuzz_gpu,
 };
 
 /* --- a running QEMU ----------------------------------------------------- */
@@ -145,15 +62,18 @@ static void qemu_kill(Qemu *q)
     }
 }
 
-/* One QMP line that is not an event; false if QEMU died or is stuck. */
-static bool qmp_reply(Qemu *q, gint64 deadline)
+/*
+ * One QMP line that is not an event: RES_OK, RES_CRASH when QEMU closed
+ * the monitor (it died), RES_HANG when nothing came before @deadline.
+ */
+static Result qmp_reply(Qemu *q, gint64 deadline)
 {
     char buf[4096];
 
     for (;;) {
         char *nl = strchr(q->qmp_in->str, '\n');
         struct pollfd pfd = { q->qmp, POLLIN, 0 };
-        int ms;
+        int ms, r;
         ssize_t n;
 
         if (nl) {
@@ -162,17 +82,24 @@ static bool qmp_reply(Qemu *q, gint64 deadline)
 
             g_string_erase(q->qmp_in, 0, nl - q->qmp_in->str + 1);
             if (!event) {
-                return true;
+                return RES_OK;
             }
             continue;
         }
         ms = (deadline - g_get_monotonic_time()) / 1000;
-        if (ms <= 0 || poll(&pfd, 1, ms) <= 0) {
-            return false;
+        if (ms <= 0) {
+            return RES_HANG;
         }
-        n = read(q->qmp, buf, sizeof(buf));
+        r = poll(&pfd, 1, ms);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r == 0) {
+            return RES_HANG;
+        }
+        n = r < 0 ? -1 : read(q->qmp, buf, sizeof(buf));
         if (n <= 0) {
-            return false;
+            return RES_CRASH;
         }
         g_string_append_len(q->qmp_in, buf, n);
     }
@@ -183,13 +110,9 @@ static Result qmp_cmd(Qemu *q, const char *cmd)
     size_t len = strlen(cmd);
 
     if (write(q->qmp, cmd, len) != (ssize_t)len || write(q->qmp, "\n", 1) != 1) {
-        return R_CRASH;
+        return RES_CRASH;
     }
-    if (!qmp_reply(q, g_get_monotonic_time() + timeout_ms * 1000LL)) {
-        return waitpid(q->pid, &q->status, WNOHANG) == q->pid ?
-               (q->pid = 0, R_CRASH) : R_HANG;
-    }
-    return R_OK;
+    return qmp_reply(q, g_get_monotonic_time() + timeout_ms * 1000LL);
 }
 
 static bool qemu_start(Qemu *q, const char *args, const char *log)
@@ -233,8 +156,8 @@ static bool qemu_start(Qemu *q, const char *args, const char *log)
     q->args = g_strdup(args);
     q->log = g_strdup(log);
     if (q->pid < 0 ||
-        !qmp_reply(q, g_get_monotonic_time() + 30 * G_USEC_PER_SEC) ||
-        qmp_cmd(q, "{\"execute\": \"qmp_capabilities\"}") != R_OK) {
+        qmp_reply(q, g_get_monotonic_time() + 30 * G_USEC_PER_SEC) != RES_OK ||
+        qmp_cmd(q, "{\"execute\": \"qmp_capabilities\"}") != RES_OK) {
         qemu_kill(q);
         return false;
     }
@@ -255,7 +178,7 @@ static bool log_has_report(const char *log)
 /* Ask QEMU to quit; a non-zero exit or a sanitizer report is a crash. */
 static Result qemu_stop(Qemu *q)
 {
-    Result r = R_OK;
+    Result r = RES_OK;
 
     if (q->pid > 0) {
         if (write(q->qmp, "{\"execute\": \"quit\"}\n", 20) == 20) {
@@ -268,14 +191,14 @@ static Result qemu_stop(Qemu *q)
             }
         }
         if (q->pid > 0) {
-            r = R_HANG;
+            r = RES_HANG;
         } else if (!WIFEXITED(q->status) || WEXITSTATUS(q->status)) {
-            r = R_CRASH;
+            r = RES_CRASH;
         }
     }
     qemu_kill(q);
-    if (r == R_OK && log_has_report(q->log)) {
-        r = R_CRASH;
+    if (r == RES_OK && log_has_report(q->log)) {
+        r = RES_CRASH;
     }
     g_string_free(q->qmp_in, true);
     g_free(q->args);
@@ -302,20 +225,20 @@ static Result qt_send(Qemu *q, const GString *out, unsigned nlines,
         int r;
 
         if (ms <= 0) {
-            return R_HANG;
+            return RES_HANG;
         }
         r = poll(&pfd, 1, ms);
         if (r < 0 && errno == EINTR) {
             continue;
         }
         if (r <= 0) {
-            return R_HANG;
+            return RES_HANG;
         }
         if (pfd.revents & POLLIN) {
             ssize_t n = read(q->qt, buf, sizeof(buf));
 
             if (n <= 0) {
-                return R_CRASH;
+                return RES_CRASH;
             }
             for (ssize_t i = 0; i < n; i++) {
                 got += buf[i] == '\n';
@@ -324,18 +247,18 @@ static Result qt_send(Qemu *q, const GString *out, unsigned nlines,
                 g_string_append_len(keep, buf, n);
             }
         } else if (pfd.revents & (POLLHUP | POLLERR)) {
-            return R_CRASH;
+            return RES_CRASH;
         }
         if (pfd.revents & POLLOUT) {
             ssize_t n = write(q->qt, out->str + off, out->len - off);
 
             if (n < 0 && errno != EAGAIN) {
-                return R_CRASH;
+                return RES_CRASH;
             }
             off += MAX(n, 0);
         }
     }
-    return R_OK;
+    return RES_OK;
 }
 
 /*
@@ -355,11 +278,11 @@ static Result run_lines(Qemu *q, GPtrArray *lines, GString *answers)
             continue;
         }
         if (!l || g_str_has_prefix(l, "qmp ")) {
-            r = n ? qt_send(q, out, n, answers) : R_OK;
-            if (r == R_OK && l) {
+            r = n ? qt_send(q, out, n, answers) : RES_OK;
+            if (r == RES_OK && l) {
                 r = qmp_cmd(q, l + 4);
             }
-            if (r != R_OK) {
+            if (r != RES_OK) {
                 return r;
             }
             g_string_truncate(out, 0);
@@ -369,22 +292,12 @@ static Result run_lines(Qemu *q, GPtrArray *lines, GString *answers)
         g_string_append_printf(out, "%s\n", l);
         n++;
     }
-    return R_OK;
+    return RES_OK;
 }
 
 /* --- generating an input ------------------------------------------------ */
 
-typedef struct {
-    uint64_t s;
-    int dev;
-    GPtrArray *lines;
-    uint64_t bar0, bar2, bar2_size;
-    uint64_t ring[3];       /* NIC: TX, RX, CQ bases as last programmed */
-    unsigned ring_size[3];
-    unsigned msix_cap, exp_cap;
-} Gen;
-
-static uint64_t rnd(Gen *g)
+uint64_t rnd(Gen *g)
 {
     uint64_t z = (g->s += 0x9e3779b97f4a7c15ULL);
 
@@ -393,12 +306,12 @@ static uint64_t rnd(Gen *g)
     return z ^ (z >> 31);
 }
 
-static unsigned below(Gen *g, unsigned n)
+unsigned below(Gen *g, unsigned n)
 {
     return rnd(g) % n;
 }
 
-static void G_GNUC_PRINTF(2, 3) emit(Gen *g, const char *fmt, ...)
+void emit(Gen *g, const char *fmt, ...)
 {
     va_list ap;
 
@@ -409,7 +322,7 @@ static void G_GNUC_PRINTF(2, 3) emit(Gen *g, const char *fmt, ...)
 
 static const char *const width_cmd[] = { "b", "w", "l", "q" };
 
-static void emit_write(Gen *g, uint64_t addr, unsigned lg, uint64_t val)
+void emit_write(Gen *g, uint64_t addr, unsigned lg, uint64_t val)
 {
     if (lg < 3) {
         val &= (1ULL << (8 << lg)) - 1;
@@ -417,12 +330,12 @@ static void emit_write(Gen *g, uint64_t addr, unsigned lg, uint64_t val)
     emit(g, "write%s 0x%" PRIx64 " 0x%" PRIx64, width_cmd[lg], addr, val);
 }
 
-static void emit_read(Gen *g, uint64_t addr, unsigned lg)
+void emit_read(Gen *g, uint64_t addr, unsigned lg)
 {
     emit(g, "read%s 0x%" PRIx64, width_cmd[lg], addr);
 }
 
-static void emit_bytes(Gen *g, uint64_t addr, const uint8_t *b, unsigned n)
+void emit_bytes(Gen *g, uint64_t addr, const uint8_t *b, unsigned n)
 {
     GString *s = g_string_new(NULL);
 
@@ -434,7 +347,7 @@ static void emit_bytes(Gen *g, uint64_t addr, const uint8_t *b, unsigned n)
 }
 
 /* Values that find edges: zero, ones, powers of two and their neighbours. */
-static uint64_t interesting(Gen *g)
+uint64_t interesting(Gen *g)
 {
     static const uint64_t v[] = {
         0, 1, 2, 3, 4, 7, 8, 14, 15, 16, 47, 48, 49, 63, 64, 65, 127, 128,
@@ -454,7 +367,7 @@ static uint64_t interesting(Gen *g)
 }
 
 /* A DMA address: in RAM, at its end, past it, into MMIO or anywhere. */
-static uint64_t dma_addr(Gen *g, unsigned align)
+uint64_t dma_addr(Gen *g, unsigned align)
 {
     uint64_t a;
 
@@ -482,61 +395,70 @@ static uint64_t dma_addr(Gen *g, unsigned align)
     return below(g, 8) ? a & ~(uint64_t)(align - 1) : a;
 }
 
-/* A register access of any width, at a register or beside one. */
-static void op_reg(Gen *g, const unsigned *regs, unsigned nregs)
+/*
+ * A BAR0 access of any width: at a named register, beside one (unaligned),
+ * or anywhere in the BAR.
+ */
+void op_reg(Gen *g)
 {
-    uint64_t addr = g->bar0 + regs[below(g, nregs)];
+    const FuzzDevice *d = g->dev;
+    uint64_t off = below(g, 4) ? d->regs[below(g, d->nregs)]
+                               : below(g, d->bar0_size);
     unsigned lg = below(g, 5) ? 2 : below(g, 4);
 
     if (!below(g, 6)) {
-        addr += 1 + below(g, 3);
+        off += 1 + below(g, 3);
     }
     if (below(g, 3)) {
-        emit_write(g, addr, lg, interesting(g));
+        emit_write(g, g->bar0 + off, lg, interesting(g));
     } else {
-        emit_read(g, addr, lg);
+        emit_read(g, g->bar0 + off, lg);
     }
 }
 
 /* Config space: the command register, BAR moves, MSI-X control, anything. */
-static void op_config(Gen *g)
+void op_config(Gen *g)
 {
     switch (below(g, 6)) {
     case 0:
-        emit_write(g, ECAM_DEV + CFG_COMMAND, 1,
+        emit_write(g, ECAM_DEV + PCI_COMMAND, 1,
                    below(g, 2) ? CMD_MEM_MASTER ^ (1u << below(g, 3)) :
                                  interesting(g));
         break;
     case 1:
         /* move BAR0 (in the window or not), the ops follow it */
         g->bar0 = below(g, 2) ? BAR0_BASE + 0x1000 * below(g, 15) : rnd(g);
-        emit_write(g, ECAM_DEV + CFG_BAR0, 2, g->bar0);
+        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_0, 2, g->bar0);
         g->bar0 &= 0xfffff000;
         break;
     case 2:
-        g->bar2 = below(g, 2) ? devices[g->dev].bar2_base + g->bar2_size *
+        g->bar2 = below(g, 2) ? g->dev->bar2_base + g->bar2_size *
                                     below(g, 4) : rnd(g);
-        emit_write(g, ECAM_DEV + CFG_BAR2, 2, g->bar2);
-        emit_write(g, ECAM_DEV + CFG_BAR2 + 4, 2, below(g, 4) ? 0 : rnd(g));
+        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_2, 2, g->bar2);
+        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_3, 2,
+                   below(g, 4) ? 0 : rnd(g));
         g->bar2 = (uint32_t)g->bar2 & ~(g->bar2_size - 1);
         break;
     case 3:
         if (g->msix_cap) {
-            emit_write(g, ECAM_DEV + g->msix_cap + 2, 1,
-                       below(g, 3) ? 0x8000 : interesting(g));
+            emit_write(g, ECAM_DEV + g->msix_cap + PCI_MSIX_FLAGS, 1,
+                       below(g, 3) ? PCI_MSIX_FLAGS_ENABLE : interesting(g));
             break;
         }
         /* fall through */
     case 4:
         if (g->exp_cap) {
-            emit_write(g, ECAM_DEV + g->exp_cap + EXP_DEVCTL, 1,
-                       interesting(g) & ~(uint64_t)EXP_DEVCTL_FLR);
+            emit_write(g, ECAM_DEV + g->exp_cap + PCI_EXP_DEVCTL, 1,
+                       interesting(g) & ~(uint64_t)PCI_EXP_DEVCTL_BCR_FLR);
             break;
         }
         /* fall through */
     default: {
         unsigned lg = below(g, 3);
-        uint64_t off = below(g, 256) & ~((1u << lg) - 1);
+        /* the header, or the PCIe extended space */
+        uint64_t off = below(g, below(g, 4) ? PCI_CFG_SPACE_SIZE
+                                            : PCI_CFG_SPACE_EXP_SIZE) &
+                       ~((1u << lg) - 1);
 
         if (below(g, 2)) {
             emit_write(g, ECAM_DEV + off, lg, interesting(g));
@@ -548,7 +470,7 @@ static void op_config(Gen *g)
     }
 }
 
-static void op_clock(Gen *g)
+void op_clock(Gen *g)
 {
     static const unsigned ns[] = { 1, 1000, 99999, 100000, 100001, 1000000 };
 
@@ -557,7 +479,7 @@ static void op_clock(Gen *g)
 }
 
 /* An ARP request for the slirp gateway, so that frames come back. */
-static unsigned arp_frame(uint8_t *f)
+unsigned arp_frame(uint8_t *f)
 {
     static const uint8_t arp[42] = {
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0x12, 0x34, 0x56,
@@ -570,301 +492,24 @@ static unsigned arp_frame(uint8_t *f)
     return sizeof(arp);
 }
 
-/* --- barlab-nic ---------------------------------------------------------- */
-
-enum { TX, RX, CQ };
-static const unsigned ring_reg[3] = { 0x020, 0x040, 0x060 };
-static const unsigned ring_entry[3] = { 64, 16, 16 };
-
-static void nic_ring(Gen *g)
-{
-    unsigned r = below(g, 3);
-    uint64_t base = below(g, 3) ? RAM_BASE + 0x10000 * r + 0x40000 * below(g, 2)
-                                : dma_addr(g, ring_entry[r]);
-    unsigned size = below(g, 3) ? 1u << below(g, 13) : interesting(g);
-
-    g->ring[r] = base;
-    g->ring_size[r] = size;
-    emit_write(g, g->bar0 + ring_reg[r], 2, base);
-    emit_write(g, g->bar0 + ring_reg[r] + 4, 2, base >> 32);
-    emit_write(g, g->bar0 + ring_reg[r] + 8, 2, size);
-}
-
-static void nic_desc(Gen *g, uint8_t *d)
-{
-    unsigned len = below(g, 2) ? 14 + below(g, 35) : interesting(g);
-    uint8_t flags = below(g, 4) ? below(g, 4) : rnd(g);
-
-    memset(d, 0, 64);
-    d[0] = below(g, 5) ? below(g, 2) : rnd(g);
-    d[1] = flags;
-    stw_le_p(d + 2, below(g, 5) ? below(g, MAX(g->ring_size[TX], 1u) & 0xffff ?: 1)
-                                : interesting(g));
-    stq_le_p(d + 8, rnd(g));
-    if (flags & 2) {
-        for (unsigned i = 16; i < 64; i++) {
-            d[i] = rnd(g);
-        }
-        if (below(g, 2)) {
-            len = arp_frame(d + 16);
-        }
-    } else {
-        uint64_t buf = dma_addr(g, 1);
-
-        stq_le_p(d + 16, buf);
-        if (below(g, 2) && buf >= RAM_BASE && buf + 64 < RAM_BASE + DMA_ZONE) {
-            uint8_t f[64];
-
-            len = arp_frame(f);
-            emit_bytes(g, buf, f, len);
-        }
-    }
-    stw_le_p(d + 4, len);
-}
-
-/* A descriptor into the TX ring (or somewhere near it). */
-static void nic_tx_post(Gen *g)
-{
-    uint8_t d[64];
-    unsigned idx;
-    uint64_t at;
-
-    nic_desc(g, d);
-    idx = below(g, 4) ? lduw_le_p(d + 2) : below(g, 4096);
-    at = g->ring[TX] + (uint64_t)idx * 64;
-    if (at < RAM_BASE || at + 64 > RAM_END) {
-        at = RAM_BASE + (rnd(g) & (DMA_ZONE - 1) & ~63ULL);
-    }
-    emit_bytes(g, at, d, 64);
-    if (below(g, 2)) {
-        emit_write(g, g->bar0 + 0x030, 2, below(g, 4) ? (idx + 1) &
-                   (MAX(g->ring_size[TX], 1u) - 1) : interesting(g));
-    }
-}
-
-/* A push page: doorbell, status mirror, a slot copy whole or in pieces. */
-static void nic_push(Gen *g)
-{
-    uint64_t page = g->bar2 + 4096 * below(g, g->bar2_size / 4096);
-    uint8_t d[64];
-    uint64_t slot;
-
-    switch (below(g, 5)) {
-    case 0:
-        emit_write(g, page, below(g, 2) + 2, below(g, 3) ? below(g, 8)
-                                                         : interesting(g));
-        break;
-    case 1:
-        emit_read(g, page + 8 + (below(g, 4) ? 0 : below(g, 8)), below(g, 4));
-        break;
-    case 2:
-        emit_write(g, page + below(g, 64), below(g, 4), interesting(g));
-        break;
-    default:
-        nic_desc(g, d);
-        slot = page + 64 * (1 + below(g, 63));
-        if (below(g, 2)) {
-            emit_bytes(g, slot, d, 64);
-        } else {
-            /* eight 8-byte stores, some of them left out or misplaced */
-            for (unsigned i = 0; i < 8; i++) {
-                if (below(g, 8)) {
-                    emit_write(g, slot + 8 * i + (below(g, 16) ? 0 : 1), 3,
-                               ldq_le_p(d + 8 * i));
-                }
-            }
-        }
-        break;
-    }
-}
-
-static void nic_rx(Gen *g)
-{
-    uint8_t d[16] = { 0 };
-    unsigned idx = below(g, MAX(g->ring_size[RX], 1u) & 0xfff ?: 1);
-    uint64_t at = g->ring[RX] + 16ULL * idx;
-
-    stq_le_p(d, dma_addr(g, 1));
-    stw_le_p(d + 8, below(g, 2) ? 2048 : interesting(g));
-    if (at >= RAM_BASE && at + 16 <= RAM_END) {
-        emit_bytes(g, at, d, 16);
-    }
-    emit_write(g, g->bar0 + 0x050, 2, below(g, 4) ? (idx + 1) &
-               (MAX(g->ring_size[RX], 1u) - 1) : interesting(g));
-}
-
-static void nic_msix(Gen *g)
-{
-    uint64_t e = g->bar0 + 0x800 + 16 * below(g, 2);
-    uint64_t a = below(g, 2) ? RAM_BASE + 0x80000 : dma_addr(g, 4);
-
-    emit_write(g, e, 2, a);
-    emit_write(g, e + 4, 2, a >> 32);
-    emit_write(g, e + 8, 2, rnd(g));
-    emit_write(g, e + 12, 2, below(g, 3) ? 0 : interesting(g));
-}
-
-static void nic_op(Gen *g)
-{
-    switch (below(g, 14)) {
-    case 0:
-    case 1:
-        op_reg(g, nic_regs, G_N_ELEMENTS(nic_regs));
-        break;
-    case 2:
-        nic_ring(g);
-        break;
-    case 3:
-        emit_write(g, g->bar0 + 0x008, 2, below(g, 3) ? 1 + 4 * below(g, 2) :
-                                                        interesting(g));
-        break;
-    case 4:
-    case 5:
-        nic_tx_post(g);
-        break;
-    case 6:
-    case 7:
-        nic_push(g);
-        break;
-    case 8:
-        nic_rx(g);
-        break;
-    case 9:
-        emit_write(g, g->bar0 + (below(g, 2) ? 0x06c : 0x014), 2,
-                   below(g, 2) ? below(g, 16) : interesting(g));
-        break;
-    case 10:
-        nic_msix(g);
-        break;
-    case 11:
-        op_config(g);
-        break;
-    case 12:
-        emit_write(g, g->bar0 + 0x08c, 2, rnd(g));
-        break;
-    default:
-        op_clock(g);
-        break;
-    }
-}
-
-/* A ring set-up that works, so that most inputs get past the front door. */
-static void nic_prologue(Gen *g)
-{
-    for (unsigned r = 0; r < 3; r++) {
-        g->ring[r] = RAM_BASE + 0x10000 * r;
-        g->ring_size[r] = 64;
-        if (below(g, 4)) {
-            emit_write(g, g->bar0 + ring_reg[r], 2, g->ring[r]);
-            emit_write(g, g->bar0 + ring_reg[r] + 8, 2, 64);
-        }
-    }
-    if (below(g, 4)) {
-        emit_write(g, g->bar0 + 0x008, 2, 1);
-    }
-}
-
-/* --- barlab-gpu ---------------------------------------------------------- */
-
-static void gpu_mode(Gen *g)
-{
-    unsigned fmt = below(g, 8) ? below(g, 2) : interesting(g);
-    unsigned w = below(g, 2) ? 1 + below(g, 64) : interesting(g);
-    unsigned h = below(g, 2) ? 1 + below(g, 64) : interesting(g);
-    unsigned stride = w * (fmt == 1 ? 2 : 4) + (below(g, 4) ? 0 : interesting(g));
-    uint64_t off = below(g, 2) ? 0 : below(g, 2) ? g->bar2_size - (uint64_t)stride * h
-                                                 : interesting(g);
-
-    emit_write(g, g->bar0 + 0x010, 2, fmt);
-    emit_write(g, g->bar0 + 0x014, 2, w);
-    emit_write(g, g->bar0 + 0x018, 2, h);
-    emit_write(g, g->bar0 + 0x01c, 2, stride);
-    emit_write(g, g->bar0 + 0x020, 2, off);
-    emit_write(g, g->bar0 + 0x024, 2, below(g, 8) ? 0 : off >> 32);
-    emit_write(g, g->bar0 + 0x008, 2, below(g, 8) ? 1 : interesting(g));
-}
-
-static void gpu_vram(Gen *g)
-{
-    uint64_t off = below(g, 2) ? rnd(g) & 0x3ffff :
-                   below(g, 2) ? g->bar2_size - 1 - below(g, 16) :
-                                 rnd(g) & (g->bar2_size - 1);
-    uint8_t b[256];
-    unsigned n;
-
-    switch (below(g, 3)) {
-    case 0:
-        emit_write(g, g->bar2 + off, below(g, 4), rnd(g));
-        break;
-    case 1:
-        emit_read(g, g->bar2 + off, below(g, 4));
-        break;
-    default:
-        n = 1 + below(g, sizeof(b));
-        for (unsigned i = 0; i < n; i++) {
-            b[i] = rnd(g);
-        }
-        emit_bytes(g, g->bar2 + MIN(off, g->bar2_size - 1), b, n);
-        break;
-    }
-}
-
-static void gpu_damage(Gen *g)
-{
-    for (unsigned i = 0; i < 4; i++) {
-        emit_write(g, g->bar0 + 0x030 + 4 * i, 2,
-                   below(g, 2) ? below(g, 80) : interesting(g));
-    }
-    emit_write(g, g->bar0 + 0x040, 2, 1);
-}
-
-static void gpu_op(Gen *g)
-{
-    switch (below(g, 12)) {
-    case 0:
-    case 1:
-        op_reg(g, gpu_regs, G_N_ELEMENTS(gpu_regs));
-        break;
-    case 2:
-        gpu_mode(g);
-        break;
-    case 3:
-    case 4:
-    case 5:
-        gpu_vram(g);
-        break;
-    case 6:
-        gpu_damage(g);
-        break;
-    case 7:
-        emit_write(g, g->bar0 + 0x050, 2, rnd(g));
-        break;
-    case 8:
-        /* a redraw: the console reads the scanout from VRAM */
-        emit(g, "qmp {\"execute\": \"screendump\", \"arguments\": "
-             "{\"filename\": \"/dev/null\"}}");
-        break;
-    case 9:
-        op_config(g);
-        break;
-    default:
-        op_clock(g);
-        break;
-    }
-}
-
 /* --- inputs -------------------------------------------------------------- */
 
 typedef struct {
-    int dev;
+    const FuzzDevice *dev;
     uint64_t seed;
     unsigned config;
     char *args;
     unsigned msix_cap, exp_cap;
     uint64_t bar2_size;
-    uint64_t counters[8];
+    uint64_t counters[FUZZ_MAX_COUNTERS + 1];   /* and the STATUS bits */
     uint64_t inputs;
 } Fuzz;
+
+/* The answers the epilogue's reads get: the counters, then STATUS. */
+static unsigned fuzz_nreads(const FuzzDevice *d)
+{
+    return d->ncounters + (d->status_mask != 0);
+}
 
 /*
  * Input @n's lines: a zeroed DMA zone, the BARs where the generator
@@ -873,36 +518,35 @@ typedef struct {
  */
 static GPtrArray *gen_input(Fuzz *f, uint64_t n, bool epilogue)
 {
+    const FuzzDevice *d = f->dev;
     Gen g = {
         .s = f->seed * 0x100000001b3ULL ^ n * 0xd6e8feb86659fd93ULL,
-        .dev = f->dev, .lines = g_ptr_array_new_with_free_func(g_free),
-        .bar0 = BAR0_BASE, .bar2 = devices[f->dev].bar2_base,
+        .dev = d, .lines = g_ptr_array_new_with_free_func(g_free),
+        .bar0 = BAR0_BASE, .bar2 = d->bar2_base,
         .bar2_size = f->bar2_size, .msix_cap = f->msix_cap,
         .exp_cap = f->exp_cap,
     };
-    const DeviceInfo *d = &devices[f->dev];
     unsigned nops = 1 + below(&g, below(&g, 4) ? 16 : 64);
 
     emit(&g, "# input %" PRIu64, n);
     emit(&g, "memset 0x%llx 0x%llx 0", RAM_BASE, DMA_ZONE);
-    emit_write(&g, ECAM_DEV + CFG_BAR0, 2, BAR0_BASE);
-    emit_write(&g, ECAM_DEV + CFG_BAR2, 2, d->bar2_base);
-    emit_write(&g, ECAM_DEV + CFG_BAR2 + 4, 2, 0);
-    emit_write(&g, ECAM_DEV + CFG_COMMAND, 1, CMD_MEM_MASTER);
-    if (f->dev == DEV_NIC) {
-        nic_prologue(&g);
-    } else if (below(&g, 2)) {
-        gpu_mode(&g);
-    }
+    emit_write(&g, ECAM_DEV + PCI_BASE_ADDRESS_0, 2, BAR0_BASE);
+    emit_write(&g, ECAM_DEV + PCI_BASE_ADDRESS_2, 2, d->bar2_base);
+    emit_write(&g, ECAM_DEV + PCI_BASE_ADDRESS_3, 2, 0);
+    emit_write(&g, ECAM_DEV + PCI_COMMAND, 1, CMD_MEM_MASTER);
+    d->prologue(&g);
     for (unsigned i = 0; i < nops; i++) {
-        (f->dev == DEV_NIC ? nic_op : gpu_op)(&g);
+        d->op(&g);
     }
     if (epilogue) {
         emit(&g, "# the counters");
-        emit_write(&g, ECAM_DEV + CFG_BAR0, 2, BAR0_BASE);
-        emit_write(&g, ECAM_DEV + CFG_COMMAND, 1, CMD_MEM_MASTER);
+        emit_write(&g, ECAM_DEV + PCI_BASE_ADDRESS_0, 2, BAR0_BASE);
+        emit_write(&g, ECAM_DEV + PCI_COMMAND, 1, CMD_MEM_MASTER);
         for (unsigned i = 0; i < d->ncounters; i++) {
-            emit_read(&g, BAR0_BASE + d->counters[i], 2);
+            emit_read(&g, BAR0_BASE + d->counters + 8 * i, 2);
+        }
+        if (d->status_mask) {
+            emit_read(&g, BAR0_BASE + d->status_reg, 2);
         }
     }
     return g.lines;
@@ -910,31 +554,46 @@ static GPtrArray *gen_input(Fuzz *f, uint64_t n, bool epilogue)
 
 static void add_counters(Fuzz *f, const GString *answers)
 {
-    const DeviceInfo *d = &devices[f->dev];
+    const FuzzDevice *d = f->dev;
     const char *p = answers->str + answers->len;
 
-    /* the last ncounters answers, "OK 0x...\n" each */
-    for (unsigned i = d->ncounters; i-- > 0;) {
+    /* the last answers, "OK 0x...\n" each */
+    for (unsigned i = fuzz_nreads(d); i-- > 0;) {
         uint64_t v;
 
         do {
             p--;
         } while (p > answers->str && p[-1] != '\n');
         v = g_ascii_strtoull(p + 3, NULL, 16);
-        if (d->counters[i] == 0x00c) {
-            v = v & 1;          /* GPU STATUS: mode valid */
+        if (i == d->ncounters) {
+            v = (v & d->status_mask) != 0;
         }
         f->counters[i] += v;
     }
 }
 
-/* A QEMU for configuration @config; learns the capability offsets. */
-static bool fuzz_start(Fuzz *f, Qemu *q, const char *log)
+/* One qtest read on a QEMU just started; false if it did not answer. */
+static bool qt_read(Qemu *q, const char *cmd, uint64_t addr, uint64_t *v)
 {
-    const char *conf = devices[f->dev].configs[f->config];
     g_autoptr(GString) ans = g_string_new("");
     g_autoptr(GString) out = g_string_new("");
-    unsigned pos, id;
+
+    g_string_printf(out, "%s 0x%" PRIx64 "\n", cmd, addr);
+    if (qt_send(q, out, 1, ans) != RES_OK || !g_str_has_prefix(ans->str, "OK ")) {
+        return false;
+    }
+    *v = g_ascii_strtoull(ans->str + 3, NULL, 16);
+    return true;
+}
+
+/*
+ * A QEMU for configuration @config; learns the capability offsets and
+ * BAR2's size.
+ */
+static bool fuzz_start(Fuzz *f, Qemu *q, const char *log)
+{
+    const char *conf = f->dev->configs[f->config];
+    uint64_t pos, id, bar2;
 
     g_free(f->args);
     f->args = g_strdup_printf(conf, (unsigned)(f->seed & 0xffff));
@@ -945,34 +604,40 @@ static bool fuzz_start(Fuzz *f, Qemu *q, const char *log)
     }
     /* walk the capability list once; it is the same for every input */
     f->msix_cap = f->exp_cap = 0;
-    g_string_printf(out, "readb 0x%llx\n", ECAM_DEV + CFG_CAP_PTR);
-    if (qt_send(q, out, 1, ans) != R_OK) {
-        return false;
+    if (!qt_read(q, "readb", ECAM_DEV + PCI_CAPABILITY_LIST, &pos)) {
+        goto fail;
     }
-    pos = g_ascii_strtoull(ans->str + 3, NULL, 16);
     for (unsigned i = 0; pos && i < 16; i++) {
-        g_string_truncate(ans, 0);
-        g_string_printf(out, "readw 0x%llx\n", ECAM_DEV + pos);
-        if (qt_send(q, out, 1, ans) != R_OK) {
-            return false;
+        if (!qt_read(q, "readw", ECAM_DEV + pos, &id)) {
+            goto fail;
         }
-        id = g_ascii_strtoull(ans->str + 3, NULL, 16);
-        if ((id & 0xff) == CAP_ID_MSIX) {
+        if ((id & 0xff) == PCI_CAP_ID_MSIX) {
             f->msix_cap = pos;
-        } else if ((id & 0xff) == CAP_ID_EXP) {
+        } else if ((id & 0xff) == PCI_CAP_ID_EXP) {
             f->exp_cap = pos;
         }
         pos = id >> 8;
     }
-    g_string_truncate(ans, 0);
-    g_string_printf(out, "writel 0x%llx 0xffffffff\nreadl 0x%llx\n",
-                    ECAM_DEV + CFG_BAR2, ECAM_DEV + CFG_BAR2);
-    if (qt_send(q, out, 2, ans) != R_OK) {
-        return false;
+    {
+        g_autoptr(GString) out = g_string_new("");
+
+        g_string_printf(out, "writel 0x%llx 0xffffffff\n",
+                        ECAM_DEV + PCI_BASE_ADDRESS_2);
+        if (qt_send(q, out, 1, NULL) != RES_OK ||
+            !qt_read(q, "readl", ECAM_DEV + PCI_BASE_ADDRESS_2, &bar2)) {
+            goto fail;
+        }
     }
-    f->bar2_size = (uint32_t)-(g_ascii_strtoull(strchr(ans->str, '\n') + 4,
-                                               NULL, 16) & ~0xfULL);
-    return f->exp_cap != 0 && f->bar2_size;
+    f->bar2_size = (uint32_t)-(uint32_t)(bar2 & PCI_BASE_ADDRESS_MEM_MASK);
+    if (f->exp_cap && f->bar2_size) {
+        return true;
+    }
+    fprintf(stderr, "barlab-fuzz: %s has no PCIe capability or no BAR2\n",
+            f->args);
+fail:
+    qemu_kill(q);
+    qemu_stop(q);
+    return false;
 }
 
 /* FLR through the PCIe capability: the device as after a reset. */
@@ -981,8 +646,8 @@ static GPtrArray *flr_lines(Fuzz *f)
     GPtrArray *l = g_ptr_array_new_with_free_func(g_free);
 
     g_ptr_array_add(l, g_strdup_printf("writew 0x%llx 0x%x",
-                                       ECAM_DEV + f->exp_cap + EXP_DEVCTL,
-                                       EXP_DEVCTL_FLR));
+                                       ECAM_DEV + f->exp_cap + PCI_EXP_DEVCTL,
+                                       PCI_EXP_DEVCTL_BCR_FLR));
     return l;
 }
 
@@ -1016,21 +681,21 @@ static char *log_summary(const char *log)
 static Failure try_lines(const char *args, GPtrArray *lines, const char *log)
 {
     Qemu q;
-    Failure fl = { R_OK, NULL };
+    Failure fl = { RES_OK, NULL };
 
     if (!qemu_start(&q, args, log)) {
-        fl.kind = R_CRASH;
+        fl.kind = RES_CRASH;
         fl.summary = g_strdup("QEMU did not start");
         return fl;
     }
     fl.kind = run_lines(&q, lines, NULL);
-    if (fl.kind == R_OK) {
+    if (fl.kind == RES_OK) {
         fl.kind = qemu_stop(&q);
     } else {
         qemu_kill(&q);
         qemu_stop(&q);
     }
-    if (fl.kind != R_OK) {
+    if (fl.kind != RES_OK) {
         fl.summary = log_summary(log);
     }
     return fl;
@@ -1082,7 +747,7 @@ static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
     g_autofree char *trial_log = g_build_filename(out, "shrink.log", NULL);
     g_autofree char *first_log = NULL;
     GPtrArray *lines = NULL;
-    Failure want = { R_OK, NULL };
+    Failure want = { RES_OK, NULL };
     GString *text;
 
     for (unsigned back = 0; back < HISTORY; back = back ? back * 2 : 1) {
@@ -1099,9 +764,11 @@ static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
             if (k == 0) {
                 break;
             }
+            /* the reset the fuzzer made between two inputs */
+            g_ptr_array_extend_and_steal(lines, flr_lines(f));
         }
         want = try_lines(f->args, lines, trial_log);
-        if (want.kind != R_OK) {
+        if (want.kind != RES_OK) {
             break;
         }
         if (back >= n) {
@@ -1109,11 +776,11 @@ static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
         }
     }
     path = g_strdup_printf("%s/%s-%s-seed%" PRIu64 "-input%" PRIu64 ".qtest",
-                           out, devices[f->dev].name, kind_name[want.kind ?: 1],
+                           out, f->dev->name, kind_name[want.kind ?: 1],
                            f->seed, n);
     first_log = g_strdup_printf("%s.log", path);
     rename(crash_log, first_log);
-    if (want.kind == R_OK) {
+    if (want.kind == RES_OK) {
         fprintf(stderr, "barlab-fuzz: input %" PRIu64 " does not fail again "
                 "from a fresh QEMU; saved unshrunk\n", n);
     } else {
@@ -1122,7 +789,7 @@ static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
     text = g_string_new(NULL);
     g_string_append_printf(text, "# barlab-fuzz reproducer: %s, seed %" PRIu64
                            ", input %" PRIu64 "\n# failure: %s%s%s\n"
-                           "# args: %s\n", devices[f->dev].name, f->seed, n,
+                           "# args: %s\n", f->dev->name, f->seed, n,
                            kind_name[want.kind ?: 1],
                            want.summary ? ": " : "", want.summary ?: "",
                            f->args);
@@ -1143,11 +810,10 @@ static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
 
 /* --- the two modes --------------------------------------------------------- */
 
-static int fuzz(int dev, uint64_t inputs, uint64_t seed, const char *out,
-                uint64_t restart)
+static int fuzz(const FuzzDevice *d, uint64_t inputs, uint64_t seed,
+                const char *out, uint64_t restart)
 {
-    Fuzz f = { .dev = dev, .seed = seed };
-    const DeviceInfo *d = &devices[dev];
+    Fuzz f = { .dev = d, .seed = seed };
     g_autofree char *log = g_build_filename(out, "qemu.log", NULL);
     GPtrArray *hist[HISTORY] = { NULL };
     g_autoptr(GString) answers = g_string_new("");
@@ -1160,16 +826,28 @@ static int fuzz(int dev, uint64_t inputs, uint64_t seed, const char *out,
     while (d->configs[nconfigs]) {
         nconfigs++;
     }
+    if (!restart) {
+        /* every configuration gets its share of the inputs */
+        restart = MAX(MIN((inputs + nconfigs - 1) / nconfigs, 50000), 1);
+    }
+    g_assert(d->ncounters <= FUZZ_MAX_COUNTERS);
     for (uint64_t n = 0; n < inputs; n++) {
         GPtrArray *in;
         Result r;
 
         if (!running || (n && n % restart == 0)) {
-            if (running && qemu_stop(&q) != R_OK) {
+            if (running && qemu_stop(&q) != RES_OK) {
                 fprintf(stderr, "barlab-fuzz: QEMU (%s) failed at its end; "
                         "log %s\n", f.args, log);
                 failures++;
                 break;
+            }
+            /* a reproducer starts from one QEMU: forget the last one's */
+            for (unsigned i = 0; i < HISTORY; i++) {
+                if (hist[i]) {
+                    g_ptr_array_free(hist[i], true);
+                    hist[i] = NULL;
+                }
             }
             f.config = (n / restart) % nconfigs;
             if (!fuzz_start(&f, &q, log)) {
@@ -1181,7 +859,7 @@ static int fuzz(int dev, uint64_t inputs, uint64_t seed, const char *out,
         g_string_truncate(answers, 0);
         r = run_lines(&q, in, answers);
         lines += in->len;
-        if (r == R_OK) {
+        if (r == RES_OK) {
             GPtrArray *flr = flr_lines(&f);
 
             add_counters(&f, answers);
@@ -1193,7 +871,7 @@ static int fuzz(int dev, uint64_t inputs, uint64_t seed, const char *out,
         }
         hist[n % HISTORY] = in;
         f.inputs++;
-        if (r != R_OK) {
+        if (r != RES_OK) {
             g_autofree char *crash_log = g_strdup_printf("%s.crash", log);
             g_autofree char *repro = NULL;
 
@@ -1210,12 +888,14 @@ static int fuzz(int dev, uint64_t inputs, uint64_t seed, const char *out,
                 break;
             }
         }
-        if (isatty(2) && n % 1000 == 999) {
-            fprintf(stderr, "\rbarlab-fuzz: %" PRIu64 " inputs, %.0f/s ", n + 1,
-                    (n + 1) / ((g_get_monotonic_time() - t0) / 1e6));
+        if ((isatty(2) && n % 1000 == 999) || n % 100000 == 99999) {
+            fprintf(stderr, "%sbarlab-fuzz: %s: %" PRIu64 " inputs, %.0f/s%s",
+                    isatty(2) ? "\r" : "", d->name, n + 1,
+                    (n + 1) / ((g_get_monotonic_time() - t0) / 1e6),
+                    isatty(2) ? " " : "\n");
         }
     }
-    if (running && qemu_stop(&q) != R_OK) {
+    if (running && qemu_stop(&q) != RES_OK) {
         fprintf(stderr, "barlab-fuzz: QEMU (%s) failed at its end; log %s\n",
                 f.args, log);
         failures++;
@@ -1234,6 +914,9 @@ static int fuzz(int dev, uint64_t inputs, uint64_t seed, const char *out,
     printf("barlab-fuzz: %s: counters reached:", d->name);
     for (unsigned i = 0; i < d->ncounters; i++) {
         printf(" %s %" PRIu64, d->counter_names[i], f.counters[i]);
+    }
+    if (d->status_mask) {
+        printf(" %s %" PRIu64, d->status_name, f.counters[d->ncounters]);
     }
     printf("\nbarlab-fuzz: %s: %u failures\n", d->name, failures);
     for (unsigned i = 0; i < HISTORY; i++) {
@@ -1280,7 +963,7 @@ static int replay(char **files, int nfiles, const char *out)
             continue;
         }
         fl = try_lines(args, lines, log);
-        if (fl.kind == R_OK) {
+        if (fl.kind == RES_OK) {
             printf("ok %d - %s (%u lines)\n", i + 1, base, lines->len);
             unlink(log);
         } else {
@@ -1296,12 +979,16 @@ static int replay(char **files, int nfiles, const char *out)
     return failed ? 1 : 0;
 }
 
-static void usage(void)
+static void usage(FILE *to)
 {
-    fprintf(stderr,
+    fprintf(to,
             "usage: barlab-fuzz nic|gpu [--inputs N] [--seed S] [--out DIR]\n"
             "                   [--timeout-ms MS] [--restart N]\n"
             "       barlab-fuzz --replay [--out DIR] FILE... [--tap]\n"
+            "Runs inputs generated from the seed against a fresh QEMU per\n"
+            "configuration (a new one every --restart inputs), FLR between\n"
+            "inputs; a failure is shrunk and saved in --out as a reproducer.\n"
+            "--replay runs reproducers and prints TAP: each must run clean.\n"
             "QTEST_QEMU_BINARY names the qemu-system-aarch64 to run.\n");
 }
 
@@ -1316,11 +1003,11 @@ static bool parse_u64(const char *s, uint64_t *v, uint64_t min)
 
 int main(int argc, char **argv)
 {
-    uint64_t inputs = 1000, seed = 1, restart = 50000, ms = 10000;
+    uint64_t inputs = 1000, seed = 1, restart = 0, ms = 10000;
     const char *out = ".";
     bool do_replay = false;
     g_autoptr(GPtrArray) files = g_ptr_array_new();
-    int dev = -1;
+    const FuzzDevice *dev = NULL;
 
     signal(SIGPIPE, SIG_IGN);
     for (int i = 1; i < argc; i++) {
@@ -1330,31 +1017,47 @@ int main(int argc, char **argv)
                         !strcmp(a, "--seed") ? &seed :
                         !strcmp(a, "--restart") ? &restart :
                         !strcmp(a, "--timeout-ms") ? &ms : NULL;
+        const FuzzDevice *named = NULL;
 
+        for (unsigned k = 0; k < G_N_ELEMENTS(devices); k++) {
+            if (!strcmp(a, devices[k]->name)) {
+                named = devices[k];
+            }
+        }
         if (num) {
             if (!has || !parse_u64(argv[++i], num, num == &seed ? 0 : 1)) {
                 fprintf(stderr, "barlab-fuzz: %s needs a number%s\n", a,
                         num == &seed ? "" : " of at least 1");
                 return 2;
             }
-        } else if (!strcmp(a, "--out") && has) {
+        } else if (!strcmp(a, "--out")) {
+            if (!has) {
+                fprintf(stderr, "barlab-fuzz: --out needs a directory\n");
+                return 2;
+            }
             out = argv[++i];
         } else if (!strcmp(a, "--replay")) {
             do_replay = true;
         } else if (!strcmp(a, "--tap")) {
             /* the qtest runner's option: TAP is what --replay prints */
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage();
+            usage(stdout);
             return 0;
         } else if (do_replay && a[0] != '-') {
             g_ptr_array_add(files, argv[i]);
-        } else if (dev < 0 && (!strcmp(a, "nic") || !strcmp(a, "gpu"))) {
-            dev = !strcmp(a, "nic") ? DEV_NIC : DEV_GPU;
+        } else if (!dev && named) {
+            dev = named;
         } else {
-            fprintf(stderr, "barlab-fuzz: unknown argument '%s'\n", a);
-            usage();
+            fprintf(stderr, "barlab-fuzz: unknown argument '%s' (see --help)\n",
+                    a);
             return 2;
         }
+    }
+    if (do_replay ? dev || !files->len : !dev) {
+        fprintf(stderr, "barlab-fuzz: %s (see --help)\n",
+                do_replay ? "--replay takes reproducer files, no device"
+                          : "name a device: nic or gpu");
+        return 2;
     }
     qemu_binary = getenv("QTEST_QEMU_BINARY");
     if (!qemu_binary) {
@@ -1366,16 +1069,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "barlab-fuzz: cannot create %s\n", out);
         return 2;
     }
-    /* any sanitizer report ends QEMU, and fails the run */
-    setenv("ASAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_summary=1", 0);
+    /*
+     * Any sanitizer report ends QEMU, and fails the run.  Leaks are not
+     * looked for: QEMU does not free everything at exit by design.
+     */
+    setenv("ASAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_summary=1:"
+           "detect_leaks=0", 1);
     setenv("UBSAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_summary=1:"
-           "print_stacktrace=1", 0);
+           "print_stacktrace=1", 1);
     if (do_replay) {
         return replay((char **)files->pdata, files->len, out);
-    }
-    if (dev < 0) {
-        usage();
-        return 2;
     }
     return fuzz(dev, inputs, seed, out, restart);
 }

@@ -67,7 +67,7 @@ TEST(Reorder, BurstOrderOwesNothingToEarlierBursts)
         ASSERT_EQ(mt_reorder_init(&fresh, seed, 8, Collector::emit, &a), 0);
         ASSERT_EQ(mt_reorder_init(&used, seed, 8, Collector::emit, &b), 0);
         for (unsigned i = 0; i < 3 + seed % 7; i++) {
-            MtTxn t = make_txn(0x8000 + i * 8, 8, 0x44, i);
+            MtTxn t = make_txn(0x800 + i * 8, 8, 0x44, i);
             mt_reorder_push(&used, &t, d);
         }
         mt_reorder_drain(&used);

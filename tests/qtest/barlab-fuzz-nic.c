@@ -129,7 +129,10 @@ static void nic_push(Gen *g)
                    below(g, 3) ? below(g, 8) : interesting(g));
         break;
     case 1:
-        emit_read(g, page + PUSH_STATUS + (below(g, 4) ? 0 : below(g, 8)),
+        /* the STATUS mirror, beside it, or anywhere (slots read 0) */
+        emit_read(g, page + (below(g, 2) ? PUSH_STATUS :
+                             below(g, 2) ? PUSH_STATUS + below(g, 8) :
+                                           below(g, PUSH_PAGE_SIZE)),
                   below(g, 4));
         break;
     case 2:

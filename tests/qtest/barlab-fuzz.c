@@ -416,9 +416,20 @@ void op_reg(Gen *g)
     }
 }
 
+/* -M virt's 32-bit PCI MMIO window */
+#define PCI_WINDOW_BASE 0x10000000ULL
+#define PCI_WINDOW_END  0x3eff0000ULL
+
+static bool in_window(uint64_t base, uint64_t size)
+{
+    return base >= PCI_WINDOW_BASE && base + size <= PCI_WINDOW_END;
+}
+
 /* Config space: the command register, BAR moves, MSI-X control, anything. */
 void op_config(Gen *g)
 {
+    uint64_t v, hi;
+
     switch (below(g, 6)) {
     case 0:
         emit_write(g, ECAM_DEV + PCI_COMMAND, 1,
@@ -426,18 +437,28 @@ void op_config(Gen *g)
                                  interesting(g));
         break;
     case 1:
-        /* move BAR0 (in the window or not), the ops follow it */
-        g->bar0 = below(g, 2) ? BAR0_BASE + 0x1000 * below(g, 15) : rnd(g);
-        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_0, 2, g->bar0);
-        g->bar0 &= 0xfffff000;
+        /*
+         * Move BAR0, in the window or anywhere.  The accesses follow it
+         * only inside the window: elsewhere the board's other devices
+         * answer, which is not this fuzzer's business.
+         */
+        v = below(g, 2) ? BAR0_BASE + 0x1000 * below(g, 15) : rnd(g);
+        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_0, 2, v);
+        v &= 0xfffff000;
+        if (in_window(v, g->dev->bar0_size)) {
+            g->bar0 = v;
+        }
         break;
     case 2:
-        g->bar2 = below(g, 2) ? g->dev->bar2_base + g->bar2_size *
-                                    below(g, 4) : rnd(g);
-        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_2, 2, g->bar2);
-        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_3, 2,
-                   below(g, 4) ? 0 : rnd(g));
-        g->bar2 = (uint32_t)g->bar2 & ~(g->bar2_size - 1);
+        v = below(g, 2) ? g->dev->bar2_base + g->bar2_size * below(g, 4)
+                        : rnd(g);
+        hi = below(g, 4) ? 0 : rnd(g);
+        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_2, 2, v);
+        emit_write(g, ECAM_DEV + PCI_BASE_ADDRESS_3, 2, hi);
+        v = (uint32_t)v & ~(g->bar2_size - 1);
+        if (!(uint32_t)hi && in_window(v, g->bar2_size)) {
+            g->bar2 = v;
+        }
         break;
     case 3:
         if (g->msix_cap) {

@@ -18,66 +18,29 @@
 #include "libqtest.h"
 #include "libqos/pci.h"
 #include "barlab-qtest.h"
+#include "nic-regs.h"
 #include "libqos/generic-pcihost.h"
 #include "qobject/qdict.h"
 
 #define NIC_VENDOR      0x1234
-#define NIC_DEVICE      0xba02
 #define NIC_MAC         "52:54:00:12:34:56"
 
-#define REG_ID          0x000
-#define REG_VERSION     0x004
-#define REG_CTRL        0x008
-#define REG_STATUS      0x00c
-#define REG_INT_CAUSE   0x010
-#define REG_INT_MASK    0x014
-#define REG_LINK        0x018
-#define REG_TX_BASE_LO  0x020
-#define REG_TX_BASE_HI  0x024
-#define REG_TX_SIZE     0x028
-#define REG_TX_HEAD     0x02c
-#define REG_TX_TAIL     0x030
-#define REG_RX_BASE_LO  0x040
-#define REG_RX_BASE_HI  0x044
-#define REG_RX_SIZE     0x048
-#define REG_RX_HEAD     0x04c
-#define REG_RX_TAIL     0x050
-#define REG_CQ_BASE_LO  0x060
-#define REG_CQ_SIZE     0x068
-#define REG_CQ_HEAD     0x06c
-#define REG_CQ_TAIL     0x070
-#define REG_MAC_LO      0x080
-#define REG_MAC_HI      0x084
-#define REG_PUSH_SIZE   0x088
-#define REG_CNT_TX_FRAMES   0x100
-#define REG_CNT_TX_FALLBACK 0x110
-#define REG_CNT_COMPLETIONS 0x120
-#define REG_CNT_ERRORS      0x138
-#define REG_CNT_DMA_ERRORS  0x148
-#define REG_CQ_BASE_HI      0x064
-#define REG_INT_MASK_ALL    0xf
-#define REG_MSIX_TABLE  0x800
-
-#define CTRL_ENABLE     1
-#define CTRL_RESET      2
-#define CTRL_IRQ_MSIX   4
-#define ST_TX_ERROR     1
-#define ST_RX_ERROR     2
-#define ST_RING_ERROR   4
-#define ST_CQ_ERROR     8
-#define ST_PUSH_ERROR   16
-#define INT_TX_DONE     1
-#define INT_RX          2
-
-#define OP_NOP          0
-#define OP_SEND         1
-#define F_COMPLETION    1
-#define F_INLINE_DATA   2
-#define F_HOLD          4
-#define CQE_INLINE      1
-#define CQE_PHASE       0x80
-#define RXD_DONE        1
-#define RXD_ERROR       2
+/* Names this test gives to what hw/barlab/nic-regs.h defines */
+#define REG_CNT(c)          (REG_COUNTERS + 8 * (c))
+#define REG_CNT_TX_FRAMES   REG_CNT(CNT_TX_FRAMES)
+#define REG_CNT_TX_FALLBACK REG_CNT(CNT_TX_FALLBACK)
+#define REG_CNT_COMPLETIONS REG_CNT(CNT_COMPLETIONS)
+#define REG_CNT_ERRORS      REG_CNT(CNT_ERRORS)
+#define REG_CNT_DMA_ERRORS  REG_CNT(CNT_DMA_ERRORS)
+#define REG_INT_MASK_ALL    INT_ALL
+#define ST_TX_ERROR         STATUS_TX_ERROR
+#define ST_RX_ERROR         STATUS_RX_ERROR
+#define ST_RING_ERROR       STATUS_RING_ERROR
+#define ST_CQ_ERROR         STATUS_CQ_ERROR
+#define ST_PUSH_ERROR       STATUS_PUSH_ERROR
+#define F_COMPLETION        DFLAG_COMPLETION
+#define F_INLINE_DATA       DFLAG_INLINE_DATA
+#define F_HOLD              DFLAG_HOLD
 
 /* Guest RAM of -M virt starts at 1 GiB. */
 #define TX_RING         0x40100000ULL
@@ -88,8 +51,8 @@
 #define MSI_ADDR        0x40120000ULL
 #define UNMAPPED        0xdead00000000ULL
 
-#define PUSH_SLOT0      0x40    /* first slot of push page 0 */
-#define PUSH_SLOT_DB    0x10    /* write k: run what slot k holds */
+#define PUSH_SLOT0      PUSH_SLOT_SIZE      /* first slot of push page 0 */
+#define PUSH_SLOT_DB    PUSH_SLOT_DOORBELL  /* write k: run what slot k holds */
 
 typedef struct {
     QTestState *qts;
@@ -139,7 +102,7 @@ static void nic_start_props(Nic *n, const char *netdev, const char *props)
     n->sock = sv[0];
     qpci_init_generic(&n->bus, n->qts, NULL, false);
     n->dev = NULL;
-    qpci_device_foreach(&n->bus.bus, NIC_VENDOR, NIC_DEVICE, nic_found,
+    qpci_device_foreach(&n->bus.bus, NIC_VENDOR, BARLAB_NIC_DEVICE_ID, nic_found,
                         &n->dev);
     g_assert(n->dev);
     nic_map(n);

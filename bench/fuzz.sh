@@ -68,8 +68,8 @@ for dev in nic gpu; do
     run sanitized "${qemus[1]}" "$dev" "$inputs" || fail=1
     p=$(rate plain "$dev") s=$(rate sanitized "$dev")
     if [ -n "$p" ] && [ -n "$s" ] && [ "$s" -gt 0 ]; then
-        echo "  $dev: sanitizer build $s inputs/s, plain $p inputs/s:" \
-            "$(awk -v p="$p" -v s="$s" 'BEGIN { printf "%.2f", p / s }')x slower"
+        echo "  $dev: sanitizer build $s inputs/s, plain $p inputs/s: plain/sanitizer" \
+            "$(awk -v p="$p" -v s="$s" 'BEGIN { printf "%.2f", p / s }')"
     fi
 done
 echo "bench fuzz: load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

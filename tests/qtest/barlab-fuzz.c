@@ -535,7 +535,8 @@ static unsigned fuzz_nreads(const FuzzDevice *d)
 /*
  * Input @n's lines: a zeroed DMA zone, the BARs where the generator
  * expects them, the device's own set-up, the operations, then (@epilogue)
- * BAR0 back in place and the counters read.
+ * BAR0 back in place, the counters read and the device reset by FLR
+ * (PCIe device control's initiate bit, as Linux's pci_reset_function()).
  */
 static GPtrArray *gen_input(Fuzz *f, uint64_t n, bool epilogue)
 {
@@ -569,6 +570,9 @@ static GPtrArray *gen_input(Fuzz *f, uint64_t n, bool epilogue)
         if (d->status_mask) {
             emit_read(&g, BAR0_BASE + d->status_reg, 2);
         }
+        /* the reset for the next input, in the same round trip */
+        emit_write(&g, ECAM_DEV + f->exp_cap + PCI_EXP_DEVCTL, 1,
+                   PCI_EXP_DEVCTL_BCR_FLR);
     }
     return g.lines;
 }
@@ -578,7 +582,10 @@ static void add_counters(Fuzz *f, const GString *answers)
     const FuzzDevice *d = f->dev;
     const char *p = answers->str + answers->len;
 
-    /* the last answers, "OK 0x...\n" each */
+    /* the FLR's "OK\n", before it the reads' "OK 0x...\n" each */
+    do {
+        p--;
+    } while (p > answers->str && p[-1] != '\n');
     for (unsigned i = fuzz_nreads(d); i-- > 0;) {
         uint64_t v;
 
@@ -659,17 +666,6 @@ fail:
     qemu_kill(q);
     qemu_stop(q);
     return false;
-}
-
-/* FLR through the PCIe capability: the device as after a reset. */
-static GPtrArray *flr_lines(Fuzz *f)
-{
-    GPtrArray *l = g_ptr_array_new_with_free_func(g_free);
-
-    g_ptr_array_add(l, g_strdup_printf("writew 0x%llx 0x%x",
-                                       ECAM_DEV + f->exp_cap + PCI_EXP_DEVCTL,
-                                       PCI_EXP_DEVCTL_BCR_FLR));
-    return l;
 }
 
 /* --- shrinking and saving a failure --------------------------------------- */
@@ -785,8 +781,6 @@ static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
             if (k == 0) {
                 break;
             }
-            /* the reset the fuzzer made between two inputs */
-            g_ptr_array_extend_and_steal(lines, flr_lines(f));
         }
         want = try_lines(f->args, lines, trial_log);
         if (want.kind != RES_OK) {
@@ -881,11 +875,7 @@ static int fuzz(const FuzzDevice *d, uint64_t inputs, uint64_t seed,
         r = run_lines(&q, in, answers);
         lines += in->len;
         if (r == RES_OK) {
-            GPtrArray *flr = flr_lines(&f);
-
             add_counters(&f, answers);
-            r = run_lines(&q, flr, NULL);
-            g_ptr_array_free(flr, true);
         }
         if (hist[n % HISTORY]) {
             g_ptr_array_free(hist[n % HISTORY], true);

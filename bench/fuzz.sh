@@ -15,7 +15,7 @@
 #   SANITIZED-QEMU  the sanitizer build's (barlab-fuzz beside it)
 #   --inputs N      inputs per device on the sanitizer build (default 1000000)
 #   --baseline N    inputs per device on the plain build (default 20000)
-#   --seed S        the seed (default 1)
+#   --seed S        the generator's seed (default 1)
 #   --out DIR       reproducers and logs (default build/bench-fuzz)
 # Exit status 1 if any run failed.
 set -euo pipefail

@@ -4,7 +4,7 @@
  * qtest protocol, and the replayer of the reproducers it writes.
  * docs/fuzzing.md explains both; the devices' specs are docs/devices/.
  *
- * Each input is a list of qtest command lines generated from the seed and
+ * Each input is a list of qtest command lines generated from a seed and
  * the input's number alone (never from what QEMU answers): the BARs set
  * up, then register reads and writes of every width, rings with hostile
  * sizes and addresses, descriptors in guest RAM, doorbells, push-slot
@@ -996,7 +996,7 @@ static void usage(FILE *to)
             "usage: barlab-fuzz nic|gpu [--inputs N] [--seed S] [--out DIR]\n"
             "                   [--timeout-ms MS] [--restart N]\n"
             "       barlab-fuzz --replay [--out DIR] FILE... [--tap]\n"
-            "Runs inputs generated from the seed against a fresh QEMU per\n"
+            "Runs inputs generated from seed S against a fresh QEMU per\n"
             "configuration (a new one every --restart inputs), FLR between\n"
             "inputs; a failure is shrunk and saved in --out as a reproducer.\n"
             "--replay runs reproducers and prints TAP: each must run clean.\n"

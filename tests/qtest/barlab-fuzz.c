@@ -43,12 +43,12 @@ typedef struct {
     char *args;             /* the device part of the command line */
     char *log;              /* its stderr */
     int status;             /* after qemu_stop */
-} Qemu;
+} QemuProc;
 
 static const char *qemu_binary;
 static int timeout_ms = 10000;
 
-static void qemu_kill(Qemu *q)
+static void qemu_kill(QemuProc *q)
 {
     if (q->pid > 0) {
         kill(q->pid, SIGKILL);
@@ -66,7 +66,7 @@ static void qemu_kill(Qemu *q)
  * One QMP line that is not an event: RES_OK, RES_CRASH when QEMU closed
  * the monitor (it died), RES_HANG when nothing came before @deadline.
  */
-static Result qmp_reply(Qemu *q, gint64 deadline)
+static Result qmp_reply(QemuProc *q, gint64 deadline)
 {
     char buf[4096];
 
@@ -105,23 +105,24 @@ static Result qmp_reply(Qemu *q, gint64 deadline)
     }
 }
 
-static Result qmp_cmd(Qemu *q, const char *cmd)
+static Result qmp_cmd(QemuProc *q, const char *cmd)
 {
     size_t len = strlen(cmd);
 
-    if (write(q->qmp, cmd, len) != (ssize_t)len || write(q->qmp, "\n", 1) != 1) {
+    if (write(q->qmp, cmd, len) != (ssize_t)len ||
+        write(q->qmp, "\n", 1) != 1) {
         return RES_CRASH;
     }
     return qmp_reply(q, g_get_monotonic_time() + timeout_ms * 1000LL);
 }
 
-static bool qemu_start(Qemu *q, const char *args, const char *log)
+static bool qemu_start(QemuProc *q, const char *args, const char *log)
 {
     int qt[2], qm[2];
     g_autofree char *cmd = NULL;
     g_auto(GStrv) argv = NULL;
 
-    *q = (Qemu) { .qt = -1, .qmp = -1 };
+    *q = (QemuProc) { .qt = -1, .qmp = -1 };
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, qt) ||
         socketpair(AF_UNIX, SOCK_STREAM, 0, qm)) {
         return false;
@@ -176,7 +177,7 @@ static bool log_has_report(const char *log)
 }
 
 /* Ask QEMU to quit; a non-zero exit or a sanitizer report is a crash. */
-static Result qemu_stop(Qemu *q)
+static Result qemu_stop(QemuProc *q)
 {
     Result r = RES_OK;
 
@@ -211,7 +212,7 @@ static Result qemu_stop(Qemu *q)
  * blocks when its answers are not read); the last @nkeep answers are kept
  * in @keep.
  */
-static Result qt_send(Qemu *q, const GString *out, unsigned nlines,
+static Result qt_send(QemuProc *q, const GString *out, unsigned nlines,
                       GString *keep)
 {
     gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
@@ -265,7 +266,7 @@ static Result qt_send(Qemu *q, const GString *out, unsigned nlines,
  * Run script lines: qtest commands, "qmp JSON" lines to the monitor,
  * "#" comments skipped.  @answers gets the qtest answers.
  */
-static Result run_lines(Qemu *q, GPtrArray *lines, GString *answers)
+static Result run_lines(QemuProc *q, GPtrArray *lines, GString *answers)
 {
     g_autoptr(GString) out = g_string_new("");
     unsigned n = 0;
@@ -601,13 +602,14 @@ static void add_counters(Fuzz *f, const GString *answers)
 }
 
 /* One qtest read on a QEMU just started; false if it did not answer. */
-static bool qt_read(Qemu *q, const char *cmd, uint64_t addr, uint64_t *v)
+static bool qt_read(QemuProc *q, const char *cmd, uint64_t addr, uint64_t *v)
 {
     g_autoptr(GString) ans = g_string_new("");
     g_autoptr(GString) out = g_string_new("");
 
     g_string_printf(out, "%s 0x%" PRIx64 "\n", cmd, addr);
-    if (qt_send(q, out, 1, ans) != RES_OK || !g_str_has_prefix(ans->str, "OK ")) {
+    if (qt_send(q, out, 1, ans) != RES_OK ||
+        !g_str_has_prefix(ans->str, "OK ")) {
         return false;
     }
     *v = g_ascii_strtoull(ans->str + 3, NULL, 16);
@@ -618,7 +620,7 @@ static bool qt_read(Qemu *q, const char *cmd, uint64_t addr, uint64_t *v)
  * A QEMU for configuration @config; learns the capability offsets and
  * BAR2's size.
  */
-static bool fuzz_start(Fuzz *f, Qemu *q, const char *log)
+static bool fuzz_start(Fuzz *f, QemuProc *q, const char *log)
 {
     const char *conf = f->dev->configs[f->config];
     uint64_t pos, id, bar2;
@@ -697,7 +699,7 @@ static char *log_summary(const char *log)
 /* Run @lines on a fresh QEMU with @args; the failure it shows, if any. */
 static Failure try_lines(const char *args, GPtrArray *lines, const char *log)
 {
-    Qemu q;
+    QemuProc q;
     Failure fl = { RES_OK, NULL };
 
     if (!qemu_start(&q, args, log)) {
@@ -740,7 +742,8 @@ static void shrink(const char *args, GPtrArray *lines, const Failure *want,
             }
             fl = try_lines(args, trial, log);
             if (same_failure(&fl, want)) {
-                g_ptr_array_remove_range(lines, at, MIN(chunk, lines->len - at));
+                g_ptr_array_remove_range(lines, at,
+                                         MIN(chunk, lines->len - at));
             } else {
                 at += chunk;
             }
@@ -823,7 +826,7 @@ static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
     return g_steal_pointer(&path);
 }
 
-/* --- the two modes --------------------------------------------------------- */
+/* --- the two modes ------------------------------------------------------ */
 
 static int fuzz(const FuzzDevice *d, uint64_t inputs, uint64_t seed,
                 const char *out, uint64_t restart)
@@ -835,7 +838,7 @@ static int fuzz(const FuzzDevice *d, uint64_t inputs, uint64_t seed,
     gint64 t0 = g_get_monotonic_time();
     unsigned failures = 0, nconfigs = 0;
     uint64_t lines = 0;
-    Qemu q = { .pid = 0 };
+    QemuProc q = { .pid = 0 };
     bool running = false;
 
     while (d->configs[nconfigs]) {
@@ -918,7 +921,8 @@ static int fuzz(const FuzzDevice *d, uint64_t inputs, uint64_t seed,
         double secs = (g_get_monotonic_time() - t0) / 1e6;
 
         printf("barlab-fuzz: %s: %" PRIu64 " inputs (%" PRIu64 " qtest lines) "
-               "in %.1f s: %.0f inputs/s, seed %" PRIu64 ", %u configurations\n",
+               "in %.1f s: %.0f inputs/s, seed %" PRIu64
+               ", %u configurations\n",
                d->name, f.inputs, lines, secs, f.inputs / secs, seed,
                MIN(nconfigs, (unsigned)((inputs + restart - 1) / restart)));
     }

@@ -102,8 +102,8 @@ static void nic_start_props(Nic *n, const char *netdev, const char *props)
     n->sock = sv[0];
     qpci_init_generic(&n->bus, n->qts, NULL, false);
     n->dev = NULL;
-    qpci_device_foreach(&n->bus.bus, NIC_VENDOR, BARLAB_NIC_DEVICE_ID, nic_found,
-                        &n->dev);
+    qpci_device_foreach(&n->bus.bus, NIC_VENDOR, BARLAB_NIC_DEVICE_ID,
+                        nic_found, &n->dev);
     g_assert(n->dev);
     nic_map(n);
 }

@@ -34,6 +34,11 @@
 #define GPU_REG_VRAM_SIZE_HI    0x04c
 #define GPU_REG_PORT_FLUSH      0x050
 #define GPU_REG_COUNTERS        0x100   /* 64-bit counters as LO/HI pairs */
+/* The counters at GPU_REG_COUNTERS, in this order (the VRAM port's) */
+enum {
+    GPU_CNT_ACCESSES, GPU_CNT_TXNS, GPU_CNT_GATHERED, GPU_CNT_VIOLATIONS,
+    GPU_CNT_BARRIERS, GPU_CNT_COUNT,
+};
 
 /*
  * Event queues: GPU_EVQ_COUNT lines of GPU_EVQ_STRIDE bytes from
@@ -65,7 +70,7 @@
 #define GPU_FORMAT_XRGB8888     0
 #define GPU_FORMAT_RGB565       1
 #define GPU_MAX_DIM             4096
-/* STRIDE and OFFSET: the scanout's lines start 32-bit aligned (Pixman's rule) */
+/* STRIDE and OFFSET: scanout lines start 32-bit aligned (Pixman's rule) */
 #define GPU_SCANOUT_ALIGN       4
 
 #endif /* HW_BARLAB_BARLAB_GPU_H */

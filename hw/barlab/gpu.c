@@ -31,11 +31,6 @@
 #define TYPE_BARLAB_GPU "barlab-gpu"
 OBJECT_DECLARE_SIMPLE_TYPE(BarlabGpuState, BARLAB_GPU)
 
-enum {
-    CNT_ACCESSES, CNT_TXNS, CNT_GATHERED, CNT_VIOLATIONS, CNT_BARRIERS,
-    CNT_COUNT,
-};
-
 struct BarlabGpuState {
     PCIDevice parent_obj;
 
@@ -191,13 +186,13 @@ static uint64_t barlab_gpu_counter(BarlabGpuState *s, unsigned i)
     BarlabPort *p = &s->vram_port;
 
     switch (i) {
-    case CNT_ACCESSES:
+    case GPU_CNT_ACCESSES:
         return p->accesses;
-    case CNT_TXNS:
+    case GPU_CNT_TXNS:
         return p->txns;
-    case CNT_GATHERED:
+    case GPU_CNT_GATHERED:
         return p->gathered;
-    case CNT_VIOLATIONS:
+    case GPU_CNT_VIOLATIONS:
         return p->violations;
     default:
         return p->barriers;
@@ -249,7 +244,7 @@ static uint64_t barlab_gpu_reg_read(void *opaque, hwaddr addr, unsigned size)
     case GPU_REG_VRAM_SIZE_HI:
         val = s->vram_size >> 32;
         break;
-    case GPU_REG_COUNTERS ... GPU_REG_COUNTERS + CNT_COUNT * 8 - 4:
+    case GPU_REG_COUNTERS ... GPU_REG_COUNTERS + GPU_CNT_COUNT * 8 - 4:
         val = barlab_gpu_counter(s, (addr - GPU_REG_COUNTERS) / 8);
         val = addr & 4 ? val >> 32 : (uint32_t)val;
         break;
@@ -329,7 +324,7 @@ static void barlab_gpu_reg_write(void *opaque, hwaddr addr, uint64_t val,
         qemu_log_mask(LOG_GUEST_ERROR,
                       "barlab-gpu: write 0x%" PRIx64 " to %s register 0x%"
                       HWADDR_PRIx "\n", val,
-                      addr < GPU_REG_COUNTERS + CNT_COUNT * 8 ? "read-only"
+                      addr < GPU_REG_COUNTERS + GPU_CNT_COUNT * 8 ? "read-only"
                                                           : "unknown", addr);
         break;
     }

@@ -3,10 +3,10 @@
  * barlab-fuzz: the barlab-gpu generator.  Modes (format, size, stride,
  * offset: valid, at VRAM's end, or anything), VRAM accesses of every width
  * and byte runs at its edges, damage rectangles, flushes, redraws.
- * Offsets come from hw/barlab/gpu-regs.h; docs/fuzzing.md.
+ * Offsets come from hw/barlab/barlab-gpu.h; docs/fuzzing.md.
  */
 #include "qemu/osdep.h"
-#include "gpu-regs.h"
+#include "barlab-gpu.h"
 #include "barlab-fuzz.h"
 
 static const char *const gpu_configs[] = {
@@ -20,47 +20,54 @@ static const char *const gpu_configs[] = {
 };
 
 static const unsigned gpu_regs[] = {
-    REG_ID, REG_VERSION, REG_CTRL, REG_STATUS, REG_FORMAT, REG_WIDTH,
-    REG_HEIGHT, REG_STRIDE, REG_OFFSET_LO, REG_OFFSET_HI, REG_DAMAGE_X,
-    REG_DAMAGE_Y, REG_DAMAGE_W, REG_DAMAGE_H, REG_DAMAGE_COMMIT,
-    REG_VRAM_SIZE_LO, REG_VRAM_SIZE_HI, REG_PORT_FLUSH, REG_COUNTERS,
-    REG_COUNTERS + CNT_COUNT * 8 - 4, REG_COUNTERS + CNT_COUNT * 8,
-    BARLAB_GPU_REGS_SIZE - 4,
+    GPU_REG_ID, GPU_REG_VERSION, GPU_REG_CTRL, GPU_REG_STATUS,
+    GPU_REG_FORMAT, GPU_REG_WIDTH, GPU_REG_HEIGHT, GPU_REG_STRIDE,
+    GPU_REG_OFFSET_LO, GPU_REG_OFFSET_HI, GPU_REG_DAMAGE_X, GPU_REG_DAMAGE_Y,
+    GPU_REG_DAMAGE_W, GPU_REG_DAMAGE_H, GPU_REG_DAMAGE_COMMIT,
+    GPU_REG_VRAM_SIZE_LO, GPU_REG_VRAM_SIZE_HI, GPU_REG_PORT_FLUSH,
+    GPU_REG_COUNTERS, GPU_REG_COUNTERS + GPU_CNT_COUNT * 8 - 4,
+    GPU_REG_COUNTERS + GPU_CNT_COUNT * 8,
+    /* the first and last event queues, and the scratch window's ends */
+    GPU_EVQ_BASE + GPU_EVQ_ID, GPU_EVQ_BASE + GPU_EVQ_EVENTS,
+    GPU_EVQ_BASE + (GPU_EVQ_COUNT - 1) * GPU_EVQ_STRIDE + GPU_EVQ_EVENTS,
+    GPU_EVQ_BASE + GPU_EVQ_COUNT * GPU_EVQ_STRIDE,
+    GPU_SCRATCH_BASE, GPU_SCRATCH_BASE + GPU_SCRATCH_SIZE - 4,
+    GPU_REGS_SIZE - 4,
 };
 
 /* The port's counters, as the device's QOM properties name them. */
-static const char *const gpu_counter_names[CNT_COUNT] = {
-    [CNT_ACCESSES] = "vram-accesses",
-    [CNT_TXNS] = "vram-txns",
-    [CNT_GATHERED] = "vram-gathered",
-    [CNT_VIOLATIONS] = "vram-violations",
-    [CNT_BARRIERS] = "vram-barriers",
+static const char *const gpu_counter_names[GPU_CNT_COUNT] = {
+    [GPU_CNT_ACCESSES] = "vram-accesses",
+    [GPU_CNT_TXNS] = "vram-txns",
+    [GPU_CNT_GATHERED] = "vram-gathered",
+    [GPU_CNT_VIOLATIONS] = "vram-violations",
+    [GPU_CNT_BARRIERS] = "vram-barriers",
 };
 
 static void gpu_mode(Gen *g)
 {
-    unsigned fmt = below(g, 8) ? below(g, 2) ? FORMAT_RGB565 : FORMAT_XRGB8888
-                               : interesting(g);
+    unsigned fmt = !below(g, 8) ? interesting(g) :
+                   below(g, 2) ? GPU_FORMAT_RGB565 : GPU_FORMAT_XRGB8888;
     unsigned w = below(g, 2) ? 1 + below(g, 64) :
-                 below(g, 2) ? BARLAB_GPU_MAX_DIM + below(g, 3) - 1 :
+                 below(g, 2) ? GPU_MAX_DIM + below(g, 3) - 1 :
                                interesting(g);
     unsigned h = below(g, 2) ? 1 + below(g, 64) :
-                 below(g, 2) ? BARLAB_GPU_MAX_DIM + below(g, 3) - 1 :
+                 below(g, 2) ? GPU_MAX_DIM + below(g, 3) - 1 :
                                interesting(g);
-    unsigned stride = w * (fmt == FORMAT_RGB565 ? 2 : 4) +
+    unsigned stride = w * (fmt == GPU_FORMAT_RGB565 ? 2 : 4) +
                       (below(g, 4) ? 0 : interesting(g));
     uint64_t off = below(g, 2) ? 0 :
                    below(g, 2) ? g->bar2_size - (uint64_t)stride * h +
                                  below(g, 3) - 1
                                : interesting(g);
 
-    emit_write(g, g->bar0 + REG_FORMAT, 2, fmt);
-    emit_write(g, g->bar0 + REG_WIDTH, 2, w);
-    emit_write(g, g->bar0 + REG_HEIGHT, 2, h);
-    emit_write(g, g->bar0 + REG_STRIDE, 2, stride);
-    emit_write(g, g->bar0 + REG_OFFSET_LO, 2, off);
-    emit_write(g, g->bar0 + REG_OFFSET_HI, 2, below(g, 8) ? 0 : off >> 32);
-    emit_write(g, g->bar0 + REG_CTRL, 2, below(g, 8) ? CTRL_SCANOUT
+    emit_write(g, g->bar0 + GPU_REG_FORMAT, 2, fmt);
+    emit_write(g, g->bar0 + GPU_REG_WIDTH, 2, w);
+    emit_write(g, g->bar0 + GPU_REG_HEIGHT, 2, h);
+    emit_write(g, g->bar0 + GPU_REG_STRIDE, 2, stride);
+    emit_write(g, g->bar0 + GPU_REG_OFFSET_LO, 2, off);
+    emit_write(g, g->bar0 + GPU_REG_OFFSET_HI, 2, below(g, 8) ? 0 : off >> 32);
+    emit_write(g, g->bar0 + GPU_REG_CTRL, 2, below(g, 8) ? GPU_CTRL_SCANOUT
                                                      : interesting(g));
 }
 
@@ -91,14 +98,14 @@ static void gpu_vram(Gen *g)
 
 static void gpu_damage(Gen *g)
 {
-    static const unsigned reg[4] = { REG_DAMAGE_X, REG_DAMAGE_Y,
-                                     REG_DAMAGE_W, REG_DAMAGE_H };
+    static const unsigned reg[4] = { GPU_REG_DAMAGE_X, GPU_REG_DAMAGE_Y,
+                                     GPU_REG_DAMAGE_W, GPU_REG_DAMAGE_H };
 
     for (unsigned i = 0; i < 4; i++) {
         emit_write(g, g->bar0 + reg[i], 2,
                    below(g, 2) ? below(g, 80) : interesting(g));
     }
-    emit_write(g, g->bar0 + REG_DAMAGE_COMMIT, 2, below(g, 4) ? 1 : rnd(g));
+    emit_write(g, g->bar0 + GPU_REG_DAMAGE_COMMIT, 2, below(g, 4) ? 1 : rnd(g));
 }
 
 static void gpu_op(Gen *g)
@@ -120,7 +127,7 @@ static void gpu_op(Gen *g)
         gpu_damage(g);
         break;
     case 7:
-        emit_write(g, g->bar0 + REG_PORT_FLUSH, 2, rnd(g));
+        emit_write(g, g->bar0 + GPU_REG_PORT_FLUSH, 2, rnd(g));
         break;
     case 8:
         /* a redraw: the console reads the scanout from VRAM */
@@ -146,13 +153,13 @@ static void gpu_prologue(Gen *g)
 const FuzzDevice barlab_fuzz_gpu = {
     .name = "gpu",
     .bar2_base = 0x11000000ULL,
-    .bar0_size = BARLAB_GPU_REGS_SIZE,
+    .bar0_size = GPU_REGS_SIZE,
     .configs = gpu_configs,
-    .counters = REG_COUNTERS,
-    .ncounters = CNT_COUNT,
+    .counters = GPU_REG_COUNTERS,
+    .ncounters = GPU_CNT_COUNT,
     .counter_names = gpu_counter_names,
-    .status_reg = REG_STATUS,
-    .status_mask = STATUS_MODE_VALID,
+    .status_reg = GPU_REG_STATUS,
+    .status_mask = GPU_STATUS_MODE_VALID,
     .status_name = "modes-valid",
     .regs = gpu_regs,
     .nregs = G_N_ELEMENTS(gpu_regs),

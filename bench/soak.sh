@@ -88,7 +88,7 @@ for i in $(seq 1 "$matrix_runs"); do
         echo "  matrix run $i: differs from the first run:"
         diff "$tmp/first.outcomes" "$out/outcomes" | sed -n '1,6s/^/    /p'
     fi
-    [ -n "$keep" ] || rm -rf "$out"
+    [ -n "$keep" ] || rm -rf "$tmp/matrix-$i"
 done
 
 f_hang=0 f_fail=0 f_total=0

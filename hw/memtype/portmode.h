@@ -31,7 +31,7 @@ typedef struct {
 #define MT_PORT_MODE_DEFAULT "gather"
 
 /*
- * Parse @str into @m; without ":SEED" the seed is @default_seed.  Returns
+ * Parse @str into @m; without ":SEED" its seed is @default_seed.  Returns
  * 0, or -1 with what is wrong (naming @str) in @err.
  */
 int mt_port_mode_parse(const char *str, uint64_t default_seed, MtPortMode *m,

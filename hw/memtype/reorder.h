@@ -10,9 +10,9 @@
  * waiting transaction: both types Reordering, no byte in common, same
  * barrier epoch.  A read (the CPU waits for it), an access without a
  * memory type (DMA, qtest), a barrier or a stop drains the window in a
- * permitted random order first.  The PRNG restarts from the seed and the
+ * permitted random order first.  The PRNG restarts from its seed and the
  * address of the first write whenever the window fills from empty, so
- * the order of a burst depends on the seed and the burst alone, not on
+ * the order of a burst depends on its seed and the burst alone, not on
  * what the port saw before (a run of one cell, or of a shard of the
  * matrix, reorders its writes as the whole matrix does).  The same seed
  * and input always give the same output.

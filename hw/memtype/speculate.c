@@ -12,7 +12,7 @@ enum {
 };
 
 /*
- * splitmix64 of the seed and the address, as the reorder model: two bits
+ * splitmix64 of its seed and the address, as the reorder model: two bits
  * of choice per read.
  */
 static uint64_t choose(const MtSpeculate *s, uint64_t addr)

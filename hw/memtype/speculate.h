@@ -10,7 +10,7 @@
  * rest of the read's line (the bytes of the line the read did not ask
  * for), the next line, or both.  It never leaves the read's 4 KiB page
  * (the translation, and so the memory type, is known only for that page)
- * nor the region.  The choice is a function of the seed and the read's
+ * nor the region.  The choice is a function of its seed and the read's
  * address alone: the same seed and the same reads always give the same
  * speculative reads, whatever the port saw before.  No allocation.
  */

@@ -221,7 +221,7 @@ Prints one row per policy: the self-test's verdict, each fbdraw run's
 outcome (ok, mismatch, sigbus, vm-death, ...), the frames, what barlab-nic's
 checker and counters saw (ok, or the rules broken and the stale doorbells),
 the picture; then, for each policy where the NIC saw something, its first
-broken rule with the access, the one that overtook it and the seed.
+broken rule with the access, the one that overtook it and the port's seed.
 USAGE
 }
 

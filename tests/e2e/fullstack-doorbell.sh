@@ -23,7 +23,7 @@
 # "nic" line, scripts/fullstack_nic.py).
 #
 # The port: SEED is one under which the doorbell overtakes the copy in
-# slot 0, the first frame's (the order of a burst depends on the seed and
+# slot 0, the first frame's (the order of a burst depends on its seed and
 # the address of its first write alone: hw/memtype/reorder.h; seeds 1, 4,
 # 6, 7, 8 do it in slot 0, 10 in slot 1, 2, 3, 5 in neither).  The
 # gather timeout is 10 ms rather than 100 us: the timeout drains the

@@ -55,7 +55,7 @@ TEST(Reorder, SameSeedSameOrder)
     EXPECT_EQ(run(42, 0x44, 200, false), run(42, 0x44, 200, false));
 }
 
-// A burst's order is the seed's and the burst's: bursts before it (another
+// A burst's order depends on its seed and the burst alone: bursts before it (another
 // cell, another shard of the matrix) change nothing.
 TEST(Reorder, BurstOrderOwesNothingToEarlierBursts)
 {

@@ -175,7 +175,7 @@ TEST(Speculate, CheckerVerdicts)
 
 namespace {
 
-// The choice for a read is the seed's and the address's: reads before it
+// The choice for a read depends on its seed and the address alone: reads before it
 // (another cell, another shard of the matrix) change nothing.
 TEST(Speculate, ChoiceOwesNothingToEarlierReads)
 {
@@ -203,7 +203,7 @@ TEST(Speculate, ChoiceOwesNothingToEarlierReads)
         ASSERT_EQ(mt_spec_init(&other_seed, 8, 64, 1 << 20), 0);
         differ += mt_spec_reads(&other_seed, &a, c_out) != na;
     }
-    EXPECT_GT(differ, 0u) << "the seed chooses nothing";
+    EXPECT_GT(differ, 0u) << "the PRNG's seed chooses nothing";
 }
 
 TEST(SpeculateUnsafe, ReadsDeviceTypesSpeculatively)

@@ -297,11 +297,16 @@ txns = [t for t in map(json.loads, open(trace)) if t.get("type") == "txn"]
 def mine(run, cell):
     return [[t for t in txns if lo <= t["addr"] < hi] for lo, hi, _ in wins[(run, cell)]]
 bad = 0
-for run, s2, shape in (("bar0-any44", 5, [(64, 8)]), ("bar0-pref44", 1, [(8, 1)] * 8)):
+# Normal-NC gathers the eight stores (into one line, or pieces of it where
+# an exit to L1 drained the buffer between two stores: permitted);
+# Device-nGnRE delivers them one by one.
+def gathered(got):
+    return sum(s for s, _ in got) == 64 and sum(n for _, n in got) == 8 and max(n for _, n in got) > 1
+for run, s2, shape_ok in (("bar0-any44", 5, gathered), ("bar0-pref44", 1, lambda got: got == [(8, 1)] * 8)):
     burst = mine(run, "burst64_str")[0]
     got = [(t["size"], t["n"]) for t in burst]
     print("%s burst64_str: %s, stage 2 %s" % (run, got, sorted({t["s2"] for t in burst})))
-    if got != shape or {t["s2"] for t in burst} != {s2} or any(t["op"] != "W" for t in burst):
+    if not got or not shape_ok(got) or {t["s2"] for t in burst} != {s2} or any(t["op"] != "W" for t in burst):
         bad += 1
     trials = mine(run, "rc_read_spec")
     hits = sum(any(t["verdict"] for t in ts) for ts in trials)

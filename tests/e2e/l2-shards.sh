@@ -52,6 +52,12 @@ def key(r):
     return (c["cpu"], c["policy"], c["s1"], c["pattern"], c["touch"])
 def shape(r):
     return [(t["off"], t["size"], t["op"], t["s1"], t["s2"]) for t in r["txns"]]
+# The driver idioms: the same rules seen in the same number of trials; in
+# how many of them a rule broke depends on timing too (the gather timeout
+# drains the reorder window, an exit to L1 drains the gather buffer).
+def same_verdict(x, y):
+    vx, vy = x.get("verdict") or {}, y.get("verdict") or {}
+    return bool(vx.get("possible")) and all(vx.get(k) == vy.get(k) for k in ("state", "seen", "trials"))
 assert [key(r) for r in a["cells"]] == [key(r) for r in b["cells"]], "cells or their order differ"
 assert a["scenarios"] == b["scenarios"] and b["merged_shards"] == 3
 same = permitted = 0
@@ -59,7 +65,7 @@ for x, y in zip(a["cells"], b["cells"]):
     fields = ("match", "expected_text", "observed_text", "why", "note")
     if all(x[f] == y[f] for f in fields) and shape(x) == shape(y):
         same += 1
-    elif x["match"] and y["match"] and (x["note"] or y["note"]):
+    elif x["match"] and y["match"] and (x["note"] or y["note"] or same_verdict(x, y)):
         permitted += 1
         print("permitted difference %s: %s / %s" % (key(x), x["observed_text"], y["observed_text"]))
     else:

@@ -97,10 +97,10 @@ for i in $(seq 1 "$matrix_runs"); do
     elif ! cmp -s "$tmp/first.outcomes" "$out/outcomes"; then
         m_diff=$((m_diff + 1))
         echo "  matrix run $i: differs from the first run:"
-        diff "$tmp/first.outcomes" "$out/outcomes" | sed -n '1,6s/^/    /p'
+        { diff "$tmp/first.outcomes" "$out/outcomes" || true; } | sed -n '1,6s/^/    /p'
     elif ! cmp -s "$tmp/first.detail" "$out/report.json.detail"; then
         m_vary=$((m_vary + 1))
-        echo "  matrix run $i: same outcomes, timing varied in $(diff "$tmp/first.detail" "$out/report.json.detail" | grep -c '^>') cells (hit counts or burst splits)"
+        echo "  matrix run $i: same outcomes, timing varied in $({ diff "$tmp/first.detail" "$out/report.json.detail" || true; } | grep -c '^>') cells (hit counts or burst splits)"
     fi
     [ -n "$keep" ] || rm -rf "$tmp/matrix-$i"
 done

@@ -12,6 +12,7 @@
  * Spec and register map: docs/devices/barlab-gpu.md.
  */
 #include "qemu/osdep.h"
+#include "qemu/bitmap.h"
 #include "qemu/bswap.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
@@ -27,6 +28,9 @@
 #include "barlab-gpu.h"
 #include "port.h"
 #include "trace.h"
+
+/* The granule in which a reset finds the VRAM a guest wrote. */
+#define GPU_DIRTY_PAGE_BITS 12
 
 #define TYPE_BARLAB_GPU "barlab-gpu"
 OBJECT_DECLARE_SIMPLE_TYPE(BarlabGpuState, BARLAB_GPU)
@@ -55,7 +59,13 @@ struct BarlabGpuState {
     uint64_t offset;
     uint32_t damage[4];         /* x, y, w, h */
 
-    uint64_t vram_lo, vram_hi;  /* bytes written since the last reset */
+    /*
+     * What a reset must zero: the VRAM pages and whether the scratch
+     * window were written since the last one.  Pages, not a span: two
+     * writes at VRAM's two ends would otherwise zero all of it.
+     */
+    unsigned long *vram_dirty;
+    bool scratch_dirty;
     bool new_mode;              /* the surface must be rebuilt */
     uint32_t dirty_y0, dirty_y1;    /* rows written since the last update */
 };
@@ -150,8 +160,9 @@ static void barlab_gpu_vram_write(void *opaque, hwaddr addr,
         return;
     }
     memcpy(s->vram + addr, data, size);
-    s->vram_lo = MIN(s->vram_lo, addr);
-    s->vram_hi = MAX(s->vram_hi, addr + size);
+    bitmap_set(s->vram_dirty, addr >> GPU_DIRTY_PAGE_BITS,
+               ((addr + size - 1) >> GPU_DIRTY_PAGE_BITS) -
+               (addr >> GPU_DIRTY_PAGE_BITS) + 1);
     if ((s->status & GPU_STATUS_MODE_VALID) && addr + size > s->offset &&
         addr < s->offset + (uint64_t)s->stride * s->height) {
         uint64_t first = addr > s->offset ? addr - s->offset : 0;
@@ -385,6 +396,7 @@ static void barlab_gpu_regs_write(void *opaque, hwaddr addr,
 
     if (barlab_gpu_in_scratch(addr, size)) {
         memcpy(s->scratch + addr - GPU_SCRATCH_BASE, data, size);
+        s->scratch_dirty = true;
         return;
     }
     if (addr + size > GPU_SCRATCH_BASE ||
@@ -453,13 +465,15 @@ static void barlab_gpu_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     s->vram = g_malloc0(s->vram_size);
-    s->vram_lo = UINT64_MAX;
+    s->vram_dirty = bitmap_new(s->vram_size >> GPU_DIRTY_PAGE_BITS);
     barlab_port_init(&s->vram_port, OBJECT(s), "vram", s->vram_size,
                      &s->port_conf, &barlab_gpu_vram_ops, s, NULL, 0, &err);
     if (err) {
         error_propagate_prepend(errp, err, "barlab-gpu: ");
         g_free(s->vram);
         s->vram = NULL;
+        g_free(s->vram_dirty);
+        s->vram_dirty = NULL;
         return;
     }
     /* BAR0: the same models unless regs-port-mode says otherwise. */
@@ -474,6 +488,8 @@ static void barlab_gpu_realize(PCIDevice *pdev, Error **errp)
         barlab_port_cleanup(&s->vram_port);
         g_free(s->vram);
         s->vram = NULL;
+        g_free(s->vram_dirty);
+        s->vram_dirty = NULL;
         return;
     }
     s->scratch = g_malloc0(GPU_SCRATCH_SIZE);
@@ -500,6 +516,8 @@ static void barlab_gpu_exit(PCIDevice *pdev)
     barlab_port_cleanup(&s->vram_port);
     g_free(s->vram);
     s->vram = NULL;
+    g_free(s->vram_dirty);
+    s->vram_dirty = NULL;
     g_free(s->scratch);
     s->scratch = NULL;
 }
@@ -514,19 +532,23 @@ static void barlab_gpu_exit(PCIDevice *pdev)
 static void barlab_gpu_reset(DeviceState *dev)
 {
     BarlabGpuState *s = BARLAB_GPU(dev);
+    unsigned long pages = s->vram_size >> GPU_DIRTY_PAGE_BITS;
 
     trace_barlab_gpu_reset();
     barlab_port_reset(&s->regs_port);
     barlab_port_reset(&s->vram_port);
-    if (s->scratch) {
+    if (s->scratch && s->scratch_dirty) {
         memset(s->scratch, 0, GPU_SCRATCH_SIZE);
     }
+    s->scratch_dirty = false;
     memset(s->events, 0, sizeof(s->events));
-    if (s->vram_lo < s->vram_hi) {
-        memset(s->vram + s->vram_lo, 0, s->vram_hi - s->vram_lo);
+    for (unsigned long p = s->vram_dirty ? find_first_bit(s->vram_dirty, pages)
+                                         : pages;
+         p < pages; p = find_next_bit(s->vram_dirty, pages, p + 1)) {
+        memset(s->vram + (p << GPU_DIRTY_PAGE_BITS), 0,
+               1ULL << GPU_DIRTY_PAGE_BITS);
+        clear_bit(p, s->vram_dirty);
     }
-    s->vram_lo = UINT64_MAX;
-    s->vram_hi = 0;
     if (s->con) {
         dpy_gfx_replace_surface(s->con, NULL);
     }

@@ -154,6 +154,7 @@ const FuzzDevice barlab_fuzz_gpu = {
     .name = "gpu",
     .bar2_base = 0x11000000ULL,
     .bar0_size = GPU_REGS_SIZE,
+    .dma = false,       /* it has no DMA; its inputs write no guest RAM */
     .configs = gpu_configs,
     .counters = GPU_REG_COUNTERS,
     .ncounters = GPU_CNT_COUNT,

@@ -272,6 +272,7 @@ const FuzzDevice barlab_fuzz_nic = {
     .name = "nic",
     .bar2_base = 0x10010000ULL,
     .bar0_size = BARLAB_NIC_REGS_SIZE,
+    .dma = true,
     .configs = nic_configs,
     .counters = REG_COUNTERS,
     .ncounters = CNT_COUNT,

@@ -27,6 +27,7 @@
 #include "barlab-fuzz.h"
 
 #define HISTORY         16      /* inputs kept to reproduce a stateful bug */
+#define FUZZ_MAX_JOBS   64
 
 typedef enum { RES_OK, RES_CRASH, RES_HANG } Result;
 
@@ -128,7 +129,7 @@ static bool qemu_start(QemuProc *q, const char *args, const char *log)
         return false;
     }
     cmd = g_strdup_printf("%s -M virt -m %llu -nodefaults -display none "
-                          "-accel qtest -qtest-log /dev/null "
+                          "-accel qtest -qtest-log none "
                           "-chardev socket,id=qt,fd=%d -qtest chardev:qt "
                           "-chardev socket,id=qm,fd=%d "
                           "-mon chardev=qm,mode=control %s",
@@ -552,7 +553,17 @@ static GPtrArray *gen_input(Fuzz *f, uint64_t n, bool epilogue)
     unsigned nops = 1 + below(&g, below(&g, 4) ? 16 : 64);
 
     emit(&g, "# input %" PRIu64, n);
-    emit(&g, "memset 0x%llx 0x%llx 0", RAM_BASE, DMA_ZONE);
+    if (d->dma) {
+        /*
+         * In pieces: one large qtest memset is a fresh allocation in
+         * QEMU each time, and under ASan a fresh mapping whose every
+         * page faults; pieces this size come from the allocator's reused
+         * memory.  The zone ends up just as zeroed.
+         */
+        for (uint64_t a = 0; a < DMA_ZONE; a += DMA_ZERO_PIECE) {
+            emit(&g, "memset 0x%llx 0x%llx 0", RAM_BASE + a, DMA_ZERO_PIECE);
+        }
+    }
     emit_write(&g, ECAM_DEV + PCI_BASE_ADDRESS_0, 2, BAR0_BASE);
     emit_write(&g, ECAM_DEV + PCI_BASE_ADDRESS_2, 2, d->bar2_base);
     emit_write(&g, ECAM_DEV + PCI_BASE_ADDRESS_3, 2, 0);
@@ -761,10 +772,11 @@ static const char *const kind_name[] = { "ok", "crash", "hang" };
  * it and save it; returns the reproducer's path.
  */
 static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
-                          const char *out, const char *crash_log)
+                          const char *out, const char *tag,
+                          const char *crash_log)
 {
     g_autofree char *path = NULL;
-    g_autofree char *trial_log = g_build_filename(out, "shrink.log", NULL);
+    g_autofree char *trial_log = g_strdup_printf("%s/shrink%s.log", out, tag);
     g_autofree char *first_log = NULL;
     GPtrArray *lines = NULL;
     Failure want = { RES_OK, NULL };
@@ -828,36 +840,39 @@ static char *save_failure(Fuzz *f, uint64_t n, GPtrArray **hist,
 
 /* --- the two modes ------------------------------------------------------ */
 
-static int fuzz(const FuzzDevice *d, uint64_t inputs, uint64_t seed,
-                const char *out, uint64_t restart)
+/* What one worker's share of the inputs came to. */
+typedef struct {
+    uint64_t inputs, lines;
+    uint64_t counters[FUZZ_MAX_COUNTERS + 1];
+    unsigned failures;
+} FuzzTally;
+
+/*
+ * Inputs [@lo, @hi) on one QEMU after the other (a new one every
+ * @restart inputs, the configurations in turn); @tag names this worker's
+ * files in @out.
+ */
+static void fuzz_range(const FuzzDevice *d, uint64_t seed, uint64_t lo,
+                       uint64_t hi, uint64_t restart, unsigned nconfigs,
+                       const char *out, const char *tag, FuzzTally *t)
 {
     Fuzz f = { .dev = d, .seed = seed };
-    g_autofree char *log = g_build_filename(out, "qemu.log", NULL);
+    g_autofree char *log = g_strdup_printf("%s/qemu%s.log", out, tag);
     GPtrArray *hist[HISTORY] = { NULL };
     g_autoptr(GString) answers = g_string_new("");
     gint64 t0 = g_get_monotonic_time();
-    unsigned failures = 0, nconfigs = 0;
-    uint64_t lines = 0;
     QemuProc q = { .pid = 0 };
     bool running = false;
 
-    while (d->configs[nconfigs]) {
-        nconfigs++;
-    }
-    if (!restart) {
-        /* every configuration gets its share of the inputs */
-        restart = MAX(MIN((inputs + nconfigs - 1) / nconfigs, 50000), 1);
-    }
-    g_assert(d->ncounters <= FUZZ_MAX_COUNTERS);
-    for (uint64_t n = 0; n < inputs; n++) {
+    for (uint64_t n = lo; n < hi; n++) {
         GPtrArray *in;
         Result r;
 
-        if (!running || (n && n % restart == 0)) {
+        if (!running || n % restart == 0) {
             if (running && qemu_stop(&q) != RES_OK) {
                 fprintf(stderr, "barlab-fuzz: QEMU (%s) failed at its end; "
                         "log %s\n", f.args, log);
-                failures++;
+                t->failures++;
                 break;
             }
             /* a reproducer starts from one QEMU: forget the last one's */
@@ -869,14 +884,16 @@ static int fuzz(const FuzzDevice *d, uint64_t inputs, uint64_t seed,
             }
             f.config = (n / restart) % nconfigs;
             if (!fuzz_start(&f, &q, log)) {
-                return 1;
+                t->failures++;
+                running = false;
+                break;
             }
             running = true;
         }
         in = gen_input(&f, n, true);
         g_string_truncate(answers, 0);
         r = run_lines(&q, in, answers);
-        lines += in->len;
+        t->lines += in->len;
         if (r == RES_OK) {
             add_counters(&f, answers);
         }
@@ -893,54 +910,136 @@ static int fuzz(const FuzzDevice *d, uint64_t inputs, uint64_t seed,
             qemu_stop(&q);
             running = false;
             rename(log, crash_log);
-            repro = save_failure(&f, n, hist, out, crash_log);
+            repro = save_failure(&f, n, hist, out, tag, crash_log);
             printf("barlab-fuzz: input %" PRIu64 ": %s; reproducer %s\n", n,
                    kind_name[r], repro);
             fflush(stdout);
-            failures++;
-            if (failures >= 3) {
+            t->failures++;
+            if (t->failures >= 3) {
                 break;
             }
         }
-        if ((isatty(2) && n % 1000 == 999) || n % 100000 == 99999) {
-            fprintf(stderr, "%sbarlab-fuzz: %s: %" PRIu64 " inputs, %.0f/s%s",
-                    isatty(2) ? "\r" : "", d->name, n + 1,
-                    (n + 1) / ((g_get_monotonic_time() - t0) / 1e6),
+        if ((isatty(2) && f.inputs % 1000 == 0) || f.inputs % 100000 == 0) {
+            fprintf(stderr, "%sbarlab-fuzz: %s%s: %" PRIu64 " inputs, %.0f/s%s",
+                    isatty(2) ? "\r" : "", d->name, tag, f.inputs,
+                    f.inputs / ((g_get_monotonic_time() - t0) / 1e6),
                     isatty(2) ? " " : "\n");
         }
     }
     if (running && qemu_stop(&q) != RES_OK) {
         fprintf(stderr, "barlab-fuzz: QEMU (%s) failed at its end; log %s\n",
                 f.args, log);
-        failures++;
+        t->failures++;
     }
-    if (isatty(2)) {
-        fprintf(stderr, "\n");
-    }
-    {
-        double secs = (g_get_monotonic_time() - t0) / 1e6;
-
-        printf("barlab-fuzz: %s: %" PRIu64 " inputs (%" PRIu64 " qtest lines) "
-               "in %.1f s: %.0f inputs/s, seed %" PRIu64
-               ", %u configurations\n",
-               d->name, f.inputs, lines, secs, f.inputs / secs, seed,
-               MIN(nconfigs, (unsigned)((inputs + restart - 1) / restart)));
-    }
-    printf("barlab-fuzz: %s: counters reached:", d->name);
-    for (unsigned i = 0; i < d->ncounters; i++) {
-        printf(" %s %" PRIu64, d->counter_names[i], f.counters[i]);
-    }
-    if (d->status_mask) {
-        printf(" %s %" PRIu64, d->status_name, f.counters[d->ncounters]);
-    }
-    printf("\nbarlab-fuzz: %s: %u failures\n", d->name, failures);
+    t->inputs = f.inputs;
+    memcpy(t->counters, f.counters, sizeof(t->counters));
     for (unsigned i = 0; i < HISTORY; i++) {
         if (hist[i]) {
             g_ptr_array_free(hist[i], true);
         }
     }
     g_free(f.args);
-    return failures ? 1 : 0;
+}
+
+/*
+ * @inputs inputs, split into @jobs contiguous shares that as many worker
+ * processes (each with its own QEMU) run side by side; an input is the
+ * same whichever worker runs it.  The tallies come back through a pipe.
+ */
+static int fuzz(const FuzzDevice *d, uint64_t first, uint64_t inputs,
+                uint64_t seed, const char *out, uint64_t restart,
+                unsigned jobs)
+{
+    FuzzTally sum = { 0 };
+    gint64 t0 = g_get_monotonic_time();
+    unsigned nconfigs = 0, lost = 0;
+    pid_t pids[FUZZ_MAX_JOBS];
+    int fds[FUZZ_MAX_JOBS];
+    double secs;
+
+    while (d->configs[nconfigs]) {
+        nconfigs++;
+    }
+    if (!restart) {
+        /* every configuration gets its share of the inputs */
+        restart = MAX(MIN((inputs + nconfigs - 1) / nconfigs, 50000), 1);
+    }
+    g_assert(d->ncounters <= FUZZ_MAX_COUNTERS);
+    jobs = MAX(MIN(jobs, inputs), 1);
+    if (jobs == 1) {
+        fuzz_range(d, seed, first, first + inputs, restart, nconfigs, out, "",
+                   &sum);
+    } else {
+        fflush(stdout);
+        for (unsigned j = 0; j < jobs; j++) {
+            int p[2];
+
+            if (pipe(p)) {
+                fprintf(stderr, "barlab-fuzz: cannot make a pipe\n");
+                return 1;
+            }
+            pids[j] = fork();
+            if (pids[j] == 0) {
+                g_autofree char *tag = g_strdup_printf("-%u", j + 1);
+                FuzzTally t = { 0 };
+
+                close(p[0]);
+                fuzz_range(d, seed, first + inputs * j / jobs,
+                           first + inputs * (j + 1) / jobs, restart, nconfigs,
+                           out, tag, &t);
+                fflush(stdout);
+                _exit(write(p[1], &t, sizeof(t)) == sizeof(t) ? 0 : 1);
+            }
+            close(p[1]);
+            fds[j] = p[0];
+        }
+        for (unsigned j = 0; j < jobs; j++) {
+            FuzzTally t;
+            int status;
+
+            if (pids[j] < 0 || read(fds[j], &t, sizeof(t)) != sizeof(t)) {
+                lost++;
+            } else {
+                sum.inputs += t.inputs;
+                sum.lines += t.lines;
+                sum.failures += t.failures;
+                for (unsigned i = 0; i <= FUZZ_MAX_COUNTERS; i++) {
+                    sum.counters[i] += t.counters[i];
+                }
+            }
+            close(fds[j]);
+            if (pids[j] > 0) {
+                waitpid(pids[j], &status, 0);
+            }
+        }
+        if (lost) {
+            fprintf(stderr, "barlab-fuzz: %u of %u workers died\n", lost,
+                    jobs);
+            sum.failures += lost;
+        }
+    }
+    if (isatty(2)) {
+        fprintf(stderr, "\n");
+    }
+    secs = (g_get_monotonic_time() - t0) / 1e6;
+    printf("barlab-fuzz: %s: %" PRIu64 " inputs (%" PRIu64 " qtest lines) "
+           "in %.1f s: %.0f inputs/s, seed %" PRIu64 ", %u configurations, "
+           "%u jobs\n", d->name, sum.inputs, sum.lines, secs,
+           sum.inputs / secs, seed,
+           MIN(nconfigs, (unsigned)((inputs + restart - 1) / restart)), jobs);
+    if (first) {
+        printf("barlab-fuzz: %s: inputs %" PRIu64 " to %" PRIu64 "\n",
+               d->name, first, first + inputs - 1);
+    }
+    printf("barlab-fuzz: %s: counters reached:", d->name);
+    for (unsigned i = 0; i < d->ncounters; i++) {
+        printf(" %s %" PRIu64, d->counter_names[i], sum.counters[i]);
+    }
+    if (d->status_mask) {
+        printf(" %s %" PRIu64, d->status_name, sum.counters[d->ncounters]);
+    }
+    printf("\nbarlab-fuzz: %s: %u failures\n", d->name, sum.failures);
+    return sum.failures ? 1 : 0;
 }
 
 /* Replay reproducers as TAP tests: each must now run clean. */
@@ -998,11 +1097,14 @@ static void usage(FILE *to)
 {
     fprintf(to,
             "usage: barlab-fuzz nic|gpu [--inputs N] [--seed S] [--out DIR]\n"
-            "                   [--timeout-ms MS] [--restart N]\n"
+            "                   [--timeout-ms MS] [--restart N] [--jobs J]\n"
+            "                   [--first F]\n"
             "       barlab-fuzz --replay [--out DIR] FILE... [--tap]\n"
             "Runs inputs generated from seed S against a fresh QEMU per\n"
             "configuration (a new one every --restart inputs), FLR between\n"
             "inputs; a failure is shrunk and saved in --out as a reproducer.\n"
+            "--jobs J splits the inputs among J processes, a QEMU each;\n"
+            "--first F runs inputs F to F+N-1 (a part of a longer run).\n"
             "--replay runs reproducers and prints TAP: each must run clean.\n"
             "QTEST_QEMU_BINARY names the qemu-system-aarch64 to run.\n");
 }
@@ -1018,7 +1120,8 @@ static bool parse_u64(const char *s, uint64_t *v, uint64_t min)
 
 int main(int argc, char **argv)
 {
-    uint64_t inputs = 1000, seed = 1, restart = 0, ms = 10000;
+    uint64_t inputs = 1000, seed = 1, restart = 0, ms = 10000, jobs = 1;
+    uint64_t first = 0;
     const char *out = ".";
     bool do_replay = false;
     g_autoptr(GPtrArray) files = g_ptr_array_new();
@@ -1031,6 +1134,8 @@ int main(int argc, char **argv)
         uint64_t *num = !strcmp(a, "--inputs") ? &inputs :
                         !strcmp(a, "--seed") ? &seed :
                         !strcmp(a, "--restart") ? &restart :
+                        !strcmp(a, "--jobs") ? &jobs :
+                        !strcmp(a, "--first") ? &first :
                         !strcmp(a, "--timeout-ms") ? &ms : NULL;
         const FuzzDevice *named = NULL;
 
@@ -1040,9 +1145,10 @@ int main(int argc, char **argv)
             }
         }
         if (num) {
-            if (!has || !parse_u64(argv[++i], num, num == &seed ? 0 : 1)) {
+            if (!has || !parse_u64(argv[++i], num, num == &seed || num == &first ? 0 : 1)) {
                 fprintf(stderr, "barlab-fuzz: %s needs a number%s\n", a,
-                        num == &seed ? "" : " of at least 1");
+                        num == &seed || num == &first ? ""
+                                                      : " of at least 1");
                 return 2;
             }
         } else if (!strcmp(a, "--out")) {
@@ -1095,5 +1201,10 @@ int main(int argc, char **argv)
     if (do_replay) {
         return replay((char **)files->pdata, files->len, out);
     }
-    return fuzz(dev, inputs, seed, out, restart);
+    if (jobs > FUZZ_MAX_JOBS) {
+        fprintf(stderr, "barlab-fuzz: --jobs takes at most %d\n",
+                FUZZ_MAX_JOBS);
+        return 2;
+    }
+    return fuzz(dev, first, inputs, seed, out, restart, jobs);
 }

@@ -15,6 +15,7 @@
 #define RAM_SIZE        (64ULL << 20)
 #define RAM_END         (RAM_BASE + RAM_SIZE)
 #define DMA_ZONE        (1ULL << 20)    /* zeroed before every input */
+#define DMA_ZERO_PIECE  (64ULL << 10)   /* ... by qtest memsets this size */
 #define ECAM_DEV        0x4010008000ULL /* 00:01.0, the first -device */
 #define BAR0_BASE       0x10000000ULL
 #define UART_BASE       0x09000000ULL
@@ -40,6 +41,7 @@ typedef struct FuzzDevice {
     const char *name;
     uint64_t bar2_base;             /* where inputs map BAR2 */
     uint64_t bar0_size;
+    bool dma;                       /* it writes guest RAM: zero the zone */
     const char *const *configs;     /* -device lines, cycled through */
     /*
      * Read after every input: the low halves of the 64-bit counters at

@@ -222,8 +222,10 @@ static void test_flr(void)
     g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_STATUS), ==, 1);
     qpci_io_writel(g.dev, g.vram, 0x1000, 0x00ff0000);
     qpci_io_writeq(g.dev, g.vram, g.vram_size - 8, 0x1122334455667788ULL);
+    /* across a 4 KiB boundary (two transactions): both pages get zeroed */
+    qpci_io_writeq(g.dev, g.vram, 0x7ffc, 0x99aabbccddeeff00ULL);
     qpci_io_writel(g.dev, g.regs, GPU_REG_PORT_FLUSH, 1);
-    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-txns"), ==, 2);
+    g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-txns"), ==, 4);
 
     barlab_flr(g.dev);
     g_assert_cmpuint(barlab_qom_u64(g.qts, "vram-accesses"), ==, 0);
@@ -239,6 +241,8 @@ static void test_flr(void)
     g_assert_cmphex(qpci_io_readl(g.dev, g.vram, 0x1000), ==, 0);
     g_assert_cmphex(qpci_io_readq(g.dev, g.vram, g.vram_size - 8), ==, 0);
     g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_COUNTERS), ==, 2);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.vram, 0x7ffc), ==, 0);
+    g_assert_cmphex(qpci_io_readl(g.dev, g.vram, 0x8000), ==, 0);
     g_assert_cmpuint(qpci_io_readl(g.dev, g.regs, GPU_REG_VRAM_SIZE_LO), ==,
                      16 << 20);
     gpu_stop(&g);

@@ -552,4 +552,32 @@ else
     bad harness-timeout "the hang was not stopped and counted as one failure"
 fi
 
+# The unit suite: a test case that hangs is stopped after
+# BARLAB_TEST_TIMEOUT, named and counted as failed, and the binary's other
+# tests still count; a binary that hangs before any test is named too.
+# Two stand-ins for GoogleTest binaries, run by the suite's own function.
+unit=$TMP/unit-build/tests/unit
+mkdir -p "$unit"
+cat >"$unit/test_one_hangs" <<'EOF'
+#!/usr/bin/env bash
+echo "[ RUN      ] Quick.passes"
+echo "[       OK ] Quick.passes (0 ms)"
+case $1 in
+*-*Slow.hangs*) ;;
+*) echo "[ RUN      ] Slow.hangs"; exec sleep 600 ;;
+esac
+echo "[  PASSED  ] 1 test."
+EOF
+printf '#!/usr/bin/env bash\nexec sleep 600\n' >"$unit/test_all_hang"
+chmod +x "$unit/test_one_hangs" "$unit/test_all_hang"
+start=$SECONDS
+run env BARLAB_TEST_TIMEOUT=2 bash -c '. "$1/scripts/barlab" && CORE_BUILD=$2 BARLAB_LOGS=$3 &&
+    run_suite_unit && echo "totals $PASSED $FAILED"' _ "$ROOT" "$TMP/unit-build" "$TMP/unit-logs"
+expect unit-test-timeout 0 \
+    '^unit: test_one_hangs: Slow.hangs did not end within 2 s \(BARLAB_TEST_TIMEOUT\), counted as failed$' \
+    '^unit: test_one_hangs +1 passed, 1 failed' \
+    '^unit: test_all_hang did not end within 2 s \(BARLAB_TEST_TIMEOUT\):$' \
+    '^totals 1 2$'
+check unit-test-timeout-quick [ $((SECONDS - start)) -lt 60 ]
+
 harness_summary

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * barlab-gpu's PCI identity and BAR0 register map (spec:
- * docs/devices/barlab-gpu.md), shared by the device (gpu.c), its qtest,
+ * docs/specs/barlab-gpu.rst), shared by the device (gpu.c), its qtest,
  * the oracle's windows (hw/memtype/oracle.c) and the matrix payload.
  * Plain constants: no QEMU headers.
  */
@@ -34,6 +34,7 @@
 #define GPU_REG_VRAM_SIZE_HI    0x04c
 #define GPU_REG_PORT_FLUSH      0x050
 #define GPU_REG_COUNTERS        0x100   /* 64-bit counters as LO/HI pairs */
+#define GPU_REG_CNT(c)          (GPU_REG_COUNTERS + 8 * (c))    /* c: GPU_CNT_* */
 /* The counters at GPU_REG_COUNTERS, in this order (the VRAM port's) */
 enum {
     GPU_CNT_ACCESSES, GPU_CNT_TXNS, GPU_CNT_GATHERED, GPU_CNT_VIOLATIONS,

@@ -9,7 +9,7 @@
  * the checker, and is traced.  Scanout goes through a Pixman surface on
  * the QEMU console; QMP screendump returns the picture.
  *
- * Spec and register map: docs/devices/barlab-gpu.md.
+ * Spec and register map: docs/specs/barlab-gpu.rst.
  */
 #include "qemu/osdep.h"
 #include "qemu/bitmap.h"
@@ -19,7 +19,6 @@
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
-#include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "ui/console.h"
@@ -455,8 +454,11 @@ static unsigned barlab_gpu_declare_regs(BarlabGpuState *s)
 static void barlab_gpu_realize(PCIDevice *pdev, Error **errp)
 {
     BarlabGpuState *s = BARLAB_GPU(pdev);
+    const BarlabBarSpec vram_spec = {
+        "vram", s->vram_size, &s->port_conf, &barlab_gpu_vram_ops, NULL, 0,
+    };
+    BarlabBarSpec regs_spec;
     BarlabPortConf regs_conf;
-    Error *err = NULL;
 
     if (s->vram_size < 1 * MiB || s->vram_size > 1 * GiB ||
         !is_power_of_2(s->vram_size)) {
@@ -464,46 +466,21 @@ static void barlab_gpu_realize(PCIDevice *pdev, Error **errp)
                    "from 1 MiB to 1 GiB");
         return;
     }
-    s->vram = g_malloc0(s->vram_size);
-    s->vram_dirty = bitmap_new(s->vram_size >> GPU_DIRTY_PAGE_BITS);
-    barlab_port_init(&s->vram_port, OBJECT(s), "vram", s->vram_size,
-                     &s->port_conf, &barlab_gpu_vram_ops, s, NULL, 0, &err);
-    if (err) {
-        error_propagate_prepend(errp, err, "barlab-gpu: ");
-        g_free(s->vram);
-        s->vram = NULL;
-        g_free(s->vram_dirty);
-        s->vram_dirty = NULL;
-        return;
-    }
     /* BAR0: the same models unless regs-port-mode says otherwise. */
     regs_conf = s->port_conf;
     regs_conf.mode = s->regs_port_mode ? s->regs_port_mode : s->port_conf.mode;
     regs_conf.trace = s->regs_trace;
-    barlab_port_init(&s->regs_port, OBJECT(s), "regs", GPU_REGS_SIZE,
-                     &regs_conf, &barlab_gpu_regs_ops, s, s->regs_expect,
-                     barlab_gpu_declare_regs(s), &err);
-    if (err) {
-        error_propagate_prepend(errp, err, "barlab-gpu: BAR0: ");
-        barlab_port_cleanup(&s->vram_port);
-        g_free(s->vram);
-        s->vram = NULL;
-        g_free(s->vram_dirty);
-        s->vram_dirty = NULL;
+    regs_spec = (BarlabBarSpec) {
+        "regs", GPU_REGS_SIZE, &regs_conf, &barlab_gpu_regs_ops,
+        s->regs_expect, barlab_gpu_declare_regs(s),
+    };
+    if (!barlab_port_realize_bars(pdev, s, &s->regs_port, &regs_spec,
+                                  &s->vram_port, &vram_spec, errp)) {
         return;
     }
+    s->vram = g_malloc0(s->vram_size);
+    s->vram_dirty = bitmap_new(s->vram_size >> GPU_DIRTY_PAGE_BITS);
     s->scratch = g_malloc0(GPU_SCRATCH_SIZE);
-    pci_register_bar(pdev, GPU_REGS_BAR, PCI_BASE_ADDRESS_SPACE_MEMORY,
-                     &s->regs_port.mr);
-    pci_register_bar(pdev, GPU_VRAM_BAR, PCI_BASE_ADDRESS_SPACE_MEMORY |
-                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
-                     PCI_BASE_ADDRESS_MEM_PREFETCH, &s->vram_port.mr);
-    if (pci_bus_is_express(pci_get_bus(pdev))) {
-        pcie_endpoint_cap_init(pdev, 0x80);
-        pcie_cap_flr_init(pdev);
-    } else {
-        pdev->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
-    }
     s->con = graphic_console_init(DEVICE(pdev), 0, &barlab_gpu_gfx_ops, s);
 }
 
@@ -561,22 +538,6 @@ static void barlab_gpu_reset(DeviceState *dev)
     s->dirty_y1 = 0;
 }
 
-static void barlab_gpu_write_config(PCIDevice *pdev, uint32_t addr,
-                                    uint32_t val, int len)
-{
-    pci_default_write_config(pdev, addr, val, len);
-    if (pci_is_express(pdev)) {
-        pcie_cap_flr_write_config(pdev, addr, val, len);
-    }
-}
-
-static void barlab_gpu_instance_init(Object *obj)
-{
-    PCIDevice *pdev = PCI_DEVICE(obj);
-
-    pdev->cap_present |= QEMU_PCI_CAP_EXPRESS;
-}
-
 /* The gather buffer and trace are host-side state: no migration. */
 static const VMStateDescription vmstate_barlab_gpu = {
     .name = "barlab-gpu",
@@ -597,7 +558,7 @@ static void barlab_gpu_class_init(ObjectClass *klass, void *data)
 
     k->realize = barlab_gpu_realize;
     k->exit = barlab_gpu_exit;
-    k->config_write = barlab_gpu_write_config;
+    k->config_write = barlab_port_pci_write_config;
     k->vendor_id = PCI_VENDOR_ID_QEMU;
     k->device_id = GPU_DEVICE_ID;
     k->class_id = PCI_CLASS_DISPLAY_OTHER;
@@ -612,7 +573,7 @@ static const TypeInfo barlab_gpu_info = {
     .name = TYPE_BARLAB_GPU,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(BarlabGpuState),
-    .instance_init = barlab_gpu_instance_init,
+    .instance_init = barlab_port_pci_instance_init,
     .class_init = barlab_gpu_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_PCIE_DEVICE },

@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * barlab-nic's register map, push page, descriptor, completion and RX
- * descriptor layouts and counters: one definition, shared by the device
- * (nic.c) and the qtests and fuzzer that drive it.  The spec is
- * docs/devices/barlab-nic.md.
+ * barlab-nic's PCI identity, register map, push page, descriptor,
+ * completion and RX descriptor layouts and counters: one definition,
+ * shared by the device (nic.c), the qtests and fuzzer that drive it and
+ * the bare-metal payloads (target-tests/payloads).  Plain constants: no
+ * QEMU headers.  The Linux driver (guest-drivers/barlab_nic.c) keeps its
+ * own BLN_* names in kernel style; scripts/regmaps.py (tests/cli) compares
+ * them with this file.  The spec is docs/specs/barlab-nic.rst.
  */
 #ifndef BARLAB_NIC_REGS_H
 #define BARLAB_NIC_REGS_H
 
-#include "qemu/units.h"
-
+#define BARLAB_NIC_VENDOR_ID    0x1234
 #define BARLAB_NIC_DEVICE_ID    0xba02
-#define BARLAB_NIC_REGS_SIZE    (4 * KiB)
+#define BARLAB_NIC_REGS_BAR     0
+#define BARLAB_NIC_PUSH_BAR     2
+#define BARLAB_NIC_REGS_SIZE    0x1000
 
-/* BAR0 registers, 32 bits wide (docs/devices/barlab-nic.md) */
+/* BAR0 registers, 32 bits wide (docs/specs/barlab-nic.rst) */
 #define REG_ID                  0x000
 #define REG_VERSION             0x004
 #define REG_CTRL                0x008
@@ -41,6 +45,7 @@
 #define REG_PUSH_SIZE           0x088
 #define REG_PORT_FLUSH          0x08c
 #define REG_COUNTERS            0x100   /* 64-bit counters as LO/HI pairs */
+#define REG_CNT(c)              (REG_COUNTERS + 8 * (c))    /* c: CNT_* */
 #define REG_MSIX_TABLE          0x800
 #define REG_MSIX_PBA            0xc00
 
@@ -63,7 +68,7 @@
 #define RING_MAX_ENTRIES        4096
 
 /* BAR2: push pages; each starts with a control line, then 63 slots. */
-#define PUSH_PAGE_SIZE          (4 * KiB)
+#define PUSH_PAGE_SIZE          0x1000
 #define PUSH_SLOT_SIZE          64
 #define PUSH_DOORBELL           0x000
 #define PUSH_STATUS             0x008

@@ -11,7 +11,7 @@
  * paths send the same frame through the NIC's netdev; counters and the
  * completion entries tell them apart.
  *
- * Spec and register map: docs/devices/barlab-nic.md.
+ * Spec and register map: docs/specs/barlab-nic.rst.
  */
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
@@ -21,7 +21,6 @@
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/msix.h"
-#include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "net/net.h"
@@ -867,7 +866,7 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
     DeviceState *dev = DEVICE(pdev);
     unsigned pages = s->push_size / PUSH_PAGE_SIZE;
     BarlabPortConf regs_conf;
-    Error *err = NULL;
+    BarlabBarSpec push_spec, regs_spec;
 
     if (s->push_size < PUSH_PAGE_SIZE || s->push_size > 16 * MiB ||
         !is_power_of_2(s->push_size)) {
@@ -875,34 +874,20 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
                    "from 4 KiB to 16 MiB");
         return;
     }
-    barlab_port_init(&s->push_port, OBJECT(s), "push", s->push_size,
-                     &s->port_conf, &barlab_nic_push_ops, s, s->expect,
-                     barlab_nic_declare(s, pages), &err);
-    if (err) {
-        error_propagate_prepend(errp, err, "barlab-nic: ");
-        return;
-    }
+    push_spec = (BarlabBarSpec) {
+        "push", s->push_size, &s->port_conf, &barlab_nic_push_ops,
+        s->expect, barlab_nic_declare(s, pages),
+    };
     /* The same models for BAR0; the trace file is the push port's. */
     regs_conf = s->port_conf;
     regs_conf.trace = NULL;
-    barlab_port_init(&s->regs_port, OBJECT(s), "regs", BARLAB_NIC_REGS_SIZE,
-                     &regs_conf, &barlab_nic_regs_ops, s, s->regs_expect,
-                     barlab_nic_declare_regs(s), &err);
-    if (err) {
-        error_propagate_prepend(errp, err, "barlab-nic: ");
-        barlab_port_cleanup(&s->push_port);
+    regs_spec = (BarlabBarSpec) {
+        "regs", BARLAB_NIC_REGS_SIZE, &regs_conf, &barlab_nic_regs_ops,
+        s->regs_expect, barlab_nic_declare_regs(s),
+    };
+    if (!barlab_port_realize_bars(pdev, s, &s->regs_port, &regs_spec,
+                                  &s->push_port, &push_spec, errp)) {
         return;
-    }
-    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY,
-                     &s->regs_port.mr);
-    pci_register_bar(pdev, 2, PCI_BASE_ADDRESS_SPACE_MEMORY |
-                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
-                     PCI_BASE_ADDRESS_MEM_PREFETCH, &s->push_port.mr);
-    if (pci_bus_is_express(pci_get_bus(pdev))) {
-        pcie_endpoint_cap_init(pdev, 0x80);
-        pcie_cap_flr_init(pdev);
-    } else {
-        pdev->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
     }
     if (msix_init(pdev, 1, &s->regs_port.mr, 0, REG_MSIX_TABLE,
                   &s->regs_port.mr, 0, REG_MSIX_PBA, 0, errp)) {
@@ -961,22 +946,6 @@ static void barlab_nic_reset(DeviceState *dev)
     }
 }
 
-static void barlab_nic_write_config(PCIDevice *pdev, uint32_t addr,
-                                    uint32_t val, int len)
-{
-    pci_default_write_config(pdev, addr, val, len);
-    if (pci_is_express(pdev)) {
-        pcie_cap_flr_write_config(pdev, addr, val, len);
-    }
-}
-
-static void barlab_nic_instance_init(Object *obj)
-{
-    PCIDevice *pdev = PCI_DEVICE(obj);
-
-    pdev->cap_present |= QEMU_PCI_CAP_EXPRESS;
-}
-
 /* The gather buffer and trace are host-side state: no migration. */
 static const VMStateDescription vmstate_barlab_nic = {
     .name = "barlab-nic",
@@ -997,7 +966,7 @@ static void barlab_nic_class_init(ObjectClass *klass, void *data)
 
     k->realize = barlab_nic_realize;
     k->exit = barlab_nic_exit;
-    k->config_write = barlab_nic_write_config;
+    k->config_write = barlab_port_pci_write_config;
     k->vendor_id = PCI_VENDOR_ID_QEMU;
     k->device_id = BARLAB_NIC_DEVICE_ID;
     k->class_id = PCI_CLASS_NETWORK_ETHERNET;
@@ -1012,7 +981,7 @@ static const TypeInfo barlab_nic_info = {
     .name = TYPE_BARLAB_NIC,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(BarlabNicState),
-    .instance_init = barlab_nic_instance_init,
+    .instance_init = barlab_port_pci_instance_init,
     .class_init = barlab_nic_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_PCIE_DEVICE },

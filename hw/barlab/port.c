@@ -2,7 +2,7 @@
 /*
  * barlab port: a BAR's way from the CPU to the device model, through the
  * gather/reorder models and the checker of hw/memtype.
- * See port.h and docs/devices/barlab-port.md.
+ * See port.h and docs/specs/barlab-port.rst.
  */
 #include "qemu/osdep.h"
 #include "qemu/log.h"
@@ -11,6 +11,7 @@
 #include "exec/cpu-barrier.h"
 #include "exec/cpu-mmio-origin.h"
 #include "hw/core/cpu.h"
+#include "hw/pci/pcie.h"
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
@@ -415,6 +416,64 @@ void barlab_port_cleanup(BarlabPort *p)
     }
     g_free(p->trace_path);
     p->trace_path = NULL;
+}
+
+/* @p as BAR @bar of @pdev, as @spec says; @errp names the BAR. */
+static bool barlab_port_init_bar(PCIDevice *pdev, void *opaque, BarlabPort *p,
+                                 const BarlabBarSpec *spec, int bar,
+                                 Error **errp)
+{
+    Error *err = NULL;
+
+    barlab_port_init(p, OBJECT(pdev), spec->name, spec->size, spec->conf,
+                     spec->ops, opaque, spec->expect, spec->nexpect, &err);
+    if (err) {
+        error_propagate_prepend(errp, err, "%s: BAR%d: ",
+                                object_get_typename(OBJECT(pdev)), bar);
+        return false;
+    }
+    return true;
+}
+
+bool barlab_port_realize_bars(PCIDevice *pdev, void *opaque,
+                              BarlabPort *regs, const BarlabBarSpec *regs_spec,
+                              BarlabPort *data, const BarlabBarSpec *data_spec,
+                              Error **errp)
+{
+    if (!barlab_port_init_bar(pdev, opaque, data, data_spec, 2, errp)) {
+        return false;
+    }
+    if (!barlab_port_init_bar(pdev, opaque, regs, regs_spec, 0, errp)) {
+        barlab_port_cleanup(data);
+        return false;
+    }
+    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &regs->mr);
+    pci_register_bar(pdev, 2, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                     PCI_BASE_ADDRESS_MEM_PREFETCH, &data->mr);
+    if (pci_bus_is_express(pci_get_bus(pdev))) {
+        pcie_endpoint_cap_init(pdev, 0x80);
+        pcie_cap_flr_init(pdev);
+    } else {
+        pdev->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
+    }
+    return true;
+}
+
+void barlab_port_pci_instance_init(Object *obj)
+{
+    PCIDevice *pdev = PCI_DEVICE(obj);
+
+    pdev->cap_present |= QEMU_PCI_CAP_EXPRESS;
+}
+
+void barlab_port_pci_write_config(PCIDevice *pdev, uint32_t addr,
+                                  uint32_t val, int len)
+{
+    pci_default_write_config(pdev, addr, val, len);
+    if (pci_is_express(pdev)) {
+        pcie_cap_flr_write_config(pdev, addr, val, len);
+    }
 }
 
 bool barlab_port_write_words(hwaddr addr, const uint8_t *data, unsigned size,

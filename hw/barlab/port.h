@@ -6,12 +6,13 @@
  * type the CPU used (MemTxAttrs.memtype*).  It passes them through the
  * write-gathering and reorder models of hw/memtype, judges every resulting
  * transaction with the checker, writes it to the trace, counts it, and
- * hands it to the device back end.  See docs/devices/barlab-port.md.
+ * hands it to the device back end.  See docs/specs/barlab-port.rst.
  */
 #ifndef HW_BARLAB_PORT_H
 #define HW_BARLAB_PORT_H
 
 #include "exec/memory.h"
+#include "hw/pci/pci_device.h"
 #include "qemu/notify.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
@@ -39,7 +40,7 @@ typedef struct BarlabPortOps {
 
 /* User-visible knobs, set through DEFINE_BARLAB_PORT_PROPERTIES. */
 typedef struct BarlabPortConf {
-    char *mode;             /* docs/devices/barlab-port.md: "exact",
+    char *mode;             /* docs/specs/barlab-port.rst: "exact",
                                "gather" (default), "reorder[:SEED]",
                                "speculate[:SEED]",
                                "reorder+speculate[:SEED]" */
@@ -110,6 +111,33 @@ void barlab_port_init(BarlabPort *p, Object *owner, const char *name,
                       uint64_t size, const BarlabPortConf *conf,
                       const BarlabPortOps *ops, void *opaque,
                       const MtExpect *expect, unsigned nexpect, Error **errp);
+
+/* What one BAR's port is: barlab_port_init()'s arguments after @owner. */
+typedef struct BarlabBarSpec {
+    const char *name;
+    uint64_t size;
+    const BarlabPortConf *conf;
+    const BarlabPortOps *ops;
+    const MtExpect *expect;
+    unsigned nexpect;
+} BarlabBarSpec;
+
+/*
+ * The BARs every barlab device has, each behind a port with @opaque as
+ * its back end: BAR0 (@regs, described by @regs_spec), 32-bit and
+ * non-prefetchable, for registers; BAR2 (@data, @data_spec), 64-bit and
+ * prefetchable.  On a PCIe bus the device gets an endpoint capability
+ * with FLR.  On error, nothing is left set up and @errp names the BAR.
+ */
+bool barlab_port_realize_bars(PCIDevice *pdev, void *opaque,
+                              BarlabPort *regs, const BarlabBarSpec *regs_spec,
+                              BarlabPort *data, const BarlabBarSpec *data_spec,
+                              Error **errp);
+
+/* A barlab device's PCIDevice hooks: PCIe (with FLR) unless on a PCI bus. */
+void barlab_port_pci_instance_init(Object *obj);
+void barlab_port_pci_write_config(PCIDevice *pdev, uint32_t addr,
+                                  uint32_t val, int len);
 
 /* Deliver everything buffered (device reset, a doorbell, VM stop). */
 void barlab_port_flush(BarlabPort *p, MtFlushReason why);

@@ -30,14 +30,12 @@
  *
  * Every result is a structured VALUES record (barlab-vmm prints it as
  * JSON, target-tests/vmm/README.md), and each check a report();
- * tests/e2e/l1-isolation.sh reads them.  docs/devices/barlab-nic.md,
+ * tests/e2e/l1-isolation.sh reads them.  docs/specs/barlab-nic.rst,
  * "DMA isolation and reset", is what this tests.
  */
 #include "nicdev.h"
+#include "barlab-gpu.h"
 
-#define GPU_VENDOR 0x1234
-#define GPU_DEVICE 0xba01
-#define NIC_PUSH_BAR 2
 
 #define TX_ENTRIES 16
 #define CQ_ENTRIES 16
@@ -45,12 +43,6 @@
 #define RX_BUF 2048
 #define TEST_FRAME_LEN 60
 #define SPIN 20000000u
-
-/* STATUS bits (docs/devices/barlab-nic.md) */
-#define ST_TX_ERROR 0x1u
-#define ST_RX_ERROR 0x2u
-#define ST_RING_ERROR 0x4u
-#define ST_CQ_ERROR 0x8u
 
 /* Where each hostile DMA aims in the unmapped page. */
 #define BAD_TX_RING 0x000
@@ -64,19 +56,7 @@
 #define DIRTY_HALF_PAGE 0x3000
 #define DMA_PAGE 0x4000
 
-/* barlab-gpu BAR0 (docs/devices/barlab-gpu.md) */
-#define GPU_CTRL 0x008
-#define GPU_STATUS 0x00c
-#define GPU_FORMAT 0x010
-#define GPU_WIDTH 0x014
-#define GPU_HEIGHT 0x018
-#define GPU_STRIDE 0x01c
-#define GPU_OFFSET_LO 0x020
-#define GPU_OFFSET_HI 0x024
-#define GPU_CNT_ACCESSES 0x100
-#define GPU_CNT_TXNS 0x108
-#define GPU_CNT_GATHERED 0x110
-#define GPU_CNT_VIOLATIONS 0x118
+/* barlab-gpu's VRAM as this test uses it */
 #define GPU_DIGEST_BYTES 0x4000         /* the VRAM the dirty picture covers */
 #define GPU_PROBE_LINE 0x10000          /* the probe's VRAM store */
 
@@ -208,11 +188,11 @@ struct snap {
 
 static void snap(struct snap *s)
 {
-    s->dma_errors = counter(REG_CNT_DMA_ERRORS);
-    s->errors = counter(REG_CNT_ERRORS);
-    s->tx_frames = counter(REG_CNT_TX_FRAMES);
-    s->rx_frames = counter(REG_CNT_RX_FRAMES);
-    s->rx_dropped = counter(REG_CNT_RX_DROPPED);
+    s->dma_errors = counter(REG_CNT(CNT_DMA_ERRORS));
+    s->errors = counter(REG_CNT(CNT_ERRORS));
+    s->tx_frames = counter(REG_CNT(CNT_TX_FRAMES));
+    s->rx_frames = counter(REG_CNT(CNT_RX_FRAMES));
+    s->rx_dropped = counter(REG_CNT(CNT_RX_DROPPED));
 }
 
 static void since(const struct snap *a, struct snap *d)
@@ -240,7 +220,7 @@ static void dma_tx_ring(u64 bad)
     since(&a, &d);
     ucall_values("dma-tx-ring dma-errors errors status head",
                  (u64[]){ d.dma_errors, d.errors, status, head }, 4);
-    report(d.dma_errors == 1 && d.errors == 1 && status == ST_RING_ERROR && head == 0,
+    report(d.dma_errors == 1 && d.errors == 1 && status == STATUS_RING_ERROR && head == 0,
            "TX ring at an unmapped IOVA: the descriptor fetch fails (dma-errors +%llu, "
            "STATUS 0x%x, TX_HEAD %u)", (unsigned long long)d.dma_errors, status, head);
     set_ring(REG_TX_BASE_LO, (u64)(uintptr_t)tx_ring, TX_ENTRIES);
@@ -256,7 +236,7 @@ static void dma_tx_buffer(u64 bad)
     u32 status;
 
     snap(&a);
-    nic_make_desc(desc, OP_SEND, F_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN,
+    nic_make_desc(desc, OP_SEND, DFLAG_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN,
                   0xbad0b0f, NULL);
     desc[2] = bad + BAD_TX_BUF;
     post_ring(desc);
@@ -265,7 +245,7 @@ static void dma_tx_buffer(u64 bad)
     since(&a, &d);
     ucall_values("dma-tx-buffer dma-errors errors status tx-frames cqe-status",
                  (u64[]){ d.dma_errors, d.errors, status, d.tx_frames, cqe_status(c) }, 5);
-    report(d.dma_errors == 1 && d.tx_frames == 0 && status == ST_TX_ERROR &&
+    report(d.dma_errors == 1 && d.tx_frames == 0 && status == STATUS_TX_ERROR &&
            cqe_status(c) == CQE_DMA_ERROR,
            "TX buffer at an unmapped IOVA: no frame, completion status %u",
            cqe_status(c));
@@ -281,7 +261,7 @@ static void dma_completion(u64 bad)
     test_frame(tx_buf);
     snap(&a);
     set_ring(REG_CQ_BASE_LO, bad + BAD_CQ, 4);
-    nic_make_desc(desc, OP_SEND, F_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN,
+    nic_make_desc(desc, OP_SEND, DFLAG_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN,
                   0xbad0c0e, NULL);
     desc[2] = (u64)(uintptr_t)tx_buf;
     post_ring(desc);
@@ -290,7 +270,7 @@ static void dma_completion(u64 bad)
     since(&a, &d);
     ucall_values("dma-completion dma-errors errors status tx-frames cq-tail",
                  (u64[]){ d.dma_errors, d.errors, status, d.tx_frames, tail }, 5);
-    report(d.dma_errors == 1 && d.tx_frames == 1 && status == ST_CQ_ERROR && tail == 0,
+    report(d.dma_errors == 1 && d.tx_frames == 1 && status == STATUS_CQ_ERROR && tail == 0,
            "completion ring at an unmapped IOVA: the frame left, the completion "
            "was dropped (CQ_TAIL %u)", tail);
     memset(cq_ring, 0, sizeof(cq_ring));
@@ -317,7 +297,7 @@ static u32 send_arp_ring(void)
     u64 desc[8];
 
     nic_arp_request(arp, mac);
-    nic_make_desc(desc, OP_SEND, F_COMPLETION | F_INLINE_DATA, tx_prod % TX_ENTRIES,
+    nic_make_desc(desc, OP_SEND, DFLAG_COMPLETION | DFLAG_INLINE_DATA, tx_prod % TX_ENTRIES,
                   ARP_FRAME_LEN, 0xa5, arp);
     post_ring(desc);
     return cqe_status(cq_next());
@@ -344,7 +324,7 @@ static void dma_rx_buffer(u64 bad)
                  (u64[]){ d.dma_errors, d.errors, status, d.rx_frames, d.rx_dropped, flags },
                  6);
     report(sent == 0 && arrived && d.dma_errors == 1 && d.rx_frames == 0 &&
-           d.rx_dropped == 1 && status == ST_RX_ERROR && flags == (RXD_DONE | RXD_ERROR),
+           d.rx_dropped == 1 && status == STATUS_RX_ERROR && flags == (RXD_DONE | RXD_ERROR),
            "RX buffer at an unmapped IOVA: slirp's reply dropped (RX flags 0x%x)", flags);
 }
 
@@ -368,7 +348,7 @@ static void dma_recovers(void)
     (void)rd(REG_STATUS);
     snap(&a);
     nic_arp_request(arp, mac);
-    nic_make_desc(desc, OP_SEND, F_COMPLETION | F_INLINE_DATA, tx_prod % TX_ENTRIES,
+    nic_make_desc(desc, OP_SEND, DFLAG_COMPLETION | DFLAG_INLINE_DATA, tx_prod % TX_ENTRIES,
                   ARP_FRAME_LEN, 0x600d, arp);
     ring_put(desc);
     push_str(push_nc + DMA_PAGE + 0x40, desc);
@@ -419,21 +399,21 @@ static void mode_dirty(void)
     u8 arp[ARP_FRAME_LEN];
 
     /* barlab-gpu: a 64 x 48 XRGB8888 mode, scanout on, a picture */
-    gpu_wr(GPU_FORMAT, 0);
-    gpu_wr(GPU_WIDTH, 64);
-    gpu_wr(GPU_HEIGHT, 48);
-    gpu_wr(GPU_STRIDE, 256);
-    gpu_wr(GPU_OFFSET_LO, 0);
-    gpu_wr(GPU_OFFSET_HI, 0);
-    gpu_wr(GPU_CTRL, 1);
+    gpu_wr(GPU_REG_FORMAT, 0);
+    gpu_wr(GPU_REG_WIDTH, 64);
+    gpu_wr(GPU_REG_HEIGHT, 48);
+    gpu_wr(GPU_REG_STRIDE, 256);
+    gpu_wr(GPU_REG_OFFSET_LO, 0);
+    gpu_wr(GPU_REG_OFFSET_HI, 0);
+    gpu_wr(GPU_REG_CTRL, 1);
     for (unsigned i = 0; i < 64 * 48; i++) {
         ((volatile u32 *)vram)[i] = 0xff000000u | i * 0x010305u;
     }
     dsb(sy);
     ucall_values("dirty-gpu ctrl status width height accesses txns",
-                 (u64[]){ gpu_rd(GPU_CTRL), gpu_rd(GPU_STATUS), gpu_rd(GPU_WIDTH),
-                          gpu_rd(GPU_HEIGHT), gpu_counter(GPU_CNT_ACCESSES),
-                          gpu_counter(GPU_CNT_TXNS) }, 6);
+                 (u64[]){ gpu_rd(GPU_REG_CTRL), gpu_rd(GPU_REG_STATUS), gpu_rd(GPU_REG_WIDTH),
+                          gpu_rd(GPU_REG_HEIGHT), gpu_counter(GPU_REG_CNT(GPU_CNT_ACCESSES)),
+                          gpu_counter(GPU_REG_CNT(GPU_CNT_TXNS)) }, 6);
 
     /*
      * barlab-nic: rings, interrupt mask, an ARP request whose answer waits
@@ -445,7 +425,7 @@ static void mode_dirty(void)
     report(send_arp_ring() == 0, "the ARP request completed");
     test_frame(tx_buf);
     for (unsigned i = 0; i < 2; i++) {
-        nic_make_desc(desc, OP_SEND, F_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN,
+        nic_make_desc(desc, OP_SEND, DFLAG_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN,
                       0xd1, NULL);
         desc[2] = (u64)(uintptr_t)tx_buf;
         post_ring(desc);
@@ -458,15 +438,15 @@ static void mode_dirty(void)
     post_ring(desc);
     /* a whole descriptor held in a push slot, waiting for its doorbell */
     nic_arp_request(arp, mac);
-    nic_make_desc(desc, OP_SEND, F_INLINE_DATA | F_HOLD, tx_prod % TX_ENTRIES,
+    nic_make_desc(desc, OP_SEND, DFLAG_INLINE_DATA | DFLAG_HOLD, tx_prod % TX_ENTRIES,
                   ARP_FRAME_LEN, 0xd4, arp);
     push_str(push_nc + DIRTY_HOLD_PAGE + 0x40, desc);
     ucall_values("dirty-nic ctrl int-mask tx-head tx-frames errors dma-errors completions",
                  (u64[]){ rd(REG_CTRL), rd(REG_INT_MASK), rd(REG_TX_HEAD),
-                          counter(REG_CNT_TX_FRAMES), counter(REG_CNT_ERRORS),
-                          counter(REG_CNT_DMA_ERRORS), counter(REG_CNT_COMPLETIONS) }, 7);
-    report(counter(REG_CNT_TX_FRAMES) == 3 && counter(REG_CNT_ERRORS) == 2 &&
-           counter(REG_CNT_DMA_ERRORS) == 1 && (gpu_rd(GPU_STATUS) & 1),
+                          counter(REG_CNT(CNT_TX_FRAMES)), counter(REG_CNT(CNT_ERRORS)),
+                          counter(REG_CNT(CNT_DMA_ERRORS)), counter(REG_CNT(CNT_COMPLETIONS)) }, 7);
+    report(counter(REG_CNT(CNT_TX_FRAMES)) == 3 && counter(REG_CNT(CNT_ERRORS)) == 2 &&
+           counter(REG_CNT(CNT_DMA_ERRORS)) == 1 && (gpu_rd(GPU_REG_STATUS) & 1),
            "both devices left dirty");
     report_summary();
     /*
@@ -502,20 +482,20 @@ static void probe_state(void)
                  (u64[]){ rd(REG_CQ_HEAD), rd(REG_CQ_TAIL) }, 2);
     ucall_values("found-nic-counters tx-frames tx-inline tx-fallback tx-nops completions "
                  "rx-frames rx-dropped",
-                 (u64[]){ counter(REG_CNT_TX_FRAMES), counter(REG_CNT_TX_INLINE),
-                          counter(REG_CNT_TX_FALLBACK), counter(REG_CNT_TX_NOPS),
-                          counter(REG_CNT_COMPLETIONS), counter(REG_CNT_RX_FRAMES),
-                          counter(REG_CNT_RX_DROPPED) }, 7);
+                 (u64[]){ counter(REG_CNT(CNT_TX_FRAMES)), counter(REG_CNT(CNT_TX_INLINE)),
+                          counter(REG_CNT(CNT_TX_FALLBACK)), counter(REG_CNT(CNT_TX_NOPS)),
+                          counter(REG_CNT(CNT_COMPLETIONS)), counter(REG_CNT(CNT_RX_FRAMES)),
+                          counter(REG_CNT(CNT_RX_DROPPED)) }, 7);
     ucall_values("found-nic-errors errors tx-late dma-errors tx-stale",
-                 (u64[]){ counter(REG_CNT_ERRORS), counter(REG_CNT_TX_LATE),
-                          counter(REG_CNT_DMA_ERRORS), counter(REG_CNT_TX_STALE) }, 4);
+                 (u64[]){ counter(REG_CNT(CNT_ERRORS)), counter(REG_CNT(CNT_TX_LATE)),
+                          counter(REG_CNT(CNT_DMA_ERRORS)), counter(REG_CNT(CNT_TX_STALE)) }, 4);
     ucall_values("found-gpu ctrl status format width height stride offset",
-                 (u64[]){ gpu_rd(GPU_CTRL), gpu_rd(GPU_STATUS), gpu_rd(GPU_FORMAT),
-                          gpu_rd(GPU_WIDTH), gpu_rd(GPU_HEIGHT), gpu_rd(GPU_STRIDE),
-                          (u64)gpu_rd(GPU_OFFSET_HI) << 32 | gpu_rd(GPU_OFFSET_LO) }, 7);
+                 (u64[]){ gpu_rd(GPU_REG_CTRL), gpu_rd(GPU_REG_STATUS), gpu_rd(GPU_REG_FORMAT),
+                          gpu_rd(GPU_REG_WIDTH), gpu_rd(GPU_REG_HEIGHT), gpu_rd(GPU_REG_STRIDE),
+                          (u64)gpu_rd(GPU_REG_OFFSET_HI) << 32 | gpu_rd(GPU_REG_OFFSET_LO) }, 7);
     ucall_values("found-gpu-counters accesses txns gathered violations",
-                 (u64[]){ gpu_counter(GPU_CNT_ACCESSES), gpu_counter(GPU_CNT_TXNS),
-                          gpu_counter(GPU_CNT_GATHERED), gpu_counter(GPU_CNT_VIOLATIONS) }, 4);
+                 (u64[]){ gpu_counter(GPU_REG_CNT(GPU_CNT_ACCESSES)), gpu_counter(GPU_REG_CNT(GPU_CNT_TXNS)),
+                          gpu_counter(GPU_REG_CNT(GPU_CNT_GATHERED)), gpu_counter(GPU_REG_CNT(GPU_CNT_VIOLATIONS)) }, 4);
     for (unsigned i = 0; i < GPU_DIGEST_BYTES / 8; i++) {
         u64 v = ((volatile u64 *)vram)[i];
 
@@ -536,7 +516,7 @@ static void probe_state(void)
  */
 static void probe_workload(void)
 {
-    const struct barlab_boot_bar *push = boot_bar(NIC_VENDOR, NIC_DEVICE, NIC_PUSH_BAR);
+    const struct barlab_boot_bar *push = boot_bar(BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID, BARLAB_NIC_PUSH_BAR);
     u64 desc[8];
     unsigned done = 0;
 
@@ -552,15 +532,15 @@ static void probe_workload(void)
     wr(REG_RX_TAIL, RX_ENTRIES - 1);
     test_frame(tx_buf);
     for (unsigned i = 0; i < 2; i++) {
-        nic_make_desc(desc, OP_NOP, F_COMPLETION, tx_prod % TX_ENTRIES, 0, 0x90 + i, NULL);
+        nic_make_desc(desc, OP_NOP, DFLAG_COMPLETION, tx_prod % TX_ENTRIES, 0, 0x90 + i, NULL);
         ring_put(desc);
         push_str(push_dev + PROBE_PAGE + 0x40 + 64 * i, desc);
     }
     for (unsigned i = 0; i < 2; i++) {
-        nic_make_desc(desc, OP_NOP, F_COMPLETION, tx_prod % TX_ENTRIES, 0, 0x92 + i, NULL);
+        nic_make_desc(desc, OP_NOP, DFLAG_COMPLETION, tx_prod % TX_ENTRIES, 0, 0x92 + i, NULL);
         post_ring(desc);
     }
-    nic_make_desc(desc, OP_SEND, F_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN, 0x94,
+    nic_make_desc(desc, OP_SEND, DFLAG_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN, 0x94,
                   NULL);
     desc[2] = (u64)(uintptr_t)tx_buf;
     post_ring(desc);
@@ -569,23 +549,23 @@ static void probe_workload(void)
     }
     *(volatile u64 *)(vram + GPU_PROBE_LINE) = 0x0123456789abcdefull;
     dsb(sy);
-    gpu_wr(GPU_WIDTH, 16);
-    gpu_wr(GPU_HEIGHT, 16);
-    gpu_wr(GPU_STRIDE, 64);
+    gpu_wr(GPU_REG_WIDTH, 16);
+    gpu_wr(GPU_REG_HEIGHT, 16);
+    gpu_wr(GPU_REG_STRIDE, 64);
     ucall_cell_end("probe", false, 0, 0, 0, done);
     ucall_values("probe-nic tx-frames tx-inline tx-fallback tx-nops completions errors "
                  "dma-errors",
-                 (u64[]){ counter(REG_CNT_TX_FRAMES), counter(REG_CNT_TX_INLINE),
-                          counter(REG_CNT_TX_FALLBACK), counter(REG_CNT_TX_NOPS),
-                          counter(REG_CNT_COMPLETIONS), counter(REG_CNT_ERRORS),
-                          counter(REG_CNT_DMA_ERRORS) }, 7);
+                 (u64[]){ counter(REG_CNT(CNT_TX_FRAMES)), counter(REG_CNT(CNT_TX_INLINE)),
+                          counter(REG_CNT(CNT_TX_FALLBACK)), counter(REG_CNT(CNT_TX_NOPS)),
+                          counter(REG_CNT(CNT_COMPLETIONS)), counter(REG_CNT(CNT_ERRORS)),
+                          counter(REG_CNT(CNT_DMA_ERRORS)) }, 7);
     ucall_values("probe-nic-rx rx-frames rx-dropped rx-head",
-                 (u64[]){ counter(REG_CNT_RX_FRAMES), counter(REG_CNT_RX_DROPPED),
+                 (u64[]){ counter(REG_CNT(CNT_RX_FRAMES)), counter(REG_CNT(CNT_RX_DROPPED)),
                           rd(REG_RX_HEAD) }, 3);
     ucall_values("probe-gpu accesses txns gathered violations status",
-                 (u64[]){ gpu_counter(GPU_CNT_ACCESSES), gpu_counter(GPU_CNT_TXNS),
-                          gpu_counter(GPU_CNT_GATHERED), gpu_counter(GPU_CNT_VIOLATIONS),
-                          gpu_rd(GPU_STATUS) }, 5);
+                 (u64[]){ gpu_counter(GPU_REG_CNT(GPU_CNT_ACCESSES)), gpu_counter(GPU_REG_CNT(GPU_CNT_TXNS)),
+                          gpu_counter(GPU_REG_CNT(GPU_CNT_GATHERED)), gpu_counter(GPU_REG_CNT(GPU_CNT_VIOLATIONS)),
+                          gpu_rd(GPU_REG_STATUS) }, 5);
     report(done == 5, "the probe's five posts completed (%u)", done);
 }
 
@@ -624,12 +604,12 @@ void main_el1(void)
     if (dma + dirty + probe != 1) {
         abort_test("wants mode=dma, mode=dirty or mode=probe, not '%s'", args);
     }
-    nic0 = boot_bar(NIC_VENDOR, NIC_DEVICE, 0);
-    nic2 = boot_bar(NIC_VENDOR, NIC_DEVICE, NIC_PUSH_BAR);
-    gpu0 = boot_bar(GPU_VENDOR, GPU_DEVICE, 0);
-    gpu2 = boot_bar(GPU_VENDOR, GPU_DEVICE, 2);
+    nic0 = boot_bar(BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID, 0);
+    nic2 = boot_bar(BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID, BARLAB_NIC_PUSH_BAR);
+    gpu0 = boot_bar(GPU_VENDOR_ID, GPU_DEVICE_ID, 0);
+    gpu2 = boot_bar(GPU_VENDOR_ID, GPU_DEVICE_ID, 2);
     if (!nic0 || !nic2 || nic2->size < DMA_PAGE + SZ_4K) {
-        abort_test("barlab-nic (%04x:%04x) is not passed through", NIC_VENDOR, NIC_DEVICE);
+        abort_test("barlab-nic (%04x:%04x) is not passed through", BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID);
     }
     if (!dma && (!gpu0 || !gpu2)) {
         abort_test("mode=dirty and mode=probe want barlab-gpu passed through too");
@@ -654,7 +634,7 @@ void main_el1(void)
     regs = nic0->ipa;
     push_nc = nic2->ipa;
     push_dev = DEV_ALIAS;
-    if (rd(REG_ID) != NIC_ID) {
+    if (rd(REG_ID) != BARLAB_NIC_ID) {
         abort_test("barlab-nic ID 0x%x", rd(REG_ID));
     }
 

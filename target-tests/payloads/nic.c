@@ -13,12 +13,10 @@
  *
  * Every SEND carries the same ARP request for 10.0.2.2 (slirp's gateway)
  * inline; slirp answers it and the answers land in the RX ring.
- * docs/devices/barlab-nic.md is the spec; tests/e2e/qemu-nic.sh checks the
+ * docs/specs/barlab-nic.rst is the spec; tests/e2e/qemu-nic.sh checks the
  * lines printed here, the pcap and the device trace.
  */
 #include "nicdev.h"
-
-#define NIC_PUSH_BAR 2
 
 #define TX_ENTRIES 64
 #define CQ_ENTRIES 64
@@ -99,13 +97,13 @@ static void send_case(const char *name, const char *map, u64 slot, bool stp,
                       bool want_inline)
 {
     u64 d[8];
-    u64 inl = counter(REG_CNT_TX_INLINE), fb = counter(REG_CNT_TX_FALLBACK);
-    u64 frames = counter(REG_CNT_TX_FRAMES);
+    u64 inl = counter(REG_CNT(CNT_TX_INLINE)), fb = counter(REG_CNT(CNT_TX_FALLBACK));
+    u64 frames = counter(REG_CNT(CNT_TX_FRAMES));
     volatile struct cqe *c;
     unsigned index = tx_prod;
     bool ok;
 
-    nic_make_desc(d, OP_SEND, F_COMPLETION | F_INLINE_DATA, index, FRAME_LEN,
+    nic_make_desc(d, OP_SEND, DFLAG_COMPLETION | DFLAG_INLINE_DATA, index, FRAME_LEN,
               0xc0de0000u | index, frame);
     ring_put(d);
     if (stp) {
@@ -114,9 +112,9 @@ static void send_case(const char *name, const char *map, u64 slot, bool stp,
         push_str(slot, d);
     }
     c = cq_next();
-    inl = counter(REG_CNT_TX_INLINE) - inl;
-    fb = counter(REG_CNT_TX_FALLBACK) - fb;
-    frames = counter(REG_CNT_TX_FRAMES) - frames;
+    inl = counter(REG_CNT(CNT_TX_INLINE)) - inl;
+    fb = counter(REG_CNT(CNT_TX_FALLBACK)) - fb;
+    frames = counter(REG_CNT(CNT_TX_FRAMES)) - frames;
     printf("nic: case=%s map=%s index=%u inline=%llu fallback=%llu "
            "frames=%llu cqe=%s cqe-index=%u cqe-inline=%u cqe-status=%u "
            "head=%u\n", name, map, index, (unsigned long long)inl,
@@ -145,10 +143,10 @@ static void wc_selftest(const char *map, u64 page, bool want_works)
 
     rings_restart();
     for (unsigned i = 0; i < WC_NOPS; i++) {
-        nic_make_desc(d, OP_NOP, i == WC_NOPS - 1 ? F_COMPLETION : 0, i, 0,
+        nic_make_desc(d, OP_NOP, i == WC_NOPS - 1 ? DFLAG_COMPLETION : 0, i, 0,
                   0x5e1f0000u | i, NULL);
         ring_put(d);
-        ((u8 *)d)[1] = F_COMPLETION;
+        ((u8 *)d)[1] = DFLAG_COMPLETION;
         push_str(page + 0x40 + 64 * (i % 2), d);
     }
     c = cq_next();
@@ -217,7 +215,7 @@ static void rx_check(void)
         }
     }
     printf("nic: rx frames=%u arp-replies=%u rx-counter=%llu\n", frames,
-           replies, (unsigned long long)counter(REG_CNT_RX_FRAMES));
+           replies, (unsigned long long)counter(REG_CNT(CNT_RX_FRAMES)));
     report(replies >= 1, "slirp answered the ARP request into the RX ring");
 }
 
@@ -234,8 +232,8 @@ void main_el2(void)
         abort_test("entered at EL%u: run with -M virt,virtualization=on",
                    current_el());
     }
-    if (!ecam || !pci_find(ecam, NIC_VENDOR, NIC_DEVICE, &dev) ||
-        !pci_assign_bars(&dev, NIC_PUSH_BAR, &bar2, &size, &is64, &pref)) {
+    if (!ecam || !pci_find(ecam, BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID, &dev) ||
+        !pci_assign_bars(&dev, BARLAB_NIC_PUSH_BAR, &bar2, &size, &is64, &pref)) {
         abort_test("no barlab-nic push BAR");
     }
     /* pci_assign_bars placed BAR0 too: read where from config space */
@@ -263,7 +261,7 @@ void main_el2(void)
     regs = REGS_ALIAS + (bar0 & (SZ_2M - 1));
     push_nc = bar2;
     push_dev = DEV_ALIAS + (bar2 & (SZ_2M - 1));
-    if (rd(REG_ID) != NIC_ID) {
+    if (rd(REG_ID) != BARLAB_NIC_ID) {
         abort_test("barlab-nic ID 0x%x", rd(REG_ID));
     }
     printf("nic: bar0=0x%llx bar2=0x%llx push-size=0x%llx\n",
@@ -297,13 +295,13 @@ void main_el2(void)
     status = rd(REG_STATUS);
     printf("nic: status=0x%x errors=%llu tx-frames=%llu tx-inline=%llu "
            "tx-fallback=%llu tx-nops=%llu completions=%llu\n", status,
-           (unsigned long long)counter(REG_CNT_ERRORS),
-           (unsigned long long)counter(REG_CNT_TX_FRAMES),
-           (unsigned long long)counter(REG_CNT_TX_INLINE),
-           (unsigned long long)counter(REG_CNT_TX_FALLBACK),
-           (unsigned long long)counter(REG_CNT_TX_NOPS),
-           (unsigned long long)counter(REG_CNT_COMPLETIONS));
-    report(status == 0 && counter(REG_CNT_ERRORS) == 0,
+           (unsigned long long)counter(REG_CNT(CNT_ERRORS)),
+           (unsigned long long)counter(REG_CNT(CNT_TX_FRAMES)),
+           (unsigned long long)counter(REG_CNT(CNT_TX_INLINE)),
+           (unsigned long long)counter(REG_CNT(CNT_TX_FALLBACK)),
+           (unsigned long long)counter(REG_CNT(CNT_TX_NOPS)),
+           (unsigned long long)counter(REG_CNT(CNT_COMPLETIONS)));
+    report(status == 0 && counter(REG_CNT(CNT_ERRORS)) == 0,
            "no device errors");
     report_summary();
     printf("nic-done failures=%d\n", failures);

@@ -136,7 +136,7 @@ static u64 send_barlab(u64 frames, bool inline_path, u64 bar0, u64 bar2)
     u32 status;
 
     mmu_on(bar0, bar2);
-    if (rd(REG_ID) != NIC_ID) {
+    if (rd(REG_ID) != BARLAB_NIC_ID) {
         abort_test("nicbench-error: barlab-nic ID 0x%x", rd(REG_ID));
     }
     push = inline_path ? bar2 : DEV_ALIAS + (bar2 & (SZ_2M - 1));
@@ -157,9 +157,9 @@ static u64 send_barlab(u64 frames, bool inline_path, u64 bar0, u64 bar2)
     wr(REG_CQ_BASE_HI, (u32)((u64)(uintptr_t)cq_ring >> 32));
     wr(REG_CQ_SIZE, CQ_ENTRIES);
     wr(REG_CTRL, CTRL_ENABLE);
-    inl = counter(REG_CNT_TX_INLINE);
-    fb = counter(REG_CNT_TX_FALLBACK);
-    sent = counter(REG_CNT_TX_FRAMES);
+    inl = counter(REG_CNT(CNT_TX_INLINE));
+    fb = counter(REG_CNT(CNT_TX_FALLBACK));
+    sent = counter(REG_CNT(CNT_TX_FRAMES));
 
     memset(d, 0, sizeof(d));
     b[0] = OP_SEND;
@@ -190,7 +190,7 @@ static u64 send_barlab(u64 frames, bool inline_path, u64 bar0, u64 bar2)
             }
             wr(REG_CQ_HEAD, cq_cons);
         }
-        b[1] = F_INLINE_DATA | (idx % BATCH == BATCH - 1 ? F_COMPLETION : 0);
+        b[1] = DFLAG_INLINE_DATA | (idx % BATCH == BATCH - 1 ? DFLAG_COMPLETION : 0);
         b[2] = idx & 0xff;
         b[3] = idx >> 8;
         d[1] = i;
@@ -204,15 +204,15 @@ static u64 send_barlab(u64 frames, bool inline_path, u64 bar0, u64 bar2)
                        (unsigned)(frames % TX_ENTRIES));
         }
     }
-    inl = counter(REG_CNT_TX_INLINE) - inl;
-    fb = counter(REG_CNT_TX_FALLBACK) - fb;
-    sent = counter(REG_CNT_TX_FRAMES) - sent;
+    inl = counter(REG_CNT(CNT_TX_INLINE)) - inl;
+    fb = counter(REG_CNT(CNT_TX_FALLBACK)) - fb;
+    sent = counter(REG_CNT(CNT_TX_FRAMES)) - sent;
     status = rd(REG_STATUS);
     printf("nicbench: tx-frames=%llu tx-inline=%llu tx-fallback=%llu "
            "errors=%llu status=0x%x\n", (unsigned long long)sent,
            (unsigned long long)inl, (unsigned long long)fb,
-           (unsigned long long)counter(REG_CNT_ERRORS), status);
-    if (status || counter(REG_CNT_ERRORS) ||
+           (unsigned long long)counter(REG_CNT(CNT_ERRORS)), status);
+    if (status || counter(REG_CNT(CNT_ERRORS)) ||
         (inline_path ? inl : fb) != frames) {
         abort_test("nicbench-error: the %s path ran %llu of %llu frames",
                    inline_path ? "inline" : "fallback",
@@ -314,7 +314,7 @@ void main_el2(void)
         dev_setup(E1K_VENDOR, E1K_DEVICE, 0, &bar0, &bar2);
         sent = send_e1000(frames, bar0);
     } else {
-        dev_setup(NIC_VENDOR, NIC_DEVICE, 2, &bar0, &bar2);
+        dev_setup(BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID, 2, &bar0, &bar2);
         sent = send_barlab(frames, path[0] == 'i', bar0, bar2);
     }
     printf("nicbench-done path=%s frames=%llu sent=%llu\n", path,

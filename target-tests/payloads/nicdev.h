@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What nic.c and nicbench.c share about barlab-nic (spec:
- * docs/devices/barlab-nic.md) and about how they map it at EL2: RAM
+ * docs/specs/barlab-nic.rst) and about how they map it at EL2: RAM
  * Normal-WB, BAR0 and a push-page alias Device-nGnRE, the push pages
  * Normal-NC.
  */
@@ -9,9 +9,8 @@
 #define PAYLOAD_NICDEV_H
 
 #include "libpl.h"
+#include "nic-regs.h"
 
-#define NIC_VENDOR 0x1234
-#define NIC_DEVICE 0xba02
 
 /* MAIR_EL2 slots */
 #define IDX_RAM 0       /* Normal WB RAWA */
@@ -23,55 +22,8 @@
 #define DEV_ALIAS 0x80000000ul          /* BAR2's 2 MiB block */
 #define REGS_ALIAS 0xa0000000ul         /* BAR0's 2 MiB block */
 
-/* BAR0 registers */
-#define REG_ID 0x000
-#define REG_CTRL 0x008
-#define REG_STATUS 0x00c
-#define REG_INT_CAUSE 0x010
-#define REG_INT_MASK 0x014
-#define REG_TX_BASE_LO 0x020
-#define REG_TX_BASE_HI 0x024
-#define REG_TX_SIZE 0x028
-#define REG_TX_HEAD 0x02c
-#define REG_TX_TAIL 0x030
-#define REG_RX_BASE_LO 0x040
-#define REG_RX_BASE_HI 0x044
-#define REG_RX_SIZE 0x048
-#define REG_RX_HEAD 0x04c
-#define REG_RX_TAIL 0x050
-#define REG_CQ_BASE_LO 0x060
-#define REG_CQ_BASE_HI 0x064
-#define REG_CQ_SIZE 0x068
-#define REG_CQ_HEAD 0x06c
-#define REG_CQ_TAIL 0x070
-#define REG_MAC_LO 0x080
-#define REG_MAC_HI 0x084
-#define REG_CNT_TX_FRAMES 0x100
-#define REG_CNT_TX_INLINE 0x108
-#define REG_CNT_TX_FALLBACK 0x110
-#define REG_CNT_TX_NOPS 0x118
-#define REG_CNT_COMPLETIONS 0x120
-#define REG_CNT_RX_FRAMES 0x128
-#define REG_CNT_RX_DROPPED 0x130
-#define REG_CNT_ERRORS 0x138
-#define REG_CNT_TX_LATE 0x140
-#define REG_CNT_DMA_ERRORS 0x148
-#define REG_CNT_TX_STALE 0x150
-#define NIC_ID 0x314e4c42
-#define CTRL_ENABLE 1u
-#define CTRL_RESET 2u
-
-#define OP_NOP 0
-#define OP_SEND 1
-#define F_COMPLETION 1u
-#define F_INLINE_DATA 2u
-#define F_HOLD 4u
-#define CQE_DMA_ERROR 3
-#define RXD_DONE 1u
-#define RXD_ERROR 2u
+/* The frame nic_arp_request() builds */
 #define ARP_FRAME_LEN 42
-#define CQE_INLINE 1u
-#define CQE_PHASE 0x80u
 
 struct cqe {
     u16 index;

@@ -2,7 +2,7 @@
 /*
  * barlab-fuzz: a structured fuzzer of barlab-nic and barlab-gpu over QEMU's
  * qtest protocol, and the replayer of the reproducers it writes.
- * docs/fuzzing.md explains both; the devices' specs are docs/devices/.
+ * docs/fuzzing.md explains both; the devices' specs are docs/specs/.
  *
  * Each input is a list of qtest command lines generated from a seed and
  * the input's number alone (never from what QEMU answers): the BARs set

@@ -4,7 +4,7 @@
  * and split push-page writes), completions, the frames on the netdev (a
  * socket pair, and a pcap of -netdev user), RX with MSI-X, bad guest input
  * (logged, never fatal), reset in the middle of a transfer, counters over
- * QMP.  Spec: docs/devices/barlab-nic.md.  Built inside the QEMU tree by
+ * QMP.  Spec: docs/specs/barlab-nic.rst.  Built inside the QEMU tree by
  * scripts/lib/qemu.sh.
  *
  * qtest accesses carry no memory type and reach the device one by one, at
@@ -22,25 +22,7 @@
 #include "libqos/generic-pcihost.h"
 #include "qobject/qdict.h"
 
-#define NIC_VENDOR      0x1234
 #define NIC_MAC         "52:54:00:12:34:56"
-
-/* Names this test gives to what hw/barlab/nic-regs.h defines */
-#define REG_CNT(c)          (REG_COUNTERS + 8 * (c))
-#define REG_CNT_TX_FRAMES   REG_CNT(CNT_TX_FRAMES)
-#define REG_CNT_TX_FALLBACK REG_CNT(CNT_TX_FALLBACK)
-#define REG_CNT_COMPLETIONS REG_CNT(CNT_COMPLETIONS)
-#define REG_CNT_ERRORS      REG_CNT(CNT_ERRORS)
-#define REG_CNT_DMA_ERRORS  REG_CNT(CNT_DMA_ERRORS)
-#define REG_INT_MASK_ALL    INT_ALL
-#define ST_TX_ERROR         STATUS_TX_ERROR
-#define ST_RX_ERROR         STATUS_RX_ERROR
-#define ST_RING_ERROR       STATUS_RING_ERROR
-#define ST_CQ_ERROR         STATUS_CQ_ERROR
-#define ST_PUSH_ERROR       STATUS_PUSH_ERROR
-#define F_COMPLETION        DFLAG_COMPLETION
-#define F_INLINE_DATA       DFLAG_INLINE_DATA
-#define F_HOLD              DFLAG_HOLD
 
 /* Guest RAM of -M virt starts at 1 GiB. */
 #define TX_RING         0x40100000ULL
@@ -102,7 +84,7 @@ static void nic_start_props(Nic *n, const char *netdev, const char *props)
     n->sock = sv[0];
     qpci_init_generic(&n->bus, n->qts, NULL, false);
     n->dev = NULL;
-    qpci_device_foreach(&n->bus.bus, NIC_VENDOR, BARLAB_NIC_DEVICE_ID,
+    qpci_device_foreach(&n->bus.bus, BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID,
                         nic_found, &n->dev);
     g_assert(n->dev);
     nic_map(n);
@@ -260,19 +242,19 @@ static void test_registers(void)
      */
     wr(&n, REG_TX_SIZE, 3);
     wr(&n, REG_TX_TAIL, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
     g_assert_cmphex(rd(&n, REG_STATUS), ==, 0);
     wr(&n, REG_TX_TAIL, 1);
-    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 8), ==, ST_RING_ERROR);
-    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 0x1008), ==, ST_RING_ERROR);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 8), ==, STATUS_RING_ERROR);
+    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 0x1008), ==, STATUS_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
     g_assert_cmphex(qpci_io_readl(n.dev, n.push, 8), ==, 0);
     nic_stop(&n);
 
     /* push-status-rc=on: the mirror is read-to-clear too (a device bug) */
     nic_start_props(&n, "socket", ",push-status-rc=on");
     wr(&n, REG_TX_TAIL, 1);
-    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 8), ==, ST_TX_ERROR);
+    g_assert_cmphex(qpci_io_readl(n.dev, n.push, 8), ==, STATUS_TX_ERROR);
     g_assert_cmphex(qpci_io_readl(n.dev, n.push, 0x1008), ==, 0);
     g_assert_cmphex(rd(&n, REG_STATUS), ==, 0);
     nic_stop(&n);
@@ -290,7 +272,7 @@ static void test_tx_fallback(void)
 
     make_frame(f, 60, 1);
     qtest_memwrite(n.qts, TX_BUF, f, 60);
-    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0xc00c1e, TX_BUF);
+    make_desc(d, OP_SEND, DFLAG_COMPLETION, 0, 60, 0xc00c1e, TX_BUF);
     put_desc(&n, d);
     wr(&n, REG_TX_TAIL, 1);
     g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
@@ -309,7 +291,7 @@ static void test_tx_fallback(void)
 
     /* data carried in the descriptor, no completion asked for */
     make_frame(f, 48, 2);
-    make_desc(d, OP_SEND, F_INLINE_DATA, 1, 48, 0, 0);
+    make_desc(d, OP_SEND, DFLAG_INLINE_DATA, 1, 48, 0, 0);
     memcpy(d + 16, f, 48);
     put_desc(&n, d);
     /* a full-size frame through a buffer */
@@ -329,8 +311,8 @@ static void test_tx_fallback(void)
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-fallback"), ==, 3);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-inline"), ==, 0);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "completions"), ==, 1);
-    g_assert_cmpuint(rd(&n, REG_CNT_TX_FRAMES), ==, 3);
-    g_assert_cmpuint(rd(&n, REG_CNT_TX_FRAMES + 4), ==, 0);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_TX_FRAMES)), ==, 3);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_TX_FRAMES) + 4), ==, 0);
     g_assert_cmpuint(rd(&n, REG_STATUS), ==, 0);
     g_assert(sock_idle(&n));
     nic_stop(&n);
@@ -351,9 +333,9 @@ static void test_push_split(void)
     nic_start(&n, "socket");
     nic_setup_tx(&n);
     for (unsigned i = 0; i < 7; i++) {
-        make_desc(d, OP_NOP, i == 6 ? F_COMPLETION : 0, i, 0, i, 0);
+        make_desc(d, OP_NOP, i == 6 ? DFLAG_COMPLETION : 0, i, 0, i, 0);
         put_desc(&n, d);
-        d[1] = F_COMPLETION;
+        d[1] = DFLAG_COMPLETION;
         qpci_memwrite(n.dev, n.push, PUSH_SLOT0 + 64 * (i % 2), d, 64);
     }
     g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 7);
@@ -369,7 +351,7 @@ static void test_push_split(void)
 
     /* a split SEND sends its ring copy; ring index 7 wraps to 0 */
     make_frame(f, 60, 9);
-    make_desc(d, OP_SEND, F_INLINE_DATA, 7, 46, 0, 0);
+    make_desc(d, OP_SEND, DFLAG_INLINE_DATA, 7, 46, 0, 0);
     memcpy(d + 16, f, 46);
     put_desc(&n, d);
     qpci_memwrite(n.dev, n.push, 0x1000 + PUSH_SLOT0 + 64 * 62, d, 64);
@@ -378,7 +360,7 @@ static void test_push_split(void)
     g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 0);
 
     /* the push page's doorbell word rings the ring like TX_TAIL */
-    make_desc(d, OP_NOP, F_COMPLETION, 0, 0, 0, 0);
+    make_desc(d, OP_NOP, DFLAG_COMPLETION, 0, 0, 0, 0);
     put_desc(&n, d);
     qpci_io_writel(n.dev, n.push, 0, 1);
     g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 1);
@@ -410,16 +392,16 @@ static void test_late_copy(void)
     }
     wr(&n, REG_TX_TAIL, 2);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-fallback"), ==, 2);
-    make_desc(d, OP_NOP, F_COMPLETION, 0, 0, 0, 0);
+    make_desc(d, OP_NOP, DFLAG_COMPLETION, 0, 0, 0, 0);
     qpci_memwrite(n.dev, n.push, PUSH_SLOT0, d, 64);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-late"), ==, 1);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-fallback"), ==, 2);
     g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 2);
     g_assert_cmpuint(rd(&n, REG_CQ_TAIL), ==, 0);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_TX_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_TX_ERROR);
 
     /* the next post in order runs as usual */
-    make_desc(d, OP_NOP, F_COMPLETION, 2, 0, 2, 0);
+    make_desc(d, OP_NOP, DFLAG_COMPLETION, 2, 0, 2, 0);
     put_desc(&n, d);
     qpci_memwrite(n.dev, n.push, PUSH_SLOT0 + 64, d, 64);
     g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 3);
@@ -441,7 +423,7 @@ static void test_slot_doorbell(void)
     nic_start(&n, "socket");
     nic_setup_tx(&n);
     make_frame(f, 60, 3);
-    make_desc(d, OP_SEND, F_INLINE_DATA | F_HOLD, 0, 46, 0, 0);
+    make_desc(d, OP_SEND, DFLAG_INLINE_DATA | DFLAG_HOLD, 0, 46, 0, 0);
     memcpy(d + 16, f, 46);
     put_desc(&n, d);
     qpci_memwrite(n.dev, n.push, PUSH_SLOT0 + 64 * 2, d, 64);
@@ -456,13 +438,13 @@ static void test_slot_doorbell(void)
     g_assert_cmphex(rd(&n, REG_STATUS), ==, 0);
 
     /* the doorbell overtakes the second half of the next copy */
-    make_desc(d, OP_SEND, F_INLINE_DATA | F_HOLD, 1, 46, 0, 0);
+    make_desc(d, OP_SEND, DFLAG_INLINE_DATA | DFLAG_HOLD, 1, 46, 0, 0);
     memcpy(d + 16, f, 46);
     put_desc(&n, d);
     qpci_memwrite(n.dev, n.push, 0x1000 + PUSH_SLOT0, d, 32);
     qpci_io_writel(n.dev, n.push, 0x1000 + PUSH_SLOT_DB, 0);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-stale"), ==, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_TX_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_TX_ERROR);
     /* it ran the half copy: the frame's tail is what the slot held (zeros) */
     g_assert_cmpuint(sock_recv_frame(&n, got, sizeof(got)), ==, 46);
     g_assert_cmpmem(got, 16, f, 16);
@@ -472,11 +454,11 @@ static void test_slot_doorbell(void)
     /* ringing again with nothing new written is stale too */
     qpci_io_writel(n.dev, n.push, 0x1000 + PUSH_SLOT_DB, 0);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-stale"), ==, 2);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_TX_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_TX_ERROR);
 
     /* a page has 63 slots */
     qpci_io_writel(n.dev, n.push, PUSH_SLOT_DB, 63);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_PUSH_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_PUSH_ERROR);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-stale"), ==, 2);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "push-violations"), ==, 0);
     nic_stop(&n);
@@ -626,7 +608,7 @@ static void send_bad(Nic *n, unsigned index, uint8_t op, uint8_t flags,
     c = read_cqe(n, index);
     g_assert_cmpuint(c.index, ==, index);
     g_assert_cmpuint(c.status, ==, want_status);
-    g_assert_cmphex(rd(n, REG_STATUS), ==, ST_TX_ERROR);
+    g_assert_cmphex(rd(n, REG_STATUS), ==, STATUS_TX_ERROR);
 }
 
 static void test_bad_guest_input(void)
@@ -645,21 +627,21 @@ static void test_bad_guest_input(void)
 
     /* a doorbell while disabled, on rings that cannot be used */
     wr(&n, REG_TX_TAIL, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_TX_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_TX_ERROR);
     nic_setup_tx(&n);
     wr(&n, REG_TX_TAIL, 8);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
     wr(&n, REG_TX_BASE_LO, (uint32_t)TX_RING + 0x20);
     wr(&n, REG_TX_TAIL, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
     wr(&n, REG_TX_BASE_LO, 0xffffff00);
     wr(&n, REG_TX_BASE_HI, 0xffffffff);
     wr(&n, REG_TX_TAIL, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
     wr(&n, REG_TX_BASE_LO, 0);
     wr(&n, REG_TX_BASE_HI, UNMAPPED >> 32);
     wr(&n, REG_TX_TAIL, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
     g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 0);
 
     /* bad descriptors complete with an error status, send nothing */
@@ -667,7 +649,7 @@ static void test_bad_guest_input(void)
     send_bad(&n, 0, OP_SEND, 0, 60, UNMAPPED, 3);
     send_bad(&n, 1, OP_SEND, 0, 2000, TX_BUF, 2);
     send_bad(&n, 2, OP_SEND, 0, 5, TX_BUF, 2);
-    send_bad(&n, 3, OP_SEND, F_INLINE_DATA, 49, 0, 2);
+    send_bad(&n, 3, OP_SEND, DFLAG_INLINE_DATA, 49, 0, 2);
     send_bad(&n, 4, 9, 0, 60, TX_BUF, 1);
     /* a buffer that runs off the end of RAM (128 MiB at 1 GiB) */
     send_bad(&n, 5, OP_SEND, 0, 1000, 0x40000000ULL + 128 * 1024 * 1024 - 100,
@@ -676,29 +658,29 @@ static void test_bad_guest_input(void)
 
     /* a completion with nowhere to go; a full completion ring */
     wr(&n, REG_CQ_SIZE, 0);
-    make_desc(d, OP_NOP, F_COMPLETION, 6, 0, 0, 0);
+    make_desc(d, OP_NOP, DFLAG_COMPLETION, 6, 0, 0, 0);
     put_desc(&n, d);
     wr(&n, REG_TX_TAIL, 7);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
     wr(&n, REG_CQ_SIZE, 2);
-    make_desc(d, OP_NOP, F_COMPLETION, 7, 0, 0, 0);
+    make_desc(d, OP_NOP, DFLAG_COMPLETION, 7, 0, 0, 0);
     put_desc(&n, d);
-    make_desc(d, OP_NOP, F_COMPLETION, 0, 0, 0, 0);
+    make_desc(d, OP_NOP, DFLAG_COMPLETION, 0, 0, 0, 0);
     put_desc(&n, d);
     wr(&n, REG_TX_TAIL, 1);
     g_assert_cmpuint(rd(&n, REG_CQ_TAIL), ==, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_CQ_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_CQ_ERROR);
     wr(&n, REG_CQ_HEAD, 5);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
 
     /* writes to the push page's control line other than the doorbells */
     qpci_io_writel(n.dev, n.push, 0x18, 1);
     qpci_io_writeb(n.dev, n.push, 0x2000, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_PUSH_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_PUSH_ERROR);
     /* a push doorbell for an index beyond the ring */
     make_desc(d, OP_NOP, 0, 100, 0, 0, 0);
     qpci_memwrite(n.dev, n.push, PUSH_SLOT0, d, 64);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
 
     /* RX: an unwritable buffer, then an unreadable ring */
     wr(&n, REG_CTRL, CTRL_ENABLE);
@@ -711,7 +693,7 @@ static void test_bad_guest_input(void)
     sock_send_frame(&n, d, 60);
     wait_reg(&n, REG_RX_HEAD, 1);
     check_rxd(&n, 0, 60, RXD_DONE | RXD_ERROR);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RX_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RX_ERROR);
     wr(&n, REG_RX_BASE_LO, 0);
     wr(&n, REG_RX_BASE_HI, UNMAPPED >> 32);
     wr(&n, REG_RX_SIZE, 4);
@@ -722,7 +704,7 @@ static void test_bad_guest_input(void)
     }
     g_assert_cmpuint(barlab_qom_u64(n.qts, "rx-dropped"), ==, 2);
     g_assert_cmpuint(rd(&n, REG_RX_HEAD), ==, 0);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RX_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RX_ERROR);
 
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-frames"), ==, 0);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "errors"), >=, 15);
@@ -744,7 +726,7 @@ static void test_reset(void)
     nic_setup_tx(&n);
     make_frame(f, 60, 4);
     qtest_memwrite(n.qts, TX_BUF, f, 60);
-    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0, TX_BUF);
+    make_desc(d, OP_SEND, DFLAG_COMPLETION, 0, 60, 0, TX_BUF);
     put_desc(&n, d);
     qpci_memwrite(n.dev, n.push, PUSH_SLOT0 + 8, d + 8, 56);
     setup_rx(&n, 0, 0x800);
@@ -806,18 +788,18 @@ static void test_dma_errors(void)
 
     nic_start(&n, "socket");
     nic_setup_tx(&n);
-    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 0);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_DMA_ERRORS)), ==, 0);
     /* the frame buffer: a completion with the DMA error status */
     send_bad(&n, 0, OP_SEND, 0, 60, UNMAPPED, 3);
-    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 1);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_DMA_ERRORS)), ==, 1);
     /* the TX ring itself: the head stays where it was */
     wr(&n, REG_TX_BASE_LO, 0);
     wr(&n, REG_TX_BASE_HI, UNMAPPED >> 32);
     wr(&n, REG_TX_SIZE, 8);
     wr(&n, REG_TX_TAIL, 1);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_RING_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_RING_ERROR);
     g_assert_cmpuint(rd(&n, REG_TX_HEAD), ==, 0);
-    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 2);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_DMA_ERRORS)), ==, 2);
     /* the completion ring: the completion is dropped, the frame is sent */
     nic_setup_tx(&n);
     wr(&n, REG_CQ_BASE_LO, 0);
@@ -825,13 +807,13 @@ static void test_dma_errors(void)
     wr(&n, REG_CQ_SIZE, 16);
     make_frame(f, 60, 9);
     qtest_memwrite(n.qts, TX_BUF, f, 60);
-    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0, TX_BUF);
+    make_desc(d, OP_SEND, DFLAG_COMPLETION, 0, 60, 0, TX_BUF);
     put_desc(&n, d);
     wr(&n, REG_TX_TAIL, 1);
     g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
-    g_assert_cmphex(rd(&n, REG_STATUS), ==, ST_CQ_ERROR);
+    g_assert_cmphex(rd(&n, REG_STATUS), ==, STATUS_CQ_ERROR);
     g_assert_cmpuint(rd(&n, REG_CQ_TAIL), ==, 0);
-    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 3);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_DMA_ERRORS)), ==, 3);
     /* an RX buffer nothing decodes */
     setup_rx(&n, 1, 0x800);
     memset(rxd, 0, sizeof(rxd));
@@ -841,19 +823,19 @@ static void test_dma_errors(void)
     sock_send_frame(&n, f, 60);
     wait_reg(&n, REG_RX_HEAD, 1);
     check_rxd(&n, 0, 60, RXD_DONE | RXD_ERROR);
-    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 4);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_DMA_ERRORS)), ==, 4);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "dma-errors"), ==, 4);
 
     /* good descriptors still work, with their completion */
     wr(&n, REG_CQ_BASE_HI, 0);
     nic_setup_tx(&n);
-    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0x77, TX_BUF);
+    make_desc(d, OP_SEND, DFLAG_COMPLETION, 0, 60, 0x77, TX_BUF);
     put_desc(&n, d);
     wr(&n, REG_TX_TAIL, 1);
     g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
     g_assert_cmpuint(read_cqe(&n, 0).status, ==, 0);
     g_assert_cmphex(read_cqe(&n, 0).cookie, ==, 0x77);
-    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 4);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_DMA_ERRORS)), ==, 4);
     nic_stop(&n);
 }
 
@@ -872,12 +854,12 @@ static void test_flr(void)
     nic_setup_tx(&n);
     make_frame(f, 60, 5);
     qtest_memwrite(n.qts, TX_BUF, f, 60);
-    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0, TX_BUF);
+    make_desc(d, OP_SEND, DFLAG_COMPLETION, 0, 60, 0, TX_BUF);
     put_desc(&n, d);
     wr(&n, REG_TX_TAIL, 1);
     g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
     send_bad(&n, 1, OP_SEND, 0, 60, UNMAPPED, 3);
-    wr(&n, REG_INT_MASK, REG_INT_MASK_ALL);
+    wr(&n, REG_INT_MASK, INT_ALL);
     /* a frame for this guest waits for a buffer */
     setup_rx(&n, 0, 0x800);
     sock_send_frame(&n, f, 60);
@@ -885,8 +867,8 @@ static void test_flr(void)
     /* a push doorbell for a late copy, with the status left unread */
     make_desc(d, OP_NOP, 0, 0, 0, 0, 0);
     qpci_memwrite(n.dev, n.push, PUSH_SLOT0, d, 8);
-    g_assert_cmpuint(rd(&n, REG_CNT_TX_FRAMES), ==, 1);
-    g_assert_cmpuint(rd(&n, REG_CNT_DMA_ERRORS), ==, 1);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_TX_FRAMES)), ==, 1);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_DMA_ERRORS)), ==, 1);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "tx-late"), ==, 1);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "push-accesses"), >, 0);
     g_assert_cmpuint(barlab_qom_u64(n.qts, "regs-accesses"), >, 0);
@@ -910,7 +892,7 @@ static void test_flr(void)
     for (uint64_t reg = REG_CTRL; reg <= REG_CQ_TAIL; reg += 4) {
         g_assert_cmphex(rd(&n, reg), ==, reg == REG_LINK ? 1 : 0);
     }
-    for (uint64_t reg = REG_CNT_TX_FRAMES; reg < REG_CNT_DMA_ERRORS + 8;
+    for (uint64_t reg = REG_CNT(CNT_TX_FRAMES); reg < REG_CNT(CNT_DMA_ERRORS) + 8;
          reg += 4) {
         g_assert_cmpuint(rd(&n, reg), ==, 0);
     }
@@ -919,14 +901,14 @@ static void test_flr(void)
 
     /* a fresh device: the ring starts at 0 with phase 1 */
     nic_setup_tx(&n);
-    make_desc(d, OP_SEND, F_COMPLETION, 0, 60, 0, TX_BUF);
+    make_desc(d, OP_SEND, DFLAG_COMPLETION, 0, 60, 0, TX_BUF);
     put_desc(&n, d);
     wr(&n, REG_TX_TAIL, 1);
     g_assert_cmpmem(got, sock_recv_frame(&n, got, sizeof(got)), f, 60);
     g_assert_cmpuint(read_cqe(&n, 0).flags, ==, CQE_PHASE);
-    g_assert_cmpuint(rd(&n, REG_CNT_TX_FRAMES), ==, 1);
-    g_assert_cmpuint(rd(&n, REG_CNT_COMPLETIONS), ==, 1);
-    g_assert_cmpuint(rd(&n, REG_CNT_ERRORS), ==, 0);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_TX_FRAMES)), ==, 1);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_COMPLETIONS)), ==, 1);
+    g_assert_cmpuint(rd(&n, REG_CNT(CNT_ERRORS)), ==, 0);
     /* the last guest's frame went with the FLR */
     setup_rx(&n, 2, 0x800);
     g_assert_cmpuint(rd(&n, REG_RX_HEAD), ==, 0);

@@ -7,7 +7,7 @@
  * memory type the test chose, and runs one driver idiom against them.  The
  * test then reads the per-rule verdict counters over QMP, what the program
  * read, the device's counters, and the trace.  Seeds make every run
- * reproducible.  Specs: docs/devices/barlab-port.md, barlab-nic.md.
+ * reproducible.  Specs: docs/specs/barlab-port.rst, barlab-nic.rst.
  */
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
@@ -15,23 +15,11 @@
 #include "libqos/pci.h"
 #include "libqos/generic-pcihost.h"
 #include "barlab-qtest.h"
+#include "nic-regs.h"
 #include "memtype/rules.h"
 #include "memtype/trace.h"
 
-#define NIC_VENDOR      0x1234
-#define NIC_DEVICE      0xba02
-#define REG_CTRL        0x008
-#define REG_STATUS      0x00c
-#define REG_TX_BASE_LO  0x020
-#define REG_TX_SIZE     0x028
-#define REG_CQ_BASE_LO  0x060
-#define REG_CQ_SIZE     0x068
-#define REG_PORT_FLUSH  0x08c
-#define CTRL_ENABLE     1
-#define ST_TX_ERROR     1
-#define ST_PUSH_ERROR   16
-#define F_COMPLETION    1
-#define PUSH_SLOT0      0x40
+#define PUSH_SLOT0      PUSH_SLOT_SIZE  /* the first slot after the control line */
 
 /*
  * The program runs from flash (-bios, at 0, where the CPU starts); guest
@@ -353,7 +341,7 @@ static void run(const Run *run, Outcome *o)
                                             g_get_tmp_dir(), getpid());
     g_autofree char *bios = g_strdup_printf("%s/barlab-port-%d.bin",
                                             g_get_tmp_dir(), getpid());
-    uint8_t desc[64] = { 0, F_COMPLETION };     /* NOP, index 0 */
+    uint8_t desc[64] = { 0, DFLAG_COMPLETION };     /* NOP, index 0 */
     QGenericPCIBus bus;
     QPCIDevice *dev = NULL;
     QPCIBar regs, push;
@@ -369,7 +357,7 @@ static void run(const Run *run, Outcome *o)
                       "trace=%s%s", bios, run->mode, path, run->props);
     unlink(bios);
     qpci_init_generic(&bus, qts, NULL, false);
-    qpci_device_foreach(&bus.bus, NIC_VENDOR, NIC_DEVICE, nic_found, &dev);
+    qpci_device_foreach(&bus.bus, BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID, nic_found, &dev);
     g_assert(dev);
     qpci_device_enable(dev);
     regs = qpci_iomap(dev, 0, NULL);
@@ -385,7 +373,7 @@ static void run(const Run *run, Outcome *o)
     desc[2] = 1;
     qtest_memwrite(qts, TX_RING + 64, desc, sizeof(desc));
     desc[2] = 0;
-    if (run->status & ST_PUSH_ERROR) {
+    if (run->status & STATUS_PUSH_ERROR) {
         qpci_io_writel(dev, push, 0x18, 1);     /* a push error */
     }
 
@@ -473,7 +461,7 @@ static void test_doorbell_overtakes(void)
             g_assert_cmpuint(o.tx_late, ==, 1);
             g_assert_cmpuint(o.tx_fallback, ==, 1);
             g_assert_cmpuint(o.tx_inline, ==, 0);
-            g_assert_cmphex(o.status, ==, ST_TX_ERROR);
+            g_assert_cmphex(o.status, ==, STATUS_TX_ERROR);
             /* the doorbell (access 9) arrived before the 8 descriptor stores */
             g_assert_cmpstr(o.trace->str, ==,
                             "W 0x0+4 seq 9..9 ok\n"
@@ -652,7 +640,7 @@ static void test_speculation_loses_status(void)
         for (unsigned seed = 1; seed <= cases[i].seeds; seed++) {
             g_autofree char *mode = g_strdup_printf("speculate:%u", seed);
             Run r = { mode, cases[i].props, PAT_READ_THEN_STATUS,
-                      cases[i].type, cases[i].type, ST_PUSH_ERROR };
+                      cases[i].type, cases[i].type, STATUS_PUSH_ERROR };
             Outcome o;
 
             run(&r, &o);
@@ -661,7 +649,7 @@ static void test_speculation_loses_status(void)
                 lost++;
                 g_assert_cmphex(o.result, ==, 0);
             } else {
-                g_assert_cmphex(o.result, ==, ST_PUSH_ERROR);
+                g_assert_cmphex(o.result, ==, STATUS_PUSH_ERROR);
             }
             outcome_free(&o);
         }
@@ -698,7 +686,7 @@ static void test_register_bar_speculation(void)
                                                           : FIXED_SEEDS);
              seed++) {
             g_autofree char *mode = g_strdup_printf("speculate:%u", seed);
-            Run r = { mode, "", PAT_REGS_READ, AI_NC, AI_NC, ST_PUSH_ERROR,
+            Run r = { mode, "", PAT_REGS_READ, AI_NC, AI_NC, STATUS_PUSH_ERROR,
                       AI_WB, cases[i].type };
             Outcome o;
 
@@ -709,7 +697,7 @@ static void test_register_bar_speculation(void)
                 g_assert_cmpuint(o.regs_x1, ==, 1);
                 g_assert_cmphex(o.result, ==, 0);
             } else {
-                g_assert_cmphex(o.result, ==, ST_PUSH_ERROR);
+                g_assert_cmphex(o.result, ==, STATUS_PUSH_ERROR);
             }
             outcome_free(&o);
         }

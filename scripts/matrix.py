@@ -53,14 +53,12 @@ GROUP_SIZE = 8192
 PUSH_PAGE = 4096
 GPU = "1234:ba01"
 NIC = "1234:ba02"
-# The largest push BAR barlab-nic takes (push-size, docs/devices/barlab-nic.md).
+# The largest push BAR barlab-nic takes (push-size, docs/specs/barlab-nic.rst).
 PUSH_SIZE_MAX = 16 << 20
 # Violating transactions a cell's verdict lists (docs/matrix.md).
 VERDICT_VIOLATIONS_MAX = 16
 S1_NAMES = {"0x00": "Device-nGnRnE", "0x04": "Device-nGnRE", "0x08": "Device-nGRE",
             "0x0c": "Device-GRE", "0x44": "Normal-NC", "0xff": "Normal-WB"}
-S2_NAMES = {0x0: "Device-nGnRnE", 0x1: "Device-nGnRE", 0x2: "Device-nGRE",
-            0x3: "Device-GRE", 0x5: "Normal-NC", 0x6: "Normal-WB (FWB)"}
 
 
 class MatrixError(Exception):

@@ -196,9 +196,10 @@ _qemu_edit() {
 # hard-link copy of PRISTINE without the firmware sources and packaging,
 # plus the overlay (hw/barlab with the core in hw/barlab/memtype, the
 # qtests in tests/qtest/barlab; only if hw/barlab/meson.build exists) and
-# hw/qemu-patches/*.patch, applied in order.  Files are replaced, never
-# written through (patch, cp after rm, _qemu_edit), so PRISTINE stays
-# intact; the rsync only relinks what the previous overlay replaced.
+# hw/qemu-patches/*.patch but the cover letter, applied in order.  Files
+# are replaced, never written through (patch, cp after rm, _qemu_edit), so
+# PRISTINE stays intact; the rsync only relinks what the previous overlay
+# replaced.
 _qemu_stage() {
     local pristine=$1 stage=$2 p
     mkdir -p "$stage" &&
@@ -211,7 +212,8 @@ _qemu_stage() {
         cp "$BARLAB_ROOT/hw/qemu-config/aarch64-softmmu.mak" \
             "$stage/configs/devices/aarch64-softmmu/barlab.mak" || return
     for p in "$BARLAB_ROOT"/hw/qemu-patches/*.patch; do
-        [ -f "$p" ] || continue
+        # 0000-cover-letter.patch introduces the series and changes nothing.
+        [ -f "$p" ] && [ "${p##*/}" != 0000-cover-letter.patch ] || continue
         patch -p1 -d "$stage" --batch --forward --no-backup-if-mismatch \
             -r - <"$p" ||
             { echo "patch ${p#"$BARLAB_ROOT"/} does not apply"; return 1; }

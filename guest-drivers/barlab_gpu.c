@@ -10,7 +10,7 @@
  * fb_io_mmap() gives userspace a pgprot_writecombine() (Normal-NC) mapping
  * of /dev/fb0.  The mode is fixed at probe time (module parameters).
  *
- * Device spec and register map: docs/devices/barlab-gpu.md.
+ * Device spec and register map: docs/specs/barlab-gpu.rst.
  */
 
 #include <linux/aperture.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * barlab_nic: driver for barlab-nic, barlab's PCIe Ethernet device with a
- * write-combining push page (spec: docs/devices/barlab-nic.md).
+ * write-combining push page (spec: docs/specs/barlab-nic.rst).
  *
  * BAR0 holds the registers and is mapped with pci_iomap() (Device-nGnRE
  * on arm64).  The first push page of BAR2 is mapped with ioremap_wc()

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The write-gathering buffer: a model of the write-combining buffer
- * between a PE and a peripheral (ARCHITECTURE.md section 5).
+ * between a PE and a peripheral.
  *
  * Writes of a Gathering type (Normal, Device-GRE) merge into lines of
  * line_size bytes with byte enables.  A line leaves the buffer as

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The port mode: which of barlab's models sit between the CPU and a BAR
- * (docs/devices/barlab-port.md).  One syntax, parsed here for the port's
+ * (docs/specs/barlab-port.rst).  One syntax, parsed here for the port's
  * `port-mode` property and for the scenario files' `port=` key:
  *
  *   exact | gather | reorder[:SEED] | speculate[:SEED] | reorder+speculate[:SEED]

@@ -74,14 +74,14 @@ static const MtRuleInfo rule_table[MT_RULE__COUNT] = {
         "MAIR_ELx.Attr<n>" },
     [MT_RULE_X_NO_SPEC] = { "X1",
         "The device declares this register read-sensitive: it was read speculatively",
-        "device expectation (docs/devices)" },
+        "device expectation (docs/specs)" },
     [MT_RULE_X_NO_GATHER] = { "X2",
         "The device expects this register written alone: it was gathered with others",
-        "device expectation (docs/devices)" },
+        "device expectation (docs/specs)" },
     [MT_RULE_X_ORDERED] = { "X3",
         "A write the program made before the doorbell arrived after it: the "
         "device may act on a stale descriptor",
-        "device expectation (docs/devices); B2.3.12 Memory barriers" },
+        "device expectation (docs/specs); B2.3.12 Memory barriers" },
     [MT_RULE_K_CACHEABLE_PFNMAP] = { "K1",
         "A cacheable VMA of device memory: KVM maps it Normal Write-Back at stage 2 "
         "only with FEAT_S2FWB and CTR_EL0.DIC, and otherwise refuses the memory slot",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Hostile guests survived, in one L1 boot (docs/devices/barlab-nic.md,
+# Hostile guests survived, in one L1 boot (docs/specs/barlab-nic.rst,
 # "DMA isolation and reset"):
 #   DMA isolation, L1: barlab_nic's DMA isolation self-test
 #       (dma_isolation_test=1) aims the device at an unmapped IOVA from L1:

@@ -11,10 +11,7 @@
  * tests/e2e/qemu-gather.sh checks what barlab-gpu's trace recorded.
  */
 #include "libpl.h"
-
-#define GPU_VENDOR 0x1234
-#define GPU_DEVICE 0xba01
-#define GPU_VRAM_BAR 2
+#include "barlab-gpu.h"
 
 /* MAIR_EL2 slots */
 #define IDX_RAM 0       /* Normal WB RAWA */
@@ -56,7 +53,7 @@ void main_el2(void)
         abort_test("entered at EL%u: run with -M virt,virtualization=on",
                    current_el());
     }
-    if (!ecam || !pci_find(ecam, GPU_VENDOR, GPU_DEVICE, &dev) ||
+    if (!ecam || !pci_find(ecam, GPU_VENDOR_ID, GPU_DEVICE_ID, &dev) ||
         !pci_assign_bars(&dev, GPU_VRAM_BAR, &bar, &size, &is64, &pref)) {
         abort_test("no barlab-gpu VRAM BAR");
     }

@@ -57,12 +57,13 @@
  */
 #include "libpl.h"
 #include "barlab-gpu.h"
+#include "nic-regs.h"
 
 #define GPU_VENDOR GPU_VENDOR_ID
 #define GPU_DEVICE GPU_DEVICE_ID
-#define NIC_VENDOR 0x1234
-#define NIC_DEVICE 0xba02
-#define NIC_PUSH_BAR 2
+#define NIC_VENDOR BARLAB_NIC_VENDOR_ID
+#define NIC_DEVICE BARLAB_NIC_DEVICE_ID
+#define NIC_PUSH_BAR BARLAB_NIC_PUSH_BAR
 #define MAX_TRIALS 16
 /*
  * A trial's bytes on an event queue: the first line of its queue (EVQ_ID,

@@ -118,7 +118,7 @@ group() {
     [ $# -eq 0 ] || extra=" $*"
     while [ -n "$pats" ]; do
         echo "group $policy $mair $touch $base $pats$extra"
-        barlab-vmm --timeout %(timeout)d --device "$devs" \\
+        barlab-vmm --timeout %(timeout)d --mem %(mem)d --device "$devs" \\
             /lib/barlab/payloads/matrix.elf mair=$mair touch=$touch base=$base \\
             patterns=$pats$extra >/tmp/vmm.out 2>&1
         echo "vmm-exit $?"
@@ -152,6 +152,15 @@ def push_size(pages):
         size *= 2
     return size
 
+
+# The L2 guest's RAM in MiB: barlab-vmm's least.  The matrix payload
+# links 2 MiB into RAM and takes under 256 KiB there (barlab-vmm refuses
+# a payload that does not fit), and the VMM pins all of RAM for DMA when
+# it starts (VFIO_IOMMU_MAP_DMA): a one-cell VMM run in L1 took 0.7-0.9 s
+# with its default 64 MiB, 0.3 s with 4 MiB (the rest is mostly the
+# device's resets), and a group restarts the VMM after every cell that
+# ends the VM.
+L2_RAM_MB = 4
 
 # An L1 boot costs about as much as this many pattern runs (measured: a
 # boot of the quick matrix's L1 takes ~6 s, its 64 cells ~6 s).
@@ -335,7 +344,7 @@ def cmd_plan(a):
             "barlab": a.version}
     os.makedirs(a.out, exist_ok=True)
     for cpu in plan["cpus"]:
-        lines = [L1_PRELUDE % {"gpu": GPU, "nic": NIC, "timeout": 30}]
+        lines = [L1_PRELUDE % {"gpu": GPU, "nic": NIC, "timeout": 30, "mem": L2_RAM_MB}]
         policy = None
         for g in mine:
             if g["cpu"] != cpu:

@@ -29,9 +29,12 @@ offset nic owns idioms * trials pages, trial t of idiom k the page
 nic + 4096 * (k * trials + t) (matrix.c), and barlab-nic boots with the
 cells' port mode.  Each trial's transactions carry the port checker's
 verdicts (barlab-mt trace --json); the report counts the trials that
-broke a rule (docs/matrix.md, "Verdicts in report.json").  When a cell
-ends the VM (KVM_RUN fails with EFAULT: the stage-2 alignment fault), the
-script runs the group again with the patterns after it.
+broke a rule (docs/matrix.md, "Verdicts in report.json").  A cell the
+oracle predicts to end the VM (KVM_RUN fails with EFAULT: the stage-2
+alignment fault) is the last of its L2 guest, and the next guest runs the
+group's patterns after it (guest_runs).  One barlab-vmm --batch runs the
+guests of a policy and device one after another, each in a new VM, the
+device reset before it.
 """
 
 import argparse
@@ -103,41 +106,55 @@ gpu=$(bl_find %(gpu)s) || bl_fail "no barlab-gpu in L1"
 nic=$(bl_find %(nic)s)
 bl_trace_on kvm/kvm_s2_map_device || bl_fail "no kvm_s2_map_device tracepoint"
 
-# group POLICY MAIR TOUCH BASE PATTERNS [bar=0] [nic=OFFSET] [evq=N] [trials=N]:
-# run the matrix payload until it has run every pattern; a run the VM did
-# not survive is restarted with the patterns after the last one it began.
-# With nic= (the driver idioms), barlab-nic is passed through instead.
-group() {
-    local policy=$1 mair=$2 touch=$3 base=$4 pats=$5 last devs=$gpu extra=""
-    shift 5
-    case " $* " in
-    *" nic="*)
+# guests gpu|nic: run the matrix payload once a line of stdin (a guest's
+# arguments), all in one barlab-vmm with barlab-gpu or barlab-nic passed
+# through: each guest in a new VM, the device reset before it.
+guests() {
+    local devs=$gpu
+    if [ "$1" = nic ]; then
         [ -n "$nic" ] || bl_fail "no barlab-nic in L1"
-        devs=$nic ;;
-    esac
-    [ $# -eq 0 ] || extra=" $*"
-    while [ -n "$pats" ]; do
-        echo "group $policy $mair $touch $base $pats$extra"
-        barlab-vmm --timeout %(timeout)d --mem %(mem)d --device "$devs" \\
-            /lib/barlab/payloads/matrix.elf mair=$mair touch=$touch base=$base \\
-            patterns=$pats$extra >/tmp/vmm.out 2>&1
-        echo "vmm-exit $?"
-        cat /tmp/vmm.out
-        grep -q '^matrix done' /tmp/vmm.out && return 0
-        last=$(sed -n 's/^cell \\([a-z0-9_]*\\) begin$/\\1/p' /tmp/vmm.out | tail -n 1)
-        [ -n "$last" ] || return 0
-        case ",$pats," in
-        *",$last,"*) pats=$(echo ",$pats," | sed "s/^.*,$last,//; s/,$//") ;;
-        *) return 0 ;;
-        esac
-    done
+        devs=$nic
+    fi
+    cat >/tmp/guests
+    barlab-vmm --timeout %(timeout)d --mem %(mem)d --device "$devs" --batch /tmp/guests \\
+        /lib/barlab/payloads/matrix.elf 2>&1
+    echo "vmm-exit $?"
 }
 """
 
 
+def guest_runs(groups, idioms, killers):
+    """The L2 guests of GROUPS (one CPU model and policy), as the matrix
+    payload's argument lines, by the device they pass through: {"gpu":
+    [...], "nic": [...]}.  A group's patterns run in one guest, but a
+    guest ends after a pattern that ends the VM (KILLERS: the oracle's
+    (group key, pattern) pairs), and the next guest runs the patterns
+    after it.  The driver idioms run in guests of their own: only they
+    need barlab-nic."""
+    runs = {"gpu": [], "nic": []}
+    for g in groups:
+        key = (g["cpu"], g["policy"], g["s1"], g["touch"], g["bar"])
+        head = "mair=%s touch=%s base=%#x patterns=" % (g["s1"], g["touch"], g["base"])
+        if g["bar"] == "nonpref":
+            parts = [("gpu", g["patterns"], " bar=0%s trials=%d" % (
+                " evq=%d" % g["evq"] if "evq" in g else "", g["trials"]))]
+        else:
+            parts = [("gpu", [p for p in g["patterns"] if p not in idioms], ""),
+                     ("nic", [p for p in g["patterns"] if p in idioms],
+                      " nic=%#x trials=%d" % (g.get("nic", 0), g.get("trials", 1)))]
+        for devs, pats, extra in parts:
+            guest = []
+            for i, p in enumerate(pats):
+                guest.append(p)
+                if (key, p) in killers or i == len(pats) - 1:
+                    runs[devs].append(head + ",".join(guest) + extra)
+                    guest = []
+    return runs
+
+
 def group_cost(cells, inject):
     """What a group costs in L2 time: a VMM run per pattern, one more for
-    each pattern that ends the VM (the group restarts after it) and one for
+    each pattern that ends the VM (a guest ends after it) and one for
     the driver idioms' run beside the others."""
     kills = sum(1 for c in cells if c["fault"] == "stage2-el2" and not inject)
     runs = 1 + (any(on_nic(c) for c in cells) and not all(on_nic(c) for c in cells))
@@ -156,10 +173,9 @@ def push_size(pages):
 # The L2 guest's RAM in MiB: barlab-vmm's least.  The matrix payload
 # links 2 MiB into RAM and takes under 256 KiB there (barlab-vmm refuses
 # a payload that does not fit), and the VMM pins all of RAM for DMA when
-# it starts (VFIO_IOMMU_MAP_DMA): a one-cell VMM run in L1 took 0.7-0.9 s
-# with its default 64 MiB, 0.3 s with 4 MiB (the rest is mostly the
-# device's resets), and a group restarts the VMM after every cell that
-# ends the VM.
+# starts a guest (VFIO_IOMMU_MAP_DMA): a one-cell VMM run in L1 took
+# 0.7-0.9 s with its default 64 MiB, 0.3 s with 4 MiB (the rest mostly
+# the device's resets).
 L2_RAM_MB = 4
 
 # An L1 boot costs about as much as this many pattern runs (measured: a
@@ -343,30 +359,18 @@ def cmd_plan(a):
                           "sha256": sha256_file(a.scenario_file)} if a.scenario_file else None,
             "barlab": a.version}
     os.makedirs(a.out, exist_ok=True)
+    killers = {(group_key(c), c["pattern"]) for c in cells
+               if c["fault"] == "stage2-el2" and not a.inject_align}
     for cpu in plan["cpus"]:
         lines = [L1_PRELUDE % {"gpu": GPU, "nic": NIC, "timeout": 30, "mem": L2_RAM_MB}]
-        policy = None
-        for g in mine:
-            if g["cpu"] != cpu:
-                continue
-            if g["policy"] != policy:
-                policy = g["policy"]
-                lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"' % (policy, policy))
-                lines.append('echo "policy $(bl_policy)"')
-            # The driver idioms in a run of their own: only that run needs
-            # barlab-nic (its VFIO reset costs a quarter of a second), and
-            # the runs of the others restart after a VM they killed.
-            slots = [p for p in g["patterns"] if p not in idioms]
-            mine_idioms = [p for p in g["patterns"] if p in idioms]
-            head = "group %s %s %s %#x " % (policy, g["s1"], g["touch"], g["base"])
-            if g["bar"] == "nonpref":
-                lines.append(head + "%s bar=0%s trials=%d" % (
-                    ",".join(g["patterns"]), " evq=%d" % g["evq"] if "evq" in g else "", g["trials"]))
-                continue
-            if slots:
-                lines.append(head + ",".join(slots))
-            if mine_idioms:
-                lines.append(head + "%s nic=%#x trials=%d" % (",".join(mine_idioms), g["nic"], g["trials"]))
+        for policy in dict.fromkeys(g["policy"] for g in mine if g["cpu"] == cpu):
+            lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"' % (policy, policy))
+            lines.append('echo "policy $(bl_policy)"')
+            runs = guest_runs([g for g in mine if g["cpu"] == cpu and g["policy"] == policy],
+                              idioms, killers)
+            for devs in ("gpu", "nic"):
+                if runs[devs]:
+                    lines += ["guests %s <<'EOF'" % devs] + runs[devs] + ["EOF"]
         lines.append("cat /sys/kernel/tracing/trace | grep kvm_s2_map_device | sed 's/^/s2map /'")
         with open(os.path.join(a.out, "run-%s.sh" % cpu), "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -381,8 +385,10 @@ def cmd_plan(a):
 # --- observe ------------------------------------------------------------------
 
 CELL_RE = re.compile(r"^cell ([a-z0-9_]+) (begin|ok|fault)(.*)$")
-GROUP_RE = re.compile(r"^group (\S+) (0x[0-9a-f]+) (first|hit) (0x[0-9a-f]+) (\S+)"
-                      r"((?: (?:bar|nic|evq|trials)=[0-9a-fx]+)*)$")
+# barlab-vmm --batch starts each guest with its arguments (guest_runs).
+GUEST_RE = re.compile(r"^vmm: guest [0-9]+: mair=(0x[0-9a-f]+) touch=(first|hit) base=0x[0-9a-f]+ "
+                      r"patterns=(\S+)((?: (?:bar|nic|evq|trials)=[0-9a-fx]+)*)$")
+POLICY_RE = re.compile(r"^policy (\S+)$")
 FAULT_RE = re.compile(r"ec=(0x[0-9a-f]+) fsc=(0x[0-9a-f]+) far=(0x[0-9a-f]+)")
 
 
@@ -395,7 +401,7 @@ def parse_console(path):
         raise MatrixError("cannot read %s: %s" % (path, e))
     seen = {}
     records = {}
-    group = None
+    policy = group = None
     group_patterns = []
     pending = None
     for line in text.splitlines():
@@ -404,11 +410,14 @@ def parse_console(path):
         if line.startswith(RECORD) and group is not None:
             read_record(line, path, group, pending, records)
             continue
-        m = GROUP_RE.match(line)
+        m = POLICY_RE.match(line)
         if m:
-            group = (m.group(1), m.group(2), m.group(3),
-                     "nonpref" if " bar=0" in m.group(6) else "pref")
-            group_patterns = m.group(5).split(",")
+            policy = m.group(1)
+            continue
+        m = GUEST_RE.match(line)
+        if m and policy:
+            group = (policy, m.group(1), m.group(2), "nonpref" if " bar=0" in m.group(4) else "pref")
+            group_patterns = m.group(3).split(",")
             pending = None
             continue
         if group is None:
@@ -444,6 +453,14 @@ def parse_console(path):
                                  "kvm": kvm.group(1) if kvm else ""}
             else:
                 seen[pending] = {"status": "vmm-" + outcome, "detail": line[5:]}
+            # The guest ended before the rest of its patterns (the oracle
+            # did not predict it: a guest ends after each cell predicted to
+            # end the VM).
+            after = group_patterns.index(pending[-1]) + 1 if pending[-1] in group_patterns else None
+            for name in group_patterns[after:] if after else []:
+                seen.setdefault(group + (name,), {
+                    "status": "not-run", "detail": "not run: the guest ended in cell %s before it"
+                    % pending[-1]})
             pending = None
     for key, rec in records.items():
         seen.setdefault(key, {"status": "missing", "detail": "no result"}).update(rec)

@@ -84,6 +84,7 @@ struct bar {
 struct device {
     char bdf[32];               /* "0000:00:02.0" */
     int fd;
+    bool can_reset;             /* VFIO_DEVICE_RESET works (FLR here) */
     uint64_t cfg_offset;        /* of the config-space region */
     unsigned nr_bars;
     struct bar bars[PCI_STD_NUM_BARS];
@@ -165,6 +166,8 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: barlab-vmm [--timeout S] [--mem MB] [--cpus N] [--l1-canary]\n"
         "                  [--device BDF[,BDF...]] PAYLOAD.elf [key=value ...]\n"
+        "       barlab-vmm [--timeout S] [--mem MB] [--cpus N] [--device BDF[,BDF...]]\n"
+        "                  --batch FILE PAYLOAD.elf\n"
         "\n"
         "Runs a bare-metal arm64 payload as a KVM guest at EL1h with the PCI\n"
         "devices BDF (bound to vfio-pci) passed through: their memory BARs are\n"
@@ -179,8 +182,13 @@ static void usage(FILE *f)
         "  --l1-canary   give the payload the L1 physical address of a page of L1\n"
         "                memory with a known pattern, outside the IOVAs mapped for\n"
         "                DMA, and check the page after the run\n"
+        "  --batch FILE  run one guest per line of FILE (its key=value arguments),\n"
+        "                one after another, each in a new VM with fresh RAM; the\n"
+        "                devices are opened once and reset before every guest\n"
+        "                ('vmm: guest N: ARGS' starts each, its outcome line ends it)\n"
         "\n"
-        "The last line is 'vmm: outcome=NAME ...'; the exit status says the same:\n"
+        "The last line is 'vmm: outcome=NAME ...'; the exit status says the same\n"
+        "(with --batch, that of the first guest that did not end ok):\n"
         "0 ok, 1 guest-fail, 2 kvm-run-efault, 3 timeout, 4 kvm-error,\n"
         "5 internal-error, 6 memslot-refused, 64 usage.\n",
         DEFAULT_TIMEOUT_S, (unsigned long long)BARLAB_L2_RAM, DEFAULT_MEM_MB,
@@ -520,7 +528,17 @@ static void cfg_rw(struct device *d, bool write, void *buf, size_t len, uint64_t
     }
 }
 
-/* Place BAR @b in the guest's PCI window and map it, as a memory slot if we can. */
+/* Decode the BARs and master DMA; vfio-pci passes these bits through. */
+static void enable_device(struct device *d)
+{
+    uint16_t cmd;
+
+    cfg_rw(d, false, &cmd, sizeof(cmd), PCI_COMMAND);
+    cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+    cfg_rw(d, true, &cmd, sizeof(cmd), PCI_COMMAND);
+}
+
+/* Place BAR @b in the guest's PCI window and map it, to be a memory slot if we can. */
 static void map_bar(struct device *d, struct bar *b, uint64_t *next_ipa)
 {
     uint64_t align = b->boot.size > SZ_2M ? b->boot.size : SZ_2M;
@@ -551,26 +569,6 @@ static void map_bar(struct device *d, struct bar *b, uint64_t *next_ipa)
         }
     }
     if (b->map) {
-        int err = try_add_memslot(ipa, b->boot.size, b->map);
-
-        if (err == EINVAL) {
-            /*
-             * KVM refuses the VMA vfio-pci gave us, e.g. a cacheable BAR
-             * on a CPU without FEAT_S2FWB and CTR_EL0.DIC: a VMM cannot
-             * start this VM, and that is the run's outcome.
-             */
-            printf("vmm: bar %s BAR%u: KVM refused the memory slot: %s\n"
-                   "vmm: outcome=%s bar=%s/BAR%u errno=%d (%s) cacheable-pfnmap=%d\n",
-                   d->bdf, b->boot.index, strerror(err),
-                   outcome_names[OUTCOME_MEMSLOT_REFUSED], d->bdf, b->boot.index, err,
-                   strerror(err), ioctl(vm.vm_fd, KVM_CHECK_EXTENSION,
-                                        KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED));
-            exit(OUTCOME_MEMSLOT_REFUSED);
-        }
-        if (err) {
-            die("KVM_SET_USER_MEMORY_REGION for %s BAR%u: %s", d->bdf, b->boot.index,
-                strerror(err));
-        }
         b->boot.flags |= BARLAB_BAR_MEMSLOT;
     }
     vmsg("bar %s BAR%u %04x:%04x 0x%llx bytes%s%s at ipa 0x%llx (%s)", d->bdf,
@@ -589,7 +587,7 @@ static void setup_device(const char *name, uint64_t *next_ipa)
         .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX,
     };
     unsigned dom, bus, dev, fn;
-    uint16_t ids[2], cmd;
+    uint16_t ids[2];
     int group;
 
     if (vm.nr_devices == MAX_DEVICES) {
@@ -615,6 +613,7 @@ static void setup_device(const char *name, uint64_t *next_ipa)
         die("%s: config region info: %s", d->bdf, strerror(errno));
     }
     d->cfg_offset = cfg.offset;
+    d->can_reset = info.flags & VFIO_DEVICE_FLAGS_RESET;
     vm.nr_devices++;
     cfg_rw(d, false, ids, sizeof(ids), PCI_VENDOR_ID);
     /*
@@ -647,16 +646,73 @@ static void setup_device(const char *name, uint64_t *next_ipa)
         map_bar(d, b, next_ipa);
         d->nr_bars++;
     }
-
-    /* Decode the BARs and master DMA; vfio-pci passes these bits through. */
-    cfg_rw(d, false, &cmd, sizeof(cmd), PCI_COMMAND);
-    cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-    cfg_rw(d, true, &cmd, sizeof(cmd), PCI_COMMAND);
+    enable_device(d);
 }
 
-/* Let the devices DMA to guest RAM at IOVA = IPA, as through an SMMU stage 2. */
-static void vfio_map_ram(void)
+/*
+ * The BARs mmapped from vfio-pci as memory slots of the VM; false if KVM
+ * refused one (said in the outcome line), e.g. a cacheable BAR on a CPU
+ * without FEAT_S2FWB and CTR_EL0.DIC: a VMM cannot start this VM, and
+ * that is the run's outcome.
+ */
+static bool add_bar_slots(void)
 {
+    for (unsigned i = 0; i < vm.nr_devices; i++) {
+        struct device *d = &vm.devices[i];
+
+        for (unsigned j = 0; j < d->nr_bars; j++) {
+            struct bar *b = &d->bars[j];
+            int err;
+
+            if (!b->map) {
+                continue;
+            }
+            err = try_add_memslot(b->boot.ipa, b->boot.size, b->map);
+            if (err == EINVAL) {
+                printf("vmm: bar %s BAR%u: KVM refused the memory slot: %s\n"
+                       "vmm: outcome=%s bar=%s/BAR%u errno=%d (%s) cacheable-pfnmap=%d\n",
+                       d->bdf, b->boot.index, strerror(err),
+                       outcome_names[OUTCOME_MEMSLOT_REFUSED], d->bdf, b->boot.index, err,
+                       strerror(err), ioctl(vm.vm_fd, KVM_CHECK_EXTENSION,
+                                            KVM_CAP_ARM_CACHEABLE_PFNMAP_SUPPORTED));
+                fflush(stdout);
+                return false;
+            }
+            if (err) {
+                die("KVM_SET_USER_MEMORY_REGION for %s BAR%u: %s", d->bdf, b->boot.index,
+                    strerror(err));
+            }
+        }
+    }
+    return true;
+}
+
+/*
+ * A guest after another: reset every device (vfio-pci did when it opened
+ * them for the first), so that no guest sees what the last one left.
+ */
+static void reset_devices(void)
+{
+    for (unsigned i = 0; i < vm.nr_devices; i++) {
+        struct device *d = &vm.devices[i];
+
+        if (ioctl(d->fd, VFIO_DEVICE_RESET) < 0) {
+            die("%s: VFIO_DEVICE_RESET: %s", d->bdf, strerror(errno));
+        }
+        vmsg("record {\"record\":\"device-reset\",\"bdf\":\"%s\"}", d->bdf);
+        enable_device(d);
+    }
+}
+
+/*
+ * Let the devices DMA to guest RAM at IOVA = IPA, as through an SMMU stage
+ * 2 (@map), or no longer (!@map).
+ */
+static void vfio_map_ram(bool map_it)
+{
+    struct vfio_iommu_type1_dma_unmap unmap = {
+        .argsz = sizeof(unmap), .iova = BARLAB_L2_RAM, .size = vm.ram_size,
+    };
     struct vfio_iommu_type1_dma_map map = {
         .argsz = sizeof(map),
         .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
@@ -665,6 +721,15 @@ static void vfio_map_ram(void)
         .size = vm.ram_size,
     };
 
+    if (!vm.nr_devices) {
+        return;
+    }
+    if (!map_it) {
+        if (ioctl(vm.container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0) {
+            die("VFIO_IOMMU_UNMAP_DMA of guest RAM: %s", strerror(errno));
+        }
+        return;
+    }
     if (ioctl(vm.container_fd, VFIO_IOMMU_MAP_DMA, &map) < 0) {
         die("VFIO_IOMMU_MAP_DMA of guest RAM: %s", strerror(errno));
     }
@@ -681,7 +746,6 @@ static void setup_devices(char **names, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         setup_device(names[i], &next_ipa);
     }
-    vfio_map_ram();
 }
 
 /* ---- boot information ---------------------------------------------------- */
@@ -1137,6 +1201,10 @@ static void setup_kvm(void)
     if (ioctl(vm.kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_PSCI_0_2) <= 0) {
         die("KVM has no PSCI 0.2 (KVM_CAP_ARM_PSCI_0_2)");
     }
+}
+
+static void create_vm(void)
+{
     vm.vm_fd = ioctl(vm.kvm_fd, KVM_CREATE_VM, 0);
     if (vm.vm_fd < 0) {
         die("KVM_CREATE_VM: %s", strerror(errno));
@@ -1182,6 +1250,7 @@ static void run_vcpus(void)
         pthread_join(vm.vcpus[i].thread, NULL);
     }
     alarm(0);
+    pthread_barrier_destroy(&vm.start);
     if (atomic_load(&vm.timed_out)) {
         vm_record_end(OUTCOME_TIMEOUT, "after=%us", vm.timeout_s);
     }
@@ -1213,6 +1282,156 @@ static enum outcome report_outcome(void)
            vm.fatal[0] ? " " : "", vm.fatal);
     fflush(stdout);
     return o;
+}
+
+/* After a guest: its vCPUs, VM and RAM go, and how it ended is forgotten. */
+static void destroy_vm(void)
+{
+    for (unsigned i = 0; i < vm.nr_vcpus; i++) {
+        struct vcpu *v = &vm.vcpus[i];
+
+        if (v->run) {
+            munmap(v->run, ioctl(vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0));
+            close(v->fd);
+            v->run = NULL;
+        }
+    }
+    close(vm.vm_fd);
+    vm.vm_fd = -1;
+    vfio_map_ram(false);
+    munmap(vm.ram, vm.ram_size);
+    vm.nr_slots = 0;
+    atomic_store(&vm.stopping, false);
+    atomic_store(&vm.timed_out, false);
+    vm.ended = false;
+    vm.end = OUTCOME_OK;
+    vm.end_detail[0] = '\0';
+    vm.reports = vm.failed = 0;
+    vm.summary_seen = false;
+    vm.summary_tests = vm.summary_failures = 0;
+    vm.fatal[0] = '\0';
+}
+
+/*
+ * One guest in a new VM: fresh RAM with the payload, the devices' BARs as
+ * memory slots, @argc words of key=value arguments; its outcome.
+ */
+static enum outcome run_guest(const char *payload, unsigned mem_mb, bool l1_canary,
+                              int argc, char **argv)
+{
+    enum outcome o = OUTCOME_MEMSLOT_REFUSED;
+    uint64_t entry;
+
+    create_vm();
+    setup_ram(mem_mb);
+    entry = load_elf(payload);
+    if (add_bar_slots()) {
+        vfio_map_ram(true);
+        if (l1_canary) {
+            setup_l1_canary();
+        }
+        write_boot_info(argc, argv);
+        setup_vcpus(entry);
+        vmsg("payload=%s entry=0x%llx cpus=%u mem=%uM devices=%u timeout=%us",
+             payload, (unsigned long long)entry, vm.nr_vcpus, mem_mb, vm.nr_devices,
+             vm.timeout_s);
+        run_vcpus();
+        check_l1_canary();
+        o = report_outcome();
+    }
+    return o;
+}
+
+#define BATCH_LINE_MAX 4096
+#define BATCH_WORDS_MAX 64
+
+/*
+ * The next guest of a --batch file: its key=value words in @words (cut
+ * out of @line), their number; 0 at the end of the file.  Blank lines
+ * are skipped; @lineno counts the file's lines.
+ */
+static int next_guest(FILE *f, const char *path, unsigned *lineno, char *line,
+                      char **words)
+{
+    while (fgets(line, BATCH_LINE_MAX, f)) {
+        char *save = NULL, *w;
+        int argc = 0;
+
+        ++*lineno;
+        if (!strchr(line, '\n') && !feof(f)) {
+            die("--batch %s: line %u is longer than %d bytes", path, *lineno,
+                BATCH_LINE_MAX - 2);
+        }
+        line[strcspn(line, "\n")] = '\0';
+        for (w = strtok_r(line, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+            if (argc == BATCH_WORDS_MAX) {
+                die("--batch %s: line %u has more than %d arguments", path, *lineno,
+                    BATCH_WORDS_MAX);
+            }
+            words[argc++] = w;
+        }
+        if (argc) {
+            return argc;
+        }
+    }
+    return 0;
+}
+
+/* "vmm: guest N: ARGS" starts a guest's output. */
+static void announce_guest(unsigned n, int argc, char **words)
+{
+    char text[BATCH_LINE_MAX];
+    size_t len = 0;
+
+    text[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        len += snprintf(text + len, sizeof(text) - len, "%s%s", i ? " " : "", words[i]);
+    }
+    if (argc) {
+        vmsg("guest %u: %s", n, text);
+    }
+}
+
+/*
+ * --batch: the guests of FILE, one a line of key=value words, one after
+ * another in new VMs.  After a guest that has a next one, the devices are
+ * reset before its RAM leaves their IOVA space, so that they stop DMA to
+ * it and the next guest finds them as vfio-pci's open left the first.
+ * The outcome of the first guest that did not end ok, else ok.
+ */
+static enum outcome run_batch(const char *path, const char *payload, unsigned mem_mb)
+{
+    FILE *f = fopen(path, "r");
+    char lines[2][BATCH_LINE_MAX], *words[2][BATCH_WORDS_MAX];
+    enum outcome worst = OUTCOME_OK;
+    unsigned lineno = 0, n = 0;
+    int argc, next_argc;
+
+    if (!f) {
+        die("--batch %s: %s", path, strerror(errno));
+    }
+    for (unsigned i = 0; i < vm.nr_devices; i++) {
+        if (!vm.devices[i].can_reset) {
+            die("--batch: vfio-pci cannot reset %s, and every guest must start from a "
+                "reset device", vm.devices[i].bdf);
+        }
+    }
+    argc = next_guest(f, path, &lineno, lines[0], words[0]);
+    announce_guest(0, argc, words[0]);
+    for (; argc; argc = next_argc) {
+        enum outcome o = run_guest(payload, mem_mb, false, argc, words[n % 2]);
+
+        worst = worst == OUTCOME_OK ? o : worst;
+        n++;
+        next_argc = next_guest(f, path, &lineno, lines[n % 2], words[n % 2]);
+        if (next_argc) {
+            announce_guest(n, next_argc, words[n % 2]);
+            reset_devices();
+        }
+        destroy_vm();
+    }
+    fclose(f);
+    return worst;
 }
 
 static void add_device_names(char *list, char **names, unsigned *n)
@@ -1249,20 +1468,21 @@ int main(int argc, char **argv)
         { "cpus", required_argument, NULL, 'c' },
         { "device", required_argument, NULL, 'd' },
         { "l1-canary", no_argument, NULL, 'C' },
+        { "batch", required_argument, NULL, 'b' },
         { "help", no_argument, NULL, 'h' },
         { 0 }
     };
     char *device_names[MAX_DEVICES];
     unsigned nr_device_names = 0, mem_mb = DEFAULT_MEM_MB;
     bool l1_canary = false;
-    uint64_t entry;
-    const char *payload;
+    const char *payload, *batch = NULL;
+    enum outcome o;
     int opt;
 
     vm.timeout_s = DEFAULT_TIMEOUT_S;
     vm.nr_vcpus = 1;
     /* '+': stop at the payload, so key=value arguments are left alone. */
-    while ((opt = getopt_long(argc, argv, "+t:m:c:d:Ch", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+t:m:c:d:Cb:h", opts, NULL)) != -1) {
         switch (opt) {
         case 't':
             vm.timeout_s = parse_uint("--timeout", optarg, 1, 86400);
@@ -1279,6 +1499,9 @@ int main(int argc, char **argv)
         case 'C':
             l1_canary = true;
             break;
+        case 'b':
+            batch = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -1287,7 +1510,7 @@ int main(int argc, char **argv)
             return OUTCOME_USAGE;
         }
     }
-    if (optind >= argc) {
+    if (optind >= argc || (batch && (optind + 1 < argc || l1_canary))) {
         usage(stderr);
         return OUTCOME_USAGE;
     }
@@ -1295,19 +1518,12 @@ int main(int argc, char **argv)
 
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     setup_kvm();
-    setup_ram(mem_mb);
-    entry = load_elf(payload);
     setup_devices(device_names, nr_device_names);
-    if (l1_canary) {
-        setup_l1_canary();
-    }
-    write_boot_info(argc - optind - 1, argv + optind + 1);
-    setup_vcpus(entry);
     setup_signals();
-    vmsg("payload=%s entry=0x%llx cpus=%u mem=%uM devices=%u timeout=%us",
-         payload, (unsigned long long)entry, vm.nr_vcpus, mem_mb, vm.nr_devices,
-         vm.timeout_s);
-    run_vcpus();
-    check_l1_canary();
-    return report_outcome();
+    if (batch) {
+        o = run_batch(batch, payload, mem_mb);
+    } else {
+        o = run_guest(payload, mem_mb, l1_canary, argc - optind - 1, argv + optind + 1);
+    }
+    return o;
 }

@@ -21,7 +21,9 @@
 #       errors, an ARP answer waiting for an RX buffer, a held slot, half a
 #       descriptor in the gather buffer, a GPU mode and picture) and after
 #       the L1 driver, it records the same, and the device traces show the
-#       same transactions for its cell.  vfio-pci can reset both devices (reset_method flr;
+#       same transactions for its cell; so does a probe after a dirty guest
+#       in one barlab-vmm --batch, which resets the devices between its
+#       guests (VFIO_DEVICE_RESET).  vfio-pci can reset both devices (reset_method flr;
 #       VFIO_DEVICE_FLAGS_RESET, which QEMU's vfio-pci needs in order not
 #       to warn "no available reset mechanism"), and after the last guest
 #       every counter of both devices and their ports reads 0 (QMP).
@@ -53,6 +55,8 @@ vmm dma --l1-canary --device $nic $p mode=dma
 vmm probe-alone --device $nic,$gpu $p mode=probe
 vmm dirty --device $nic,$gpu $p mode=dirty
 vmm probe-after-dirty --device $nic,$gpu $p mode=probe
+printf "mode=dirty\nmode=probe\n" >/tmp/dirty-probe
+vmm batch --device $nic,$gpu --batch /tmp/dirty-probe $p
 # The kernel logs at most 10 SMMU events in 5 s: let the window of the
 # L2 faults pass, so that the L1 faults are logged too.
 first=$(dmesg | sed -n "s/^\[ *\([0-9.]*\)\] arm-smmu-v3.*event 0x.*/\1/p" | head -n 1)
@@ -88,6 +92,14 @@ for r in dma probe-alone dirty probe-after-dirty probe-after-driver; do
     fi
 done
 
+n=$(grep -cE "^batch: vmm: outcome=ok .*failed=0" "$HARNESS_TMP/console.txt")
+if [ "$n" = 2 ]; then
+    ok l2-batch-ran
+else
+    grep -E "^batch: " "$HARNESS_TMP/console.txt" >"$HARNESS_TMP/out"; : >"$HARNESS_TMP/err"
+    bad l2-batch-ran "$n of the batch's 2 guests ended with outcome=ok and failed=0"
+fi
+
 # The records (JSON after "RUN: vmm: record "), the SMMU's events and
 # QEMU's log, judged in one place; one "ok NAME" or "bad NAME WHY" line
 # per check.
@@ -106,10 +118,16 @@ def verdict(name, good, why=""):
 
 # run -> list of records; run -> {values name: record}
 records = {}
+guest = None
 for l in lines:
+    # The guests of a --batch run apart: RUN-N for guest N.
+    m = re.match(r"^([a-z-]+): vmm: guest ([0-9]+): ", l)
+    if m:
+        guest = "%s-%s" % m.groups()
     m = re.match(r"^([a-z-]+): vmm: record (\{.*\})$", l)
     if m:
-        records.setdefault(m.group(1), []).append(json.loads(m.group(2)))
+        run = guest if guest and guest.startswith(m.group(1) + "-") else m.group(1)
+        records.setdefault(run, []).append(json.loads(m.group(2)))
 def values(run):
     return {r["name"]: r for r in records.get(run, []) if r["record"] == "values"}
 
@@ -211,7 +229,7 @@ left = {"%s.%s" % (d, k): v for d, snap in final.items() for k, v in snap["count
         if v and not k.endswith("barriers")}
 verdict("released-devices-hold-nothing", len(final) == 2 and not left,
         "counters after the last release: %s" % (left or final))
-for run in ("dma", "probe-alone", "dirty", "probe-after-dirty", "probe-after-driver"):
+for run in ("dma", "probe-alone", "dirty", "probe-after-dirty", "probe-after-driver", "batch"):
     devs = [r for r in records.get(run, []) if r["record"] == "device"]
     verdict("vfio-can-reset-" + run, devs and all(r["reset"] == 1 for r in devs),
             "device records %s" % devs)
@@ -226,8 +244,14 @@ found = [n for n in alone if n.startswith("found-")]
 verdict("probe-finds-a-clean-device", found and all(
     v == 0 for n in found for k, v in alone[n].items() if k not in ("record", "vcpu", "name")),
     "the first probe found %s" % {n: alone[n] for n in found})
-for later in ("dirty", "driver"):
-    after = values("probe-after-" + later)
+resets = [r["bdf"] for r in records.get("batch-1", []) if r["record"] == "device-reset"]
+verdict("batch-resets-between-guests", len(resets) == 2 and len(set(resets)) == 2,
+        "device resets before the batch's second guest: %s" % resets)
+verdict("batch-dirty-left-state", values("batch-0").get("dirty-nic", {}).get("tx-frames") == 3,
+        "the batch's dirty guest recorded %s" % values("batch-0"))
+for later, run in (("dirty", "probe-after-dirty"), ("driver", "probe-after-driver"),
+                   ("dirty-in-a-batch", "batch-1")):
+    after = values(run)
     for n in sorted(set(alone) | set(after)):
         a = {k: v for k, v in alone.get(n, {}).items() if k != "vcpu"}
         b = {k: v for k, v in after.get(n, {}).items() if k != "vcpu"}
@@ -235,7 +259,8 @@ for later in ("dirty", "driver"):
                 "alone %s, after the %s %s" % (a, later, b))
 
 # The probe's cell in the device traces: the same transactions in each of
-# the three probes (alone, after the dirty guest, after the L1 driver).
+# the four probes (alone, after the dirty guest, after it in a batch,
+# after the L1 driver).
 # Each probe's transactions in its cell are one run, and other guests'
 # (the dirty one's, the driver's) or the probe's own elsewhere (its VRAM
 # digest) come between two probes.
@@ -263,7 +288,7 @@ for name, path, inside in (
         ("gpu", gpu_trace, lambda t: 0x10000 <= t["addr"] < 0x10040)):
     shapes = [shape(r) for r in runs(txns(path), inside)]
     verdict("probe-same-%s-trace" % name,
-            len(shapes) == 3 and shapes[0] and shapes[0] == shapes[1] == shapes[2],
+            len(shapes) == 4 and shapes[0] and shapes[0] == shapes[1] == shapes[2] == shapes[3],
             "the probes' transactions: %s" % shapes)
 PY
 while read -r v name why; do

@@ -243,6 +243,43 @@ const char *mt_target_name(unsigned target)
     return target < ARRAY_SIZE(names) ? names[target] : "?";
 }
 
+/*
+ * pattern=file: runs a user's instructions, which the oracle does not
+ * see: no instructions here, what the file declares in the scenario.
+ */
+static const MtPattern user_pattern = {
+    "user", "a user's instruction sequence (pattern=file:)", 0, { { 0 } }, MT_TARGET_BAR,
+};
+
+const MtPattern *mt_pattern_user(void)
+{
+    return &user_pattern;
+}
+
+static const char *const user_kind_names[] = {
+    "aligned", "unaligned", "dczva", "exclusive", "atomic",
+};
+
+unsigned mt_user_kind_parse(const char *name)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(user_kind_names); i++) {
+        if (!strcmp(name, user_kind_names[i])) {
+            return 1u << i;
+        }
+    }
+    return 0;
+}
+
+const char *mt_user_kind_name(unsigned bit)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(user_kind_names); i++) {
+        if (bit == 1u << i) {
+            return user_kind_names[i];
+        }
+    }
+    return "?";
+}
+
 const MtPattern *mt_pattern_find(const char *name)
 {
     for (unsigned i = 0; i < ARRAY_SIZE(patterns); i++) {
@@ -683,6 +720,72 @@ static void predict_syndrome(const MtInsn *in, MtFault fault, MtSyndrome *syn)
     }
 }
 
+/*
+ * A user's pattern: each kind of access it may make (what its file
+ * declares, else every kind) has its own alignment fault on the combined
+ * type.  Declared kinds are all there, so a faulting one ends the pattern:
+ * the faults they give are the possibilities (none if none faults).
+ * Undeclared, any subset may be there, nothing included.  The outcomes
+ * besides a fault: the exclusives' and atomics' IMPLEMENTATION DEFINED
+ * ones where declared (UNDEFINED for the atomics without FEAT_LSE);
+ * undeclared, every outcome.  The shape is never predicted.
+ */
+static void predict_user(const MtScenario *s, MtPrediction *p)
+{
+    static const struct {
+        unsigned kind;
+        MtAccessClass cls;
+        MtInsn insn;            /* one of the kind, for its permitted outcomes */
+    } kinds[] = {
+        { MT_USER_ALIGNED, MT_ACCESS_ALIGNED, INSN(STR, 8, 8, 0) },
+        { MT_USER_UNALIGNED, MT_ACCESS_UNALIGNED, INSN(STR, 8, 8, 4) },
+        { MT_USER_DCZVA, MT_ACCESS_DCZVA, INSN(DCZVA, 64, 64, 0) },
+        { MT_USER_EXCLUSIVE, MT_ACCESS_ALIGNED, INSN(LDXR, 8, 8, 0) },
+        { MT_USER_ATOMIC, MT_ACCESS_ALIGNED, INSN(CAS, 8, 8, 0) },
+    };
+    bool declared = s->pattern_kinds != 0;
+    unsigned may = declared ? s->pattern_kinds : MT_USER__ALL;
+    uint8_t faults = declared ? 0 : 1u << MT_FAULT_NONE, permitted = 0, rule = MT_RULE__COUNT;
+
+    p->user = true;
+    for (unsigned i = 0; i < ARRAY_SIZE(kinds); i++) {
+        MtFault f;
+
+        if (!(may & kinds[i].kind)) {
+            continue;
+        }
+        f = mt_alignment_fault(&p->s1, p->s2_attr, s->cpu->fwb, kinds[i].cls);
+        if (f != MT_FAULT_NONE || !declared) {
+            faults |= 1u << f;
+        }
+        if (kinds[i].kind == MT_USER_ATOMIC && !s->cpu->lse) {
+            permitted |= 1u << MT_OUT_UNDEFINED;
+            rule = MT_RULE_I_UNDEFINED;
+        } else {
+            permitted |= permitted_outcomes(&kinds[i].insn, &p->combined, &rule);
+        }
+    }
+    if (!faults) {
+        faults = 1u << MT_FAULT_NONE;
+    }
+    p->faults_possible = faults;
+    p->permitted = declared ? permitted : (1u << MT_OUT__COUNT) - 1;
+    if (!declared) {
+        rule = MT_RULE__COUNT;
+    }
+    if (!(faults & (faults - 1))) {
+        p->fault = (uint8_t)__builtin_ctz(faults);
+    }
+    if (p->fault == MT_FAULT_S1_ALIGN || p->fault == MT_FAULT_S2_ALIGN) {
+        p->outcome_rule = p->fault == MT_FAULT_S1_ALIGN ? MT_RULE_A_S1 : MT_RULE_A_S2;
+    } else if (p->permitted & (p->permitted - 1) && rule != MT_RULE__COUNT) {
+        p->impdef_rule = p->outcome_rule = rule;
+    }
+    if (!(p->permitted & 1u << MT_OUT_COMPLETE)) {
+        p->outcome = (uint8_t)__builtin_ctz(p->permitted);
+    }
+}
+
 int mt_predict(const MtScenario *given, MtPrediction *p)
 {
     MtScenario scen = *given, *s = &scen;
@@ -721,6 +824,10 @@ int mt_predict(const MtScenario *given, MtPrediction *p)
     p->combine_rule = mt_combine_rule(&p->s1, p->s2_attr, fwb);
     p->may_gather = mt_permits(&p->combined).gather;
     p->outcome_rule = p->may_gather ? MT_RULE_T_GATHER : MT_RULE_T_EXACT;
+    if (s->pattern == &user_pattern) {
+        predict_user(s, p);
+        return 0;
+    }
 
     for (done = 0; done < s->pattern->ninsns; done++) {
         const MtInsn *in = &s->pattern->insns[done];
@@ -787,7 +894,11 @@ char *mt_prediction_summary(const MtPrediction *p, char *buf, unsigned len)
         snprintf(buf, len, "refused by KVM");
         return buf;
     }
-    if (p->outcome == MT_OUT_UNDEFINED) {
+    if (p->user && p->faults_possible & (p->faults_possible - 1)) {
+        snprintf(buf, len, "~ fault or not");
+        return buf;
+    }
+    if (p->outcome == MT_OUT_UNDEFINED && !p->user) {
         snprintf(buf, len, "UNDEFINED insn");
         return buf;
     }
@@ -804,6 +915,10 @@ char *mt_prediction_summary(const MtPrediction *p, char *buf, unsigned len)
     }
     if (p->combined_mair < 0) {
         snprintf(buf, len, "UNPREDICTABLE");
+        return buf;
+    }
+    if (p->user) {
+        snprintf(buf, len, "%sok ~", open);
         return buf;
     }
     for (unsigned i = 0; i < p->ntxns; i++) {

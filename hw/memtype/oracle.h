@@ -139,6 +139,24 @@ typedef struct {
 
 typedef enum { MT_TOUCH_FIRST, MT_TOUCH_HIT } MtTouch;
 
+/*
+ * A user's instruction sequence (pattern=file:FILE, docs/scenarios.md):
+ * the oracle does not see its instructions, only what its file declares
+ * it does (a "// barlab: KIND, KIND" line), a mask of these.  No
+ * declaration (0): it may do any of them, or nothing.
+ */
+enum {
+    MT_USER_ALIGNED = 1u << 0,      /* loads and stores aligned to their size */
+    MT_USER_UNALIGNED = 1u << 1,    /* an unaligned load or store */
+    MT_USER_DCZVA = 1u << 2,        /* DC ZVA */
+    MT_USER_EXCLUSIVE = 1u << 3,    /* LDXR/STXR */
+    MT_USER_ATOMIC = 1u << 4,       /* FEAT_LSE atomics */
+    MT_USER__ALL = (1u << 5) - 1,
+};
+
+#define MT_PATTERN_FILE_MAX 128
+#define MT_PATTERN_PATH_MAX 512
+
 typedef struct {
     const MtCpu *cpu;
     uint8_t policy;         /* MtPolicy */
@@ -150,6 +168,10 @@ typedef struct {
     MtPortMode port;        /* the devices' port-mode (portmode.h) */
     char port_spec[48];     /* ... as the scenario file spelled it */
     uint8_t trials;         /* times the pattern runs in the cell, 1.. */
+    /* pattern == mt_pattern_user(): the file, what it declares (MT_USER_*) */
+    uint8_t pattern_kinds;
+    char pattern_file[MT_PATTERN_FILE_MAX];     /* as the scenario wrote it */
+    char pattern_path[MT_PATTERN_PATH_MAX];     /* relative to the scenario file */
 } MtScenario;
 
 #define MT_TRIALS_MAX 16
@@ -214,11 +236,19 @@ typedef struct {
     uint32_t violations_possible;   /* 1u << MtRule: the verdicts the port's
                                        checker may give the cell's
                                        transactions under its port mode */
+    bool user;              /* a user's pattern: no shape (ntxns 0) */
+    uint8_t faults_possible;    /* user: 1u << MtFault it may end in; one
+                                   bit: fault is the prediction */
 } MtPrediction;
 
 unsigned mt_pattern_count(void);
 const MtPattern *mt_pattern_at(unsigned i);
 const MtPattern *mt_pattern_find(const char *name);
+/* The pattern of pattern=file: (not in the table; "user" in the payload). */
+const MtPattern *mt_pattern_user(void);
+/* MT_USER_* by name ("unaligned"), 0 if none; the name of one bit. */
+unsigned mt_user_kind_parse(const char *name);
+const char *mt_user_kind_name(unsigned bit);
 const char *mt_target_name(unsigned target);
 const MtCpu *mt_cpu_find(const char *name);
 const char *mt_outcome_name(unsigned outcome);

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L     /* strtok_r */
 #include "scenario.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,94 @@ typedef struct {
     MtPortMode port[MAX_VALUES];
     char port_spec[MAX_VALUES][48];
     uint8_t trials[MAX_VALUES];
+    /* pattern=file:FILE, one a line: FILE, its path, what it declares */
+    const char *scenario_name;
+    char file[MT_PATTERN_FILE_MAX];
+    char path[MT_PATTERN_PATH_MAX];
+    uint8_t kinds;
 } Values;
+
+#define FILE_PREFIX "file:"
+#define DECLARATION "barlab:"
+
+/*
+ * The "// barlab: KIND, KIND" line of the pattern file @f, if it has one,
+ * into v->kinds (MT_USER_*); false with why in @why for an unknown kind.
+ */
+static bool read_declaration(FILE *f, Values *v, char *why, size_t whylen)
+{
+    char line[MAX_LINE];
+    unsigned lineno = 0;
+
+    while (fgets(line, sizeof(line), f)) {
+        char *p = line, *word, *save = NULL;
+
+        lineno++;
+        p += strspn(p, " \t");
+        if (strncmp(p, "//", 2)) {
+            continue;
+        }
+        p += 2 + strspn(p + 2, " \t");
+        if (strncmp(p, DECLARATION, strlen(DECLARATION))) {
+            continue;
+        }
+        for (word = strtok_r(p + strlen(DECLARATION), ", \t\r\n", &save); word;
+             word = strtok_r(NULL, ", \t\r\n", &save)) {
+            unsigned kind = mt_user_kind_parse(word);
+
+            if (!kind) {
+                snprintf(why, whylen, "%s:%u: unknown access kind '%s' after '// %s' "
+                         "(aligned, unaligned, dczva, exclusive, atomic)",
+                         v->file, lineno, word, DECLARATION);
+                return false;
+            }
+            v->kinds |= kind;
+        }
+        return true;
+    }
+    return true;
+}
+
+/*
+ * pattern=file:FILE: FILE, relative to the scenario file (unless
+ * absolute), must be there; what it declares goes into @v.
+ */
+static bool decode_pattern_file(const char *spec, Values *v, char *why, size_t whylen)
+{
+    const char *file = spec + strlen(FILE_PREFIX), *slash;
+    int dirlen = 0;
+    FILE *f;
+    bool ok;
+
+    if (v->file[0]) {
+        snprintf(why, whylen, "one pattern file a line, not '%s' and '%s'", v->file, file);
+        return false;
+    }
+    if (!*file || strlen(file) >= sizeof(v->file)) {
+        snprintf(why, whylen, "pattern=file: needs a file name of 1 to %zu bytes",
+                 sizeof(v->file) - 1);
+        return false;
+    }
+    slash = strrchr(v->scenario_name, '/');
+    if (file[0] != '/' && slash) {
+        dirlen = (int)(slash - v->scenario_name) + 1;
+    }
+    if ((size_t)snprintf(v->path, sizeof(v->path), "%.*s%s", dirlen, v->scenario_name,
+                         file) >= sizeof(v->path)) {
+        snprintf(why, whylen, "pattern file path too long: '%s'", file);
+        return false;
+    }
+    strcpy(v->file, file);
+    f = fopen(v->path, "r");
+    if (!f) {
+        snprintf(why, whylen, "pattern file '%s' (%s, relative to the scenario file): %s",
+                 file, v->path, strerror(errno));
+        return false;
+    }
+    ok = read_declaration(f, v, why, whylen);
+    fclose(f);
+    return ok;
+}
 
 static int fail(char *err, size_t errlen, const char *name, unsigned lineno,
                 const char *fmt, ...)
@@ -87,6 +175,10 @@ static bool decode_value(Key key, const char *val, Values *v, unsigned i,
     case KEY_S1:
         return mt_parse_s1(val, &v->s1[i]) == MT_OK;
     case KEY_PATTERN:
+        if (!strncmp(val, FILE_PREFIX, strlen(FILE_PREFIX))) {
+            v->pattern[i] = mt_pattern_user();
+            return decode_pattern_file(val, v, why, whylen);
+        }
         return (v->pattern[i] = mt_pattern_find(val)) != NULL;
     case KEY_TOUCH:
         v->touch[i] = strcmp(val, "first") ? MT_TOUCH_HIT : MT_TOUCH_FIRST;
@@ -99,7 +191,7 @@ static bool decode_value(Key key, const char *val, Values *v, unsigned i,
 static int parse_word(char *word, Values *v, const char *name, unsigned lineno,
                       char *err, size_t errlen)
 {
-    char *eq = strchr(word, '='), *val, *save = NULL, why[200];
+    char *eq = strchr(word, '='), *val, *save = NULL, why[MT_PATTERN_PATH_MAX + 512];
     int key = -1;
 
     if (!eq) {
@@ -146,6 +238,7 @@ int mt_scenario_parse_line(const char *line, const char *name, unsigned lineno,
     unsigned idx[KEY__COUNT] = { 0 };
 
     memset(&v, 0, sizeof(v));
+    v.scenario_name = name;
 
     if (strlen(line) >= sizeof(buf)) {
         return fail(err, errlen, name, lineno, "line longer than %d bytes", MAX_LINE - 1);
@@ -201,6 +294,11 @@ int mt_scenario_parse_line(const char *line, const char *name, unsigned lineno,
         int k, ret;
 
         strcpy(s.port_spec, v.port_spec[idx[KEY_PORT]]);
+        if (s.pattern == mt_pattern_user()) {
+            s.pattern_kinds = v.kinds;
+            strcpy(s.pattern_file, v.file);
+            strcpy(s.pattern_path, v.path);
+        }
         if (!mt_window(&s)) {
             return fail(err, errlen, name, lineno, "pattern %s runs on barlab-nic's push "
                         "page, a prefetchable BAR: bar=pref, not bar=nonpref", s.pattern->name);

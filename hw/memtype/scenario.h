@@ -6,12 +6,14 @@
  *
  *   cpu=max|neoverse-n1|cortex-a57     policy=device|prefetchable|any|cacheable
  *   bar=pref|nonpref                   s1=<attr>   (memtype.h names/numbers)
- *   pattern=<name>                     touch=first|hit    (default: both)
+ *   pattern=<name>|file:<FILE>         touch=first|hit    (default: both)
  *   port=<port mode, portmode.h>       (default: gather)
  *   trials=1..16                       (default: 1; register patterns only)
  *
- * Every key but touch, port and trials is required.  docs/scenarios.md
- * has the details.
+ * Every key but touch, port and trials is required.  pattern=file:FILE
+ * is a user's assembly file, relative to the scenario file; its
+ * "// barlab: KIND, ..." line says what it does (MT_USER_*).
+ * docs/scenarios.md has the details.
  */
 #ifndef BARLAB_SCENARIO_H
 #define BARLAB_SCENARIO_H

@@ -685,4 +685,74 @@ TEST(OracleIdioms, ThePortsModelsFindWhatIsPossibleAndNothingElse)
     EXPECT_GT(checked, 100u);
 }
 
+// A user's pattern (pattern=file:): what its file declares, nothing more.
+MtPrediction predict_user(const char *cpu, MtPolicy policy, uint8_t s1, unsigned kinds)
+{
+    MtScenario s = {};
+    MtPrediction p;
+    s.cpu = mt_cpu_find(cpu);
+    s.policy = policy;
+    s.bar_prefetchable = true;
+    s.s1_attr = s1;
+    s.pattern = mt_pattern_user();
+    s.pattern_kinds = (uint8_t)kinds;
+    EXPECT_EQ(mt_predict(&s, &p), 0);
+    return p;
+}
+
+std::string summary(const MtPrediction &p)
+{
+    char buf[64];
+    return mt_prediction_summary(&p, buf, sizeof(buf));
+}
+
+TEST(OracleUser, DeclaredUnalignedFaultsWhereTheTypeSaysAndNeverHasAShape)
+{
+    MtPrediction p = predict_user("max", MT_POLICY_DEVICE, 0x44, MT_USER_UNALIGNED);
+    EXPECT_TRUE(p.user);
+    EXPECT_EQ(p.faults_possible, 1u << MT_FAULT_S2_ALIGN);
+    EXPECT_EQ(p.fault, MT_FAULT_S2_ALIGN);
+    EXPECT_EQ(summary(p), "EL2 align fault");
+    p = predict_user("max", MT_POLICY_ANY, 0x44, MT_USER_UNALIGNED | MT_USER_ALIGNED);
+    EXPECT_EQ(p.faults_possible, 1u << MT_FAULT_NONE);
+    EXPECT_EQ(p.ntxns, 0u);
+    EXPECT_EQ(p.permitted, 1u << MT_OUT_COMPLETE);
+    EXPECT_EQ(summary(p), "ok ~");
+    p = predict_user("neoverse-n1", MT_POLICY_ANY, 0x04, MT_USER_DCZVA);
+    EXPECT_EQ(p.fault, MT_FAULT_S1_ALIGN);
+    EXPECT_EQ(summary(p), "EL1 align fault");
+    /* Only aligned accesses: no fault even on Device. */
+    p = predict_user("max", MT_POLICY_DEVICE, 0x04, MT_USER_ALIGNED);
+    EXPECT_EQ(p.faults_possible, 1u << MT_FAULT_NONE);
+}
+
+TEST(OracleUser, UndeclaredIsUnknownWhereTheKindsDisagree)
+{
+    /* Device somewhere: aligned completes, unaligned faults: "~". */
+    MtPrediction p = predict_user("max", MT_POLICY_DEVICE, 0x44, 0);
+    EXPECT_EQ(p.faults_possible, 1u << MT_FAULT_NONE | 1u << MT_FAULT_S2_ALIGN);
+    EXPECT_EQ(summary(p), "~ fault or not");
+    p = predict_user("max", MT_POLICY_ANY, 0x04, 0);
+    EXPECT_EQ(p.faults_possible, 1u << MT_FAULT_NONE | 1u << MT_FAULT_S1_ALIGN);
+    /* Normal at both stages: no alignment fault whatever it does; any outcome besides. */
+    p = predict_user("max", MT_POLICY_ANY, 0x44, 0);
+    EXPECT_EQ(p.faults_possible, 1u << MT_FAULT_NONE);
+    EXPECT_EQ(p.permitted, (1u << MT_OUT__COUNT) - 1);
+    EXPECT_EQ(summary(p), "IMPDEF: ok ~");
+}
+
+TEST(OracleUser, ExclusivesAndAtomicsAsDeclared)
+{
+    MtPrediction p = predict_user("max", MT_POLICY_ANY, 0x44, MT_USER_EXCLUSIVE);
+    EXPECT_EQ(p.permitted, 1u << MT_OUT_COMPLETE | 1u << MT_OUT_STXR_FAILS |
+                           1u << MT_OUT_ABORT_EXCL);
+    EXPECT_EQ(p.impdef_rule, MT_RULE_I_EXCLUSIVE);
+    p = predict_user("cortex-a57", MT_POLICY_ANY, 0x44, MT_USER_ATOMIC);
+    EXPECT_EQ(p.permitted, 1u << MT_OUT_UNDEFINED);
+    EXPECT_EQ(p.outcome, MT_OUT_UNDEFINED);
+    p = predict_user("max", MT_POLICY_CACHEABLE, 0xff, MT_USER_ATOMIC | MT_USER_EXCLUSIVE);
+    EXPECT_EQ(p.permitted, 1u << MT_OUT_COMPLETE);
+    EXPECT_EQ(mt_pattern_find("user"), nullptr);
+}
+
 } // namespace

@@ -3,8 +3,11 @@
 // combination, and each malformed line gets one clear error.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "scenario.h"
 
@@ -174,6 +177,123 @@ TEST(ScenarioFile, ErrorNamesTheLine)
     EXPECT_EQ(mt_scenario_parse_file(fp, "f.scn", Got::add, &g, err, sizeof(err)), -1);
     EXPECT_STREQ(err, "f.scn:3: expected key=value, got 'bogus'");
     fclose(fp);
+}
+
+// A directory of files for pattern=file:, removed at the end.
+struct TempDir {
+    std::string path;
+    std::vector<std::string> files;
+    TempDir()
+    {
+        char tmpl[] = "/tmp/barlab-scenario-XXXXXX";
+        path = mkdtemp(tmpl) ? tmpl : "";
+    }
+    ~TempDir()
+    {
+        for (const std::string &f : files) {
+            unlink(f.c_str());
+        }
+        rmdir(path.c_str());
+    }
+    std::string put(const char *name, const char *text)
+    {
+        std::string f = path + "/" + name;
+        FILE *fp = fopen(f.c_str(), "w");
+        EXPECT_NE(fp, nullptr) << f;
+        if (fp) {
+            fputs(text, fp);
+            fclose(fp);
+        }
+        files.push_back(f);
+        return f;
+    }
+};
+
+int parse_in(const TempDir &d, const char *line, Got &g, std::string &err)
+{
+    char buf[1024] = "";
+    std::string name = d.path + "/t.scn";
+    int ret = mt_scenario_parse_line(line, name.c_str(), 3, Got::add, &g, buf, sizeof(buf));
+    err = buf;
+    return ret;
+}
+
+TEST(ScenarioFilePattern, RelativeToTheScenarioFileWithItsDeclaration)
+{
+    TempDir d;
+    d.put("my.S", "// a comment\n  //barlab: unaligned,dczva\npattern:\n    ret\n");
+    Got g;
+    std::string err;
+    ASSERT_EQ(parse_in(d, "cpu=max policy=any bar=pref s1=0x44 pattern=str8,file:my.S "
+                          "touch=first", g, err), 0) << err;
+    ASSERT_EQ(g.v.size(), 2u);
+    EXPECT_STREQ(g.v[0].pattern->name, "str8");
+    EXPECT_EQ(g.v[0].pattern_kinds, 0u);
+    EXPECT_STREQ(g.v[0].pattern_file, "");
+    EXPECT_EQ(g.v[1].pattern, mt_pattern_user());
+    EXPECT_EQ(g.v[1].pattern_kinds, MT_USER_UNALIGNED | MT_USER_DCZVA);
+    EXPECT_STREQ(g.v[1].pattern_file, "my.S");
+    EXPECT_EQ(std::string(g.v[1].pattern_path), d.path + "/my.S");
+}
+
+TEST(ScenarioFilePattern, NoDeclarationMeansAnything)
+{
+    TempDir d;
+    d.put("loop.S", "pattern:\n    b pattern\n");
+    Got g;
+    std::string err;
+    ASSERT_EQ(parse_in(d, "cpu=max policy=any bar=pref s1=0x44 pattern=file:loop.S", g, err), 0)
+        << err;
+    ASSERT_EQ(g.v.size(), 2u);
+    EXPECT_EQ(g.v[1].pattern_kinds, 0u);
+    EXPECT_STREQ(g.v[1].pattern_file, "loop.S");
+}
+
+TEST(ScenarioFilePattern, MissingFileIsOneLineNamingTheScenarioLine)
+{
+    TempDir d;
+    Got g;
+    std::string err;
+    EXPECT_EQ(parse_in(d, "cpu=max policy=any bar=pref s1=0x44 pattern=file:nope.S", g, err), -1);
+    EXPECT_EQ(err, d.path + "/t.scn:3: pattern file 'nope.S' (" + d.path +
+                   "/nope.S, relative to the scenario file): No such file or directory");
+    EXPECT_EQ(err.find('\n'), std::string::npos);
+    EXPECT_TRUE(g.v.empty());
+}
+
+TEST(ScenarioFilePattern, BadDeclarationsAndTwoFiles)
+{
+    TempDir d;
+    d.put("a.S", "// barlab: unaligned, sideways\npattern:\n    ret\n");
+    d.put("b.S", "pattern:\n    ret\n");
+    d.put("c.S", "pattern:\n    ret\n");
+    Got g;
+    std::string err;
+    EXPECT_EQ(parse_in(d, "cpu=max policy=any bar=pref s1=0x44 pattern=file:a.S", g, err), -1);
+    EXPECT_EQ(err, d.path + "/t.scn:3: a.S:1: unknown access kind 'sideways' after "
+                   "'// barlab:' (aligned, unaligned, dczva, exclusive, atomic)");
+    EXPECT_EQ(parse_in(d, "cpu=max policy=any bar=pref s1=0x44 pattern=file:b.S,file:c.S",
+                       g, err), -1);
+    EXPECT_EQ(err, d.path + "/t.scn:3: one pattern file a line, not 'b.S' and 'c.S'");
+    EXPECT_EQ(parse_in(d, "cpu=max policy=any bar=pref s1=0x44 pattern=file:", g, err), -1);
+    EXPECT_NE(err.find("pattern=file: needs a file name"), std::string::npos) << err;
+    EXPECT_EQ(parse_in(d, "cpu=max policy=any bar=pref s1=0x44 pattern=user", g, err), -1);
+    EXPECT_EQ(err, d.path + "/t.scn:3: bad pattern 'user'");
+    EXPECT_TRUE(g.v.empty());
+}
+
+TEST(ScenarioFilePattern, TheShippedExampleParses)
+{
+    std::string path = std::string(SCENARIO_DIR) + "/examples/my-stp.scn";
+    FILE *fp = fopen(path.c_str(), "r");
+    ASSERT_NE(fp, nullptr) << path;
+    Got g;
+    char err[1024] = "";
+    EXPECT_EQ(mt_scenario_parse_file(fp, path.c_str(), Got::add, &g, err, sizeof(err)), 0) << err;
+    fclose(fp);
+    ASSERT_GT(g.v.size(), 0u);
+    EXPECT_EQ(g.v[0].pattern, mt_pattern_user());
+    EXPECT_STREQ(g.v[0].pattern_file, "my-stp.S");
 }
 
 } // namespace

@@ -55,6 +55,23 @@ static const char *yes_no(bool b)
 static const char *const fault_ids[] = {
     "none", "stage1-el1", "stage2-el2", "unpredictable",
 };
+#define N_FAULT_IDS (sizeof(fault_ids) / sizeof(fault_ids[0]))
+
+/* @str as a JSON string: quotes, backslashes and control bytes escaped. */
+static void json_string(const char *str)
+{
+    putchar('"');
+    for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            printf("\\%c", *c);
+        } else if (*c < 0x20) {
+            printf("\\u%04x", *c);
+        } else {
+            putchar(*c);
+        }
+    }
+    putchar('"');
+}
 
 /* Arguments "FILE [--json]"; false unless exactly one FILE. */
 static bool file_args(int argc, char **argv, const char **path, bool *json)
@@ -375,6 +392,7 @@ static bool same_row(const MtScenario *a, const MtScenario *b)
 {
     return a->cpu == b->cpu && a->bar_prefetchable == b->bar_prefetchable &&
            a->s1_attr == b->s1_attr && a->pattern == b->pattern &&
+           !strcmp(a->pattern_file, b->pattern_file) &&
            a->touch == b->touch && !strcmp(a->port_spec, b->port_spec) &&
            a->trials == b->trials;
 }
@@ -406,7 +424,7 @@ static void print_oracle_json_outcome(const MtScenario *s, const MtPrediction *p
         printf("null");
     }
     printf(",\"fault_insn\":%u,\"syndrome\":", p->fault_insn);
-    if (p->fault == MT_FAULT_S1_ALIGN || p->fault == MT_FAULT_S2_ALIGN) {
+    if ((p->fault == MT_FAULT_S1_ALIGN || p->fault == MT_FAULT_S2_ALIGN) && !p->user) {
         printf("{\"el\":%u,\"ec\":%u,\"dfsc\":%u,\"wnr\":%u,\"isv\":\"%s\"",
                y->el, y->ec, y->dfsc, y->wnr,
                y->isv_required ? "1" : y->isv_permitted ? "either" : "0");
@@ -454,6 +472,38 @@ static void print_oracle_json_port(const MtScenario *s, const MtPrediction *p)
     printf("]");
 }
 
+/*
+ * A user's pattern (pattern=file:): its file as written and as found,
+ * what it declares, and the faults it may end in (more than one: the
+ * oracle does not know, "fault" is "unknown").
+ */
+static void print_oracle_json_user(const MtScenario *s, const MtPrediction *p)
+{
+    unsigned n = 0;
+
+    if (!p->user) {
+        return;
+    }
+    printf(",\"pattern_file\":");
+    json_string(s->pattern_file);
+    printf(",\"pattern_path\":");
+    json_string(s->pattern_path);
+    printf(",\"pattern_kinds\":[");
+    for (unsigned k = 1; k & MT_USER__ALL; k <<= 1) {
+        if (s->pattern_kinds & k) {
+            printf("%s\"%s\"", n++ ? "," : "", mt_user_kind_name(k));
+        }
+    }
+    printf("],\"faults_possible\":[");
+    n = 0;
+    for (unsigned f = 0; f < N_FAULT_IDS; f++) {
+        if (p->faults_possible >> f & 1) {
+            printf("%s\"%s\"", n++ ? "," : "", fault_ids[f]);
+        }
+    }
+    printf("]");
+}
+
 static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
 {
     char sum[64];
@@ -472,10 +522,12 @@ static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
     }
     print_oracle_json_outcome(s, p);
     print_oracle_json_port(s, p);
+    print_oracle_json_user(s, p);
     printf(",\"fault\":\"%s\",\"may_gather\":%s,\"rules\":[\"%s\",\"%s\"],"
            "\"summary\":\"%s\",\"txns\":[",
-           p->refused ? "kvm-refused" : p->outcome == MT_OUT_UNDEFINED ? "undefined" :
-           fault_ids[p->fault], p->may_gather ? "true" : "false",
+           p->refused ? "kvm-refused" :
+           p->user && p->faults_possible & (p->faults_possible - 1) ? "unknown" :
+           p->outcome == MT_OUT_UNDEFINED && !p->user ? "undefined" : fault_ids[p->fault], p->may_gather ? "true" : "false",
            mt_rule(p->combine_rule)->id, mt_rule(p->outcome_rule)->id,
            mt_prediction_summary(p, sum, sizeof(sum)));
     for (unsigned i = 0; i < p->ntxns; i++) {
@@ -484,6 +536,16 @@ static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
                p->txns[i].naccesses, p->txns[i].write ? "true" : "false");
     }
     printf("]}\n");
+}
+
+/* A pattern's name in the table: file:FILE for a user's. */
+static const char *p_name(const MtScenario *s, char *buf, size_t len)
+{
+    if (s->pattern != mt_pattern_user()) {
+        return s->pattern->name;
+    }
+    snprintf(buf, len, "file:%s", s->pattern_file);
+    return buf;
 }
 
 static void print_oracle_table(const ScenarioList *l, const MtPrediction *pred)
@@ -502,7 +564,7 @@ static void print_oracle_table(const ScenarioList *l, const MtPrediction *pred)
     }
     for (unsigned i = 0; i < l->n; i++) {
         const MtScenario *s = &l->v[i];
-        char s1n[48];
+        char s1n[48], pname[MT_PATTERN_FILE_MAX + 8];
 
         if (done[i]) {
             continue;
@@ -521,7 +583,7 @@ static void print_oracle_table(const ScenarioList *l, const MtPrediction *pred)
             printf("\n");
         }
         mt_attrs_name(&pred[i].s1, s1n, sizeof(s1n));
-        printf("%-14s %-16s %-8s", s1n, s->pattern->name,
+        printf("%-14s %-16s %-8s", s1n, p_name(s, pname, sizeof(pname)),
                s->bar_prefetchable ? "pref" : "nonpref");
         for (unsigned p = 0; p < MT_POLICY__COUNT; p++) {
             bool found = false;

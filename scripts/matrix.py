@@ -48,6 +48,8 @@ import xml.etree.ElementTree as ET
 
 import matrix_html
 
+# The payload's name for a user's pattern (pattern=file:, matrix-user.S).
+USER_PATTERN = "user"
 # The oracle's windows (barlab-mt oracle --json) the matrix runs.
 WINDOWS = ("gpu-vram", "nic-push", "gpu-scratch", "gpu-regs")
 # What each group of cells owns in the VRAM BAR, in barlab-gpu's BAR0
@@ -252,6 +254,8 @@ def cmd_plan(a):
     except OSError as e:
         raise MatrixError("cannot read %s: %s" % (a.patterns, e))
     order = [t[0] for t in table]
+    if any(c.get("pattern_file") for c in cells):
+        order.append(USER_PATTERN)
     # The register patterns, in table order: their pages in a NIC group.
     idioms = [t[0] for t in table if len(t) > 1 and t[1] != "bar"]
     if not cells:
@@ -723,6 +727,54 @@ def judge(c, obs, txns, inject):
     return (not why, exp_text, got_text, why, note or "")
 
 
+def judge_user(c, obs, txns, inject):
+    """A user's pattern (pattern=file:): the oracle knows the faults the
+    access kinds its file declares may end in (faults_possible, every kind
+    when it declares none) and the outcomes they permit, never its
+    transactions.  The run must end in one of those; where the oracle
+    named more than one fault, or the pattern completed (what reached the
+    device is not predicted), the cell is marked ~ with what happened.  A
+    pattern that never returns ends its run at the VMM's timeout: that
+    cell differs."""
+    status = obs["status"] if obs else "missing"
+    got = observed_txns(txns)
+    possible = c["faults_possible"]
+    exp_text = c["summary"]
+    if status == "fault-el1" and obs.get("fsc") == "0x21":
+        # With --inject-align KVM delivers the stage-2 fault to EL1 too.
+        fault = "stage2-el2" if inject and "stage2-el2" in possible else "stage1-el1"
+        got_text = "EL1 fault fsc=0x21"
+    elif status == "vm-killed" and "0x21" in obs.get("kvm", "0x21"):
+        fault, got_text = "stage2-el2", "VM killed (EFAULT)"
+    elif status in ("ok", "fault-el1"):
+        fault = "none"
+        got_text = outcome_of(obs, got) + ("" if not got else " " + summarize(got))
+    elif status == "vmm-timeout":
+        return (False, exp_text, "timeout", "the pattern did not return before the run's timeout "
+                "(%s)" % obs["detail"], "")
+    else:
+        return (False, exp_text, status, "the pattern did not end as a pattern ends: %s"
+                % (obs["detail"] if obs else "no result"), "")
+    does = ", ".join(c.get("pattern_kinds") or []) or "anything (no '// barlab:' line)"
+    if fault not in possible:
+        return (False, exp_text, got_text, "ended in %s, but a pattern that does %s can end here only "
+                "in %s" % (fault, does, ", ".join(possible)), "")
+    if fault == "none" and outcome_of(obs, got) not in c["permitted"] and not (
+            outcome_of(obs, got) == "complete" and "prefetch-read" in c["permitted"]):
+        return (False, exp_text, got_text, "outcome %s is not among the permitted %s"
+                % (outcome_of(obs, got), c["permitted"]), "")
+    if fault == "stage2-el2" and not inject and got:
+        # The VM died at the fault: what arrived came before it.
+        got_text += " after " + summarize(got)
+    note = ""
+    if len(possible) > 1:
+        note = "the oracle does not know whether a pattern that does %s faults here (%s); it ended in %s" % (
+            does, " or ".join(possible), fault)
+    elif fault == "none":
+        note = "the oracle does not predict a user pattern's transactions; the device saw %s" % summarize(got)
+    return (True, exp_text, got_text, "", note)
+
+
 def rule_order(rid):
     """Sort key of a rule id (V1.., X1..): docs/rules.md's order."""
     m = re.match(r"^([A-Z]+)([0-9]+)$", rid)
@@ -825,7 +877,8 @@ def cmd_report(a):
                 c_shape = dict(c, txns=sorted(c["txns"], key=lambda t: (t["offset"], t["size"])))
             else:
                 c_shape = c
-            match, exp_text, got_text, why, note = judge(c_shape, obs, txns, inject)
+            match, exp_text, got_text, why, note = (judge_user if c.get("pattern_file") else judge)(
+                c_shape, obs, txns, inject)
             if match and verdict_why(c, verdict):
                 match, why = False, verdict_why(c, verdict)
             if obs and obs.get("status") == "ok":

@@ -171,8 +171,10 @@ def rule_links(ids, rules, href):
 
 def row_pattern(c):
     """A row's pattern: cell C's, marked when it ran on barlab-gpu's
-    register BAR (bar=nonpref) rather than a prefetchable one."""
-    return c["pattern"] + ("@BAR0" if c.get("bar") == "nonpref" else "")
+    register BAR (bar=nonpref) rather than a prefetchable one; a user's
+    pattern by its file (pattern=file:)."""
+    name = "file:" + c["pattern_file"] if c.get("pattern_file") else c["pattern"]
+    return name + ("@BAR0" if c.get("bar") == "nonpref" else "")
 
 
 def cell_name(r, s1_names):

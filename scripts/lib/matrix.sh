@@ -92,6 +92,39 @@ _matrix_aarch64_elf() {
         [ "$(od -An -tx1 -j18 -N2 "$1" | tr -d ' \n')" = b700 ]
 }
 
+# _matrix_refused: the run's input was refused, in one line already
+# printed: nothing of the run stays.
+_matrix_refused() {
+    rm -rf "$OUT_STAGE"
+    OUT_STAGE=
+    exit 1
+}
+
+# _matrix_user_payload STAGE PAYLOAD: MATRIX_PAYLOAD, the payload L2
+# runs: PAYLOAD (--payload), or the one assembled with the pattern file of
+# the scenarios (pattern=file:), or none (barlab's).  A file that does not
+# assemble ends the run with the assembler's message.
+_matrix_user_payload() {
+    local user
+    MATRIX_PAYLOAD=$2
+    user=$(payloads_build_user "$1/oracle.jsonl") || _matrix_refused
+    [ -n "$user" ] || return 0
+    [ -z "$2" ] || die "matrix: --payload $2 and the scenarios' pattern=file: both replace the matrix payload"
+    MATRIX_PAYLOAD=$user
+}
+
+# _matrix_pack_payload STAGE ELF: ELF in place of barlab's matrix payload,
+# as STAGE/payload.cpio for L1's initramfs.
+_matrix_pack_payload() {
+    # A later cpio's file replaces the initramfs's (the kernel unpacks them in order).
+    mkdir -p "$1/payload/lib/barlab/payloads"
+    install -m 644 "$2" "$1/payload/lib/barlab/payloads/matrix.elf"
+    (cd "$1/payload" && find lib | cpio -o -H newc -R 0:0 --quiet) >"$1/payload.cpio" ||
+        die "matrix: cannot pack $2"
+    rm -r "$1/payload"
+    msg "matrix: L2 runs $2 instead of barlab's matrix payload"
+}
+
 cmd_matrix() {
     local cmd=${MATRIX_CMD:-matrix} scn=$BARLAB_ROOT/$MATRIX_FULL out="" inject=() rules=() shard=()
     local payload=
@@ -128,20 +161,13 @@ cmd_matrix() {
     [ -n "$out" ] || out=$BARLAB_BUILD/matrix
     out_open "$cmd" matrix "$out"
     stage=$OUT_STAGE
-    if [ -n "$payload" ]; then
-        # A later cpio's file replaces the initramfs's (the kernel unpacks them in order).
-        mkdir -p "$stage/payload/lib/barlab/payloads"
-        install -m 644 "$payload" "$stage/payload/lib/barlab/payloads/matrix.elf"
-        (cd "$stage/payload" && find lib | cpio -o -H newc -R 0:0 --quiet) >"$stage/payload.cpio" ||
-            die "matrix: cannot pack $payload"
-        rm -r "$stage/payload"
-        msg "matrix: L2 runs $payload instead of barlab's matrix payload"
-    fi
     cmd_setup
     build_core
     l1_builds
-    "$BARLAB_MT" oracle "$scn" --json >"$stage/oracle.jsonl" ||
-        die "matrix: the oracle rejected $scn"
+    # A bad scenario: the oracle's one line says where and why.
+    "$BARLAB_MT" oracle "$scn" --json >"$stage/oracle.jsonl" || _matrix_refused
+    _matrix_user_payload "$stage" "$payload"
+    [ -z "$MATRIX_PAYLOAD" ] || _matrix_pack_payload "$stage" "$MATRIX_PAYLOAD"
     "$BARLAB_MT" patterns >"$stage/patterns.txt"
     python3 "$BARLAB_ROOT/scripts/matrix.py" plan "$stage/oracle.jsonl" "$stage/patterns.txt" \
         "$stage" "${inject[@]}" "${shard[@]}" --scenario-file "$scn" --version "$(barlab_version)" >&2 ||

@@ -39,3 +39,14 @@ payloads_path() {
     fi
     echo "$elf"
 }
+
+# payloads_build_user ORACLE.jsonl: the matrix payload with the pattern
+# file that the oracle's cells name (pattern=file:), assembled by
+# scripts/user_pattern.py into $BARLAB_BUILD/payloads-user/KEY (KEY from
+# the file's content); prints its ELF, or nothing if no cell names a
+# file.  A file that does not assemble: one line, non-zero status.  Needs
+# payloads_build first.
+payloads_build_user() {
+    python3 "$BARLAB_ROOT/scripts/user_pattern.py" build "$1" "$PAYLOADS_SRC" \
+        "$(_payloads_out)" "$(_payloads_out)-user"
+}

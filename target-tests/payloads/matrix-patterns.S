@@ -29,17 +29,7 @@
  * It recognises them by matrix_patterns_begin/end.
  */
 
-/* x3..x10 = x2 + 1 .. x2 + 8: every store's data names the cell and the store. */
-.macro data
-    add     x3, x2, #1
-    add     x4, x2, #2
-    add     x5, x2, #3
-    add     x6, x2, #4
-    add     x7, x2, #5
-    add     x8, x2, #6
-    add     x9, x2, #7
-    add     x10, x2, #8
-.endm
+#include "matrix-entry.h"
 
 .macro pattern name
     .balign 16
@@ -55,17 +45,6 @@ matrix_\name:
     str     \b, [x0, #\off + 8]
     str     \c, [x0, #\off + 16]
     str     \d, [x0, #\off + 24]
-.endm
-
-/* First touch: a fresh walk.  TLB hit: the entry the priming load left. */
-.macro touch
-    lsr     x11, x0, #12
-    tlbi    vae1, x11
-    dsb     ish
-    isb
-    cbz     x1, 1f
-    ldr     x12, [x1]
-1:
 .endm
 
 /* Return 0: the pattern completed with nothing to say. */

@@ -117,6 +117,15 @@ MATRIX_PATTERNS(DECLARE_PATTERN)
 MATRIX_IDIOMS(DECLARE_PATTERN)
 extern char matrix_patterns_begin[], matrix_patterns_end[];
 
+/*
+ * A user's instruction sequence (pattern=file:, matrix-user.S), the slot
+ * pattern after the table's: only the payload built for that file
+ * (scripts/lib/payloads.sh) has it.
+ */
+extern pattern_fn matrix_user __attribute__((weak));
+extern char matrix_user_begin[] __attribute__((weak));
+extern char matrix_user_end[] __attribute__((weak));
+
 static const struct pattern {
     const char *name;
     pattern_fn *run;
@@ -125,10 +134,11 @@ static const struct pattern {
 #define PATTERN_ENTRY(name) { #name, matrix_##name, false },
 #define IDIOM_ENTRY(name) { #name, matrix_##name, true },
     MATRIX_PATTERNS(PATTERN_ENTRY)
+    { "user", matrix_user, false },
     MATRIX_IDIOMS(IDIOM_ENTRY)
 };
 #define COUNT_ONE(name) + 1
-#define N_SLOT_PATTERNS (0 MATRIX_PATTERNS(COUNT_ONE))
+#define N_SLOT_PATTERNS (0 MATRIX_PATTERNS(COUNT_ONE) + 1)
 #define FIRST_IDIOM N_SLOT_PATTERNS
 
 static struct {
@@ -163,14 +173,19 @@ static void matrix_error(const char *fmt, ...)
     system_off();
 }
 
+static bool in_code(u64 pc, const char *begin, const char *end)
+{
+    return begin && pc >= (u64)(uintptr_t)begin && pc < (u64)(uintptr_t)end;
+}
+
 /*
  * A synchronous exception in a pattern: record it and return from the
  * pattern (they are leaves: x30 is the caller's), skipping the rest of it.
  */
 static bool el1_sync(struct frame *f, u64 esr)
 {
-    if (fault.taken || f->elr < (u64)(uintptr_t)matrix_patterns_begin ||
-        f->elr >= (u64)(uintptr_t)matrix_patterns_end) {
+    if (fault.taken || !(in_code(f->elr, matrix_patterns_begin, matrix_patterns_end) ||
+                         in_code(f->elr, matrix_user_begin, matrix_user_end))) {
         return false;
     }
     fault.taken = true;
@@ -227,6 +242,10 @@ static void parse_patterns(char *list)
         }
         if (k == ARRAY_SIZE(patterns)) {
             matrix_error("unknown pattern '%s'", name);
+        }
+        if (!patterns[k].run) {
+            matrix_error("pattern %s: this matrix.elf has none (a scenario's pattern=file: "
+                         "builds one with it)", name);
         }
         if (cfg.ncells == MAX_CELLS) {
             matrix_error("more than %u patterns", MAX_CELLS);

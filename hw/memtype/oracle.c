@@ -745,6 +745,7 @@ static void predict_user(const MtScenario *s, MtPrediction *p)
     };
     bool declared = s->pattern_kinds != 0;
     unsigned may = declared ? s->pattern_kinds : MT_USER__ALL;
+    /* Undeclared, it may also do nothing that faults. */
     uint8_t faults = declared ? 0 : 1u << MT_FAULT_NONE, permitted = 0, rule = MT_RULE__COUNT;
 
     p->user = true;
@@ -755,7 +756,7 @@ static void predict_user(const MtScenario *s, MtPrediction *p)
             continue;
         }
         f = mt_alignment_fault(&p->s1, p->s2_attr, s->cpu->fwb, kinds[i].cls);
-        if (f != MT_FAULT_NONE || !declared) {
+        if (f != MT_FAULT_NONE) {
             faults |= 1u << f;
         }
         if (kinds[i].kind == MT_USER_ATOMIC && !s->cpu->lse) {

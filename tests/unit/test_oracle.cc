@@ -15,8 +15,9 @@
 
 namespace {
 
-MtPrediction predict(const char *cpu, MtPolicy policy, bool pref, uint8_t s1,
-                     const char *pattern)
+// @pat on the named CPU; @kinds: what a user's pattern declares (MT_USER_*).
+MtPrediction predict_pattern(const char *cpu, MtPolicy policy, bool pref, uint8_t s1,
+                             const MtPattern *pat, unsigned kinds = 0)
 {
     MtScenario s = {};
     MtPrediction p;
@@ -24,11 +25,18 @@ MtPrediction predict(const char *cpu, MtPolicy policy, bool pref, uint8_t s1,
     s.policy = policy;
     s.bar_prefetchable = pref;
     s.s1_attr = s1;
-    s.pattern = mt_pattern_find(pattern);
+    s.pattern = pat;
+    s.pattern_kinds = (uint8_t)kinds;
     EXPECT_NE(s.cpu, nullptr);
     EXPECT_NE(s.pattern, nullptr);
     EXPECT_EQ(mt_predict(&s, &p), 0);
     return p;
+}
+
+MtPrediction predict(const char *cpu, MtPolicy policy, bool pref, uint8_t s1,
+                     const char *pattern)
+{
+    return predict_pattern(cpu, policy, pref, s1, mt_pattern_find(pattern));
 }
 
 const char *const cpus[] = { "max", "neoverse-n1" };
@@ -688,16 +696,7 @@ TEST(OracleIdioms, ThePortsModelsFindWhatIsPossibleAndNothingElse)
 // A user's pattern (pattern=file:): what its file declares, nothing more.
 MtPrediction predict_user(const char *cpu, MtPolicy policy, uint8_t s1, unsigned kinds)
 {
-    MtScenario s = {};
-    MtPrediction p;
-    s.cpu = mt_cpu_find(cpu);
-    s.policy = policy;
-    s.bar_prefetchable = true;
-    s.s1_attr = s1;
-    s.pattern = mt_pattern_user();
-    s.pattern_kinds = (uint8_t)kinds;
-    EXPECT_EQ(mt_predict(&s, &p), 0);
-    return p;
+    return predict_pattern(cpu, policy, true, s1, mt_pattern_user(), kinds);
 }
 
 std::string summary(const MtPrediction &p)

@@ -20,6 +20,8 @@ usage: scripts/barlab matrix [--quick] [--scenarios FILE] [--inject-align]
 the main job: every scenario as an L2 guest under nested KVM, against the oracle
   --quick             the quick set (target-tests/scenarios/matrix-quick.scn)
   --scenarios FILE    another scenario file (default: the full matrix.scn)
+                      (pattern=file:MY.S runs your own assembly in each of
+                      its cells: docs/scenarios.md)
   --inject-align      L1 KVM delivers stage-2 alignment faults to the guest
                       instead of failing KVM_RUN (kernel patch 0004)
   --rules             show the Arm rules behind each cell in the table
@@ -109,7 +111,10 @@ _matrix_user_payload() {
     MATRIX_PAYLOAD=$2
     user=$(payloads_build_user "$1/oracle.jsonl") || _matrix_refused
     [ -n "$user" ] || return 0
-    [ -z "$2" ] || die "matrix: --payload $2 and the scenarios' pattern=file: both replace the matrix payload"
+    if [ -n "$2" ]; then
+        printf 'barlab: error: matrix: --payload %s and pattern=file: in the scenarios both replace the matrix payload\n' "$2" >&2
+        _matrix_refused
+    fi
     MATRIX_PAYLOAD=$user
 }
 

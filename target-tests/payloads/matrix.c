@@ -36,6 +36,10 @@
  * outcome=kvm-run-efault (and KVM's ESR_EL2 as a record) after the
  * cell's begin.
  *
+ * Pattern "user" is a user's instruction sequence (pattern=file: in a
+ * scenario file, matrix-user.S), a slot pattern like the table's; only
+ * the payload built for that file has it.
+ *
  * The register patterns (the oracle's MT_TARGET_PUSH and MT_TARGET_RC:
  * db_*, bf_copy64_db, mp_flag, rc_read_spec) run on barlab-nic's push
  * pages (BAR2), or, rc_read_spec with bar=0, on barlab-gpu's BAR0 event

@@ -11,8 +11,9 @@
 #             stage-1 Device mapping it faults at EL1 under both;
 #   refused   a file that does not assemble: one error line with the
 #             assembler's message and the file's line; a missing file: one
-#             line naming the scenario file and line; neither writes a
-#             report (nor leaves a run directory);
+#             line naming the scenario file and line; --payload beside
+#             pattern=file: likewise; none writes a report (nor leaves a
+#             run directory);
 #   timeout   a pattern that never returns: that cell's run ends at the
 #             VMM's timeout and the cell says so, the next pattern of the
 #             group still runs;
@@ -64,11 +65,12 @@ printf 'cpu=max policy=any bar=pref s1=normal-NC pattern=file:broken.S touch=fir
     >"$HARNESS_TMP/files/broken.scn"
 printf '# a comment\ncpu=max policy=any bar=pref s1=normal-NC pattern=str8,file:gone.S\n' \
     >"$HARNESS_TMP/files/gone.scn"
-# refused NAME SCN ERE: the matrix refuses SCN with one error line
-# matching ERE, and leaves no report and no run directory behind.
+# refused NAME SCN ERE [OPTION...]: the matrix refuses SCN with one
+# error line matching ERE, and leaves no report and no run directory
+# behind.
 refused() {
     local out=$HARNESS_TMP/files/out-$1
-    run "$BARLAB" matrix --scenarios "$HARNESS_TMP/files/$2" --out "$out"
+    run "$BARLAB" matrix --scenarios "$HARNESS_TMP/files/$2" --out "$out" "${@:4}"
     if [ "$(status)" != 1 ]; then
         bad "$1" "exit $(status), wanted 1"
     elif [ "$(grep -c '^barlab: error:' "$HARNESS_TMP/err")" != 1 ]; then
@@ -85,6 +87,10 @@ refused does-not-assemble broken.scn \
     "matrix: .*/files/broken\.S:4: Error: unknown mnemonic .stpx' -- .stpx x3,x4,\[x13\]'$"
 refused missing-file gone.scn \
     ".*/files/gone\.scn:2: pattern file 'gone\.S' \(.*/files/gone\.S, relative to the scenario file\): No such file or directory$"
+# --payload too: two payloads for one run.
+cp "$EXAMPLE/my-stp.S" "$EXAMPLE/my-stp.scn" "$HARNESS_TMP/files/"
+refused payload-and-file my-stp.scn "matrix: --payload .* and pattern=file: in the scenarios both replace" \
+    --payload "$(dirname "$("$BARLAB" path payloads)")/matrix.elf"
 
 # A pattern that never returns: its cell is a timeout, bounded by the
 # VMM's; str8 in the same group still runs.

@@ -23,6 +23,8 @@
 #                              closure (the stamp: package versions)
 #   overlay.cpio, overlay.stamp   vmm/root + /lib/barlab/fullstack/{Image,initrd.gz}
 #   runs/POLICY/               the runs of `barlab fullstack` (default --out)
+#   modules/NAME/              `barlab build module DIR`: DIR built against
+#                              barlab's kernel (src/, the .ko files, stamp)
 
 FULLSTACK_VMM_PACKAGE=qemu-system-arm
 FULLSTACK_HOST_PACKAGES=(binutils-aarch64-linux-gnu)
@@ -35,6 +37,13 @@ FULLSTACK_L2_TIMEOUT=${FULLSTACK_L2_TIMEOUT:-120}
 FULLSTACK_TIMEOUT=${FULLSTACK_TIMEOUT:-600}
 FULLSTACK_WIDTH=640
 FULLSTACK_HEIGHT=480
+# A user's program (--run): how long it may run in L2, where L2 finds it
+# (target-tests/fullstack/l2-run.sh reads the same directory), and where
+# its shared libraries come from: the cross toolchain's glibc, which it
+# was linked against (libc6-arm64-cross, as Debian's arm64 libc6).
+FULLSTACK_RUN_TIMEOUT=60
+FULLSTACK_RUN_DIR=opt/barlab/run
+FULLSTACK_RUN_SYSROOT=/usr/${KERNEL_CROSS%-}
 
 _fullstack_dir() { echo "$BARLAB_BUILD/fullstack"; }
 
@@ -172,6 +181,122 @@ _fullstack_overlay_build() {
     echo "$key" >"$d/overlay.stamp"
 }
 
+# _fullstack_user_cpio OUT PROG TIMEOUT NMOD MODULE... ARG...: the extra
+# L1 initramfs of a --run in OUT/initrd-extra.cpio: the overlay, then
+# /lib/barlab/fullstack/user.cpio.gz for L2's /opt/barlab/run (the
+# program and the shared objects it loads, as _fullstack_needed finds
+# them in the cross toolchain's sysroot; the modules; the program's
+# path, time limit, arguments and modules, one a line).
+_fullstack_user_cpio() {
+    local out=$1 prog=$2 limit=$3 nmod=$4 name root=$1/.user-root stage=$1/.user-stage
+    local l1=$1/.user-l1 run m
+    shift 4
+    local modules=("${@:1:nmod}")
+    shift "$nmod"
+    name=${prog##*/}
+    run=$root/$FULLSTACK_RUN_DIR
+    rm -rf "$root" "$stage" "$l1"
+    mkdir -p "$stage/$FULLSTACK_RUN_DIR/bin" "$run/modules" "$l1/lib/barlab/fullstack"
+    cp "$prog" "$stage/$FULLSTACK_RUN_DIR/bin/$name" &&
+        ln -s "$FULLSTACK_RUN_SYSROOT/lib" "$stage/lib" &&
+        (cd "$root" && _fullstack_needed "$stage" "$FULLSTACK_RUN_DIR/bin/$name") || return
+    echo "/$FULLSTACK_RUN_DIR/bin/$name" >"$run/program"
+    echo "$limit" >"$run/timeout"
+    : >"$run/args"
+    [ $# -eq 0 ] || printf '%s\n' "$@" >"$run/args"
+    : >"$run/modules.list"
+    for m in "${modules[@]}"; do
+        cp "$m" "$run/modules/" && echo "/$FULLSTACK_RUN_DIR/modules/${m##*/}" >>"$run/modules.list" ||
+            return
+    done
+    (cd "$root" && find . -print0 | LC_ALL=C sort -z |
+        cpio --null --reproducible -o -H newc -R 0:0 --quiet) | gzip -n -1 \
+        >"$l1/lib/barlab/fullstack/user.cpio.gz" || return
+    # The overlay is whole 512-byte cpio blocks: the next archive is aligned.
+    {
+        cat "$(_fullstack_dir)/overlay.cpio"
+        (cd "$l1" && find . -print0 | LC_ALL=C sort -z |
+            cpio --null --reproducible -o -H newc -R 0:0 --quiet)
+    } >"$out/initrd-extra.cpio" || return
+    echo "$(find "$root" -type f | wc -l) files for L2, $(du -sk "$root" | cut -f1) KiB:"
+    (cd "$root" && find . -type f | sort)
+    rm -rf "$root" "$stage" "$l1"
+}
+
+# _fullstack_reference_module: a module barlab built against its kernel
+# (for the vermagic a user's module must have).
+_fullstack_reference_module() {
+    local ko
+    ko=$(dirname "$(initramfs_path)")/rootfs/lib/modules/barlab/barlab_nic.ko
+    [ -f "$ko" ] || die "fullstack: no $ko after the initramfs build"
+    echo "$ko"
+}
+
+# _fullstack_check_run_file CMD WHAT FILE [REFERENCE]: a usage mistake
+# unless FILE is a program (WHAT=program) or a module for barlab's kernel
+# (WHAT=module) that L2 can use (scripts/fullstack_run.py says why not).
+_fullstack_check_run_file() {
+    local why
+    why=$(python3 "$BARLAB_ROOT/scripts/fullstack_run.py" "$2" "$3" ${4:+"$4"}) ||
+        usage_die "$1" "--${2/program/run} $why"
+}
+
+# fullstack_examples_build: the example programs of --run, for aarch64
+# Linux with the cross toolchain (dynamic, as a user's would be); prints
+# their paths.
+fullstack_examples_build() {
+    local dest
+    dest=$(_fullstack_dir)/examples
+    apt_install "${INITRAMFS_HOST_PACKAGES[@]}"
+    run_step fullstack-examples make -C "$BARLAB_ROOT/target-tests/fullstack/examples" \
+        O="$dest" CROSS_COMPILE=$KERNEL_CROSS ||
+        die "building target-tests/fullstack/examples failed (log: $BARLAB_LOGS/fullstack-examples.log)"
+    make -s -C "$BARLAB_ROOT/target-tests/fullstack/examples" O="$dest" list
+}
+
+usage_module() {
+    cat <<'USAGE'
+usage: scripts/barlab build module DIR
+build the out-of-tree Kbuild modules in DIR against barlab's L1/L2 kernel
+DIR holds the sources and a Kbuild (or Makefile) with obj-m lines, as for
+any out-of-tree module; it is copied and built with barlab's cross compiler
+against the kernel's build tree (its headers, .config and Module.symvers),
+which 'barlab build kernel' makes and caches.  The build is cached by DIR's
+contents and the kernel; DIR is not written to.  Prints the path of each
+.ko, ready for 'barlab fullstack --run PROG --module FILE.ko'.
+USAGE
+}
+
+# module_build DIR: `barlab build module DIR`; prints the .ko paths.
+module_build() {
+    local dir=$1 name key dest kdir
+    [ -d "$dir" ] || usage_die "build module" "$dir: no such directory"
+    [ -f "$dir/Kbuild" ] || [ -f "$dir/Makefile" ] ||
+        usage_die "build module" "$dir has no Kbuild or Makefile with obj-m lines"
+    dir=$(cd "$dir" && pwd)
+    name=${dir##*/}
+    kernel_build
+    kdir=$(kernel_build_dir)
+    [ -f "$kdir/Module.symvers" ] || die "build module: no Module.symvers in $kdir"
+    key=$({ hash_tree "$dir"; _kernel_key; _kernel_chosen; declare -f _initramfs_modules; } |
+        sha256sum | cut -c1-16)
+    dest=$(_fullstack_dir)/modules/$name
+    if [ "$(cat "$dest/stamp" 2>/dev/null)" != "$key" ]; then
+        rm -rf "$dest.tmp"
+        mkdir -p "$dest.tmp/src"
+        cp -a "$dir/." "$dest.tmp/src/"
+        run_step "module-$name" _initramfs_modules "$dest.tmp/src" "$kdir" ||
+            { rm -rf "$dest.tmp"; die "build module: building $dir against barlab's kernel failed (log: $BARLAB_LOGS/module-$name.log)"; }
+        compgen -G "$dest.tmp/src/*.ko" >/dev/null ||
+            { rm -rf "$dest.tmp"; die "build module: $dir built no .ko (no obj-m in its Kbuild?)"; }
+        cp "$dest.tmp"/src/*.ko "$dest.tmp/"
+        echo "$key" >"$dest.tmp/stamp"
+        rm -rf "$dest"
+        mv "$dest.tmp" "$dest"
+    fi
+    ls "$dest"/*.ko
+}
+
 usage_fullstack() {
     cat <<'USAGE'
 usage: scripts/barlab fullstack [--policy P]... [--cpu CPU] [--inject-align]
@@ -179,6 +304,8 @@ usage: scripts/barlab fullstack [--policy P]... [--cpu CPU] [--inject-align]
                                 [--no-picture] [--timeout S] [--echo]
                                 [--device-props DEV,PROP=VALUE]...
                                 [--nic-param NAME=VALUE]...
+                                [--run PROG [--module FILE.ko]...
+                                 [--run-timeout S] [-- ARG...]]
 the whole stack: a stock VMM in L1 runs an L2 Linux with the devices and drivers
 Boot L1 once per policy; in it, Debian's qemu-system-aarch64 (KVM) runs an
 L2 Linux with barlab-nic and barlab-gpu passed through by vfio-pci.  L2
@@ -217,11 +344,30 @@ reported, and a new L2 boots for the steps after it.
                     a parameter for L2's barlab_nic module, e.g.
                     doorbell_wmb=0 (guest-drivers/README.md); repeat for
                     more
+  --run PROG        copy the aarch64 program PROG (static, or dynamic: with
+                    the shared objects it loads, from the cross toolchain's
+                    glibc) into L2 and run it there as the last step, "run"
+                    (alone, unless --steps names others); its environment
+                    names the mappings: BARLAB_RESOURCE2_WC (barlab-gpu's
+                    VRAM, sysfs resource2_wc), BARLAB_RESOURCE0 (its
+                    registers) and BARLAB_FB0 (/dev/fb0); no picture check
+  --module FILE.ko  load FILE.ko in L2 before PROG (made with 'barlab build
+                    module DIR'; its vermagic must be barlab's kernel's);
+                    repeat for more, loaded in order
+  --run-timeout S   PROG is killed after S seconds (default 60): outcome
+                    timeout
+  -- ARG...         everything after -- is PROG's arguments
 Prints one row per policy: the self-test's verdict, each fbdraw run's
 outcome (ok, mismatch, sigbus, vm-death, ...), the frames, what barlab-nic's
 checker and counters saw (ok, or the rules broken and the stale doorbells),
 the picture; then, for each policy where the NIC saw something, its first
 broken rule with the access, the one that overtook it and the port's seed.
+With --run: one row per policy with PROG's outcome (exit N, SIGBUS, vm-death,
+timeout), its modules, what barlab-gpu's checker saw (transactions, gathered
+ones, violations with the rules) and the trace's path; then the last lines
+PROG printed on L2's console under each policy.  A PROG that is missing,
+not executable or not for aarch64, or a module for another kernel, is
+refused before anything runs.
 USAGE
 }
 
@@ -279,6 +425,8 @@ _fullstack_check_steps() {
 fullstack_run() {
     local policy=any cpu=max inject=() out="" steps=$FULLSTACK_STEPS devices=1 picture=1
     local timeout=$FULLSTACK_TIMEOUT echo=() rc=0 boot_args=() props=() nic_params=()
+    local prog="" modules=() prog_args=() run_timeout=$FULLSTACK_RUN_TIMEOUT l2_timeout
+    local extra
     while [ $# -gt 0 ]; do
         case $1 in
         --policy) need_arg $# "fullstack: --policy needs a value"; policy=$2; shift ;;
@@ -292,6 +440,10 @@ fullstack_run() {
         --echo) echo=(--echo) ;;
         --device-props) need_arg $# "fullstack: --device-props needs a value"; props+=(--device-props "$2"); shift ;;
         --nic-param) need_arg $# "fullstack: --nic-param needs a value"; nic_params+=("$2"); shift ;;
+        --run) need_arg $# "fullstack: --run needs a program"; prog=$2; shift ;;
+        --module) need_arg $# "fullstack: --module needs a .ko"; modules+=("$2"); shift ;;
+        --run-timeout) need_arg $# "fullstack: --run-timeout needs seconds"; run_timeout=$2; shift ;;
+        --run-arg) need_arg $# "fullstack: --run-arg needs a value"; prog_args+=("$2"); shift ;;
         *) die "fullstack: unknown option '$1' (see 'barlab fullstack --help')" ;;
         esac
         shift
@@ -303,24 +455,40 @@ fullstack_run() {
     out=$(cd "$out" && pwd)
     # What an earlier run left would pass for this run's.
     rm -f "$out"/{results,summary,console.log,timing,fullstack.png,picture.txt,l0-slirp.pcap} \
-        "$out"/{devices.json,nic.trace,gpu.trace,guest-errors.log}
+        "$out"/{devices.json,nic.trace,gpu.trace,guest-errors.log,run-console.txt,user.log}
 
     l1_builds
     fullstack_vmm_build
     _fullstack_overlay_build
-    _fullstack_script "$out/fullstack-run.sh" "$steps" "$devices" "$picture" "${nic_params[*]}"
+    extra=$(_fullstack_dir)/overlay.cpio
+    l2_timeout=$FULLSTACK_L2_TIMEOUT
+    if [ -n "$prog" ]; then
+        [[ " $steps " == *" run "* ]] || steps="${steps:+$steps }run"
+        l2_timeout=$((l2_timeout + run_timeout))
+        _fullstack_user_cpio "$out" "$prog" "$run_timeout" "${#modules[@]}" "${modules[@]}" \
+            "${prog_args[@]}" >"$out/user.log" 2>&1 ||
+            die "fullstack: packing $prog for L2 failed: $(tail -n 1 "$out/user.log")"
+        extra=$out/initrd-extra.cpio
+    fi
+    FULLSTACK_L2_TIMEOUT=$l2_timeout _fullstack_script "$out/fullstack-run.sh" "$steps" "$devices" \
+        "$picture" "${nic_params[*]}"
     # The overlay rides in L1's initramfs; a pcap of what reached L0's
     # slirp is the outside witness of L2's frames; the devices' guest
     # errors (a stale doorbell, a broken rule, ...) go to a log of their own.
     boot_args=(--cpu "$cpu" --policy "$policy" "${inject[@]}" --out "$out" --timeout "$timeout"
-        --run "$out/fullstack-run.sh" --initrd-extra "$(_fullstack_dir)/overlay.cpio" "${echo[@]}"
+        --run "$out/fullstack-run.sh" --initrd-extra "$extra" "${echo[@]}"
         "${props[@]}")
     [ "$devices" = 1 ] || boot_args+=(--bind none)
     l1_run "${boot_args[@]}" -- \
         -object "filter-dump,id=fullstack-pcap,netdev=n0,file=$out/l0-slirp.pcap" \
         -d guest_errors -D "$out/guest-errors.log" || rc=$?
-    rm -f "$out/initrd.gz"
+    rm -f "$out/initrd.gz" "$out/initrd-extra.cpio"
     _fullstack_results "$out" "$policy" "${#inject[@]}" "$devices" "${nic_params[*]}"
+    if [ -n "$prog" ]; then
+        python3 "$BARLAB_ROOT/scripts/fullstack_run.py" tail "$out/console.log" 20 >"$out/run-console.txt"
+        [ "$devices" != 1 ] || python3 "$BARLAB_ROOT/scripts/fullstack_run.py" device "$BARLAB_MT" \
+            "$out/gpu.trace" "$out/gpu-regs.trace" >>"$out/results"
+    fi
     if grep -qE '^[^ ]+ (timeout|died|not-run|failed)' "$out/results"; then
         msg "fullstack: a step of L2 failed to run (see $out/results); L1's console ends:"
         tr -d '\r' <"$out/console.log" | tail -n 25 | sed 's/^/    /' >&2
@@ -453,14 +621,26 @@ _fullstack_row() {
 }
 
 cmd_fullstack() {
-    local policies=() out="" args=() p rc=0 start=$SECONDS
+    local policies=() out="" args=() p rc=0 start=$SECONDS prog="" modules=() run_args=() m a
+    local steps=-
     while [ $# -gt 0 ]; do
         case $1 in
+        --run) opt_value fullstack $# "$1"; _fullstack_check_run_file fullstack program "$2"
+            prog=$(cd "$(dirname "$2")" && pwd)/${2##*/}; shift ;;
+        --module) opt_value fullstack $# "$1"; modules+=("$2"); shift ;;
+        --run-timeout) opt_value fullstack $# "$1"; check_seconds fullstack "$1" "$2"; run_args+=("$1" "$2"); shift ;;
+        --)
+            shift
+            for a in "$@"; do
+                [[ $a != *$'\n'* ]] || usage_die fullstack "a program argument may not hold a newline"
+                run_args+=(--run-arg "$a")
+            done
+            break ;;
         --policy) opt_value fullstack $# "$1"; check_policy fullstack "$2"; policies+=("$2"); shift ;;
         --out) opt_value fullstack $# "$1"; out=$2; shift ;;
         --cpu) opt_value fullstack $# "$1"; check_cpu fullstack "$2"; args+=("$1" "$2"); shift ;;
         --timeout) opt_value fullstack $# "$1"; check_seconds fullstack "$1" "$2"; args+=("$1" "$2"); shift ;;
-        --steps) opt_value fullstack $# "$1"; _fullstack_check_steps fullstack "$2"; args+=("$1" "$2"); shift ;;
+        --steps) opt_value fullstack $# "$1"; _fullstack_check_steps fullstack "$2"; steps=$2; args+=("$1" "$2"); shift ;;
         --device-props) opt_value fullstack $# "$1"; l1_device_props fullstack "$2"; args+=("$1" "$2"); shift ;;
         --nic-param) opt_value fullstack $# "$1"; _fullstack_check_nic_param fullstack "$2"; args+=("$1" "$2"); shift ;;
         --inject-align|--no-devices|--no-picture|--echo) args+=("$1") ;;
@@ -470,6 +650,25 @@ cmd_fullstack() {
     done
     [ ${#policies[@]} -gt 0 ] || read -r -a policies <<<"$FULLSTACK_POLICIES"
     [ -n "$out" ] || out=$(_fullstack_dir)/runs
+    if [ -z "$prog" ]; then
+        [ ${#modules[@]} -eq 0 ] && [ ${#run_args[@]} -eq 0 ] ||
+            usage_die fullstack "--module, --run-timeout and program arguments need --run PROG"
+    else
+        # --run without --steps runs the program alone.
+        [ "$steps" != - ] || { steps=""; args+=(--steps ""); }
+        args+=(--run "$prog" --no-picture "${run_args[@]}")
+    fi
+    if [ ${#modules[@]} -gt 0 ]; then
+        # A module is checked against the kernel barlab built (after the
+        # builds, before the report directory is touched).
+        out_check fullstack fullstack "$out"
+        cmd_setup
+        l1_builds
+        for m in "${modules[@]}"; do
+            _fullstack_check_run_file fullstack module "$m" "$(_fullstack_reference_module)"
+            args+=(--module "$(cd "$(dirname "$m")" && pwd)/${m##*/}")
+        done
+    fi
     out_open fullstack fullstack "$out"
     # The policies not run now stay as the earlier run left them.
     for p in $( [ ! -d "$OUT_DIR" ] || ls -A "$OUT_DIR"); do
@@ -483,6 +682,13 @@ cmd_fullstack() {
     done
     out_commit
     out=$OUT_DIR
+    if [ -n "$prog" ]; then
+        python3 "$BARLAB_ROOT/scripts/fullstack_run.py" report "${policies[@]/#/$out/}"
+        if [ -z "$steps" ]; then
+            msg "fullstack: $((SECONDS - start)) s; results, consoles and traces in $out"
+            return "$rc"
+        fi
+    fi
     _fullstack_columns policy "S2 n2/g0/g2" "WC self-test" "odd res" "odd fb0" "draw res" "draw fb0" "ping tx/rx" \
         "NIC checker" "L0 fr" picture boots "wall s"
     for p in "${policies[@]}"; do

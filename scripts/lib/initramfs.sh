@@ -54,9 +54,12 @@ _initramfs_key() {
         sha256sum | cut -c1-16
 }
 
+# _initramfs_modules DIR KDIR: the Kbuild modules in DIR built against the
+# kernel build tree KDIR, the way guest-drivers/Makefile builds barlab's
+# own (also `barlab build module DIR`).
 _initramfs_modules() {
-    local src=$1 kdir=$2
-    make -C "$src/guest-drivers" KDIR="$kdir" ARCH=arm64 \
+    local dir=$1 kdir=$2
+    make -C "$dir" -f "$BARLAB_ROOT/guest-drivers/Makefile" KDIR="$kdir" ARCH=arm64 \
         CROSS_COMPILE=$KERNEL_CROSS "CC=ccache ${KERNEL_CROSS}gcc" \
         CCACHE_DIR="$BARLAB_CACHE/ccache" -j"$(nproc)"
 }
@@ -129,7 +132,7 @@ initramfs_build() {
     install -m 755 "$src/target-tests/l1/init" "$rootfs/init"
     install -m 644 "$src/target-tests/l1/l1.sh" "$rootfs/lib/barlab/l1.sh"
     if [ -f "$src/guest-drivers/Kbuild" ]; then
-        run_step l1-modules _initramfs_modules "$src" "$(kernel_build_dir)" ||
+        run_step l1-modules _initramfs_modules "$src/guest-drivers" "$(kernel_build_dir)" ||
             die "building guest-drivers/ against the L1 kernel failed"
         for ko in "$src"/guest-drivers/*.ko; do
             [ -f "$ko" ] && install -m 644 "$ko" "$rootfs/lib/modules/barlab/"

@@ -23,11 +23,21 @@
 # (1: keep the last L2 up and ask the host for a screendump "fullstack"),
 # FS_L2_TIMEOUT (seconds per L2 boot), FS_NIC_PARAMS (NAME=VALUE ...: the
 # barlab_nic module's parameters in L2).
+#
+# With a user's program (`barlab fullstack --run`) the host adds
+# $L2_DIR/user.cpio.gz: the program, its libraries and modules for L2's
+# /opt/barlab/run, which L2 gets after its own initramfs.
 
 . /lib/barlab/l1.sh
 
 L2_DIR=/lib/barlab/fullstack
 L2_APPEND="console=ttyAMA0 loglevel=4 panic=-1 barlab.bind=none"
+L2_INITRD=$L2_DIR/initrd.gz
+if [ -f $L2_DIR/user.cpio.gz ]; then
+    # Concatenated gzip'd cpio archives: the kernel unpacks them in order.
+    cat $L2_DIR/initrd.gz $L2_DIR/user.cpio.gz >/tmp/l2-initrd.gz
+    L2_INITRD=/tmp/l2-initrd.gz
+fi
 
 fs_say() { echo "fullstack: $*"; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
@@ -49,7 +59,7 @@ l2_boot() {
     timeout "$FS_L2_TIMEOUT" qemu-system-aarch64 -M virt,gic-version=3 \
         -cpu host -enable-kvm -smp 1 -m 256M -nodefaults -display none \
         -no-reboot -serial stdio -monitor none \
-        -kernel $L2_DIR/Image -initrd $L2_DIR/initrd.gz \
+        -kernel $L2_DIR/Image -initrd $L2_INITRD \
         -append "$L2_APPEND fullstack.steps=$steps fullstack.hold=$hold$nic_params" \
         $devices >"$raw" 2>&1 </dev/null &
     pid=$!

@@ -20,10 +20,17 @@
 #                               vfio-pci resets them
 #   fullstack.MODULE=P=V,...    parameters for guest-drivers' MODULE
 #                               (e.g. fullstack.barlab_nic=doorbell_wmb=0)
+#
+# The step "run" runs a user's program that `barlab fullstack --run` put
+# in $RUN_DIR (an extra initramfs): bin/ the program (its libraries at
+# their own paths), modules/ the user's modules, and the files program
+# (its path), timeout (seconds), args (one argument a line) and
+# modules.list (the .ko paths to load first, in order).
 
 . /lib/barlab/l1.sh
 
 MODULES=/lib/modules/barlab
+RUN_DIR=/opt/barlab/run
 WIDTH=640
 HEIGHT=480
 PING_COUNT=3
@@ -110,15 +117,65 @@ step_fbdraw() {
     0) fs_result ok $ops ;;
     1) fs_result mismatch $ops ;;
     135)
-        fault=$(dmesg | grep 'fbdraw.*unhandled exception' | tail -n 1 |
-            sed 's/.*unhandled exception: //; s/ in fbdraw.*//' | tr ' ' _)
+        fault=$(fs_fault fbdraw)
         fs_result sigbus "fault=${fault:-?}" ;;
     *) fs_result failed status=$rc $ops ;;
     esac
 }
 
+# fs_fault PROGRAM: the kernel's "unhandled exception" line for PROGRAM's
+# fatal fault, as one word (which fault and where).
+fs_fault() {
+    dmesg | grep "$1.*unhandled exception" | tail -n 1 |
+        sed "s/.*unhandled exception: //; s/ in $1.*//" | tr ' ' _
+}
+
+# The user's program, after the user's modules, with the paths of the
+# BAR mappings in its environment and its output on the console.  It is
+# killed when its time is up (a watchdog, so that the outcome is a
+# result, not a lost L2 boot).  Outcomes: exit status=N, signal
+# signal=NAME [fault=...], timeout limit=S; failed WHY if it could not
+# be started.
+step_run() {
+    local gpu prog m name mods="" limit pid watchdog rc=0 a
+    [ -f $RUN_DIR/program ] || { fs_result failed no-program; return; }
+    fs_module barlab_gpu || { fs_result failed insmod; return; }
+    gpu=$(bl_find $BL_GPU) || { fs_result failed no-device; return; }
+    while read -r m; do
+        name=$(basename "$m" .ko)
+        grep -q "^$name " /proc/modules || insmod "$m" ||
+            { fs_result failed insmod-"$name"; return; }
+        mods="$mods${mods:+,}$name"
+    done <$RUN_DIR/modules.list
+    # For the host, should the program kill the VM before its result.
+    fs_say "run-modules ${mods:--}"
+    export BARLAB_RESOURCE2_WC=/sys/bus/pci/devices/$gpu/resource2_wc
+    export BARLAB_RESOURCE0=/sys/bus/pci/devices/$gpu/resource0
+    export BARLAB_FB0=/dev/fb0
+    prog=$(cat $RUN_DIR/program)
+    limit=$(cat $RUN_DIR/timeout)
+    set --
+    while IFS= read -r a; do set -- "$@" "$a"; done <$RUN_DIR/args
+    rm -f /tmp/run.timeout
+    "$prog" "$@" </dev/null &
+    pid=$!
+    (sleep "$limit" && touch /tmp/run.timeout && kill -KILL $pid) 2>/dev/null &
+    watchdog=$!
+    wait $pid || rc=$?
+    kill $watchdog 2>/dev/null
+    if [ -e /tmp/run.timeout ]; then
+        fs_result timeout limit="$limit" modules="${mods:--}"
+    elif [ $rc -gt 128 ]; then
+        fs_result signal signal="$(kill -l $((rc - 128)))" \
+            fault="$(fs_fault "$(basename "$prog" | cut -c1-15)" | grep . || echo -)" modules="${mods:--}"
+    else
+        fs_result exit status=$rc modules="${mods:--}"
+    fi
+}
+
 fs_step() {
     case $1 in
+    run) step_run ;;
     wc) step_wc ;;
     ping) step_ping ;;
     draw-res) step_fbdraw --resource "$(gpu_resource)" --width $WIDTH --height $HEIGHT ;;

@@ -155,6 +155,12 @@ fullstack_vmm_build() {
     msg "fullstack: $FULLSTACK_VMM_PACKAGE $(awk -v p="$FULLSTACK_VMM_PACKAGE" '$1 == p { print $2 }' <<<"$closure"): ${#debs[@]} packages resolved, $(du -sk "$dir/root" | cut -f1) KiB kept"
 }
 
+# _fullstack_cpio DIR: DIR as a reproducible newc archive, owned by root.
+_fullstack_cpio() {
+    (cd "$1" && find . -print0 | LC_ALL=C sort -z |
+        cpio --null --reproducible -o -H newc -R 0:0 --quiet)
+}
+
 # _fullstack_overlay_build: the L1 overlay cpio (VMM, L2 kernel, L2
 # initrd) for the current inputs, unless it exists.
 _fullstack_overlay_build() {
@@ -174,8 +180,7 @@ _fullstack_overlay_build() {
     cp "$image" "$tree/lib/barlab/fullstack/Image"
     _l1_initrd "$base" "" "$BARLAB_ROOT/target-tests/fullstack/l2-run.sh" \
         "$tree/lib/barlab/fullstack/initrd.gz"
-    (cd "$tree" && find . -print0 | LC_ALL=C sort -z |
-        cpio --null --reproducible -o -H newc -R 0:0 --quiet) >"$d/overlay.cpio.tmp" ||
+    _fullstack_cpio "$tree" >"$d/overlay.cpio.tmp" ||
         die "fullstack: packing the overlay failed"
     mv "$d/overlay.cpio.tmp" "$d/overlay.cpio"
     echo "$key" >"$d/overlay.stamp"
@@ -209,14 +214,11 @@ _fullstack_user_cpio() {
         cp "$m" "$run/modules/" && echo "/$FULLSTACK_RUN_DIR/modules/${m##*/}" >>"$run/modules.list" ||
             return
     done
-    (cd "$root" && find . -print0 | LC_ALL=C sort -z |
-        cpio --null --reproducible -o -H newc -R 0:0 --quiet) | gzip -n -1 \
-        >"$l1/lib/barlab/fullstack/user.cpio.gz" || return
+    _fullstack_cpio "$root" | gzip -n -1 >"$l1/lib/barlab/fullstack/user.cpio.gz" || return
     # The overlay is whole 512-byte cpio blocks: the next archive is aligned.
     {
         cat "$(_fullstack_dir)/overlay.cpio"
-        (cd "$l1" && find . -print0 | LC_ALL=C sort -z |
-            cpio --null --reproducible -o -H newc -R 0:0 --quiet)
+        _fullstack_cpio "$l1"
     } >"$out/initrd-extra.cpio" || return
     echo "$(find "$root" -type f | wc -l) files for L2, $(du -sk "$root" | cut -f1) KiB:"
     (cd "$root" && find . -type f | sort)

@@ -41,9 +41,9 @@ expect_error build-module-refuses-missing-dir "no such directory"
 refused() {
     local name=$1 pat=$2
     shift 2
-    run "$BARLAB" fullstack --policy any --out "$T/refused" "$@"
+    run "$BARLAB" fullstack --policy any --out "$T/$name" "$@"
     expect_error "$name" "$pat"
-    check "$name-nothing-written" test ! -e "$T/refused" -a ! -e "$T/.refused.barlab-run"
+    check "$name-nothing-written" test ! -e "$T/$name" -a ! -e "$T/.$name.barlab-run"
 }
 refused run-refuses-x86-64 "is a program for x86-64, not for aarch64" --run /bin/true
 refused run-refuses-missing-file "no-such-prog: no such file" --run "$T/no-such-prog"

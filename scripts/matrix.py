@@ -4,12 +4,16 @@
 
   matrix.py plan ORACLE.jsonl PATTERNS.txt OUT [--inject-align]
                  [--shard K/N] [--scenario-file FILE] [--version V]
+                 [--kernel-series JSON]
       Group the oracle's cells (barlab-mt oracle FILE --json) into L2 runs
       and write OUT/plan.json and one L1 script per CPU model,
       OUT/run-CPU.sh, which switches vfio-pci's policy and runs the
       matrix payload under barlab-vmm for each group.  With --shard, only
       shard K of N: a deterministic share of the groups, balanced by L1
-      boots (shard_groups).
+      boots (shard_groups).  --kernel-series: the L1 kernel's patch series
+      (scripts/kernel_series.py describe); one that declares a fixed
+      policy (no run-time knob) runs only that policy's cells, the others
+      are reported as not available with it.
   matrix.py report OUT BARLAB-MT [--rules] [--quiet]
       Read each CPU's console (OUT/CPU/console.log) and barlab-gpu's trace
       (OUT/CPU/gpu.trace), decide per cell what happened, compare it with
@@ -106,7 +110,7 @@ L1_PRELUDE = """\
 . /lib/barlab/l1.sh
 gpu=$(bl_find %(gpu)s) || bl_fail "no barlab-gpu in L1"
 nic=$(bl_find %(nic)s)
-bl_trace_on kvm/kvm_s2_map_device || bl_fail "no kvm_s2_map_device tracepoint"
+%(tracepoint)s
 
 # guests gpu|nic: run the matrix payload once a line of stdin (a guest's
 # arguments), all in one barlab-vmm with barlab-gpu or barlab-nic passed
@@ -246,8 +250,25 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def split_by_series(cells, series):
+    """(the cells the series' kernel can run, those it cannot): a kernel
+    that declares a fixed policy runs only that policy's cells."""
+    fixed = (series or {}).get("policy")
+    if not fixed:
+        return cells, []
+    return [c for c in cells if c["policy"] == fixed], [c for c in cells if c["policy"] != fixed]
+
+
+def series_header(series):
+    """What report.json says about the kernel's patch series."""
+    if not series:
+        return None
+    return {k: series.get(k) for k in ("name", "mode", "sha256", "policy")}
+
+
 def cmd_plan(a):
-    cells = load_jsonl(a.oracle)
+    series = json.loads(a.kernel_series) if a.kernel_series else None
+    cells, unavailable = split_by_series(load_jsonl(a.oracle), series)
     try:
         with open(a.patterns) as f:
             table = [l.split() for l in f if l.strip()]
@@ -259,7 +280,10 @@ def cmd_plan(a):
     # The register patterns, in table order: their pages in a NIC group.
     idioms = [t[0] for t in table if len(t) > 1 and t[1] != "bar"]
     if not cells:
-        raise MatrixError("the oracle predicted no cells")
+        raise MatrixError("the oracle predicted no cells" if not unavailable else
+                          "no cell of %s runs with the kernel series %s: it has no run-time policy "
+                          "and its fixed behaviour is %s" % (a.scenario_file or "the scenarios",
+                                                            series["name"], series["policy"]))
     for i, c in enumerate(cells):
         c["index"] = i
         if c["pattern"] not in order:
@@ -361,15 +385,30 @@ def cmd_plan(a):
             "shard": {"k": shard[0], "n": shard[1]} if shard else None,
             "scenarios": {"file": os.path.basename(a.scenario_file),
                           "sha256": sha256_file(a.scenario_file)} if a.scenario_file else None,
-            "barlab": a.version}
+            "barlab": a.version, "kernel_series": series_header(series),
+            # What the other policies would have given, for comparison.
+            "unavailable": [{"name": cell_name(c), "cpu": c["cpu"], "policy": c["policy"], "s1": c["s1"],
+                             "touch": c["touch"], "bar": c.get("bar", "pref"), "pattern": c["pattern"],
+                             "s2": c["s2"], "fault": c["fault"], "summary": c.get("summary")}
+                            for c in unavailable]}
     os.makedirs(a.out, exist_ok=True)
     killers = {(group_key(c), c["pattern"]) for c in cells
                if c["fault"] == "stage2-el2" and not a.inject_align}
     for cpu in plan["cpus"]:
-        lines = [L1_PRELUDE % {"gpu": GPU, "nic": NIC, "timeout": 30, "mem": L2_RAM_MB}]
+        # barlab's tracepoint is in barlab's series: a series instead of
+        # it may lack it, and the device traces still tell the memory type.
+        tracepoint = ('bl_trace_on kvm/kvm_s2_map_device || bl_fail "no kvm_s2_map_device tracepoint"'
+                      if not series or series["mode"] != "instead" else
+                      'bl_trace_on kvm/kvm_s2_map_device 2>/dev/null || '
+                      'echo "note: no kvm_s2_map_device tracepoint in this kernel"')
+        lines = [L1_PRELUDE % {"gpu": GPU, "nic": NIC, "timeout": 30, "mem": L2_RAM_MB,
+                               "tracepoint": tracepoint}]
         for policy in dict.fromkeys(g["policy"] for g in mine if g["cpu"] == cpu):
-            lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"' % (policy, policy))
-            lines.append('echo "policy $(bl_policy)"')
+            if series and series.get("policy"):
+                lines.append('echo "policy %s (fixed by the kernel series)"' % policy)
+            else:
+                lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"' % (policy, policy))
+                lines.append('echo "policy $(bl_policy)"')
             runs = guest_runs([g for g in mine if g["cpu"] == cpu and g["policy"] == policy],
                               idioms, killers)
             for devs in ("gpu", "nic"):
@@ -898,7 +937,8 @@ def cmd_report(a):
 
 # What every report.json says about the run besides its cells: a merge
 # accepts shards only if these agree (all but "shard").
-REPORT_HEADER = ("barlab", "scenarios", "shard", "total_cells", "all_cpus", "patterns")
+REPORT_HEADER = ("barlab", "scenarios", "shard", "total_cells", "all_cpus", "patterns", "kernel_series",
+                 "unavailable")
 
 
 def publish(out, report, rules, quiet=False):
@@ -913,6 +953,7 @@ def publish(out, report, rules, quiet=False):
     write_junit(os.path.join(out, "junit.xml"), results)
     matrix_html.write(os.path.join(out, "index.html"), report, S1_NAMES)
     if not quiet:
+        print("kernel series: %s" % matrix_html.series_text(report.get("kernel_series")))
         print_table(results, order, rules)
     bad = [r for r in results if not r["match"]]
     for r in results:
@@ -923,6 +964,12 @@ def publish(out, report, rules, quiet=False):
     print("matrix: %d cells, %d as predicted (%d of them in a permitted way the oracle does not model, marked ~), %d differ"
           % (len(results), report["passed"], sum(r["match"] and bool(r["note"]) for r in results),
              report["failed"]))
+    unavailable = report.get("unavailable") or []
+    if unavailable:
+        print("matrix: %d more cells not available with this series (policy %s: its kernel has no run-time "
+              "policy, its fixed behaviour is %s; report.json: unavailable)"
+              % (len(unavailable), ", ".join(sorted({u["policy"] for u in unavailable})),
+                 report["kernel_series"]["policy"]))
     isv0 = sorted({r["cell"]["mmio_isv0"] for r in results if r["cell"].get("mmio_isv0")})
     if isv0:
         print("isv0: %d of %d cells use an access (%s) that a VMM gets as an ISV=0 stage-2 abort where "
@@ -949,7 +996,8 @@ def cmd_merge(a):
     n = r0["shard"]["n"]
     for d, r in shards[1:]:
         for key, what in (("scenarios", "scenario file"), ("barlab", "barlab version"),
-                          ("inject_align", "--inject-align"), ("total_cells", "number of cells")):
+                          ("inject_align", "--inject-align"), ("total_cells", "number of cells"),
+                          ("kernel_series", "kernel series")):
             if r.get(key) != r0.get(key):
                 raise MatrixError("%s and %s come from different %ss (%s against %s)"
                                   % (d0, d, what, describe(key, r0.get(key)), describe(key, r.get(key))))
@@ -1047,6 +1095,7 @@ def main():
     p.add_argument("--shard")
     p.add_argument("--scenario-file")
     p.add_argument("--version")
+    p.add_argument("--kernel-series")
     r = sub.add_parser("report")
     r.add_argument("out")
     r.add_argument("mt")

@@ -77,6 +77,16 @@ window.addEventListener("hashchange",openCell);window.addEventListener("load",op
 """
 
 
+def series_text(series):
+    """The L1 kernel's patch series in one line (report.json kernel_series)."""
+    if not series:
+        return "unknown"
+    return "%s (%s, sha256 %s%s)" % (
+        series["name"], {"barlab": "barlab's", "instead": "instead of barlab's",
+                         "on-top": "on top of barlab's"}.get(series["mode"], series["mode"]),
+        series["sha256"][:12], ", fixed policy %s" % series["policy"] if series.get("policy") else "")
+
+
 def E(value):
     """Text for the page: escaped, and "-" for what the report leaves null."""
     return html.escape("-" if value is None else str(value))
@@ -400,6 +410,11 @@ def page(report, s1_names, rules_href):
               " &middot; shard %d/%d" % (shard["k"], shard["n"]) if shard else
               " &middot; merged from %d shards" % report["merged_shards"] if report.get("merged_shards") else "",
               "on" if report.get("inject_align") else "off"),
+           '<p class="meta">L1 kernel: %s</p>' % E(series_text(report.get("kernel_series"))),
+           '<p class="meta">%d more cells not available with this series: policy %s (its kernel has no '
+           "run-time policy; report.json: unavailable)</p>"
+           % (len(report["unavailable"]), E(", ".join(sorted({u["policy"] for u in report["unavailable"]}))))
+           if report.get("unavailable") else "",
            legend(), '<div id="overview">']
     groups = by_cpu(cells)
     out += [overview_table(cpu, rs, order, s1_names) for cpu, rs in groups]

@@ -308,6 +308,7 @@ usage: scripts/barlab fullstack [--policy P]... [--cpu CPU] [--inject-align]
                                 [--nic-param NAME=VALUE]...
                                 [--run PROG [--module FILE.ko]...
                                  [--run-timeout S] [-- ARG...]]
+                                [--kernel-patches [+]DIR]
 the whole stack: a stock VMM in L1 runs an L2 Linux with the devices and drivers
 Boot L1 once per policy; in it, Debian's qemu-system-aarch64 (KVM) runs an
 L2 Linux with barlab-nic and barlab-gpu passed through by vfio-pci.  L2
@@ -315,6 +316,11 @@ loads guest-drivers/ and runs the steps; a step that kills the VM is
 reported, and a new L2 boots for the steps after it.
   --policy P        vfio-pci's stage-2 policy: device, prefetchable or any;
                     repeat for several (default: all three)
+  --kernel-patches [+]DIR
+                    L1 (and L2) run the kernel of the git format-patch
+                    series in DIR instead of kernel-patches/ (+DIR: on top
+                    of it); a series without the run-time policy runs its
+                    declared one (docs/kernel-patches.md)
   --cpu CPU         L0's CPU model for L1 (max: FEAT_S2FWB, the default;
                     neoverse-n1: no FWB)
   --inject-align    L1 KVM injects stage-2 alignment faults into L2 (a
@@ -639,6 +645,7 @@ cmd_fullstack() {
             done
             break ;;
         --policy) opt_value fullstack $# "$1"; check_policy fullstack "$2"; policies+=("$2"); shift ;;
+        --kernel-patches) opt_value fullstack $# "$1"; kernel_patches_use fullstack "$2"; shift ;;
         --out) opt_value fullstack $# "$1"; out=$2; shift ;;
         --cpu) opt_value fullstack $# "$1"; check_cpu fullstack "$2"; args+=("$1" "$2"); shift ;;
         --timeout) opt_value fullstack $# "$1"; check_seconds fullstack "$1" "$2"; args+=("$1" "$2"); shift ;;
@@ -650,8 +657,10 @@ cmd_fullstack() {
         esac
         shift
     done
-    [ ${#policies[@]} -gt 0 ] || read -r -a policies <<<"$FULLSTACK_POLICIES"
+    [ ${#policies[@]} -gt 0 ] || read -r -a policies <<<"${KERNEL_SERIES_POLICY:-$FULLSTACK_POLICIES}"
+    for p in "${policies[@]}"; do kernel_series_policy fullstack "$p"; done
     [ -n "$out" ] || out=$(_fullstack_dir)/runs
+    kernel_series_build
     if [ -z "$prog" ]; then
         [ ${#modules[@]} -eq 0 ] && [ ${#run_args[@]} -eq 0 ] ||
             usage_die fullstack "--module, --run-timeout and program arguments need --run PROG"

@@ -29,7 +29,9 @@ arm64_update() { papt_update "$ARM64_APT" arm64 "deb:$ARM64_SUITE"; }
 # arm64_deb PKG: download PKG (arm64, or all); print the .deb's path.
 arm64_deb() { papt_deb "$ARM64_APT" "$1"; }
 
-_initramfs_dir() { echo "$BARLAB_BUILD/l1"; }
+# A user's kernel series has an initramfs of its own (its modules are
+# built against that kernel), so that barlab's stays built.
+_initramfs_dir() { echo "$BARLAB_BUILD/l1${KERNEL_SERIES_SHA:+-series-${KERNEL_SERIES_SHA:0:12}}"; }
 
 initramfs_path() {
     local d

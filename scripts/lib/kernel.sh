@@ -13,8 +13,15 @@
 #                               .barlab-build/ is the build directory (a
 #                               subdirectory, so compile commands use
 #                               relative paths and ccache hits anywhere)
+#   src/linux-VERSION-user/     a clone of it for users' series
+#                               (--kernel-patches), so that building one
+#                               leaves barlab's tree and build as they are
 #   kernel/VERSION-KEY/         Image, System.map, config for one state of
-#                               the inputs (_kernel_inputs; KEY), a stamp
+#                               the inputs (_kernel_inputs, the user's
+#                               series; KEY), a stamp
+#
+# A user's series (docs/kernel-patches.md): kernel_patches_use sets
+# KERNEL_SERIES_* from scripts/kernel_series.py; empty: barlab's series.
 
 KERNEL_PACKAGE=linux-source-6.12
 KERNEL_CROSS=aarch64-linux-gnu-
@@ -34,15 +41,91 @@ _kernel_make_env=(
     "KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970"
 )
 
+KERNEL_SERIES="" KERNEL_SERIES_NAME="" KERNEL_SERIES_MODE="" KERNEL_SERIES_SHA=""
+KERNEL_SERIES_POLICY=""
+
+# kernel_patches_use CMD SPEC: build and boot the kernel of the user's
+# series SPEC: DIR (instead of barlab's series) or +DIR (on top of it).
+# A mistake in SPEC is a usage error of CMD.
+kernel_patches_use() {
+    local desc
+    desc=$(python3 "$BARLAB_ROOT/scripts/kernel_series.py" describe "$2" \
+        --barlab "$BARLAB_ROOT/kernel-patches" 2>&1) ||
+        usage_die "$1" "--kernel-patches: $desc"
+    KERNEL_SERIES=$desc
+    { read -r KERNEL_SERIES_NAME; read -r KERNEL_SERIES_MODE; read -r KERNEL_SERIES_SHA
+        read -r KERNEL_SERIES_POLICY; } < <(python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+print(d["name"], d["mode"], d["sha256"], d["policy"] or "", sep="\n")' "$desc")
+    [ -z "$KERNEL_SERIES_POLICY" ] ||
+        check_policy "$1" "$KERNEL_SERIES_POLICY" "the barlab-policy of $2"
+}
+
+# take_kernel_patches CMD ARG...: the arguments without
+# "--kernel-patches SPEC" in _args; kernel_patches_use SPEC if it was
+# among them.
+take_kernel_patches() {
+    local cmd=$1
+    shift
+    _args=()
+    while [ $# -gt 0 ]; do
+        if [ "$1" = --kernel-patches ]; then
+            opt_value "$cmd" $# "$1"
+            kernel_patches_use "$cmd" "$2"
+            shift
+        else
+            _args+=("$1")
+        fi
+        shift
+    done
+}
+
+# kernel_series_build: build the kernel of the user's series, if one was
+# given; before a command opens its output directory, so that a series
+# that does not apply leaves nothing behind.
+kernel_series_build() {
+    [ -z "$KERNEL_SERIES" ] || kernel_build
+}
+
+# kernel_series_label: the series that builds the kernel, for messages.
+kernel_series_label() {
+    if [ -n "$KERNEL_SERIES" ]; then
+        printf 'the series %s (%s of barlab'\''s, sha256 %s)\n' "$KERNEL_SERIES_NAME" \
+            "${KERNEL_SERIES_MODE/-/ }" "${KERNEL_SERIES_SHA:0:12}"
+    else
+        echo "kernel-patches/"
+    fi
+}
+
+# kernel_series_json: the series as report.json names it.
+kernel_series_json() {
+    if [ -n "$KERNEL_SERIES" ]; then
+        echo "$KERNEL_SERIES"
+    else
+        python3 "$BARLAB_ROOT/scripts/kernel_series.py" describe "$BARLAB_ROOT/kernel-patches" \
+            --barlab "$BARLAB_ROOT/kernel-patches"
+    fi
+}
+
+# kernel_series_policy CMD POLICY: fail unless the kernel can run POLICY
+# (a series without the run-time knob runs the one it declares).
+kernel_series_policy() {
+    [ -z "$KERNEL_SERIES_POLICY" ] || [ "$2" = "$KERNEL_SERIES_POLICY" ] ||
+        usage_die "$1" "policy $2 is not available with the kernel series $KERNEL_SERIES_NAME (no run-time policy; its fixed behaviour is $KERNEL_SERIES_POLICY)"
+}
+
 _kernel_inputs() {
-    (cd "$BARLAB_ROOT" && ls -d kernel-patches/series kernel-patches/*.patch \
-        kernel-patches/l1.config scripts/lib/kernel.sh 2>/dev/null)
+    local patches=(kernel-patches/series kernel-patches/*.patch)
+    [ "$KERNEL_SERIES_MODE" != instead ] || patches=()
+    (cd "$BARLAB_ROOT" && ls -d "${patches[@]}" kernel-patches/l1.config \
+        scripts/lib/kernel.sh 2>/dev/null)
 }
 
 _kernel_key() {
     local inputs
     mapfile -t inputs < <(_kernel_inputs)
-    { hash_tree "${inputs[@]}"; echo "${_kernel_make_env[*]}"; } |
+    { hash_tree "${inputs[@]}"; echo "${_kernel_make_env[*]}"
+        [ -z "$KERNEL_SERIES" ] || echo "series $KERNEL_SERIES_MODE $KERNEL_SERIES_SHA"; } |
         sha256sum | cut -c1-16
 }
 
@@ -50,7 +133,14 @@ _kernel_key() {
 _kernel_series_hash() {
     local inputs
     mapfile -t inputs < <(_kernel_inputs | grep -e '/series$' -e '\.patch$')
-    hash_tree "${inputs[@]}"
+    { [ ${#inputs[@]} -eq 0 ] || hash_tree "${inputs[@]}"
+        [ -z "$KERNEL_SERIES" ] || echo "series $KERNEL_SERIES_MODE $KERNEL_SERIES_SHA"; } |
+        if [ -n "$KERNEL_SERIES" ]; then sha256sum | cut -c1-16; else cat; fi
+}
+
+# _kernel_tree VERSION: the source tree the series is applied in.
+_kernel_tree() {
+    echo "$BARLAB_CACHE/src/linux-$1${KERNEL_SERIES:+-user}"
 }
 
 # _kernel_chosen: the source version in use; fails if none was chosen yet.
@@ -80,7 +170,7 @@ kernel_image_path() {
 kernel_build_dir() {
     local ver
     ver=$(_kernel_chosen) || return 1
-    echo "$BARLAB_CACHE/src/linux-$ver/.barlab-build"
+    echo "$(_kernel_tree "$ver")/.barlab-build"
 }
 
 # _kernel_version: the Debian version of linux-source-6.12 apt offers.
@@ -135,13 +225,30 @@ _kernel_fetch() {
     echo "$_kernel_ver" >"$src/linux.version"
 }
 
-# _kernel_apply TREE: TREE = tag debian + the series, unless it already is.
+# _kernel_fetch_user: _kernel_fetch, and the clone for users' series.
+_kernel_fetch_user() {
+    local src=$BARLAB_CACHE/src tree
+    _kernel_fetch
+    tree=$(_kernel_tree "$_kernel_ver")
+    [ -z "$KERNEL_SERIES" ] || [ -d "$tree/.git" ] || {
+        rm -rf "$tree.tmp"
+        git clone -q --no-checkout "$src/linux-$_kernel_ver" "$tree.tmp" &&
+            mv "$tree.tmp" "$tree"
+    } || die "cloning $src/linux-$_kernel_ver for the user's series failed"
+}
+
+# _kernel_apply TREE: TREE = tag debian + the series, unless it already
+# is.  Progress goes to stderr; a patch that does not apply is named on
+# stdout with its failing hunk (scripts/kernel_series.py).
 _kernel_apply() {
-    local tree=$1 want have p
+    local tree=$1 want have p json patches=()
     want=$(_kernel_series_hash)
     have=$(cat "$tree/.barlab-series" 2>/dev/null) || true
     [ "$want" != "$have" ] || return 0
     rm -f "$tree/.barlab-series"
+    json=$(kernel_series_json 2>&1) || { echo "$json"; return 1; }
+    mapfile -t patches < <(python3 -c 'import json, sys
+print("\n".join(json.loads(sys.argv[1])["patches"]))' "$json")
     (
         cd "$tree"
         _kernel_git am --abort >/dev/null 2>&1 || true
@@ -152,18 +259,8 @@ _kernel_apply() {
             [ -f "$p" ] && printf '%s %s %s\n' "$(sha1sum <"$p" | cut -c1-40)" \
                 "$(stat -c %Y "$p")" "$p"
         done >.barlab-mtimes
-        _kernel_git checkout -q -f --detach debian
-        while read -r p; do
-            case $p in ''|'#'*) continue ;; esac
-            [ -f "$BARLAB_ROOT/kernel-patches/$p" ] ||
-                { echo "kernel-patches/series names $p, which does not exist"; exit 1; }
-            echo "applying $p"
-            if ! _kernel_git am -q "$BARLAB_ROOT/kernel-patches/$p"; then
-                _kernel_git am --abort >/dev/null 2>&1 || true
-                echo "kernel-patches/$p does not apply to Debian $KERNEL_PACKAGE $_kernel_ver"
-                exit 1
-            fi
-        done <"$BARLAB_ROOT/kernel-patches/series"
+        _kernel_git checkout -q -f --detach debian >&2
+        python3 "$BARLAB_ROOT/scripts/kernel_series.py" apply . "${patches[@]}" || exit
         while read -r sum mtime p; do
             [ -f "$p" ] && [ "$(sha1sum <"$p" | cut -c1-40)" = "$sum" ] &&
                 touch -d "@$mtime" "$p"
@@ -213,7 +310,7 @@ _kernel_configure() {
 # kernel_build: build Image for the current kernel-patches/ unless that
 # build exists; then kernel_image_path prints it.
 kernel_build() {
-    local key tree art lock start cfg_hash total
+    local key tree art lock start cfg_hash total err
     if kernel_image_path >/dev/null && [ "$(cat "$(kernel_build_dir)/barlab-key" 2>/dev/null)" = "$(_kernel_key)" ]; then
         return 0
     fi
@@ -224,18 +321,22 @@ kernel_build() {
         flock "$lock"
     fi
     apt_install "${_kernel_build_deps[@]}"
-    _kernel_fetch
+    _kernel_fetch_user
     key=$(_kernel_key)
-    tree=$BARLAB_CACHE/src/linux-$_kernel_ver
+    tree=$(_kernel_tree "$_kernel_ver")
     art=$BARLAB_CACHE/kernel/$_kernel_ver-$key
     if [ -f "$art/stamp" ] && [ "$(cat "$tree/.barlab-build/barlab-key" 2>/dev/null)" = "$key" ]; then
         exec {lock}>&-
         return 0
     fi
-    msg "building Linux $_kernel_ver (Debian $KERNEL_PACKAGE) for key $key"
+    msg "building Linux $_kernel_ver (Debian $KERNEL_PACKAGE) with $(kernel_series_label) for key $key"
     start=$SECONDS
-    run_step kernel-patch _kernel_apply "$tree" ||
-        die "the kernel-patches/ series does not apply (see the log)"
+    mkdir -p "$BARLAB_LOGS"
+    # The build directory is for no key until the build ends: a series
+    # that fails to apply leaves the tree as no finished build had it.
+    rm -f "$tree/.barlab-build/barlab-key"
+    err=$(_kernel_apply "$tree" 2>"$BARLAB_LOGS/kernel-patch.log") ||
+        die "$(kernel_series_label) does not apply to Debian $KERNEL_PACKAGE $_kernel_ver: ${err:-see $BARLAB_LOGS/kernel-patch.log}"
     mkdir -p "$tree/.barlab-build"
     cfg_hash=$(hash_tree kernel-patches/l1.config)
     if [ "$(cat "$tree/.barlab-build/barlab-config" 2>/dev/null)" != "$cfg_hash" ]; then
@@ -243,7 +344,6 @@ kernel_build() {
             die "configuring the kernel failed"
         echo "$cfg_hash" >"$tree/.barlab-build/barlab-config"
     fi
-    rm -f "$tree/.barlab-build/barlab-key"
     # A first build compiles about KERNEL_FILES files; an incremental one
     # shows how many it compiled so far.
     total=0
@@ -254,9 +354,9 @@ kernel_build() {
     mkdir -p "$art.tmp"
     cp "$tree/.barlab-build/arch/arm64/boot/Image" "$tree/.barlab-build/System.map" "$art.tmp/"
     cp "$tree/.barlab-build/.config" "$art.tmp/config"
-    printf 'linux %s\nkey %s\nseconds %d\ncompiled %d\n' "$_kernel_ver" "$key" \
+    printf 'linux %s\nkey %s\nseconds %d\ncompiled %d\nseries %s\n' "$_kernel_ver" "$key" \
         "$((SECONDS - start))" "$(grep -c '^  CC ' "$BARLAB_LOGS/kernel-build.log" || true)" \
-        >"$art.tmp/stamp"
+        "$(kernel_series_label)" >"$art.tmp/stamp"
     rm -rf "$art"
     mv "$art.tmp" "$art"
     echo "$key" >"$tree/.barlab-build/barlab-key"

@@ -51,6 +51,10 @@ died before the script ended).
   --cpu CPU           QEMU CPU model ('barlab-mt cpus'; max: FWB,
                       neoverse-n1: no FWB)
   --policy P          vfio-pci's stage-2 policy ('barlab-mt policies')
+  --kernel-patches [+]DIR
+                      boot the kernel of the git format-patch series in
+                      DIR instead of kernel-patches/ (+DIR: on top of it),
+                      built first (docs/kernel-patches.md)
   --kvm-mode M        kvm-arm.mode: nvhe (the kernel at EL1 under a small
                       hypervisor, on any CPU) or protected (pKVM); default:
                       VHE where the CPU has it (not cortex-a57)
@@ -88,6 +92,7 @@ l1_parse() {
         case $1 in
         --cpu) opt_value "$cmd" $# "$1"; L1_OPT_CPU=$2; shift ;;
         --policy) opt_value "$cmd" $# "$1"; L1_OPT_POLICY=$2; shift ;;
+        --kernel-patches) opt_value "$cmd" $# "$1"; kernel_patches_use "$cmd" "$2"; shift ;;
         --kvm-mode) opt_value "$cmd" $# "$1"; L1_OPT_KVM_MODE=$2; shift ;;
         --inject-align) L1_OPT_INJECT=Y ;;
         --bind) opt_value "$cmd" $# "$1"; L1_OPT_BIND=$2; shift ;;
@@ -106,6 +111,7 @@ l1_parse() {
     done
     check_cpu "$cmd" "$L1_OPT_CPU"
     [ -z "$L1_OPT_POLICY" ] || check_policy "$cmd" "$L1_OPT_POLICY"
+    [ -z "$L1_OPT_POLICY" ] || kernel_series_policy "$cmd" "$L1_OPT_POLICY"
     check_word "$cmd" --bind "$L1_OPT_BIND" vfio none
     [ -z "$L1_OPT_KVM_MODE" ] || check_word "$cmd" --kvm-mode "$L1_OPT_KVM_MODE" nvhe protected
     [ -z "$L1_OPT_SCRIPT" ] || [ -f "$L1_OPT_SCRIPT" ] || usage_die "$cmd" "no such script: $L1_OPT_SCRIPT"
@@ -166,7 +172,7 @@ _l1_start() {
 
     append="console=ttyAMA0 loglevel=4 panic=-1 barlab.bind=$bind"
     append+=" kvm.inject_s2_alignment_fault=$inject"
-    [ -z "$policy" ] || append+=" vfio_pci_core.bar_memtype=$policy"
+    [ -z "$policy" ] || [ -n "$KERNEL_SERIES_POLICY" ] || append+=" vfio_pci_core.bar_memtype=$policy"
     [ -z "$L1_OPT_KVM_MODE" ] || append+=" kvm-arm.mode=$L1_OPT_KVM_MODE"
     mapfile -t args < <(l1_machine_args "$cpu")
     args+=(-kernel "$(kernel_image_path)" -initrd "$out/initrd.gz" -append "$append")
@@ -186,6 +192,7 @@ cmd_boot() {
     local rc=0
     l1_parse boot "$@"
     [ -n "$L1_OPT_OUT" ] || L1_OPT_OUT=$BARLAB_BUILD/runs/l1-$(date +%Y%m%d-%H%M%S)-$$
+    kernel_series_build
     out_open boot boot "$L1_OPT_OUT"
     L1_OPT_OUT=$OUT_STAGE
     cmd_setup

@@ -16,6 +16,7 @@ usage_matrix() {
     cat <<'USAGE'
 usage: scripts/barlab matrix [--quick] [--scenarios FILE] [--inject-align]
                              [--rules] [--shard K/N] [--payload ELF] [--out DIR]
+                             [--kernel-patches [+]DIR]
        scripts/barlab matrix merge SHARD-DIR... [--rules] [--out DIR]
 the main job: every scenario as an L2 guest under nested KVM, against the oracle
   --quick             the quick set (target-tests/scenarios/matrix-quick.scn)
@@ -31,6 +32,12 @@ the main job: every scenario as an L2 guest under nested KVM, against the oracle
   --payload ELF       run this matrix payload in L2 instead of barlab's
                       (an aarch64 ELF built from target-tests/payloads
                       with a pattern changed, to see what the matrix says)
+  --kernel-patches [+]DIR
+                      L1 runs the kernel of the git format-patch series in
+                      DIR instead of kernel-patches/ (+DIR: on top of it);
+                      a series without the run-time policy runs the cells
+                      of the policy it declares, the others are reported
+                      as not available (docs/kernel-patches.md)
   --out DIR           where the report goes (default build/matrix, with
                       --shard build/matrix-shard-K-of-N); a new or empty
                       directory, or an earlier report of barlab's
@@ -147,6 +154,7 @@ cmd_matrix() {
         --rules) rules=(--rules) ;;
         --shard) opt_value "$cmd" $# "$1"; shard=(--shard "$2"); shift ;;
         --payload) opt_value "$cmd" $# "$1"; payload=$2; shift ;;
+        --kernel-patches) opt_value "$cmd" $# "$1"; kernel_patches_use "$cmd" "$2"; shift ;;
         --out) opt_value "$cmd" $# "$1"; out=$2; shift ;;
         *) usage_die "$cmd" "unknown option '$1'" ;;
         esac
@@ -164,6 +172,7 @@ cmd_matrix() {
         [ -n "$out" ] || out=$BARLAB_BUILD/matrix-shard-${BASH_REMATCH[1]}-of-${BASH_REMATCH[2]}
     fi
     [ -n "$out" ] || out=$BARLAB_BUILD/matrix
+    kernel_series_build
     out_open "$cmd" matrix "$out"
     stage=$OUT_STAGE
     cmd_setup
@@ -175,7 +184,8 @@ cmd_matrix() {
     [ -z "$MATRIX_PAYLOAD" ] || _matrix_pack_payload "$stage" "$MATRIX_PAYLOAD"
     "$BARLAB_MT" patterns >"$stage/patterns.txt"
     python3 "$BARLAB_ROOT/scripts/matrix.py" plan "$stage/oracle.jsonl" "$stage/patterns.txt" \
-        "$stage" "${inject[@]}" "${shard[@]}" --scenario-file "$scn" --version "$(barlab_version)" >&2 ||
+        "$stage" "${inject[@]}" "${shard[@]}" --scenario-file "$scn" --version "$(barlab_version)" \
+        --kernel-series "$(kernel_series_json)" >&2 ||
         die "matrix: planning failed"
     # One L1 boot per CPU model, all at once (BARLAB_MATRIX_JOBS: at most
     # that many): an L1 boot keeps its thread busy only part of the time,

@@ -58,7 +58,7 @@ kernel_patches_use() {
 d = json.loads(sys.argv[1])
 print(d["name"], d["mode"], d["sha256"], d["policy"] or "", sep="\n")' "$desc")
     [ -z "$KERNEL_SERIES_POLICY" ] ||
-        check_policy "$1" "$KERNEL_SERIES_POLICY" "the barlab-policy of $2"
+        check_policy "$1" "$KERNEL_SERIES_POLICY" "barlab-policy in ${2#+}/series"
 }
 
 # take_kernel_patches CMD ARG...: the arguments without
@@ -241,7 +241,7 @@ _kernel_fetch_user() {
 # is.  Progress goes to stderr; a patch that does not apply is named on
 # stdout with its failing hunk (scripts/kernel_series.py).
 _kernel_apply() {
-    local tree=$1 want have p json patches=()
+    local tree=$1 want have p json rc patches=()
     want=$(_kernel_series_hash)
     have=$(cat "$tree/.barlab-series" 2>/dev/null) || true
     [ "$want" != "$have" ] || return 0
@@ -260,12 +260,16 @@ print("\n".join(json.loads(sys.argv[1])["patches"]))' "$json")
                 "$(stat -c %Y "$p")" "$p"
         done >.barlab-mtimes
         _kernel_git checkout -q -f --detach debian >&2
-        python3 "$BARLAB_ROOT/scripts/kernel_series.py" apply . "${patches[@]}" || exit
+        rc=0
+        python3 "$BARLAB_ROOT/scripts/kernel_series.py" apply . "${patches[@]}" || rc=$?
+        # Also after a patch that did not apply: the next series starts
+        # from these mtimes.
         while read -r sum mtime p; do
             [ -f "$p" ] && [ "$(sha1sum <"$p" | cut -c1-40)" = "$sum" ] &&
                 touch -d "@$mtime" "$p"
         done <.barlab-mtimes
         rm -f .barlab-mtimes
+        exit "$rc"
     ) || return
     echo "$want" >"$tree/.barlab-series"
 }

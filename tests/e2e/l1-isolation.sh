@@ -57,10 +57,13 @@ vmm dirty --device $nic,$gpu $p mode=dirty
 vmm probe-after-dirty --device $nic,$gpu $p mode=probe
 printf "mode=dirty\nmode=probe\n" >/tmp/dirty-probe
 vmm batch --device $nic,$gpu --batch /tmp/dirty-probe $p
-# The kernel logs at most 10 SMMU events in 5 s: let the window of the
-# L2 faults pass, so that the L1 faults are logged too.
-first=$(dmesg | sed -n "s/^\[ *\([0-9.]*\)\] arm-smmu-v3.*event 0x.*/\1/p" | head -n 1)
-while [ -n "$first" ] && awk -v f="$first" -v u="$(cut -d" " -f1 /proc/uptime)" "BEGIN { exit !(u < f + 5.5) }"; do
+# The kernel logs at most 10 SMMU events in 5 s, counted from the first
+# event it logs after the last window ended: wait until 5.5 s after the
+# last logged event (any event suppressed since belongs to that window),
+# so that the L1 faults below open a window of their own.
+last_event() { dmesg | sed -n "s/^\[ *\([0-9.]*\)\] arm-smmu-v3.*event 0x.*/\1/p" | tail -n 1; }
+while last=$(last_event) && [ -n "$last" ] &&
+    awk -v f="$last" -v u="$(cut -d" " -f1 /proc/uptime)" "BEGIN { exit !(u < f + 5.5) }"; do
     sleep 0.2
 done
 # barlab-nic to L1: no driver override, barlab_nic probes it and runs

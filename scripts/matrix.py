@@ -431,7 +431,7 @@ CELL_RE = re.compile(r"^cell ([a-z0-9_]+) (begin|ok|fault)(.*)$")
 # barlab-vmm --batch starts each guest with its arguments (guest_runs).
 GUEST_RE = re.compile(r"^vmm: guest [0-9]+: mair=(0x[0-9a-f]+) touch=(first|hit) base=0x[0-9a-f]+ "
                       r"patterns=(\S+)((?: (?:bar|nic|evq|trials)=[0-9a-fx]+)*)$")
-POLICY_RE = re.compile(r"^policy (\S+)$")
+POLICY_RE = re.compile(r"^policy (\S+)(?: \(fixed by the kernel series\))?$")
 FAULT_RE = re.compile(r"ec=(0x[0-9a-f]+) fsc=(0x[0-9a-f]+) far=(0x[0-9a-f]+)")
 
 

@@ -40,7 +40,7 @@ else
 fi
 
 # outcomes REPORT: one line per cell, what was observed (not how long it
-# took), for comparing runs.  What the seed decides is compared: whether
+# took), for comparing runs.  What the port's seed decides is compared: whether
 # the cell is as predicted, its status, and the checker's finding (found
 # or clean, which rules).  How often a rule fired in the 16 trials and how
 # a gathered burst was split are timing: an asynchronous exit to L1 between

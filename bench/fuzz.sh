@@ -16,12 +16,12 @@
 #   --inputs N      inputs per device on the sanitizer build (default 1000000)
 #   --baseline N    inputs per device on the plain build (default 20000)
 #   --seed S        the generator's seed (default 1)
-#   --jobs J        processes per run, a QEMU each (default 1; see docs)
+#   --jobs J        processes per run, a QEMU each (default 2: both cores)
 #   --out DIR       reproducers and logs (default build/bench-fuzz)
 # Exit status 1 if any run failed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-inputs=1000000 baseline=20000 seed=1 jobs=1 out=${BARLAB_BUILD:-$ROOT/build}/bench-fuzz
+inputs=1000000 baseline=20000 seed=1 jobs=2 out=${BARLAB_BUILD:-$ROOT/build}/bench-fuzz
 
 die() { echo "bench fuzz: $*" >&2; exit 2; }
 count() { [[ $2 =~ ^[0-9]{1,15}$ ]] && [ "$2" -gt 0 ] || die "$1 takes a positive whole number, not '$2'"; }

@@ -942,6 +942,61 @@ static void fuzz_range(const FuzzDevice *d, uint64_t seed, uint64_t lo,
 }
 
 /*
+ * A worker runs inputs [@lo, @hi) and writes its tally to @fd.  It is a
+ * new program (this one, exec'd), not a fork of the parent: the parent
+ * links QEMU's utility library, whose RCU thread may hold a lock at
+ * fork() that the child then waits for forever.
+ */
+static pid_t fuzz_worker_spawn(const FuzzDevice *d, uint64_t seed,
+                               uint64_t lo, uint64_t hi, uint64_t restart,
+                               const char *out, unsigned n, int fd)
+{
+    g_autofree char *s_seed = g_strdup_printf("%" PRIu64, seed);
+    g_autofree char *s_first = g_strdup_printf("%" PRIu64, lo);
+    g_autofree char *s_inputs = g_strdup_printf("%" PRIu64, hi - lo);
+    g_autofree char *s_restart = g_strdup_printf("%" PRIu64, restart);
+    g_autofree char *s_ms = g_strdup_printf("%d", timeout_ms);
+    g_autofree char *s_worker = g_strdup_printf("%u:%d", n, fd);
+    char *argv[] = {
+        (char *)"barlab-fuzz", (char *)d->name, (char *)"--seed", s_seed,
+        (char *)"--first", s_first, (char *)"--inputs", s_inputs,
+        (char *)"--restart", s_restart, (char *)"--timeout-ms", s_ms,
+        (char *)"--out", (char *)out, (char *)"--worker", s_worker, NULL,
+    };
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* The worker's side: run the inputs, hand the tally to the parent. */
+static int fuzz_worker(const FuzzDevice *d, uint64_t first, uint64_t inputs,
+                       uint64_t seed, const char *out, uint64_t restart,
+                       const char *spec)
+{
+    g_autofree char *tag = NULL;
+    FuzzTally t = { 0 };
+    unsigned nconfigs = 0, n;
+    int fd;
+
+    if (sscanf(spec, "%u:%d", &n, &fd) != 2 || !restart) {
+        fprintf(stderr, "barlab-fuzz: --worker is for barlab-fuzz itself\n");
+        return 2;
+    }
+    while (d->configs[nconfigs]) {
+        nconfigs++;
+    }
+    tag = g_strdup_printf("-%u", n);
+    fuzz_range(d, seed, first, first + inputs, restart, nconfigs, out, tag,
+               &t);
+    fflush(stdout);
+    return write(fd, &t, sizeof(t)) == sizeof(t) ? 0 : 1;
+}
+
+/*
  * @inputs inputs, split into @jobs contiguous shares that as many worker
  * processes (each with its own QEMU) run side by side; an input is the
  * same whichever worker runs it.  The tallies come back through a pipe.
@@ -978,18 +1033,9 @@ static int fuzz(const FuzzDevice *d, uint64_t first, uint64_t inputs,
                 fprintf(stderr, "barlab-fuzz: cannot make a pipe\n");
                 return 1;
             }
-            pids[j] = fork();
-            if (pids[j] == 0) {
-                g_autofree char *tag = g_strdup_printf("-%u", j + 1);
-                FuzzTally t = { 0 };
-
-                close(p[0]);
-                fuzz_range(d, seed, first + inputs * j / jobs,
-                           first + inputs * (j + 1) / jobs, restart, nconfigs,
-                           out, tag, &t);
-                fflush(stdout);
-                _exit(write(p[1], &t, sizeof(t)) == sizeof(t) ? 0 : 1);
-            }
+            pids[j] = fuzz_worker_spawn(d, seed, first + inputs * j / jobs,
+                                        first + inputs * (j + 1) / jobs,
+                                        restart, out, j + 1, p[1]);
             close(p[1]);
             fds[j] = p[0];
         }
@@ -1122,7 +1168,7 @@ int main(int argc, char **argv)
 {
     uint64_t inputs = 1000, seed = 1, restart = 0, ms = 10000, jobs = 1;
     uint64_t first = 0;
-    const char *out = ".";
+    const char *out = ".", *worker = NULL;
     bool do_replay = false;
     g_autoptr(GPtrArray) files = g_ptr_array_new();
     const FuzzDevice *dev = NULL;
@@ -1157,6 +1203,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             out = argv[++i];
+        } else if (!strcmp(a, "--worker") && has) {
+            worker = argv[++i];
         } else if (!strcmp(a, "--replay")) {
             do_replay = true;
         } else if (!strcmp(a, "--tap")) {
@@ -1200,6 +1248,9 @@ int main(int argc, char **argv)
            "print_stacktrace=1", 1);
     if (do_replay) {
         return replay((char **)files->pdata, files->len, out);
+    }
+    if (worker) {
+        return fuzz_worker(dev, first, inputs, seed, out, restart, worker);
     }
     if (jobs > FUZZ_MAX_JOBS) {
         fprintf(stderr, "barlab-fuzz: --jobs takes at most %d\n",

@@ -545,6 +545,7 @@ _fullstack_results() {
         echo "policy $2"
         echo "inject-align $([ "$3" = 0 ] && echo N || echo Y)"
         echo "nic-params ${5:-none}"
+        echo "kernel-series $(kernel_series_label)"
         tr -d '\r' <"$out/console.log" 2>/dev/null |
             sed -n 's/^fullstack: \(vmm\|boots\|s2\|s2-fwb\) /\1 /p'
         tr -d '\r' <"$out/console.log" 2>/dev/null |
@@ -693,6 +694,7 @@ cmd_fullstack() {
     done
     out_commit
     out=$OUT_DIR
+    echo "kernel series: $(kernel_series_label)"
     if [ -n "$prog" ]; then
         python3 "$BARLAB_ROOT/scripts/fullstack_run.py" report "${policies[@]/#/$out/}"
         if [ -z "$steps" ]; then

@@ -208,6 +208,7 @@ cmd_boot() {
         awk '/^barlab-l1: ready/ { script = 1 } script || /^barlab-l1:/' \
             "$OUT_DIR/console.log" | tr -d '\r'
     fi
+    msg "boot: L1 ran the kernel of $(kernel_series_label)"
     msg "boot: console, traces and screendumps in $OUT_DIR"
     return "$rc"
 }

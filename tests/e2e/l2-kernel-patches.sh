@@ -99,6 +99,26 @@ PY
 expect variant-cells-change 0 '^ok$'
 expect_line variant-kernel-has-no-knob "$T/m/max/console.log" "policy prefetchable \\(fixed by the kernel series\\)"
 
+# boot and fullstack run on the variant too, and say so: fullstack's
+# policy is the series' own, and the NIC's prefetchable BAR2 is Normal-NC
+# at stage 2, so its write-combining self-test passes.
+cat >"$T/boot.sh" <<'EOF'
+echo "knob $(cat /sys/module/vfio_pci_core/parameters/bar_memtype 2>/dev/null || echo none)"
+EOF
+run "$BARLAB" boot --kernel-patches "+$VARIANT" --run "$T/boot.sh" --out "$T/b"
+[ "$(status)" = 0 ] && ok variant-boot || bad variant-boot "exit $(status)"
+expect_line variant-boot-no-knob "$T/b/console.log" "^knob none"
+expect_line variant-boot-names-series "$HARNESS_TMP/err" \
+    "^barlab: boot: L1 ran the kernel of the series prefetchable-only \\(on top of barlab's, sha256 ${sha:0:12}\\)$"
+run "$BARLAB" fullstack --kernel-patches "+$VARIANT" --steps wc --no-picture --out "$T/fs"
+cp "$HARNESS_TMP/out" "$T/fs.out"
+[ "$(status)" = 0 ] && [ -f "$T/fs/prefetchable/summary" ] && ok variant-fullstack ||
+    bad variant-fullstack "exit $(status)"
+expect_line variant-fullstack-names-series "$T/fs.out" \
+    "^kernel series: the series prefetchable-only \\(on top of barlab's, sha256 ${sha:0:12}\\)$"
+expect_line variant-fullstack-summary "$T/fs/prefetchable/summary" "^kernel-series the series prefetchable-only "
+expect_line variant-fullstack-bar-types "$T/fs.out" "^prefetchable +NC/.* supported "
+
 # barlab's kernel is still the one built for barlab's series.
 run "$BARLAB" path kernel
 [ "$(status)" = 0 ] && [ "$(cat "$HARNESS_TMP/out")" = "$base_image" ] &&

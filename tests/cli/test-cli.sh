@@ -573,7 +573,7 @@ EOF
 printf '#!/usr/bin/env bash\nexec sleep 600\n' >"$unit/test_all_hang"
 chmod +x "$unit/test_one_hangs" "$unit/test_all_hang"
 start=$SECONDS
-run env BARLAB_TEST_TIMEOUT=2 bash -c '. "$1/scripts/barlab" && CORE_BUILD=$2 BARLAB_LOGS=$3 &&
+run env BARLAB_TEST_TIMEOUT=2 bash -c '. "$1/scripts/lib/barlab.sh" && CORE_BUILD=$2 BARLAB_LOGS=$3 &&
     run_suite_unit && echo "totals $PASSED $FAILED"' _ "$ROOT" "$TMP/unit-build" "$TMP/unit-logs"
 expect unit-test-timeout 0 \
     '^unit: test_one_hangs: Slow.hangs did not end within 2 s \(BARLAB_TEST_TIMEOUT\), counted as failed$' \

@@ -51,10 +51,10 @@ class DoorbellTest(devtest.L1Test):
 
     def verdicts(self, name):
         """"violations=N X3=N tx-stale=N first=OP@OFF+SIZE" of run NAME."""
-        r = self.run_cmd([self.mt, "trace", self.scratch(name, "nic.trace"), "--json"])
-        if r.status != 0:
-            return "unreadable trace: " + r.err.strip()
-        txns = devtest.txns(json.loads(x) for x in r.out.splitlines() if x.strip())
+        records = self.trace(self.scratch(name, "nic.trace"), strict=False)
+        if records is None:
+            return "unreadable trace %s" % self.scratch(name, "nic.trace")
+        txns = devtest.txns(records)
         bad = [t for t in txns if t["verdict"]]
         x3 = sum("X3" in t["verdict"] for t in bad)
         try:

@@ -5,6 +5,7 @@ stage-2 MemAttr x FWB, first touch and TLB hit, on a CPU with FEAT_S2FWB
 and one without; the device trace and the fault stages must agree with
 hw/memtype in every cell (`scripts/barlab agree CPU`)."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -19,11 +20,9 @@ class AgreementTest(barlabtest.BarlabTest):
         for cpu in ("max", "neoverse-n1"):
             r = self.barlab("agree", cpu)
             with self.check("agreement-" + cpu):
-                self.assertStatus(r, 0)
-                self.assertOutput(r, r"^agreement: ([0-9]+)/\1 cells")
-                if r.status != 0:
-                    self.fail("disagreements (full report: %s)"
-                              % (build_dir() / "agree" / cpu / "agree.txt"))
+                if r.status != 0 or not re.search(r"^agreement: ([0-9]+)/\1 cells", r.out, re.M):
+                    self.fail("disagreements (full report: %s)\n%s"
+                              % (build_dir() / "agree" / cpu / "agree.txt", r.tail()))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from . import (cache, core, fullstack_bash, fullstack_nic, fullstack_user, fullstack_vmm,
                initramfs, setup)
+from . import cli
 from .cli import Command, check_seconds, check_word, opt_value
 from .common import ROOT, Fatal, UsageError, die, logs_dir, msg, run_step
 
@@ -751,18 +752,7 @@ def _serve(argv):
 def main(argv):
     """The bash front's and the report directory's way in (see above),
     with barlab's conventions for errors."""
-    try:
-        return _serve(argv)
-    except UsageError as e:
-        sys.stdout.flush()
-        print("\n".join(e.lines()), file=sys.stderr)
-        return 2
-    except Fatal as e:
-        sys.stdout.flush()
-        print("barlab: error: %s" % e, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return cli.main(argv, _serve)
 
 
 if __name__ == "__main__":

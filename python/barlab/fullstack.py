@@ -286,7 +286,8 @@ def cmd_fullstack(args):
             except fullstack_user.Refused as e:
                 raise UsageError("fullstack", "--module %s" % e) from None
             opts += ["--module", _absolute(m)]
-    job = _self_argv("policies", series or "", out, *policies, "--", *opts)
+    job = fullstack_vmm.module_argv("barlab.fullstack", "policies", series or "", out,
+                                    *policies, "--", *opts)
     rc, status = fullstack_bash.runs(out, policies, job, series)
     if rc is None:
         raise SystemExit(status)
@@ -313,14 +314,6 @@ def cmd_fullstack(args):
     msg("fullstack: %d s; results, consoles and screendumps in %s"
         % (int(time.time()) - int(start), out))
     return rc
-
-
-def _self_argv(*args):
-    """The command line that runs main() of this module with ARGS."""
-    return [sys.executable, "-P", "-c",
-            "import sys; sys.path.insert(0, sys.argv[1]); "
-            "from barlab.fullstack import main; sys.exit(main(sys.argv[2:]))",
-            str(ROOT / "python")] + [str(a) for a in args]
 
 
 # --- the runs ----------------------------------------------------------------

@@ -164,7 +164,8 @@ def needed(stage, elfs, dest, cross):
             p = t[1:] if t.startswith("/") else os.path.join(os.path.dirname(p), t)
         queue += re.findall(r"Requesting program interpreter: /(.*)\]",
                             _readelf(cross, "-lW", os.path.join(stage, f)))
-        for n in re.findall(r"\(NEEDED\).*\[(.*)\]", _readelf(cross, "-dW", os.path.join(stage, f))):
+        dynamic = _readelf(cross, "-dW", os.path.join(stage, f))
+        for n in re.findall(r"\(NEEDED\).*\[(.*)\]", dynamic):
             found = [d + "/" + n for d in LIBDIRS if os.path.exists(os.path.join(stage, d, n))]
             if not found:
                 return "%s needs %s, which no package of the closure has" % (f, n)
@@ -253,7 +254,8 @@ def vmm_build():
         debs.append(found[0])
     d.mkdir(parents=True, exist_ok=True)
     (d / "stamp").unlink(missing_ok=True)
-    run_step("fullstack-vmm-tree", _self_argv("tree", d, kernel_cross(), *debs),
+    run_step("fullstack-vmm-tree",
+             module_argv("barlab.fullstack_vmm", "tree", d, kernel_cross(), *debs),
              fatal="building the VMM tree from %d packages failed" % len(debs))
     (d / "stamp").write_text(key + "\n")
     (d / "lists").write_text(lists + "\n")
@@ -279,12 +281,13 @@ def kernel_cross():
     return _CROSS[0]
 
 
-def _self_argv(*args):
-    env_path = str(ROOT / "python")
+def module_argv(module, *args):
+    """The command line that runs main(ARGS) of barlab's MODULE (a step or
+    a job of its own)."""
     return [sys.executable, "-P", "-c",
-            "import sys; sys.path.insert(0, sys.argv[1]); "
-            "from barlab.fullstack_vmm import main; sys.exit(main(sys.argv[2:]))",
-            env_path] + [str(a) for a in args]
+            "import sys, importlib; sys.path.insert(0, sys.argv[1]); "
+            "sys.exit(importlib.import_module(sys.argv[2]).main(sys.argv[3:]))",
+            str(ROOT / "python"), module] + [str(a) for a in args]
 
 
 def cpio(directory):

@@ -203,6 +203,8 @@ def reference_module(series):
 
 
 def cmd_fullstack(args):
+    """`barlab fullstack ARGS` (USAGE): check everything, then one run per
+    policy into the report directory, then the table."""
     start = time.time()
     policies, out, opts, prog, modules, run_args = [], "", [], "", [], []
     steps, series, fixed = None, None, ""

@@ -11,12 +11,11 @@ from .common import ROOT, Fatal
 LIBRARY = ROOT / "scripts" / "lib" / "barlab.sh"
 
 
-def _argv(snippet, args):
-    """bash running SNIPPET after sourcing the library.  $0 is not the
-    library's path, so the library only defines its functions (it runs
-    its main when executed); ARGS are the snippet's "$@"."""
-    return (["bash", "-c", 'lib=$1; shift; . "$lib" && ' + snippet, "barlab", str(LIBRARY)]
-            + [str(a) for a in args])
+def argv(snippet, args):
+    """The command line that runs SNIPPET with ARGS as "$@"."""
+    # $0 is not the library: sourced as "$0", it would run its main.
+    return ["bash", "-c", '. "$1" && shift && ' + snippet, "barlab", str(LIBRARY)] + [
+        str(a) for a in args]
 
 
 def run(snippet, *args, capture=True):
@@ -24,10 +23,10 @@ def run(snippet, *args, capture=True):
     With CAPTURE, return its stdout without the final newline and raise
     Fatal on failure; without, return its exit status (its stdout and
     stderr are the caller's)."""
-    argv = _argv(snippet, args)
+    cmd = argv(snippet, args)
     if not capture:
-        return subprocess.call(argv, stdin=subprocess.DEVNULL)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        return subprocess.call(cmd, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                           text=True, check=False)
     if proc.returncode != 0:
         raise Fatal("%s failed (exit %d)" % (snippet.split()[0], proc.returncode))
@@ -36,8 +35,8 @@ def run(snippet, *args, capture=True):
 
 def status(snippet, *args):
     """SNIPPET's exit status, its stdout and stderr discarded."""
-    argv = _argv(snippet, args)
-    return subprocess.call(argv, stdin=subprocess.DEVNULL,
+    cmd = argv(snippet, args)
+    return subprocess.call(cmd, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -24,7 +24,7 @@ ORDER = ("setup demo check build boot path matrix fullstack explain agree fuzz "
          "oracle model trace patterns bench cache-key").split()
 
 # The modules whose COMMANDS are run here, in Python.
-MODULES = ("barlab.mt",)
+MODULES = ("barlab.mt", "barlab.fullstack")
 
 BASH_FRONT = ROOT / "scripts" / "lib" / "barlab.sh"
 
@@ -137,10 +137,12 @@ def run(argv):
     return command.run(args)
 
 
-def main(argv=None):
+def main(argv=None, serve=None):
+    """Run the command line ARGV (with SERVE: SERVE(ARGV) instead of a
+    command) with barlab's conventions for errors; the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        return run(argv) or 0
+        return (serve or run)(argv) or 0
     except UsageError as e:
         sys.stdout.flush()
         print("\n".join(e.lines()), file=sys.stderr)

@@ -18,7 +18,6 @@ BARLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$BARLAB_ROOT/scripts/lib/initramfs.sh"
 . "$BARLAB_ROOT/scripts/lib/l1.sh"
 . "$BARLAB_ROOT/scripts/lib/matrix.sh"
-. "$BARLAB_ROOT/scripts/lib/fullstack.sh"
 . "$BARLAB_ROOT/scripts/lib/setup.sh"
 . "$BARLAB_ROOT/scripts/lib/upstream.sh"
 
@@ -39,7 +38,7 @@ EXTRA_SUITES="upstream"
 # after the synopsis ("usage:" and its indented continuations) is the
 # summary `barlab --help` shows.  `barlab CMD --help` prints the text
 # and does nothing else; a usage mistake is usage_die (scripts/lib/cli.sh).
-COMMANDS="setup demo check build boot path matrix fullstack agree fuzz bench cache-key"
+COMMANDS="setup demo check build boot path matrix agree fuzz bench cache-key"
 
 usage_setup() {
     cat <<'USAGE'
@@ -197,6 +196,15 @@ build_core_sanitized() {
     run_step core-sanitize-build ninja -C "$CORE_BUILD_SAN"
 }
 
+# fullstack_py WHAT ARG...: barlab.fullstack (Python) for what the bash
+# here still needs of it: build module, build examples, the usage of
+# build module and setup's package lists.
+fullstack_py() {
+    PYTHONPATH=$BARLAB_ROOT/python${PYTHONPATH:+:$PYTHONPATH} python3 -P -m barlab.fullstack "$@"
+}
+
+usage_module() { fullstack_py usage-module; }
+
 # take_sanitize ARG...: the arguments without --sanitize in _args;
 # _sanitize is 1 if it was among them.
 take_sanitize() {
@@ -216,7 +224,7 @@ cmd_build() {
         [ $# -eq 2 ] || usage_die "build module" "takes one directory"
         [ -z "$_sanitize" ] || usage_die build "--sanitize is for core or qemu, not 'module'"
         cmd_setup >/dev/null
-        module_build "$2"
+        fullstack_py module "$2" "$KERNEL_SERIES"
         return
     fi
     [ $# -le 1 ] || usage_die build "one target at a time"
@@ -235,7 +243,7 @@ cmd_build() {
     payloads) payloads_build ;;
     kernel) kernel_build; kernel_image_path ;;
     initramfs) initramfs_build; initramfs_path ;;
-    examples) fullstack_examples_build ;;
+    examples) fullstack_py examples ;;
     esac
 }
 
@@ -723,7 +731,6 @@ main() {
     bench) cmd_bench "$@" ;;
     boot) cmd_boot "$@" ;;
     matrix) cmd_matrix "$@" ;;
-    fullstack) cmd_fullstack "$@" ;;
     agree) cmd_agree "$@" ;;
     fuzz) cmd_fuzz "$@" ;;
     cache-key)

@@ -15,7 +15,7 @@ TEST_PACKAGES=(python3-yaml chromium)
 setup_host_packages() {
     printf '%s\n' "${CORE_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${_qemu_build_deps[@]}" \
         "${QEMU_FIRMWARE_PACKAGES[@]}" "${_kernel_build_deps[@]}" "${_payloads_packages[@]}" \
-        "${INITRAMFS_HOST_PACKAGES[@]}" "${FULLSTACK_HOST_PACKAGES[@]}" | awk '!seen[$0]++'
+        "${INITRAMFS_HOST_PACKAGES[@]}" $(fullstack_py host-packages) | awk '!seen[$0]++'
 }
 
 setup_run() {
@@ -46,7 +46,7 @@ _setup_closure() {
 # own package lists are missing, the host packages are resolved through
 # a private state that reads the host's dpkg status.
 setup_dry_run() {
-    local pkgs missing codename lists resolver=() n v uris suite specs=()
+    local pkgs missing codename lists resolver=() n v vmm uris suite specs=()
     codename=$(_apt_codename)
     mapfile -t pkgs < <(setup_host_packages)
     mapfile -t missing < <(apt_missing "${pkgs[@]}")
@@ -94,11 +94,12 @@ setup_dry_run() {
         printf '  %-46s %-26s %s\n' "$n $v" "Debian $ARM64_SUITE, arm64" \
             "$(_setup_cached "$(papt_root "$ARM64_APT")/debs/${n}_${v/:/%3a}_*.deb")"
     done
-    v=$(papt_version "$ARM64_APT" "$FULLSTACK_VMM_PACKAGE")
-    n=$(_setup_closure "$ARM64_APT" "$FULLSTACK_VMM_PACKAGE")
+    vmm=$(fullstack_py vmm-package)
+    v=$(papt_version "$ARM64_APT" "$vmm")
+    n=$(_setup_closure "$ARM64_APT" "$vmm")
     [ -n "$v" ] && [ "${n:-0}" -gt 0 ] ||
-        die "setup --dry-run: apt cannot resolve arm64 $FULLSTACK_VMM_PACKAGE in Debian $ARM64_SUITE"
-    printf '  %-46s %-26s %s\n' "$FULLSTACK_VMM_PACKAGE $v" "Debian $ARM64_SUITE, arm64" \
+        die "setup --dry-run: apt cannot resolve arm64 $vmm in Debian $ARM64_SUITE"
+    printf '  %-46s %-26s %s\n' "$vmm $v" "Debian $ARM64_SUITE, arm64" \
         "$n packages, for the full stack's L1"
     papt_update "$QEMU_STOCK_APT" "$HOST_ARCH" --host-status "deb:$codename" \
         "deb:$codename-updates" "deb:$QEMU_STOCK_SUITE"

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """What barlab-nic saw of a `barlab fullstack` run, as one results line.
 
 Reads the device itself, not the guest's words: its QOM properties as
-scripts/l1run.py snapshotted them at the end of the run (counters, port
+the L1 run snapshotted them at the end of the run (counters, port
 mode) and its push port's trace with the checker's verdicts
-(`barlab-mt trace --json`).  Prints
+(`barlab-mt trace --json`).  nic_line() is
 
     nic OUTCOME port=MODE seed=N|- violations=N [RULE=N...] tx-stale=N
         tx-late=N errors=N [first-rule=RULE first-access=OP@0xADDR+SIZE
@@ -21,7 +20,6 @@ is missing or unreadable the line is `nic failed WHY`.
 
 import json
 import subprocess
-import sys
 
 # Device counters the line carries, as barlab-nic names them.
 COUNTERS = ("tx-stale", "tx-late", "errors")
@@ -34,16 +32,20 @@ def mt_json(mt, *args):
 
 
 def access(t):
+    """OP@0xADDR+SIZE of a transaction."""
     return "%s@0x%x+%d" % (t["op"], t["addr"], t["size"])
 
 
 def seq_range(t):
+    """The program-order numbers of a transaction's accesses."""
     if t["seq_first"] == t["seq_last"]:
         return str(t["seq_first"])
     return "%d..%d" % (t["seq_first"], t["seq_last"])
 
 
 def nic_line(mt, devices_path, trace_path):
+    """The results line (above) of barlab-mt MT, the device snapshot
+    DEVICES_PATH and the push port's trace TRACE_PATH."""
     try:
         with open(devices_path) as f:
             snap = json.load(f)["barlab-nic"]
@@ -81,14 +83,3 @@ def nic_line(mt, devices_path, trace_path):
                                                ":" + access(later[0]) if later else ""))
     return " ".join(words)
 
-
-def main():
-    if len(sys.argv) != 4:
-        print("usage: fullstack_nic.py BARLAB-MT DEVICES.json NIC.trace", file=sys.stderr)
-        return 2
-    print(nic_line(*sys.argv[1:]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

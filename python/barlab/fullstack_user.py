@@ -1,27 +1,24 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A user's program and modules in `barlab fullstack --run` (the host side).
 
-Subcommands (scripts/lib/fullstack.sh calls them):
-
-  program PATH
+  check_program(PATH)
       Is PATH a program L2 can run: an executable aarch64 ELF (static or
-      dynamic)?  Prints nothing and exits 0, or prints one line saying why
-      not and exits 1.  Its libraries are resolved by fullstack.sh's walker.
-  module KO REFERENCE-KO
+      dynamic)?  Refused (one line) if not.  Its libraries are resolved by
+      the walker in barlab.fullstack_vmm.
+  check_module(KO, REFERENCE_KO)
       Is KO an aarch64 kernel module whose vermagic is that of
-      REFERENCE-KO (a module barlab built against its own kernel)?  Same
+      REFERENCE_KO (a module barlab built against its own kernel)?  Same
       convention.  Reads the vermagic with modinfo.
-  device BARLAB-MT TRACE...
+  device_line(BARLAB_MT, TRACES)
       What barlab-gpu's ports saw, as one results line:
           gpu ok|broken txns=N gathered=N violations=N [RULE=N...]
       (gathered: transactions made of more than one CPU access), or
       `gpu failed WHY`.
-  tail CONSOLE N
+  console_tail(CONSOLE, N)
       The last N lines L2 printed while the `run` step ran (from the L1
       console: the `l2: ` lines between `fullstack: begin run` and its
       result, or the end of that L2 boot).
-  report DIR...
+  report(DIRS)
       The table of the runs: per policy directory, the program's outcome,
       the module's, what barlab-gpu saw, and the trace; then each
       console tail.
@@ -33,8 +30,7 @@ import struct
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fullstack_nic import mt_json  # noqa: E402  (one barlab-mt reader)
+from .fullstack_nic import mt_json
 
 EM_AARCH64 = 183
 # e_machine values a user is likely to hand us by mistake, for the message.
@@ -202,7 +198,8 @@ def program_cell(outcome, kv):
     return outcome
 
 
-def report(dirs, out=sys.stdout):
+def report(dirs, out=None):
+    out = out or sys.stdout
     fmt = "%-13s %-12s %-16s %-6s %-8s %-22s %s\n"
     out.write(fmt % ("policy", "program", "module", "txns", "gathered", "violations", "trace"))
     for d in dirs:
@@ -234,34 +231,3 @@ def report(dirs, out=sys.stdout):
         for line in tail or ["(nothing)"]:
             out.write("    %s\n" % line)
 
-
-def main(argv):
-    usage = ("usage: fullstack_run.py program PATH | module KO REFERENCE-KO | "
-             "device BARLAB-MT TRACE... | tail CONSOLE N | report DIR...")
-    if len(argv) < 2:
-        print(usage, file=sys.stderr)
-        return 2
-    cmd, args = argv[1], argv[2:]
-    try:
-        if cmd == "program" and len(args) == 1:
-            check_program(args[0])
-        elif cmd == "module" and len(args) == 2:
-            check_module(*args)
-        elif cmd == "device" and len(args) >= 2:
-            print(device_line(args[0], args[1:]))
-        elif cmd == "tail" and len(args) == 2:
-            for line in console_tail(args[0], int(args[1])):
-                print(line)
-        elif cmd == "report" and args:
-            report(args)
-        else:
-            print(usage, file=sys.stderr)
-            return 2
-    except Refused as e:
-        print(e)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

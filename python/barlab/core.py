@@ -4,6 +4,7 @@ in BUILD/core (BUILD/core-sanitize with ASan and UBSan), and barlab-mt:
 the tables of CPUs, policies and patterns the C core defines, which every
 host module reads from it."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -68,6 +69,20 @@ def names(what):
     if what not in _LISTS:
         _LISTS[what] = [line.split()[0] for line in mt(what).splitlines() if line.strip()]
     return _LISTS[what]
+
+
+_FACTS = {}
+
+
+def facts(what):
+    """What the C core's tables say, from 'barlab-mt WHAT --json': for
+    patterns and faults a list (one dict each, in the table's order), for
+    s1-names (MAIR encoding to name) and defaults ({"cpu", "policy",
+    "agree_cpus", "fullstack_policies"}) a dict."""
+    if what not in _FACTS:
+        lines = [json.loads(line) for line in mt(what, "--json").splitlines() if line.strip()]
+        _FACTS[what] = lines if what in ("patterns", "faults") else lines[0]
+    return _FACTS[what]
 
 
 def not_one_of(cmd, what, value, allowed):

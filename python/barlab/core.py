@@ -21,7 +21,7 @@ def build_path(sanitize=False):
 
 
 def mt_path(sanitize=False):
-    return build_path(sanitize) / "hw" / "memtype" / "barlab-mt"
+    return build_path(sanitize) / "tools" / "barlab-mt"
 
 
 def build(sanitize=False):
@@ -43,7 +43,7 @@ def mt_fresh():
     the build's progress lines when it does not."""
     out = build_path()
     if (out / "build.ninja").is_file():
-        subprocess.call(["ninja", "-C", str(out), "hw/memtype/barlab-mt"],
+        subprocess.call(["ninja", "-C", str(out), "tools/barlab-mt"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not os.access(mt_path(), os.X_OK):
         build()

@@ -23,10 +23,10 @@ BARLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$BARLAB_ROOT/scripts/lib/upstream.sh"
 
 CORE_BUILD=$BARLAB_BUILD/core
-BARLAB_MT=$CORE_BUILD/hw/memtype/barlab-mt
+BARLAB_MT=$CORE_BUILD/tools/barlab-mt
 # The same with ASan and UBSan (build core --sanitize).
 CORE_BUILD_SAN=$BARLAB_BUILD/core-sanitize
-BARLAB_MT_SAN=$CORE_BUILD_SAN/hw/memtype/barlab-mt
+BARLAB_MT_SAN=$CORE_BUILD_SAN/tools/barlab-mt
 
 # Suites in the order `check` runs them.
 ALL_SUITES="unit cli series qemu nic sanitize l1 matrix fullstack"

@@ -102,11 +102,11 @@ class Bench:
                     counters = {} if path == "e1000" else {
                         p: mon.cmd("qom-get", path="/machine/peripheral/nic0", property=p)
                         for p in COUNTERS}
-                    mon.cmd("quit")
+                proc.terminate()
+                proc.wait()
                 frame, count = same_frames(self.pcap, MAC)
             except (Fatal, OSError, ValueError) as e:
                 raise self.fail("path=%s: QMP or pcap check failed: %s" % (path, e))
-            proc.wait()
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -134,9 +134,14 @@ static const char *const device_names[] = {
 };
 static const char *const cache_names[] = { "NC", "WT", "WB" };
 static const char *const share_names[] = { "NSH", "ISH", "OSH" };
-static const char *const fault_names[] = {
-    "none", "stage-1 alignment fault (EL1)",
-    "stage-2 alignment fault (EL2)", "UNPREDICTABLE",
+/* Each MtFault: its id in barlab-mt's JSON and the reports, and its name for people. */
+static const struct {
+    const char *id, *name;
+} faults[MT_FAULT__COUNT] = {
+    [MT_FAULT_NONE]          = { "none", "none" },
+    [MT_FAULT_S1_ALIGN]      = { "stage1-el1", "stage-1 alignment fault (EL1)" },
+    [MT_FAULT_S2_ALIGN]      = { "stage2-el2", "stage-2 alignment fault (EL2)" },
+    [MT_FAULT_UNPREDICTABLE] = { "unpredictable", "UNPREDICTABLE" },
 };
 static const char *const s2_op_names[] = {
     "Device", "Normal", "Normal-NC unless stage 1 is Device",
@@ -167,7 +172,12 @@ const char *mt_share_name(unsigned sh)
 
 const char *mt_fault_name(unsigned fault)
 {
-    return name_of(fault_names, ARRAY_SIZE(fault_names), fault);
+    return fault < MT_FAULT__COUNT ? faults[fault].name : "?";
+}
+
+const char *mt_fault_id(unsigned fault)
+{
+    return fault < MT_FAULT__COUNT ? faults[fault].id : "?";
 }
 
 const char *mt_s2_op_name(unsigned op)
@@ -571,21 +581,37 @@ char *mt_attrs_name(const MtAttrs *a, char *buf, unsigned len)
     return buf;
 }
 
-/* Names accepted for both stages; value is the MAIR byte. */
+/*
+ * Names accepted for both stages; value is the MAIR byte.  label: the
+ * stage-1 attribute's name in the matrix's reports (NULL: shown as its
+ * encoding).
+ */
 static const struct {
     const char *name;
     uint8_t mair;
     int8_t s2, s2_fwb;      /* -1: no stage-2 encoding of that name */
+    const char *label;
 } attr_names[] = {
-    { "device-nGnRnE", 0x00, 0x0, 0x0 },
-    { "device-nGnRE", 0x04, 0x1, 0x1 },
-    { "device-nGRE", 0x08, 0x2, 0x2 },
-    { "device-GRE", 0x0c, 0x3, 0x3 },
-    { "normal-NC", 0x44, 0x5, 0x5 },
-    { "normal-WT", 0xbb, 0xa, -1 },
-    { "normal-WB", 0xff, 0xf, 0x6 },
-    { "use-s1", 0, -1, 0x7 },
+    { "device-nGnRnE", 0x00, 0x0, 0x0, "Device-nGnRnE" },
+    { "device-nGnRE", 0x04, 0x1, 0x1, "Device-nGnRE" },
+    { "device-nGRE", 0x08, 0x2, 0x2, "Device-nGRE" },
+    { "device-GRE", 0x0c, 0x3, 0x3, "Device-GRE" },
+    { "normal-NC", 0x44, 0x5, 0x5, "Normal-NC" },
+    { "normal-WT", 0xbb, 0xa, -1, NULL },
+    { "normal-WB", 0xff, 0xf, 0x6, "Normal-WB" },
+    { "use-s1", 0, -1, 0x7, NULL },
 };
+
+const char *mt_s1_label(unsigned i, uint8_t *mair)
+{
+    for (unsigned n = 0, k = 0; k < ARRAY_SIZE(attr_names); k++) {
+        if (attr_names[k].label && n++ == i) {
+            *mair = attr_names[k].mair;
+            return attr_names[k].label;
+        }
+    }
+    return NULL;
+}
 
 static int parse_number(const char *s, unsigned max, uint8_t *out)
 {

@@ -119,6 +119,7 @@ typedef enum {
     MT_FAULT_S1_ALIGN,      /* stage-1 Alignment fault, taken to EL1 */
     MT_FAULT_S2_ALIGN,      /* stage-2 Alignment fault, taken to EL2 */
     MT_FAULT_UNPREDICTABLE, /* a reserved encoding is involved */
+    MT_FAULT__COUNT,
 } MtFault;
 
 typedef enum {
@@ -193,6 +194,13 @@ const char *mt_device_name(unsigned dev);
 const char *mt_cache_name(unsigned cache);
 const char *mt_share_name(unsigned sh);
 const char *mt_fault_name(unsigned fault);
+/*
+ * The I-th stage-1 attribute the matrix's reports name: its label
+ * (Normal-NC) and, in *MAIR, its encoding; NULL after the last.
+ */
+const char *mt_s1_label(unsigned i, uint8_t *mair);
+/* The fault's id in JSON and the reports: none, stage1-el1, stage2-el2, unpredictable. */
+const char *mt_fault_id(unsigned fault);
 const char *mt_s2_op_name(unsigned op);
 /* Writes a name for @a into @buf (at least 48 bytes); returns @buf. */
 char *mt_attrs_name(const MtAttrs *a, char *buf, unsigned len);

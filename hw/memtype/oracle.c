@@ -8,6 +8,7 @@
 
 #include "../barlab/barlab-gpu.h"
 #include "gather.h"
+#include "patterns.h"
 #include "rules.h"
 #include "speculate.h"
 
@@ -60,91 +61,99 @@ static const MtOpInfo op_table[MT_OP__COUNT] = {
     [MT_OP_DSB]     = { "DSB",      MT_OPK_BARRIER,   false, false, false, false, false },
 };
 
+/* The pattern's index in the table and its target: patterns.h says both. */
+#define PATTERN_INDEX(name, target) PAT_##name,
+#define PATTERN_TARGET(name, target) PAT_TARGET_##name = MT_TARGET_##target,
+enum { MT_PATTERNS(PATTERN_INDEX) PAT__COUNT };
+enum { MT_PATTERNS(PATTERN_TARGET) };
+/* An entry at its place in patterns.h's order: NAME, its title and instructions. */
+#define PATTERN(name, ...) [PAT_##name] = { #name, __VA_ARGS__, PAT_TARGET_##name }
+
 /*
  * The access patterns.  Offsets are within one 64-byte line of the BAR;
  * "unaligned" ones sit where memcpy()/memset() tails put them.
  */
-static const MtPattern patterns[] = {
-    { "str8", "aligned 8-byte store (STR X)", 1, { INSN(STR, 8, 8, 0) }, MT_TARGET_BAR },
-    { "str8_unaligned", "unaligned 8-byte store (STR X at +4)", 1,
-      { INSN(STR, 8, 8, 4) }, MT_TARGET_BAR },
-    { "ldr8", "aligned 8-byte load (LDR X)", 1, { INSN(LDR, 8, 8, 0) }, MT_TARGET_BAR },
-    { "ldr8_unaligned", "unaligned 8-byte load (LDR X at +4)", 1,
-      { INSN(LDR, 8, 8, 4) }, MT_TARGET_BAR },
-    { "stp16", "16-byte store pair (STP X, X), 16-byte aligned", 1,
-      { INSN(STP, 16, 8, 0) }, MT_TARGET_BAR },
-    { "stp16_unaligned", "16-byte store pair at +4, as memcpy tails emit", 1,
-      { INSN(STP, 16, 8, 4) }, MT_TARGET_BAR },
-    { "burst64_str", "64-byte burst: eight STR X", 8,
+static const MtPattern patterns[PAT__COUNT] = {
+    PATTERN(str8, "aligned 8-byte store (STR X)", 1, { INSN(STR, 8, 8, 0) }),
+    PATTERN(str8_unaligned, "unaligned 8-byte store (STR X at +4)", 1,
+      { INSN(STR, 8, 8, 4) }),
+    PATTERN(ldr8, "aligned 8-byte load (LDR X)", 1, { INSN(LDR, 8, 8, 0) }),
+    PATTERN(ldr8_unaligned, "unaligned 8-byte load (LDR X at +4)", 1,
+      { INSN(LDR, 8, 8, 4) }),
+    PATTERN(stp16, "16-byte store pair (STP X, X), 16-byte aligned", 1,
+      { INSN(STP, 16, 8, 0) }),
+    PATTERN(stp16_unaligned, "16-byte store pair at +4, as memcpy tails emit", 1,
+      { INSN(STP, 16, 8, 4) }),
+    PATTERN(burst64_str, "64-byte burst: eight STR X", 8,
       { INSN(STR, 8, 8, 0), INSN(STR, 8, 8, 8), INSN(STR, 8, 8, 16),
         INSN(STR, 8, 8, 24), INSN(STR, 8, 8, 32), INSN(STR, 8, 8, 40),
-        INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) }, MT_TARGET_BAR },
-    { "burst64_stp", "64-byte burst: four STP X, X", 4,
+        INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) }),
+    PATTERN(burst64_stp, "64-byte burst: four STP X, X", 4,
       { INSN(STP, 16, 8, 0), INSN(STP, 16, 8, 16), INSN(STP, 16, 8, 32),
-        INSN(STP, 16, 8, 48) }, MT_TARGET_BAR },
-    { "burst64_st1", "64-byte burst: ST1 {v0.2d-v3.2d}", 1,
-      { INSN(ST1, 64, 8, 0) }, MT_TARGET_BAR },
-    { "dczva", "DC ZVA of a 64-byte block", 1, { INSN(DCZVA, 64, 64, 0) }, MT_TARGET_BAR },
-    { "burst64_str_dmb", "eight STR X with a DMB after the fourth", 9,
+        INSN(STP, 16, 8, 48) }),
+    PATTERN(burst64_st1, "64-byte burst: ST1 {v0.2d-v3.2d}", 1,
+      { INSN(ST1, 64, 8, 0) }),
+    PATTERN(dczva, "DC ZVA of a 64-byte block", 1, { INSN(DCZVA, 64, 64, 0) }),
+    PATTERN(burst64_str_dmb, "eight STR X with a DMB after the fourth", 9,
       { INSN(STR, 8, 8, 0), INSN(STR, 8, 8, 8), INSN(STR, 8, 8, 16),
         INSN(STR, 8, 8, 24), INSN(DMB, 0, 1, 0), INSN(STR, 8, 8, 32),
-        INSN(STR, 8, 8, 40), INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) }, MT_TARGET_BAR },
-    { "memcpy_unaligned",
+        INSN(STR, 8, 8, 40), INSN(STR, 8, 8, 48), INSN(STR, 8, 8, 56) }),
+    PATTERN(memcpy_unaligned,
       "memcpy of 32 bytes to dst+3, as compilers inline it: two STP X, X at +3 and +19", 2,
-      { INSN(STP, 16, 8, 3), INSN(STP, 16, 8, 19) }, MT_TARGET_BAR },
-    { "memset_unaligned",
+      { INSN(STP, 16, 8, 3), INSN(STP, 16, 8, 19) }),
+    PATTERN(memset_unaligned,
       "memset of 30 bytes at +2, glibc's 16-31-byte path: overlapping STP X, X at +2 and +16", 2,
-      { INSN(STP, 16, 8, 2), INSN(STP, 16, 8, 16) }, MT_TARGET_BAR },
+      { INSN(STP, 16, 8, 2), INSN(STP, 16, 8, 16) }),
     /* Aligned pairs load as two elements (B2.2.1: each register single-copy atomic). */
-    { "ldp16", "16-byte load pair (LDP X, X), 16-byte aligned", 1, { INSN(LDP, 16, 8, 0) }, MT_TARGET_BAR },
-    { "ldnp16", "16-byte non-temporal load pair (LDNP X, X), 16-byte aligned", 1,
-      { INSN(LDNP, 16, 8, 0) }, MT_TARGET_BAR },
+    PATTERN(ldp16, "16-byte load pair (LDP X, X), 16-byte aligned", 1, { INSN(LDP, 16, 8, 0) }),
+    PATTERN(ldnp16, "16-byte non-temporal load pair (LDNP X, X), 16-byte aligned", 1,
+      { INSN(LDNP, 16, 8, 0) }),
     /* B2.9: exclusives outside Inner/Outer Write-Back memory are IMPLEMENTATION DEFINED. */
-    { "ldxr_stxr", "exclusive pair: LDXR X, then STXR W, X of the same aligned doubleword", 2,
-      { INSN(LDXR, 8, 8, 0), INSN(STXR, 8, 8, 0) }, MT_TARGET_BAR },
+    PATTERN(ldxr_stxr, "exclusive pair: LDXR X, then STXR W, X of the same aligned doubleword", 2,
+      { INSN(LDXR, 8, 8, 0), INSN(STXR, 8, 8, 0) }),
     /* B2.2: LSE atomics outside Inner/Outer Write-Back memory are IMPLEMENTATION DEFINED. */
-    { "cas8", "compare and swap of an aligned doubleword (CAS X, X)", 1, { INSN(CAS, 8, 8, 0) }, MT_TARGET_BAR },
-    { "ldadd8", "atomic add to an aligned doubleword (LDADD X, X)", 1,
-      { INSN(LDADD, 8, 8, 0) }, MT_TARGET_BAR },
-    { "swp8", "atomic swap of an aligned doubleword (SWP X, X)", 1, { INSN(SWP, 8, 8, 0) }, MT_TARGET_BAR },
+    PATTERN(cas8, "compare and swap of an aligned doubleword (CAS X, X)", 1, { INSN(CAS, 8, 8, 0) }),
+    PATTERN(ldadd8, "atomic add to an aligned doubleword (LDADD X, X)", 1,
+      { INSN(LDADD, 8, 8, 0) }),
+    PATTERN(swp8, "atomic swap of an aligned doubleword (SWP X, X)", 1, { INSN(SWP, 8, 8, 0) }),
     /* B2.3: acquire/release order, but are single accesses like STR/LDR. */
-    { "stlr_ldar", "store-release (STLR X) then load-acquire (LDAR X) of the next doubleword", 2,
-      { INSN(STLR, 8, 8, 0), INSN(LDAR, 8, 8, 8) }, MT_TARGET_BAR },
+    PATTERN(stlr_ldar, "store-release (STLR X) then load-acquire (LDAR X) of the next doubleword", 2,
+      { INSN(STLR, 8, 8, 0), INSN(LDAR, 8, 8, 8) }),
     /*
      * B2.5.2: unaligned, so it faults on any Device type; on Normal it
      * completes in two pieces, one per 4 KiB page (a stage-2 page each).
      * Offset 0xfc: the payload runs it in the slot whose end is a page end.
      */
-    { "str8_pagecross", "unaligned 8-byte store across a 4 KiB page boundary (STR X at page end - 4)",
-      1, { INSN(STR, 8, 8, 0xfc) }, MT_TARGET_BAR },
+    PATTERN(str8_pagecross, "unaligned 8-byte store across a 4 KiB page boundary (STR X at page end - 4)",
+      1, { INSN(STR, 8, 8, 0xfc) }),
     /* C6.2 PRFM: a hint; no fault, no access the model makes. */
-    { "prfm", "prefetch for load (PRFM PLDL1KEEP) of the slot", 1, { INSN(PRFM, 64, 64, 0) }, MT_TARGET_BAR },
+    PATTERN(prfm, "prefetch for load (PRFM PLDL1KEEP) of the slot", 1, { INSN(PRFM, 64, 64, 0) }),
     /* D7.4: cache maintenance by VA does not fault on alignment and is not a barrier. */
-    { "str8_dccvac", "aligned STR X, then DC CVAC of its line", 2,
-      { INSN(STR, 8, 8, 0), INSN(DCCVAC, 64, 64, 0) }, MT_TARGET_BAR },
-    { "str8_dccivac", "aligned STR X, then DC CIVAC of its line", 2,
-      { INSN(STR, 8, 8, 0), INSN(DCCIVAC, 64, 64, 0) }, MT_TARGET_BAR },
+    PATTERN(str8_dccvac, "aligned STR X, then DC CVAC of its line", 2,
+      { INSN(STR, 8, 8, 0), INSN(DCCVAC, 64, 64, 0) }),
+    PATTERN(str8_dccivac, "aligned STR X, then DC CIVAC of its line", 2,
+      { INSN(STR, 8, 8, 0), INSN(DCCIVAC, 64, 64, 0) }),
     /*
      * Driver idioms on barlab-nic's push page (docs/rules.md, "Ordering"):
      * a 64-byte descriptor into slot 0 (0x40) as eight STR X, then the
      * 4-byte DOORBELL at 0, with nothing, DMB OSHST (dma_wmb(), writel()'s
      * __iowmb()) or DSB ST (wmb()) between them.
      */
-    { "db_nobarrier", "descriptor (8 STR X to slot 0), then STR W to DOORBELL, no barrier", 9,
-      { DESCRIPTOR(0x40), INSN(STR, 4, 4, 0) }, MT_TARGET_PUSH },
-    { "db_dmb_oshst", "descriptor, DMB OSHST, then the DOORBELL", 10,
-      { DESCRIPTOR(0x40), INSN(DMB, 0, 1, 0), INSN(STR, 4, 4, 0) }, MT_TARGET_PUSH },
-    { "db_dsb", "descriptor, DSB ST, then the DOORBELL", 10,
-      { DESCRIPTOR(0x40), INSN(DSB, 0, 1, 0), INSN(STR, 4, 4, 0) }, MT_TARGET_PUSH },
+    PATTERN(db_nobarrier, "descriptor (8 STR X to slot 0), then STR W to DOORBELL, no barrier", 9,
+      { DESCRIPTOR(0x40), INSN(STR, 4, 4, 0) }),
+    PATTERN(db_dmb_oshst, "descriptor, DMB OSHST, then the DOORBELL", 10,
+      { DESCRIPTOR(0x40), INSN(DMB, 0, 1, 0), INSN(STR, 4, 4, 0) }),
+    PATTERN(db_dsb, "descriptor, DSB ST, then the DOORBELL", 10,
+      { DESCRIPTOR(0x40), INSN(DSB, 0, 1, 0), INSN(STR, 4, 4, 0) }),
     /* A BlueFlame-style copy (__iowrite64_copy()) over the page's control line, DOORBELL included. */
-    { "bf_copy64_db", "64-byte copy (8 STR X) over the control line, DOORBELL included", 8,
-      { DESCRIPTOR(0), }, MT_TARGET_PUSH },
+    PATTERN(bf_copy64_db, "64-byte copy (8 STR X) over the control line, DOORBELL included", 8,
+      { DESCRIPTOR(0), }),
     /* Message passing: data into slot 0, then a flag: the head of slot 1, which rings the device. */
-    { "mp_flag", "data (STR X to slot 0 + 16), then the flag (STR X to the head of slot 1), no barrier", 2,
-      { INSN(STR, 8, 8, 0x50), INSN(STR, 8, 8, 0x80) }, MT_TARGET_PUSH },
+    PATTERN(mp_flag, "data (STR X to slot 0 + 16), then the flag (STR X to the head of slot 1), no barrier", 2,
+      { INSN(STR, 8, 8, 0x50), INSN(STR, 8, 8, 0x80) }),
     /* A read next to a read-to-clear register, then the register itself (LDR W into w12). */
-    { "rc_read_spec", "LDR W of the register line's first word, then LDR W of the read-to-clear one at +8", 2,
-      { INSN(LDR, 4, 4, 0), INSN(LDR, 4, 4, 8) }, MT_TARGET_RC },
+    PATTERN(rc_read_spec, "LDR W of the register line's first word, then LDR W of the read-to-clear one at +8", 2,
+      { INSN(LDR, 4, 4, 0), INSN(LDR, 4, 4, 8) }),
 };
 
 /*
@@ -184,12 +193,15 @@ enum { WIN_GPU_VRAM, WIN_GPU_SCRATCH, WIN_NIC_PUSH, WIN_GPU_REGS };
  */
 static const MtCpu cpus[] = {
     { "max", .fwb = true, .dic = true, .vhe = true, .lse = true,      /* also NV2 */
-      .mair_features = MT_FEAT_XS | MT_FEAT_MTE2, .s1_share = MT_S1SH_FIELD },
+      .mair_features = MT_FEAT_XS | MT_FEAT_MTE2, .s1_share = MT_S1SH_FIELD, .agree = true },
     { "neoverse-n1", .fwb = false, .dic = false, .vhe = true, .lse = true,
-      .mair_features = 0, .s1_share = MT_S1SH_FIELD },
+      .mair_features = 0, .s1_share = MT_S1SH_FIELD, .agree = true },
     { "cortex-a57", .fwb = false, .dic = false, .vhe = false, .lse = false,
       .mair_features = 0, .s1_share = MT_S1SH_FIELD },
 };
+
+/* The CPU model every command defaults to. */
+#define DEFAULT_CPU 0
 
 /* The guest's stage-1 SH field for the BAR: matrix.c maps it Inner Shareable. */
 #define GUEST_S1_SH 3
@@ -203,6 +215,11 @@ static const char *const outcome_names[MT_OUT__COUNT] = {
 static const char *const policy_names[MT_POLICY__COUNT] = {
     "device", "prefetchable", "any", "cacheable",
 };
+/* The policy every command defaults to: what Linux 6.9+ does. */
+#define DEFAULT_POLICY MT_POLICY_ANY
+/* The policies `barlab fullstack` runs by default: those of upstream Linux's history and the RFC. */
+#define FULLSTACK_POLICIES (1u << MT_POLICY_DEVICE | 1u << MT_POLICY_PREFETCHABLE | \
+                            1u << MT_POLICY_ANY)
 
 
 /*
@@ -308,6 +325,21 @@ unsigned mt_cpu_count(void)
 const MtCpu *mt_cpu_at(unsigned i)
 {
     return i < ARRAY_SIZE(cpus) ? &cpus[i] : NULL;
+}
+
+const MtCpu *mt_cpu_default(void)
+{
+    return &cpus[DEFAULT_CPU];
+}
+
+unsigned mt_policy_default(void)
+{
+    return DEFAULT_POLICY;
+}
+
+bool mt_policy_fullstack(unsigned policy)
+{
+    return policy < MT_POLICY__COUNT && (FULLSTACK_POLICIES >> policy & 1);
 }
 
 const char *mt_policy_name(unsigned policy)

@@ -135,6 +135,7 @@ typedef struct {
     bool lse;               /* FEAT_LSE: CAS, LDADD, SWP exist */
     unsigned mair_features; /* MT_FEAT_XS, MT_FEAT_MTE2: MAIR encodings defined */
     uint8_t s1_share;       /* MtS1Share this implementation passes to stage 2 */
+    bool agree;             /* `barlab agree` runs it when given no CPU */
 } MtCpu;
 
 typedef enum { MT_TOUCH_FIRST, MT_TOUCH_HIT } MtTouch;
@@ -255,6 +256,11 @@ const char *mt_outcome_name(unsigned outcome);
 unsigned mt_cpu_count(void);
 const MtCpu *mt_cpu_at(unsigned i);
 const char *mt_policy_name(unsigned policy);
+/* What a command runs when told no CPU model or policy: -cpu max, policy any. */
+const MtCpu *mt_cpu_default(void);
+unsigned mt_policy_default(void);
+/* Does `barlab fullstack` run POLICY when given none? */
+bool mt_policy_fullstack(unsigned policy);
 int mt_policy_parse(const char *name, uint8_t *policy);
 const char *mt_op_name(unsigned op);
 

@@ -4,6 +4,7 @@ in BUILD/core (BUILD/core-sanitize with ASan and UBSan), and barlab-mt:
 the tables of CPUs, policies and patterns the C core defines, which every
 host module reads from it."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ def build_path(sanitize=False):
 
 
 def mt_path(sanitize=False):
-    return build_path(sanitize) / "hw" / "memtype" / "barlab-mt"
+    return build_path(sanitize) / "tools" / "barlab-mt"
 
 
 def build(sanitize=False):
@@ -42,7 +43,7 @@ def mt_fresh():
     the build's progress lines when it does not."""
     out = build_path()
     if (out / "build.ninja").is_file():
-        subprocess.call(["ninja", "-C", str(out), "hw/memtype/barlab-mt"],
+        subprocess.call(["ninja", "-C", str(out), "tools/barlab-mt"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not os.access(mt_path(), os.X_OK):
         build()
@@ -68,6 +69,20 @@ def names(what):
     if what not in _LISTS:
         _LISTS[what] = [line.split()[0] for line in mt(what).splitlines() if line.strip()]
     return _LISTS[what]
+
+
+_FACTS = {}
+
+
+def facts(what):
+    """What the C core's tables say, from 'barlab-mt WHAT --json': for
+    patterns and faults a list (one dict each, in the table's order), for
+    s1-names (MAIR encoding to name) and defaults ({"cpu", "policy",
+    "agree_cpus", "fullstack_policies"}) a dict."""
+    if what not in _FACTS:
+        lines = [json.loads(line) for line in mt(what, "--json").splitlines() if line.strip()]
+        _FACTS[what] = lines if what in ("patterns", "faults") else lines[0]
+    return _FACTS[what]
 
 
 def not_one_of(cmd, what, value, allowed):

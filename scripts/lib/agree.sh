@@ -56,7 +56,7 @@ _agree_secs() {
 agree_run() {
     local cpu=${1:-} out=${2:-} qemu=${3:-${BARLAB_QEMU:-}}
     local smp=${BARLAB_AGREE_SMP:-2} limit=${BARLAB_AGREE_TIMEOUT:-300}
-    local tool=${BARLAB_AGREE_TOOL:-$BARLAB_BUILD/core/hw/memtype/barlab-agree}
+    local tool=${BARLAB_AGREE_TOOL:-$BARLAB_BUILD/core/tools/barlab-agree}
     local payload device t0 t1 t2 rc=0 arc=0
     local -a devargs checkargs
 

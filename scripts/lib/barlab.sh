@@ -22,10 +22,10 @@ BARLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$BARLAB_ROOT/scripts/lib/upstream.sh"
 
 CORE_BUILD=$BARLAB_BUILD/core
-BARLAB_MT=$CORE_BUILD/hw/memtype/barlab-mt
+BARLAB_MT=$CORE_BUILD/tools/barlab-mt
 # The same with ASan and UBSan (build core --sanitize).
 CORE_BUILD_SAN=$BARLAB_BUILD/core-sanitize
-BARLAB_MT_SAN=$CORE_BUILD_SAN/hw/memtype/barlab-mt
+BARLAB_MT_SAN=$CORE_BUILD_SAN/tools/barlab-mt
 
 # Suites in the order `check` runs them.
 ALL_SUITES="unit cli series qemu nic sanitize l1 matrix fullstack"
@@ -38,7 +38,7 @@ EXTRA_SUITES="upstream"
 # after the synopsis ("usage:" and its indented continuations) is the
 # summary `barlab --help` shows.  `barlab CMD --help` prints the text
 # and does nothing else; a usage mistake is usage_die (scripts/lib/cli.sh).
-COMMANDS="setup demo check build boot path matrix agree fuzz bench cache-key"
+COMMANDS="setup demo check build boot path matrix agree fuzz cache-key"
 
 usage_setup() {
     cat <<'USAGE'
@@ -152,19 +152,6 @@ hang or a sanitizer report is shrunk and saved in DIR (default
 build/fuzz/DEVICE) as a reproducer; docs/fuzzing.md says how to replay
 it and keep it as a regression test.  Prints inputs/s and the device
 counters the inputs reached; exits 1 on any failure.
-USAGE
-}
-
-usage_bench() {
-    cat <<'USAGE'
-usage: scripts/barlab bench
-       scripts/barlab bench fuzz [--inputs N] [--baseline N] [--seed S]
-                                 [--jobs J]
-run the benchmarks (bench/), each against a baseline in the same run
-  fuzz        only bench/fuzz.sh: barlab-fuzz on each device, N inputs
-              (default 1000000) on the sanitizer build against a baseline
-              of the plain build (see bench/fuzz.sh --help); not part of
-              the plain 'bench': hours on 2 cores (docs/fuzzing.md)
 USAGE
 }
 
@@ -666,49 +653,6 @@ cmd_fuzz() {
     fuzz_run "$qemu" "$dev" "$inputs" "$seed" "$out" "$jobs"
 }
 
-# bench fuzz: both QEMUs with their qtests, then bench/fuzz.sh.
-cmd_bench_fuzz() {
-    local a plain
-    for a in "$@"; do
-        case $a in
-        --inputs|--baseline|--seed|--jobs) ;;
-        -*) usage_die bench "fuzz takes --inputs, --baseline, --seed and --jobs, not '$a'" ;;
-        *) [[ $a =~ ^[0-9]+$ ]] || usage_die bench "fuzz: '$a' is not a number" ;;
-        esac
-    done
-    cmd_setup
-    qemu_build --qtests
-    plain=$(qemu_binary_path) || die "QEMU built, but its binary is missing"
-    qemu_sanitize
-    qemu_build --qtests
-    "$BARLAB_ROOT/bench/fuzz.sh" "$plain" "$(qemu_binary_path)" "$@"
-}
-
-cmd_bench() {
-    local qemu payloads b
-    if [ "${1:-}" = fuzz ]; then
-        shift
-        cmd_bench_fuzz "$@"
-        return
-    fi
-    [ $# -eq 0 ] || usage_die bench "takes no arguments, or fuzz"
-    cmd_setup
-    build_core
-    "$CORE_BUILD/bench/bench_gather"
-    qemu_build
-    payloads_build
-    qemu=$(qemu_binary_path)
-    payloads=$(payloads_path agree)
-    "$BARLAB_ROOT/bench/qemu-agree.sh" "$qemu" "$payloads"
-    for b in "$BARLAB_ROOT"/bench/nic-*.sh; do
-        [ -f "$b" ] && "$b" "$qemu" "${payloads%/*}"
-    done
-    "$BARLAB_ROOT/bench/l1-boot.sh"
-    "$BARLAB_ROOT/bench/matrix.sh"
-    "$BARLAB_ROOT/bench/fullstack-boot.sh"
-    return 0
-}
-
 main() {
     local cmd=${1:-} sub
     [ $# -gt 0 ] && shift
@@ -728,7 +672,6 @@ main() {
     check) cmd_check "$@" ;;
     build) cmd_build "$@" ;;
     path) cmd_path "$@" ;;
-    bench) cmd_bench "$@" ;;
     boot) cmd_boot "$@" ;;
     matrix) cmd_matrix "$@" ;;
     agree) cmd_agree "$@" ;;

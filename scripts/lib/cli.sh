@@ -55,7 +55,7 @@ _mt_list() {
 # _mt_fresh: barlab-mt, up to date.
 _mt_fresh() {
     if [ -f "$CORE_BUILD/build.ninja" ]; then
-        ninja -C "$CORE_BUILD" hw/memtype/barlab-mt >/dev/null 2>&1 || true
+        ninja -C "$CORE_BUILD" tools/barlab-mt >/dev/null 2>&1 || true
     fi
     [ -x "$BARLAB_MT" ] || build_core >&2
 }

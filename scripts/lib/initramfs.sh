@@ -41,12 +41,13 @@ initramfs_path() {
     echo "$d/initramfs.cpio.gz"
 }
 
-# The repo parts inside the initramfs, and barlab-gpu's register map,
-# which the payloads include.  A part that does not exist yet (e.g.
-# target-tests/vmm before it has a Makefile) is skipped.
+# The repo parts inside the initramfs, and what the payloads include:
+# barlab-gpu's register map and the C core's list of patterns.  A part
+# that does not exist yet (e.g. target-tests/vmm before it has a
+# Makefile) is skipped.
 _initramfs_parts() {
     (cd "$BARLAB_ROOT" && ls -d target-tests/l1 guest-drivers target-tests/vmm \
-        target-tests/payloads hw/barlab/barlab-gpu.h 2>/dev/null)
+        target-tests/payloads hw/barlab/barlab-gpu.h hw/memtype/patterns.h 2>/dev/null)
 }
 
 _initramfs_key() {

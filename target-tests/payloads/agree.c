@@ -7,7 +7,7 @@
  * stage-2 MemAttr (0..15) x HCR_EL2.FWB off/on (on only with FEAT_S2FWB),
  * each on first touch and on a TLB hit, and prints one "agree:" line per
  * access saying whether it faulted, at which EL, with which syndrome.
- * hw/memtype/tools/barlab-agree compares these lines, and the device's
+ * tools/barlab-agree compares these lines, and the device's
  * trace, against hw/memtype's predictions.
  *
  * The device is a build-time default (AGREE_VENDOR, AGREE_DEVICE,

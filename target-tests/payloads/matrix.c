@@ -3,7 +3,7 @@
  * matrix: the L2 payload of `barlab matrix`.  At EL1 under barlab-vmm it
  * maps barlab-gpu's VRAM (BAR2) through its own stage 1 with the MAIR
  * attribute given as mair= (RAM Normal-WB, the UART Device-nGnRE) and runs
- * the named access patterns of the oracle's table (hw/memtype/oracle.c),
+ * the named access patterns of the oracle's table (hw/memtype/patterns.h),
  * in the order given, each with exactly the table's instructions
  * (matrix-patterns.S).
  *
@@ -62,6 +62,7 @@
 #include "libpl.h"
 #include "barlab-gpu.h"
 #include "nic-regs.h"
+#include "patterns.h"
 
 #define GPU_VENDOR GPU_VENDOR_ID
 #define GPU_DEVICE GPU_DEVICE_ID
@@ -100,25 +101,14 @@ _Static_assert(EVQ_PRIME % GPU_EVQ_STRIDE >= EVQ_TRIAL_BYTES, "priming outside e
 #define TAG(k) (0xba5e000000000000ull | (u64)(k) << 8)
 
 /*
- * The oracle's pattern table (hw/memtype/oracle.c), in its order: the
- * index picks the slot.  A pattern returns its status (a Store-Exclusive's
+ * The oracle's patterns (hw/memtype/patterns.h), in its order: the
+ * slot patterns (TARGET BAR), whose index picks the slot, then the
+ * register patterns.  A pattern returns its status (a Store-Exclusive's
  * result; 0 for the others).
  */
-#define MATRIX_PATTERNS(X)                                              \
-    X(str8) X(str8_unaligned) X(ldr8) X(ldr8_unaligned) X(stp16)        \
-    X(stp16_unaligned) X(burst64_str) X(burst64_stp) X(burst64_st1)     \
-    X(dczva) X(burst64_str_dmb) X(memcpy_unaligned) X(memset_unaligned) \
-    X(ldp16) X(ldnp16) X(ldxr_stxr) X(cas8) X(ldadd8) X(swp8)           \
-    X(stlr_ldar) X(str8_pagecross) X(prfm) X(str8_dccvac) X(str8_dccivac)
-/* ... then the register patterns, which follow them in the table. */
-#define MATRIX_IDIOMS(X)                                                \
-    X(db_nobarrier) X(db_dmb_oshst) X(db_dsb) X(bf_copy64_db) X(mp_flag) \
-    X(rc_read_spec)
-
 typedef u64 pattern_fn(u64 slot, u64 prime, u64 tag);
-#define DECLARE_PATTERN(name) pattern_fn matrix_##name;
-MATRIX_PATTERNS(DECLARE_PATTERN)
-MATRIX_IDIOMS(DECLARE_PATTERN)
+#define DECLARE_PATTERN(name, target) pattern_fn matrix_##name;
+MT_PATTERNS(DECLARE_PATTERN)
 extern char matrix_patterns_begin[], matrix_patterns_end[];
 
 /*
@@ -135,14 +125,23 @@ static const struct pattern {
     pattern_fn *run;
     bool idiom;                 /* runs on a device's registers, in trials */
 } patterns[] = {
-#define PATTERN_ENTRY(name) { #name, matrix_##name, false },
-#define IDIOM_ENTRY(name) { #name, matrix_##name, true },
-    MATRIX_PATTERNS(PATTERN_ENTRY)
+#define SLOT_ENTRY_BAR(name) { #name, matrix_##name, false },
+#define SLOT_ENTRY_PUSH(name)
+#define SLOT_ENTRY_RC(name)
+#define SLOT_ENTRY(name, target) SLOT_ENTRY_##target(name)
+#define IDIOM_ENTRY_BAR(name)
+#define IDIOM_ENTRY_PUSH(name) { #name, matrix_##name, true },
+#define IDIOM_ENTRY_RC(name) IDIOM_ENTRY_PUSH(name)
+#define IDIOM_ENTRY(name, target) IDIOM_ENTRY_##target(name)
+    MT_PATTERNS(SLOT_ENTRY)
     { "user", matrix_user, false },
-    MATRIX_IDIOMS(IDIOM_ENTRY)
+    MT_PATTERNS(IDIOM_ENTRY)
 };
-#define COUNT_ONE(name) + 1
-#define N_SLOT_PATTERNS (0 MATRIX_PATTERNS(COUNT_ONE) + 1)
+#define COUNT_SLOT(name, target) + SLOT_COUNT_##target
+#define SLOT_COUNT_BAR 1
+#define SLOT_COUNT_PUSH 0
+#define SLOT_COUNT_RC 0
+#define N_SLOT_PATTERNS (0 MT_PATTERNS(COUNT_SLOT) + 1)
 #define FIRST_IDIOM N_SLOT_PATTERNS
 
 static struct {

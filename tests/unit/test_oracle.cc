@@ -321,32 +321,6 @@ TEST(OracleNames, PoliciesAndPatterns)
     EXPECT_EQ(mt_cpu_find("cortex-a53"), nullptr);
 }
 
-// The matrix payload (target-tests/payloads/matrix.c) puts pattern k in
-// the VRAM slot base + 256 * k and scripts/matrix.py finds it there: the
-// table only grows at its end.
-TEST(OracleNames, PatternTableOrder)
-{
-    const char *const order[] = {
-        "str8", "str8_unaligned", "ldr8", "ldr8_unaligned", "stp16",
-        "stp16_unaligned", "burst64_str", "burst64_stp", "burst64_st1",
-        "dczva", "burst64_str_dmb", "memcpy_unaligned", "memset_unaligned",
-        "ldp16", "ldnp16", "ldxr_stxr", "cas8", "ldadd8", "swp8", "stlr_ldar",
-        "str8_pagecross", "prfm", "str8_dccvac", "str8_dccivac",
-        "db_nobarrier", "db_dmb_oshst", "db_dsb", "bf_copy64_db", "mp_flag",
-        "rc_read_spec",
-    };
-
-    ASSERT_EQ(mt_pattern_count(), sizeof(order) / sizeof(order[0]));
-    for (unsigned i = 0; i < mt_pattern_count(); i++) {
-        EXPECT_STREQ(mt_pattern_at(i)->name, order[i]) << i;
-        EXPECT_EQ(mt_pattern_find(order[i]), mt_pattern_at(i));
-    }
-    EXPECT_EQ(mt_pattern_at(mt_pattern_count()), nullptr);
-}
-
-// The CPU decides which MAIR encodings exist: FEAT_XS and FEAT_MTE2 on
-// -cpu max give 0x40 (Normal-NC, XS=0), 0xa0 and 0xf0 (Tagged Normal-WB)
-// a prediction; Neoverse N1 has neither, so they stay reserved.
 TEST(OracleCpu, FeatureEncodingsArePredictedWhereTheCpuHasThem)
 {
     for (uint8_t s1 : { 0x40, 0xa0, 0xf0, 0x05 }) {

@@ -436,11 +436,7 @@ static int read_trace(Run *r)
 
 static const char *fault_word(unsigned f)
 {
-    static const char *const w[] = {
-        "completes", "stage-1 alignment fault (EL1)", "stage-2 alignment fault (EL2)",
-        "UNPREDICTABLE",
-    };
-    return f < 4 ? w[f] : "?";
+    return f == MT_FAULT_NONE ? "completes" : mt_fault_name(f);
 }
 
 static uint8_t fault_rule(unsigned expect, bool zva)

@@ -29,9 +29,10 @@ static const char usage[] =
     "                 [--trace FILE] [CPU-OPTIONS]\n"
     "       barlab-mt trace FILE [--json]\n"
     "       barlab-mt port-mode MODE [--json]\n"
-    "       barlab-mt patterns\n"
+    "       barlab-mt patterns [--json]\n"
     "       barlab-mt cpus [--json]\n"
     "       barlab-mt policies\n"
+    "       barlab-mt s1-names|faults|defaults --json\n"
     "CPU-OPTIONS: --cpu NAME (default max; oracle: instead of each scenario's)\n"
     "             --s1-share cpu|field|osh (the stage-1 shareability FWB's\n"
     "             force-Write-Back passes on; default: the CPU's)\n";
@@ -52,10 +53,6 @@ static const char *yes_no(bool b)
     return b ? "yes" : "no";
 }
 
-static const char *const fault_ids[] = {
-    "none", "stage1-el1", "stage2-el2", "unpredictable",
-};
-#define N_FAULT_IDS (sizeof(fault_ids) / sizeof(fault_ids[0]))
 
 /* @str as a JSON string: quotes, backslashes and control bytes escaped. */
 static void json_string(const char *str)
@@ -100,7 +97,7 @@ typedef struct {
 
 static void cpu_opts_init(CpuOpts *o)
 {
-    o->cpu = mt_cpu_find("max");
+    o->cpu = mt_cpu_default();
     o->cpu_given = false;
     o->s1_share = MT_S1SH_CPU;
 }
@@ -226,7 +223,7 @@ static void print_explain_json(FILE *out, const Cell *c)
             c->permits.early_ack ? "true" : "false",
             c->permits.unaligned ? "true" : "false", c->permits.dczva ? "true" : "false",
             c->permits.speculative_read ? "true" : "false",
-            fault_ids[c->unaligned], fault_ids[c->dczva], c->opts->cpu->name,
+            mt_fault_id(c->unaligned), mt_fault_id(c->dczva), c->opts->cpu->name,
             mt_s1_share_name(s1_share_of(c->opts)));
 }
 
@@ -496,9 +493,9 @@ static void print_oracle_json_user(const MtScenario *s, const MtPrediction *p)
     }
     printf("],\"faults_possible\":[");
     n = 0;
-    for (unsigned f = 0; f < N_FAULT_IDS; f++) {
+    for (unsigned f = 0; f < MT_FAULT__COUNT; f++) {
         if (p->faults_possible >> f & 1) {
-            printf("%s\"%s\"", n++ ? "," : "", fault_ids[f]);
+            printf("%s\"%s\"", n++ ? "," : "", mt_fault_id(f));
         }
     }
     printf("]");
@@ -527,7 +524,7 @@ static void print_oracle_json(const MtScenario *s, const MtPrediction *p)
            "\"summary\":\"%s\",\"txns\":[",
            p->refused ? "kvm-refused" :
            p->user && p->faults_possible & (p->faults_possible - 1) ? "unknown" :
-           p->outcome == MT_OUT_UNDEFINED && !p->user ? "undefined" : fault_ids[p->fault], p->may_gather ? "true" : "false",
+           p->outcome == MT_OUT_UNDEFINED && !p->user ? "undefined" : mt_fault_id(p->fault), p->may_gather ? "true" : "false",
            mt_rule(p->combine_rule)->id, mt_rule(p->outcome_rule)->id,
            mt_prediction_summary(p, sum, sizeof(sum)));
     for (unsigned i = 0; i < p->ntxns; i++) {
@@ -935,6 +932,68 @@ static int cmd_cpus(bool json)
     return 0;
 }
 
+/*
+ * The facts the host side reads (--json): patterns: one object a pattern
+ * in the table's order; s1-names: the matrix's names of stage-1
+ * attributes; faults: the fault ids; defaults: the CPU model and policy
+ * a command defaults to, `agree`'s CPUs and `fullstack`'s policies.
+ */
+static int cmd_patterns_json(void)
+{
+    for (unsigned i = 0; i < mt_pattern_count(); i++) {
+        const MtPattern *p = mt_pattern_at(i);
+
+        printf("{\"name\":\"%s\",\"index\":%u,\"target\":\"%s\",\"title\":", p->name, i,
+               mt_target_name(p->target));
+        json_string(p->title);
+        printf("}\n");
+    }
+    return 0;
+}
+
+static int cmd_s1_names(void)
+{
+    const char *label;
+    uint8_t mair;
+
+    putchar('{');
+    for (unsigned i = 0; (label = mt_s1_label(i, &mair)); i++) {
+        printf("%s\"0x%02x\":\"%s\"", i ? "," : "", mair, label);
+    }
+    printf("}\n");
+    return 0;
+}
+
+static int cmd_faults(void)
+{
+    for (unsigned f = 0; f < MT_FAULT__COUNT; f++) {
+        printf("{\"id\":\"%s\",\"name\":\"%s\"}\n", mt_fault_id(f), mt_fault_name(f));
+    }
+    return 0;
+}
+
+static int cmd_defaults(void)
+{
+    unsigned n = 0;
+
+    printf("{\"cpu\":\"%s\",\"policy\":\"%s\",\"agree_cpus\":[", mt_cpu_default()->name,
+           mt_policy_name(mt_policy_default()));
+    for (unsigned i = 0; i < mt_cpu_count(); i++) {
+        if (mt_cpu_at(i)->agree) {
+            printf("%s\"%s\"", n++ ? "," : "", mt_cpu_at(i)->name);
+        }
+    }
+    printf("],\"fullstack_policies\":[");
+    n = 0;
+    for (unsigned p = 0; p < MT_POLICY__COUNT; p++) {
+        if (mt_policy_fullstack(p)) {
+            printf("%s\"%s\"", n++ ? "," : "", mt_policy_name(p));
+        }
+    }
+    printf("]}\n");
+    return 0;
+}
+
 static int cmd_policies(void)
 {
     for (unsigned i = 0; i < MT_POLICY__COUNT; i++) {
@@ -963,6 +1022,9 @@ int main(int argc, char **argv)
         return cmd_port_mode(argc - 2, argv + 2);
     } else if (!strcmp(argv[1], "patterns") || !strcmp(argv[1], "cpus") ||
                !strcmp(argv[1], "policies")) {
+        if (!strcmp(argv[1], "patterns") && argc == 3 && !strcmp(argv[2], "--json")) {
+            return cmd_patterns_json();
+        }
         if (!strcmp(argv[1], "cpus") && argc == 3 && !strcmp(argv[2], "--json")) {
             return cmd_cpus(true);
         }
@@ -973,6 +1035,13 @@ int main(int argc, char **argv)
             return cmd_cpus(false);
         }
         return !strcmp(argv[1], "patterns") ? cmd_patterns() : cmd_policies();
+    } else if (!strcmp(argv[1], "s1-names") || !strcmp(argv[1], "faults") ||
+               !strcmp(argv[1], "defaults")) {
+        if (argc != 3 || strcmp(argv[2], "--json")) {
+            return usage_error("this command takes --json");
+        }
+        return !strcmp(argv[1], "s1-names") ? cmd_s1_names() :
+               !strcmp(argv[1], "faults") ? cmd_faults() : cmd_defaults();
     } else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, stdout);
         return 0;

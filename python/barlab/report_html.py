@@ -1,13 +1,12 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The matrix's HTML report (OUT/index.html), rendered from report.json.
 
-  matrix_html.py REPORT.json OUT.html
-      Render a report that scripts/matrix.py wrote (publish() calls
+  python3 -m barlab.report_html REPORT.json OUT.html
+      Render a report that barlab.matrix wrote (publish() calls
       write() for every run and merge).
 
 It renders, it does not judge: every verdict on the page is one
-scripts/matrix.py wrote into the report.  The page opens with an
+barlab.matrix wrote into the report.  The page opens with an
 overview, one square per cell grouped as the terminal table groups them
 (CPU; policy and touch across; stage-1 type and pattern down), coloured
 by what happened and marked where it differs from the prediction or a
@@ -21,11 +20,12 @@ import os
 import re
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .common import ROOT
+
 RULES_MD = os.path.join(ROOT, "docs", "rules.md")
 
 # What a square's colour says: the outcome the run observed (the status
-# scripts/matrix.py read from the console), in the legend's order.
+# barlab.matrix read from the console), in the legend's order.
 KINDS = (
     ("complete", "#3f9e4d", "completed, one transaction per access"),
     ("gathered", "#1f78b4", "completed, writes gathered into fewer transactions"),
@@ -445,17 +445,17 @@ def write(path, report, s1_names):
 
 
 def main(argv):
-    import json
-    from matrix import S1_NAMES
+    import json   # pylint: disable=import-outside-toplevel
+    from .matrix import S1_NAMES   # pylint: disable=import-outside-toplevel
     if len(argv) != 3:
-        print("usage: matrix_html.py REPORT.json OUT.html", file=sys.stderr)
+        print("usage: python3 -m barlab.report_html REPORT.json OUT.html", file=sys.stderr)
         return 2
     try:
         with open(argv[1]) as f:
             report = json.load(f)
         write(argv[2], report, S1_NAMES)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        print("barlab: error: matrix_html: %s: %s" % (argv[1], e), file=sys.stderr)
+        print("barlab: error: report_html: %s: %s" % (argv[1], e), file=sys.stderr)
         return 1
     return 0
 

@@ -209,7 +209,8 @@ def shard_groups(groups, cpus, n):
             load[k] += BOOT_COST + cost[cpu]
         return shards
     if n > len(groups):
-        raise MatrixError("%d shards, but the scenarios make only %d groups of L2 runs" % (n, len(groups)))
+        raise MatrixError("%d shards, but the scenarios make only %d groups of L2 runs"
+                          % (n, len(groups)))
     count = {cpu: 1 for cpu in cpus}
     for _ in range(n - len(cpus)):
         cpu = max((c for c in cpus if count[c] < len(by_cpu[c])),
@@ -295,9 +296,10 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
             raise MatrixError("pattern %s runs in window %s, which the matrix does not run"
                               % (c["pattern"], c["window"]))
         if on_regs(c) and c.get("device_refused"):
-            raise MatrixError("bar=nonpref under %s on -cpu %s: KVM refuses barlab-gpu's prefetchable "
-                              "BAR2 there, and the VMM passes the whole device, so no L2 run reaches "
-                              "BAR0 (leave the policy out for this CPU model)" % (c["policy"], c["cpu"]))
+            raise MatrixError("bar=nonpref under %s on -cpu %s: KVM refuses barlab-gpu's "
+                              "prefetchable BAR2 there, and the VMM passes the whole device, so "
+                              "no L2 run reaches BAR0 (leave the policy out for this CPU model)"
+                              % (c["policy"], c["cpu"]))
         if not on_nic(c) and not on_regs(c) and c.get("port", "gather") != "gather":
             raise MatrixError("port=%s: the matrix runs barlab-gpu's VRAM with port=gather; port= "
                               "is for the driver idioms on barlab-nic and for barlab-gpu's BAR0 "
@@ -309,8 +311,8 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
             ports.setdefault((c["cpu"], on_nic(c)), set()).add(c.get("port", "gather"))
     for (cpu, nic), modes in ports.items():
         if len(modes) > 1:
-            raise MatrixError("the %s on -cpu %s use port modes %s: %s has one port mode per L1 boot "
-                              "(one port= per CPU model in a scenario file)"
+            raise MatrixError("the %s on -cpu %s use port modes %s: %s has one port mode per L1 "
+                              "boot (one port= per CPU model in a scenario file)"
                               % ("driver idioms" if nic else "bar=nonpref cells", cpu,
                                  " and ".join(sorted(modes)),
                                  "barlab-nic" if nic else "barlab-gpu's BAR0"))
@@ -321,8 +323,8 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
     cpus = sorted({k[0] for k in groups}, key=lambda x: [c["cpu"] for c in cells].index(x))
     # Where BAR0's groups go: the scratch window the oracle names, and its
     # event queues (one a trial) for rc_read_spec.
-    scratch = next(((c["window_base"], c["window_size"]) for c in cells if c.get("window") == "gpu-scratch"),
-                   None)
+    scratch = next(((c["window_base"], c["window_size"]) for c in cells
+                    if c.get("window") == "gpu-scratch"), None)
     queues = next((c["window_count"] for c in cells if c.get("window") == "gpu-regs"), 0)
     # Every group of the whole matrix, in run order, with its page.
     every = []
@@ -359,15 +361,18 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
                     page += len(idioms) * g["trials"]
                 every.append(g)
         if scratch and index["nonpref"] * GROUP_SIZE > scratch[1]:
-            raise MatrixError("the bar=nonpref cells on -cpu %s need %d groups of %d KiB, more than "
-                              "barlab-gpu's %d KiB scratch window holds: fewer stage-1 types, policies "
-                              "or touches" % (cpu, index["nonpref"], GROUP_SIZE >> 10, scratch[1] >> 10))
+            raise MatrixError("the bar=nonpref cells on -cpu %s need %d groups of %d KiB, more "
+                              "than barlab-gpu's %d KiB scratch window holds: fewer stage-1 "
+                              "types, policies or touches"
+                              % (cpu, index["nonpref"], GROUP_SIZE >> 10, scratch[1] >> 10))
         if evq > queues:
-            raise MatrixError("the bar=nonpref rc_read_spec cells on -cpu %s need %d event queues, more "
-                              "than barlab-gpu's %d: fewer trials or cells" % (cpu, evq, queues))
+            raise MatrixError("the bar=nonpref rc_read_spec cells on -cpu %s need %d event "
+                              "queues, more than barlab-gpu's %d: fewer trials or cells"
+                              % (cpu, evq, queues))
         if page * PUSH_PAGE > PUSH_SIZE_MAX:
-            raise MatrixError("the driver idioms on -cpu %s need %d push pages, more than barlab-nic's "
-                              "%d MiB push BAR holds: fewer trials or cells" % (cpu, page, PUSH_SIZE_MAX >> 20))
+            raise MatrixError("the driver idioms on -cpu %s need %d push pages, more than "
+                              "barlab-nic's %d MiB push BAR holds: fewer trials or cells"
+                              % (cpu, page, PUSH_SIZE_MAX >> 20))
     mine = shard_groups(every, cpus, shard[1])[shard[0] - 1] if shard else every
     keys = {(g["cpu"], g["policy"], g["s1"], g["touch"], g["bar"]) for g in mine}
     nic_props = {}
@@ -390,9 +395,10 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
                           "sha256": sha256_file(scenario_file)} if scenario_file else None,
             "barlab": version, "kernel_series": series_header(series),
             # What the other policies would have given, for comparison.
-            "unavailable": [{"name": cell_name(c), "cpu": c["cpu"], "policy": c["policy"], "s1": c["s1"],
-                             "touch": c["touch"], "bar": c.get("bar", "pref"), "pattern": c["pattern"],
-                             "s2": c["s2"], "fault": c["fault"], "summary": c.get("summary")}
+            "unavailable": [{"name": cell_name(c), "cpu": c["cpu"], "policy": c["policy"],
+                             "s1": c["s1"], "touch": c["touch"], "bar": c.get("bar", "pref"),
+                             "pattern": c["pattern"], "s2": c["s2"], "fault": c["fault"],
+                             "summary": c.get("summary")}
                             for c in unavailable]}
     os.makedirs(out, exist_ok=True)
     killers = {(group_key(c), c["pattern"]) for c in cells
@@ -400,7 +406,8 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
     for cpu in plan["cpus"]:
         # barlab's tracepoint is in barlab's series: a series instead of
         # it may lack it, and the device traces still tell the memory type.
-        tracepoint = ('bl_trace_on kvm/kvm_s2_map_device || bl_fail "no kvm_s2_map_device tracepoint"'
+        tracepoint = ('bl_trace_on kvm/kvm_s2_map_device || '
+                      'bl_fail "no kvm_s2_map_device tracepoint"'
                       if not series or series["mode"] != "instead" else
                       'bl_trace_on kvm/kvm_s2_map_device 2>/dev/null || '
                       'echo "note: no kvm_s2_map_device tracepoint in this kernel"')
@@ -410,7 +417,8 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
             if series and series.get("policy"):
                 lines.append('echo "policy %s (fixed by the kernel series)"' % policy)
             else:
-                lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"' % (policy, policy))
+                lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"'
+                             % (policy, policy))
                 lines.append('echo "policy $(bl_policy)"')
             runs = guest_runs([g for g in mine if g["cpu"] == cpu and g["policy"] == policy],
                               idioms, killers)
@@ -422,9 +430,9 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
             f.write("\n".join(lines) + "\n")
     with open(os.path.join(out, "plan.json"), "w") as f:
         json.dump(plan, f)
-    return ("%d cells in %d groups on %s%s" % (len(plan["cells"]), len(mine), ", ".join(plan["cpus"]) or "no CPU",
-                                          " (shard %d/%d of %d cells)" % (shard[0], shard[1], len(cells))
-                                          if shard else ""))
+    return ("%d cells in %d groups on %s%s"
+            % (len(plan["cells"]), len(mine), ", ".join(plan["cpus"]) or "no CPU",
+               " (shard %d/%d of %d cells)" % (shard[0], shard[1], len(cells)) if shard else ""))
 
 
 # --- observe ------------------------------------------------------------------
@@ -461,7 +469,8 @@ def parse_console(path):
             continue
         m = GUEST_RE.match(line)
         if m and policy:
-            group = (policy, m.group(1), m.group(2), "nonpref" if " bar=0" in m.group(4) else "pref")
+            group = (policy, m.group(1), m.group(2),
+                     "nonpref" if " bar=0" in m.group(4) else "pref")
             group_patterns = m.group(3).split(",")
             pending = None
             continue
@@ -494,7 +503,8 @@ def parse_console(path):
             kvm = re.search(r'kvm="([^"]*)"', line)
             if outcome == "kvm-run-efault":
                 seen[pending] = {"status": "vm-killed",
-                                 "detail": "KVM_RUN: EFAULT" + (" (%s)" % kvm.group(1) if kvm else ""),
+                                 "detail": "KVM_RUN: EFAULT"
+                                           + (" (%s)" % kvm.group(1) if kvm else ""),
                                  "kvm": kvm.group(1) if kvm else ""}
             else:
                 seen[pending] = {"status": "vmm-" + outcome, "detail": line[5:]}
@@ -531,7 +541,8 @@ def read_record(line, path, group, pending, records):
     key = group + (rec.get("cell"),)
     if kind == "cell-begin":
         # One a trial: the bytes it may touch and where its offsets count from.
-        records.setdefault(key, {}).setdefault("ranges", []).append((rec["lo"], rec["hi"], rec["origin"]))
+        records.setdefault(key, {}).setdefault("ranges", []).append(
+            (rec["lo"], rec["hi"], rec["origin"]))
     elif kind == "cell-end" and rec.get("result") == "exception":
         records.setdefault(key, {})["syndrome"] = rec
     elif kind == "cell-end":
@@ -654,14 +665,16 @@ def judge_open(c, obs, txns):
     exp_text = "one of: " + ", ".join(permitted)
     got_text = chose + ("" if not got else " " + summarize(got))
     if chose not in permitted:
-        return (False, exp_text, got_text, "outcome %s is not among the permitted %s" % (chose, permitted), "")
-    if chose == "complete" and c["outcome"] == "complete" and not tiles_or_covers(expected_txns(c), got):
+        return (False, exp_text, got_text,
+                "outcome %s is not among the permitted %s" % (chose, permitted), "")
+    if chose == "complete" and c["outcome"] == "complete" and \
+            not tiles_or_covers(expected_txns(c), got):
         return (False, exp_text, got_text, "completed, but the device saw %s where the pattern "
                 "accesses %s" % (shapes(got), shapes(expected_txns(c))), "")
     note = ""
     if c.get("impdef"):
-        note = "permitted (%s): QEMU chose %s%s" % (c["impdef_rule"], chose,
-                                                   "" if not got else ", the device saw " + summarize_ops(got))
+        note = "permitted (%s): QEMU chose %s%s" % (
+            c["impdef_rule"], chose, "" if not got else ", the device saw " + summarize_ops(got))
     return (True, exp_text, got_text, "", note)
 
 
@@ -740,18 +753,22 @@ def judge(c, obs, txns, inject):
         elif shapes(got_txns) != shapes(exp_txns):
             note = permitted_split(c, txns, shapes(exp_txns), shapes(got_txns))
             if not note:
-                why = "transactions differ: expected %s, got %s" % (shapes(exp_txns), shapes(got_txns))
+                why = "transactions differ: expected %s, got %s" % (shapes(exp_txns),
+                                                                     shapes(got_txns))
     elif want == "kvm-refused":
         if status != "refused" or "errno=22" not in obs["detail"]:
-            why = "expected KVM to refuse the memory slot (EINVAL), got %s" % (obs["detail"] if obs else "no result")
+            why = "expected KVM to refuse the memory slot (EINVAL), got %s" % (
+                obs["detail"] if obs else "no result")
     elif want == "stage1-el1" or (want == "stage2-el2" and inject):
         if status != "fault-el1" or obs.get("fsc") != "0x21":
-            why = "expected an EL1 alignment fault (fsc 0x21), got %s" % (obs["detail"] if obs else "no result")
+            why = "expected an EL1 alignment fault (fsc 0x21), got %s" % (
+                obs["detail"] if obs else "no result")
         elif got_txns:
             why = "a faulting access reached the device: %s" % got_txns
     else:
         if status != "vm-killed":
-            why = "expected the VM to die on a stage-2 alignment fault, got %s" % (obs["detail"] if obs else "no result")
+            why = "expected the VM to die on a stage-2 alignment fault, got %s" % (
+                obs["detail"] if obs else "no result")
         elif "0x21" not in obs.get("kvm", "0x21"):
             why = "KVM_RUN failed, but not on an alignment fault: %s" % obs["kvm"]
         elif got_txns:
@@ -798,8 +815,8 @@ def judge_user(c, obs, txns, inject):
                 % (obs["detail"] if obs else "no result"), "")
     does = ", ".join(c.get("pattern_kinds") or []) or "anything (no '// barlab:' line)"
     if fault not in possible:
-        return (False, exp_text, got_text, "ended in %s, but a pattern that does %s can end here only "
-                "in %s" % (fault, does, ", ".join(possible)), "")
+        return (False, exp_text, got_text, "ended in %s, but a pattern that does %s can end "
+                "here only in %s" % (fault, does, ", ".join(possible)), "")
     if fault == "none" and outcome_of(obs, got) not in c["permitted"] and not (
             outcome_of(obs, got) == "complete" and "prefetch-read" in c["permitted"]):
         return (False, exp_text, got_text, "outcome %s is not among the permitted %s"
@@ -809,10 +826,11 @@ def judge_user(c, obs, txns, inject):
         got_text += " after " + summarize(got)
     note = ""
     if len(possible) > 1:
-        note = "the oracle does not know whether a pattern that does %s faults here (%s); it ended in %s" % (
-            does, " or ".join(possible), fault)
+        note = ("the oracle does not know whether a pattern that does %s faults here (%s); it "
+                "ended in %s" % (does, " or ".join(possible), fault))
     elif fault == "none":
-        note = "the oracle does not predict a user pattern's transactions; the device saw %s" % summarize(got)
+        note = ("the oracle does not predict a user pattern's transactions; the device saw %s"
+                % summarize(got))
     return (True, exp_text, got_text, "", note)
 
 
@@ -863,11 +881,13 @@ def verdict_why(c, v):
         x = next(x for x in v["violations"] if set(x["rules"]) & set(v["unexpected"]))
         return ("the checker reported %s, which the oracle says cannot happen here (possible: %s): "
                 "trial %d, %s%s of %d bytes at BAR offset %#x (+%#x), %s%s" % (
-                    ",".join(v["unexpected"]), ",".join(v["possible"]) or "none", x["trial"], x["op"],
+                    ",".join(v["unexpected"]), ",".join(v["possible"]) or "none", x["trial"],
+                    x["op"],
                     " speculative" if x["spec"] else "", x["size"], x["addr"], x["off"],
                     "access %d" % x["seq_first"] if x["seq_first"] == x["seq_last"]
                     else "accesses %d-%d" % (x["seq_first"], x["seq_last"]),
-                    "" if x["verdict_seq"] is None else ", overtaken by access %d" % x["verdict_seq"]))
+                    "" if x["verdict_seq"] is None
+                    else ", overtaken by access %d" % x["verdict_seq"]))
     if v["state"] == "seed found nothing":
         return "%s is possible here (port %s) but no trial of %d broke it" % (
             ",".join(v["possible"]), c.get("port", "gather"), v["trials"])
@@ -910,7 +930,8 @@ def report(out, mt, rules=False, quiet=False):
             device = "gpu-regs" if on_regs(c) else c.get("device", "gpu")
             obs = seen.get((c["policy"], c["s1"], c["touch"], c.get("bar", "pref"), c["pattern"]))
             # Each trial's transactions: those in the bytes its record named.
-            trials = [[dict(t, off=t["addr"] - origin) for t in traces[device] if lo <= t["addr"] < hi]
+            trials = [[dict(t, off=t["addr"] - origin) for t in traces[device]
+                       if lo <= t["addr"] < hi]
                       for lo, hi, origin in (obs or {}).get("ranges") or [(0, 0, 0)]]
             txns = trials[0]
             verdict = verdict_of(c, trials)
@@ -929,10 +950,9 @@ def report(out, mt, rules=False, quiet=False):
                 match, why = False, verdict_why(c, verdict)
             if obs and obs.get("status") == "ok":
                 got_text += verdict_text(verdict)
-            results.append({"index": c["index"], "cell": c, "observed": obs or {"status": "missing"},
-                            "txns": [dict({k: t[k] for k in ("off", "size", "n", "op", "s1", "s2", "attr",
-                                                              "seq_first", "seq_last", "reason", "i",
-                                                              "verdict")}, trial=n)
+            results.append({"index": c["index"], "cell": c,
+                            "observed": obs or {"status": "missing"},
+                            "txns": [dict({k: t[k] for k in TXN_KEYS}, trial=n)
                                      for n, ts in enumerate(trials) for t in ts],
                             "verdict": {k: v for k, v in verdict.items() if k != "unexpected"},
                             "match": match, "expected_text": exp_text,
@@ -942,10 +962,14 @@ def report(out, mt, rules=False, quiet=False):
     return publish(out, whole, rules, quiet)
 
 
+# What report.json keeps of each transaction of a cell (barlab-mt trace --json).
+TXN_KEYS = ("off", "size", "n", "op", "s1", "s2", "attr", "seq_first", "seq_last", "reason", "i",
+            "verdict")
+
 # What every report.json says about the run besides its cells: a merge
 # accepts shards only if these agree (all but "shard").
-REPORT_HEADER = ("barlab", "scenarios", "shard", "total_cells", "all_cpus", "patterns", "kernel_series",
-                 "unavailable")
+REPORT_HEADER = ("barlab", "scenarios", "shard", "total_cells", "all_cpus", "patterns",
+                 "kernel_series", "unavailable")
 
 
 def publish(out, report, rules, quiet=False):
@@ -968,20 +992,22 @@ def publish(out, report, rules, quiet=False):
             print("note %s: %s" % (cell_name(r["cell"]), r["note"]))
     for r in bad:
         print("MISMATCH %s: %s" % (cell_name(r["cell"]), r["why"]))
-    print("matrix: %d cells, %d as predicted (%d of them in a permitted way the oracle does not model, marked ~), %d differ"
+    print("matrix: %d cells, %d as predicted (%d of them in a permitted way the oracle does not "
+          "model, marked ~), %d differ"
           % (len(results), report["passed"], sum(r["match"] and bool(r["note"]) for r in results),
              report["failed"]))
     unavailable = report.get("unavailable") or []
     if unavailable:
-        print("matrix: %d more cells not available with this series (policy %s: its kernel has no run-time "
-              "policy, its fixed behaviour is %s; report.json: unavailable)"
+        print("matrix: %d more cells not available with this series (policy %s: its kernel has "
+              "no run-time policy, its fixed behaviour is %s; report.json: unavailable)"
               % (len(unavailable), ", ".join(sorted({u["policy"] for u in unavailable})),
                  report["kernel_series"]["policy"]))
     isv0 = sorted({r["cell"]["mmio_isv0"] for r in results if r["cell"].get("mmio_isv0")})
     if isv0:
-        print("isv0: %d of %d cells use an access (%s) that a VMM gets as an ISV=0 stage-2 abort where "
-              "the BAR is trapped MMIO: KVM cannot emulate it and the VM dies (report.json: mmio_isv0)"
-              % (sum(bool(r["cell"].get("mmio_isv0")) for r in results), len(results), ", ".join(isv0)))
+        print("isv0: %d of %d cells use an access (%s) that a VMM gets as an ISV=0 stage-2 abort "
+              "where the BAR is trapped MMIO: KVM cannot emulate it and the VM dies (report.json: "
+              "mmio_isv0)" % (sum(bool(r["cell"].get("mmio_isv0")) for r in results),
+                              len(results), ", ".join(isv0)))
     return 1 if bad else 0
 
 
@@ -1007,7 +1033,8 @@ def merge(out, dirs, rules=False):
                           ("kernel_series", "kernel series")):
             if r.get(key) != r0.get(key):
                 raise MatrixError("%s and %s come from different %ss (%s against %s)"
-                                  % (d0, d, what, describe(key, r0.get(key)), describe(key, r.get(key))))
+                                  % (d0, d, what, describe(key, r0.get(key)),
+                                     describe(key, r.get(key))))
         if r["shard"]["n"] != n:
             raise MatrixError("%s is a shard of %d, %s of %d" % (d0, n, d, r["shard"]["n"]))
     seen = {}
@@ -1021,10 +1048,13 @@ def merge(out, dirs, rules=False):
         raise MatrixError("%s %s missing" % (" and ".join("shard %d/%d" % (k, n) for k in missing),
                                              "is" if len(missing) == 1 else "are"))
     cpus = r0["all_cpus"]
-    cells = sorted((c for _, r in sorted(shards, key=lambda s: s[1]["shard"]["k"]) for c in r["cells"]),
+    cells = sorted((c for _, r in sorted(shards, key=lambda s: s[1]["shard"]["k"])
+                    for c in r["cells"]),
                    key=lambda c: (cpus.index(c["cell"]["cpu"]), c["index"]))
-    if [c["index"] for c in sorted(cells, key=lambda c: c["index"])] != list(range(r0["total_cells"])):
-        raise MatrixError("the shards' cells are not the %d cells of the matrix, each once" % r0["total_cells"])
+    if [c["index"] for c in sorted(cells, key=lambda c: c["index"])] != \
+            list(range(r0["total_cells"])):
+        raise MatrixError("the shards' cells are not the %d cells of the matrix, each once"
+                          % r0["total_cells"])
     s2map = {}
     for _, r in sorted(shards, key=lambda s: s[1]["shard"]["k"]):
         for cpu, lines in r["s2_mappings"].items():
@@ -1060,15 +1090,18 @@ def print_table(results, order, rules):
                                     "" if rs[0]["cell"].get("vhe", True) else ", KVM nVHE"))
         texts = {}
         for k, r in index.items():
-            texts[k] = ("\u2717 " if not r["match"] else "~ " if r["note"] else "\u2713 ") + r["observed_text"]
+            texts[k] = ("\u2717 " if not r["match"] else "~ " if r["note"] else "\u2713 ") + \
+                r["observed_text"]
             if rules:
                 texts[k] += " " + " ".join(r["cell"]["rules"])
         # Each column as wide as its texts (a verdict adds "X3 8/16"), within reason.
-        width = {(p, t): min(max([24] + [len(v) + 2 for k, v in texts.items() if k[2:] == (p, t)]), 40)
+        width = {(p, t): min(max([24] + [len(v) + 2 for k, v in texts.items()
+                                         if k[2:] == (p, t)]), 40)
                  for p, t in cols}
         pw = max([18] + [len(pat) for _, pat in rows])
         print("%-14s %-*s " % ("stage 1", pw, "pattern") +
-              "".join("%-*s" % (width[(p, t)], "%s %s" % (p, "1st" if t == "first" else "hit")) for p, t in cols))
+              "".join("%-*s" % (width[(p, t)], "%s %s" % (p, "1st" if t == "first" else "hit"))
+                      for p, t in cols))
         for s1, pat in rows:
             line = "%-14s %-*s " % (S1_NAMES.get(s1, s1), pw, pat)
             for p, t in cols:
@@ -1083,7 +1116,8 @@ def write_junit(path, results):
     for r in results:
         c = r["cell"]
         tc = ET.SubElement(suite, "testcase", classname="matrix.%s.%s" % (c["cpu"], c["policy"]),
-                           name="%s %s %s" % (S1_NAMES.get(c["s1"], c["s1"]), report_html.row_pattern(c), c["touch"]))
+                           name="%s %s %s" % (S1_NAMES.get(c["s1"], c["s1"]),
+                                              report_html.row_pattern(c), c["touch"]))
         if not r["match"]:
             f = ET.SubElement(tc, "failure", message=r["why"])
             f.text = "expected: %s\nobserved: %s\nrules: %s" % (

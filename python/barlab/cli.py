@@ -24,7 +24,7 @@ ORDER = ("setup demo check build boot path matrix fullstack explain agree fuzz "
          "oracle model trace patterns bench cache-key").split()
 
 # The modules whose COMMANDS are run here, in Python.
-MODULES = ("barlab.mt", "barlab.fullstack", "barlab.bench")
+MODULES = ("barlab.mt", "barlab.l1", "barlab.matrix", "barlab.fullstack", "barlab.bench")
 
 BASH_FRONT = ROOT / "scripts" / "lib" / "barlab.sh"
 
@@ -140,9 +140,14 @@ def run(argv):
 def main(argv=None, serve=None):
     """Run the command line ARGV (with SERVE: SERVE(ARGV) instead of a
     command) with barlab's conventions for errors; the exit status."""
-    argv = sys.argv[1:] if argv is None else argv
+    return guarded(serve or run, sys.argv[1:] if argv is None else argv)
+
+
+def guarded(function, argv):
+    """FUNCTION(ARGV)'s exit status, with barlab's usage mistakes, errors
+    and interrupts as barlab shows them."""
     try:
-        return (serve or run)(argv) or 0
+        return function(argv) or 0
     except UsageError as e:
         sys.stdout.flush()
         print("\n".join(e.lines()), file=sys.stderr)

@@ -17,7 +17,6 @@ BARLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$BARLAB_ROOT/scripts/lib/kernel.sh"
 . "$BARLAB_ROOT/scripts/lib/initramfs.sh"
 . "$BARLAB_ROOT/scripts/lib/l1.sh"
-. "$BARLAB_ROOT/scripts/lib/matrix.sh"
 . "$BARLAB_ROOT/scripts/lib/setup.sh"
 . "$BARLAB_ROOT/scripts/lib/upstream.sh"
 
@@ -38,22 +37,13 @@ EXTRA_SUITES="upstream"
 # after the synopsis ("usage:" and its indented continuations) is the
 # summary `barlab --help` shows.  `barlab CMD --help` prints the text
 # and does nothing else; a usage mistake is usage_die (scripts/lib/cli.sh).
-COMMANDS="setup demo check build boot path matrix agree fuzz cache-key"
+COMMANDS="setup check build path agree fuzz cache-key"
 
 usage_setup() {
     cat <<'USAGE'
 usage: scripts/barlab setup [--dry-run]
 install the Debian packages barlab needs (idempotent)
   --dry-run           say what would be installed, install nothing
-USAGE
-}
-
-usage_demo() {
-    cat <<'USAGE'
-usage: scripts/barlab demo [MATRIX-OPTION...]
-set up, build and run the main job: the quick matrix under nested KVM
-Runs 'scripts/barlab matrix --quick' with the options given (see
-'barlab matrix --help'), then says where to go next.
 USAGE
 }
 
@@ -263,17 +253,6 @@ cmd_path() {
     initramfs)
         initramfs_path || die "the initramfs is not built for this tree: run 'scripts/barlab build initramfs'" ;;
     esac
-}
-
-# The main job: the quick matrix under nested KVM, as a table.
-cmd_demo() {
-    local rc=0 cells
-    MATRIX_CMD=demo cmd_matrix --quick "$@" || rc=$?
-    cells=$("$BARLAB_MT" oracle "$BARLAB_ROOT/$MATRIX_FULL" --json | wc -l)
-    msg "demo: the full matrix ($MATRIX_FULL, $cells cells) is 'scripts/barlab matrix';"
-    msg "      the rules behind a cell: 'scripts/barlab matrix --quick --rules'"
-    msg "      or 'scripts/barlab explain S1 S2'"
-    return "$rc"
 }
 
 # --- check --------------------------------------------------------------------
@@ -534,7 +513,7 @@ run_suite_l1() {
 run_suite_matrix() {
     local out=$BARLAB_BUILD/matrix-check log=$BARLAB_LOGS/matrix-check.log rc=0 p f t
     mkdir -p "$BARLAB_LOGS"
-    (cmd_matrix --quick --out "$out") >"$log" 2>&1 || rc=$?
+    "$BARLAB_ROOT/scripts/barlab" matrix --quick --out "$out" >"$log" 2>&1 || rc=$?
     if [ "$rc" -le 1 ] && [ -f "$out/report.json" ]; then
         read -r p f < <(python3 -c 'import json, sys
 r = json.load(open(sys.argv[1])); print(r["passed"], r["failed"])' "$out/report.json")
@@ -658,7 +637,6 @@ main() {
     [ $# -gt 0 ] && shift
     case " $COMMANDS " in *" $cmd "*) ;; *) usage_die "" "unknown command '$cmd'" ;; esac
     sub=$cmd
-    [ "$cmd:${1:-}" != matrix:merge ] || sub=matrix_merge
     [ "$cmd:${1:-}" != build:module ] || sub=module
     if wants_help "$@"; then
         "usage_$sub"
@@ -668,12 +646,9 @@ main() {
     setup)
         [ $# -eq 0 ] || [ "$*" = --dry-run ] || usage_die setup "unknown argument '$1'"
         cmd_setup "$@" ;;
-    demo) cmd_demo "$@" ;;
     check) cmd_check "$@" ;;
     build) cmd_build "$@" ;;
     path) cmd_path "$@" ;;
-    boot) cmd_boot "$@" ;;
-    matrix) cmd_matrix "$@" ;;
     agree) cmd_agree "$@" ;;
     fuzz) cmd_fuzz "$@" ;;
     cache-key)

@@ -303,22 +303,25 @@ expect_usage out-not-a-directory matrix "exists and is not a directory"
 run "$BARLAB" matrix --out "$HOME"
 expect_usage out-home matrix "not empty and not a barlab report"
 
-# The mechanism every --out goes through (scripts/lib/output.sh), driven
-# the way the commands drive it: a report of two files, written while a
-# child runs.
-cat >"$TMP/report.sh" <<EOF
-BARLAB_ROOT=$ROOT
-. "$ROOT/scripts/lib/common.sh"
-. "$ROOT/scripts/lib/cli.sh"
-. "$ROOT/scripts/lib/output.sh"
-out_open test \${KIND:-matrix} "\$1"
-mkdir "\$OUT_STAGE/max"
-echo "\$2" >"\$OUT_STAGE/report.json"
-echo "console \$2" >"\$OUT_STAGE/max/console.log"
-out_job sleep "\$3"
-out_commit
+# The mechanism every --out goes through (barlab.output), driven the way
+# the commands drive it: a report of two files, written while a child
+# runs.
+cat >"$TMP/report.py" <<EOF
+import os, subprocess, sys
+sys.path.insert(0, "$ROOT/python")
+from barlab import cli, output
+
+def report(argv):
+    with output.open_report("test", os.environ.get("KIND", "matrix"), argv[0]) as r:
+        (r.stage / "max").mkdir()
+        (r.stage / "report.json").write_text(argv[1] + "\\n")
+        (r.stage / "max" / "console.log").write_text("console " + argv[1] + "\\n")
+        subprocess.call(["sleep", argv[2]])
+        r.commit()
+
+sys.exit(cli.guarded(report, sys.argv[1:]))
 EOF
-report() { bash "$TMP/report.sh" "$@" >"$TMP/out" 2>"$TMP/err"; echo $? >"$TMP/status"; }
+report() { python3 "$TMP/report.py" "$@" >"$TMP/out" 2>"$TMP/err"; echo $? >"$TMP/status"; }
 R=$TMP/reports/r
 report "$R" first 0
 if [ "$(status)" = 0 ] && [ "$(cat "$R/report.json")" = first ] &&
@@ -334,8 +337,8 @@ check out-replaces-own-report [ "$(cat "$R/report.json")" = second ]
 # background job of a script starts with SIGINT ignored; Ctrl-C reaches a
 # foreground barlab, which does not: the wrapper gives it back.)
 for sig in TERM INT; do
-    python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp("bash", sys.argv)' \
-        "$TMP/report.sh" "$R" "interrupted-$sig" 42 >"$TMP/out" 2>"$TMP/err" &
+    python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp("python3", sys.argv)' \
+        "$TMP/report.py" "$R" "interrupted-$sig" 42 >"$TMP/out" 2>"$TMP/err" &
     pid=$!
     for _ in $(seq 300); do [ -n "$(pgrep -f "sleep 42$")" ] && break; sleep 0.1; done
     kill -"$sig" "$pid"
@@ -351,7 +354,7 @@ for sig in TERM INT; do
 done
 # kill -9 cannot be caught: the staging directory stays, DIR is intact,
 # and the next run removes what the killed one left.
-bash "$TMP/report.sh" "$R" killed 43 >"$TMP/out" 2>"$TMP/err" &
+python3 "$TMP/report.py" "$R" killed 43 >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 for _ in $(seq 300); do [ -f "$TMP/reports/.r.barlab-run/report.json" ] && break; sleep 0.1; done
 orphan=$(pgrep -P "$pid")
@@ -388,7 +391,7 @@ for scn in matrix-quick matrix; do
     "$MT" patterns >"$TMP/patterns.txt"
     for n in 1 2 3 5; do
         for k in $(seq "$n"); do
-            python3 "$ROOT/scripts/matrix.py" plan "$TMP/$scn.jsonl" "$TMP/patterns.txt" \
+            env PYTHONPATH="$ROOT/python" python3 -m barlab.matrix plan "$TMP/$scn.jsonl" "$TMP/patterns.txt" \
                 "$TMP/plan-$scn-$k-$n" --shard "$k/$n" --scenario-file "$ROOT/target-tests/scenarios/$scn.scn" \
                 --version test >/dev/null 2>"$TMP/err" || echo "plan failed: $(cat "$TMP/err")"
         done
@@ -428,10 +431,10 @@ for cpu in plans[0]["all_cpus"]:
 ' "$TMP"
 expect shards-balanced 0 costs
 cp "$TMP/plan-matrix-quick-2-3/plan.json" "$TMP/plan-a.json"
-python3 "$ROOT/scripts/matrix.py" plan "$TMP/matrix-quick.jsonl" "$TMP/patterns.txt" "$TMP/plan-again" \
+env PYTHONPATH="$ROOT/python" python3 -m barlab.matrix plan "$TMP/matrix-quick.jsonl" "$TMP/patterns.txt" "$TMP/plan-again" \
     --shard 2/3 --scenario-file "$ROOT/target-tests/scenarios/matrix-quick.scn" --version test >/dev/null 2>&1
 check shards-deterministic cmp -s "$TMP/plan-a.json" "$TMP/plan-again/plan.json"
-run python3 "$ROOT/scripts/matrix.py" plan "$TMP/matrix-quick.jsonl" "$TMP/patterns.txt" "$TMP/plan-x" \
+run env PYTHONPATH="$ROOT/python" python3 -m barlab.matrix plan "$TMP/matrix-quick.jsonl" "$TMP/patterns.txt" "$TMP/plan-x" \
     --shard 9/99
 expect_error shards-more-than-groups "99 shards, but the scenarios make only"
 # barlab-gpu's register BAR: each bar=nonpref group an 8 KiB group of its
@@ -465,13 +468,13 @@ printf '%s\n' 'cpu=max bar=nonpref policy=any s1=normal-NC pattern=str8 touch=fi
     'cpu=max bar=nonpref policy=any s1=normal-NC pattern=rc_read_spec touch=first port=speculate:8' \
     >"$TMP/bar0-ports.scn"
 "$MT" oracle "$TMP/bar0-ports.scn" --json >"$TMP/bar0-ports.jsonl"
-run python3 "$ROOT/scripts/matrix.py" plan "$TMP/bar0-ports.jsonl" "$TMP/patterns.txt" "$TMP/plan-bar0"
+run env PYTHONPATH="$ROOT/python" python3 -m barlab.matrix plan "$TMP/bar0-ports.jsonl" "$TMP/patterns.txt" "$TMP/plan-bar0"
 expect_error plan-bar0-one-port-mode "the bar=nonpref cells on -cpu max use port modes speculate:7 and speculate:8: barlab-gpu's BAR0 has one port mode"
 # Under cacheable without FEAT_S2FWB and DIC, KVM refuses barlab-gpu's
 # BAR2 and so the device: BAR0's cells cannot run, and the plan says why.
 printf 'cpu=neoverse-n1 bar=nonpref policy=cacheable s1=normal-NC pattern=str8 touch=first\n' >"$TMP/bar0-refused.scn"
 "$MT" oracle "$TMP/bar0-refused.scn" --json >"$TMP/bar0-refused.jsonl"
-run python3 "$ROOT/scripts/matrix.py" plan "$TMP/bar0-refused.jsonl" "$TMP/patterns.txt" "$TMP/plan-bar0-refused"
+run env PYTHONPATH="$ROOT/python" python3 -m barlab.matrix plan "$TMP/bar0-refused.jsonl" "$TMP/patterns.txt" "$TMP/plan-bar0-refused"
 expect_error plan-bar0-device-refused "bar=nonpref under cacheable on -cpu neoverse-n1: KVM refuses barlab-gpu's prefetchable BAR2"
 
 # Merging: three shard reports (the shape `matrix --shard` writes, with

@@ -9,7 +9,7 @@
 # overview square per cell of report.json, each linked to its cell's
 # details, with exactly the differing cells marked.  A copy of the report
 # with cells made to differ and a violation added, rendered by
-# scripts/matrix_html.py, must carry those marks too.
+# barlab.report_html, must carry those marks too.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tests/lib/harness.sh"
@@ -51,13 +51,13 @@ cp "$HARNESS_TMP/out" "$T/dom.html"
 [ "$(status)" = 0 ] && [ -s "$T/dom.html" ] && ok dom-dumped || bad dom-dumped "chromium exit $(status)"
 
 # The screenshot: a PNG of the window's size, and the overview's colours
-# (scripts/matrix_html.py's KINDS) on more pixels of its top part than the
+# (barlab.report_html's KINDS) on more pixels of its top part than the
 # legend alone covers: the squares are on screen.
-run python3 - "$T/shot.png" "$WIDTH" "$HEIGHT" "$REPORT/report.json" "$ROOT/scripts" <<'PY'
+run python3 - "$T/shot.png" "$WIDTH" "$HEIGHT" "$REPORT/report.json" "$ROOT/python" <<'PY'
 import json, struct, sys, zlib
 path, width, height, report, scripts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 sys.path.insert(0, scripts)
-import matrix_html
+from barlab import report_html
 data = open(path, "rb").read()
 assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
 chunks, pos = {}, 8
@@ -90,7 +90,7 @@ for y in range(h):
             line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
     rows.append(line)
     prev = line
-colours = {bytes.fromhex(hexa[1:]) for _, hexa, _ in matrix_html.KINDS}
+colours = {bytes.fromhex(hexa[1:]) for _, hexa, _ in report_html.KINDS}
 top = h // 2
 seen = sum(bytes(row[x * bpp:x * bpp + 3]) in colours for row in rows[:top] for x in range(w))
 cells = len(json.load(open(report))["cells"])
@@ -180,7 +180,7 @@ c["verdict"] = {"possible": ["X3"], "seen": ["X3"], "trials": 2, "hits": 1, "hit
                                 "verdict_seq": t["seq_last"] + 1, "spec": False}]}
 json.dump(r, open(sys.argv[2], "w"))
 PY
-run python3 "$ROOT/scripts/matrix_html.py" "$T/marked/report.json" "$T/marked/index.html"
+run env PYTHONPATH="$ROOT/python" python3 -m barlab.report_html "$T/marked/report.json" "$T/marked/index.html"
 expect marked-rendered 0
 browser marked --dump-dom "file://$T/marked/index.html"
 cp "$HARNESS_TMP/out" "$T/marked-dom.html"

@@ -1,27 +1,16 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""barlab's scenario matrix: plan the L2 runs, then compare them with the oracle.
+"""barlab's scenario matrix (commands matrix, matrix merge and demo):
+every scenario of a scenario file as an L2 run under real nested KVM with
+barlab-gpu passed through by VFIO, compared cell by cell with the oracle.
 
-  matrix.py plan ORACLE.jsonl PATTERNS.txt OUT [--inject-align]
-                 [--shard K/N] [--scenario-file FILE] [--version V]
-                 [--kernel-series JSON]
-      Group the oracle's cells (barlab-mt oracle FILE --json) into L2 runs
-      and write OUT/plan.json and one L1 script per CPU model,
-      OUT/run-CPU.sh, which switches vfio-pci's policy and runs the
-      matrix payload under barlab-vmm for each group.  With --shard, only
-      shard K of N: a deterministic share of the groups, balanced by L1
-      boots (shard_groups).  --kernel-series: the L1 kernel's patch series
-      (scripts/kernel_series.py describe); one that declares a fixed
-      policy (no run-time knob) runs only that policy's cells, the others
-      are reported as not available with it.
-  matrix.py report OUT BARLAB-MT [--rules] [--quiet]
-      Read each CPU's console (OUT/CPU/console.log) and barlab-gpu's trace
-      (OUT/CPU/gpu.trace), decide per cell what happened, compare it with
-      the prediction, and write OUT/report.json, OUT/junit.xml and
-      OUT/index.html; print the table.  Exit status 1 if a cell differs.
-  matrix.py merge OUT SHARD-DIR... [--rules]
-      Combine the reports of shards 1..N of one scenario file and one
-      barlab into the report an unsharded run writes, cell for cell.
+One process runs the matrix from plan to report: plan() groups the
+oracle's cells into L2 runs and writes one L1 script per CPU model; one
+L1 boot per CPU model (barlab.l1), all at once, in which vfio-pci's
+policy is switched between runs (it is sampled when the VMM mmaps the
+BAR); report() reads the consoles and the device traces and writes the
+table, report.json, junit.xml and index.html (barlab.report_html) into
+the report directory (barlab.output).  `--shard K/N` runs a share of the
+groups, merge() puts the shards' reports together.
 
 A group is (CPU, policy, stage-1 attribute, touch); it owns one 8 KiB
 group of the VRAM BAR at base = 8192 * group, and pattern k of the
@@ -41,16 +30,20 @@ guests of a policy and device one after another, each in a new VM, the
 device reset before it.
 """
 
-import argparse
 import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
 
-import matrix_html
+from . import core, initramfs, l1, output, report_html, setup, userpattern
+from .cli import Command, opt_value
+from .common import ROOT, Fatal, UsageError, build_dir, msg
 
 # The payload's name for a user's pattern (pattern=file:, matrix-user.S).
 USER_PATTERN = "user"
@@ -216,7 +209,8 @@ def shard_groups(groups, cpus, n):
             load[k] += BOOT_COST + cost[cpu]
         return shards
     if n > len(groups):
-        raise MatrixError("%d shards, but the scenarios make only %d groups of L2 runs" % (n, len(groups)))
+        raise MatrixError("%d shards, but the scenarios make only %d groups of L2 runs"
+                          % (n, len(groups)))
     count = {cpu: 1 for cpu in cpus}
     for _ in range(n - len(cpus)):
         cpu = max((c for c in cpus if count[c] < len(by_cpu[c])),
@@ -266,14 +260,24 @@ def series_header(series):
     return {k: series.get(k) for k in ("name", "mode", "sha256", "policy")}
 
 
-def cmd_plan(a):
-    series = json.loads(a.kernel_series) if a.kernel_series else None
-    cells, unavailable = split_by_series(load_jsonl(a.oracle), series)
+def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=None,
+         version=None, series=None):
+    """Group the oracle's cells (ORACLE: barlab-mt oracle FILE --json) into
+    L2 runs and write OUT/plan.json and one L1 script per CPU model,
+    OUT/run-CPU.sh, which switches vfio-pci's policy and runs the matrix
+    payload under barlab-vmm for each group.  PATTERNS: barlab-mt
+    patterns' output.  With SHARD (K/N), only shard K of N: a
+    deterministic share of the groups, balanced by L1 boots
+    (shard_groups).  SERIES: the L1 kernel's patch series (as
+    kernel_series.py describes it); one that declares a fixed policy (no
+    run-time knob) runs only that policy's cells, the others are reported
+    as not available with it.  Returns the line that sums the plan up."""
+    cells, unavailable = split_by_series(load_jsonl(oracle), series)
     try:
-        with open(a.patterns) as f:
+        with open(patterns) as f:
             table = [l.split() for l in f if l.strip()]
     except OSError as e:
-        raise MatrixError("cannot read %s: %s" % (a.patterns, e))
+        raise MatrixError("cannot read %s: %s" % (patterns, e))
     order = [t[0] for t in table]
     if any(c.get("pattern_file") for c in cells):
         order.append(USER_PATTERN)
@@ -282,7 +286,7 @@ def cmd_plan(a):
     if not cells:
         raise MatrixError("the oracle predicted no cells" if not unavailable else
                           "no cell of %s runs with the kernel series %s: it has no run-time policy "
-                          "and its fixed behaviour is %s" % (a.scenario_file or "the scenarios",
+                          "and its fixed behaviour is %s" % (scenario_file or "the scenarios",
                                                             series["name"], series["policy"]))
     for i, c in enumerate(cells):
         c["index"] = i
@@ -292,9 +296,10 @@ def cmd_plan(a):
             raise MatrixError("pattern %s runs in window %s, which the matrix does not run"
                               % (c["pattern"], c["window"]))
         if on_regs(c) and c.get("device_refused"):
-            raise MatrixError("bar=nonpref under %s on -cpu %s: KVM refuses barlab-gpu's prefetchable "
-                              "BAR2 there, and the VMM passes the whole device, so no L2 run reaches "
-                              "BAR0 (leave the policy out for this CPU model)" % (c["policy"], c["cpu"]))
+            raise MatrixError("bar=nonpref under %s on -cpu %s: KVM refuses barlab-gpu's "
+                              "prefetchable BAR2 there, and the VMM passes the whole device, so "
+                              "no L2 run reaches BAR0 (leave the policy out for this CPU model)"
+                              % (c["policy"], c["cpu"]))
         if not on_nic(c) and not on_regs(c) and c.get("port", "gather") != "gather":
             raise MatrixError("port=%s: the matrix runs barlab-gpu's VRAM with port=gather; port= "
                               "is for the driver idioms on barlab-nic and for barlab-gpu's BAR0 "
@@ -306,20 +311,20 @@ def cmd_plan(a):
             ports.setdefault((c["cpu"], on_nic(c)), set()).add(c.get("port", "gather"))
     for (cpu, nic), modes in ports.items():
         if len(modes) > 1:
-            raise MatrixError("the %s on -cpu %s use port modes %s: %s has one port mode per L1 boot "
-                              "(one port= per CPU model in a scenario file)"
+            raise MatrixError("the %s on -cpu %s use port modes %s: %s has one port mode per L1 "
+                              "boot (one port= per CPU model in a scenario file)"
                               % ("driver idioms" if nic else "bar=nonpref cells", cpu,
                                  " and ".join(sorted(modes)),
                                  "barlab-nic" if nic else "barlab-gpu's BAR0"))
-    shard = parse_shard(a.shard) if a.shard else None
+    shard = parse_shard(shard) if shard else None
     groups = {}
     for c in cells:
         groups.setdefault(group_key(c), []).append(c)
     cpus = sorted({k[0] for k in groups}, key=lambda x: [c["cpu"] for c in cells].index(x))
     # Where BAR0's groups go: the scratch window the oracle names, and its
     # event queues (one a trial) for rc_read_spec.
-    scratch = next(((c["window_base"], c["window_size"]) for c in cells if c.get("window") == "gpu-scratch"),
-                   None)
+    scratch = next(((c["window_base"], c["window_size"]) for c in cells
+                    if c.get("window") == "gpu-scratch"), None)
     queues = next((c["window_count"] for c in cells if c.get("window") == "gpu-regs"), 0)
     # Every group of the whole matrix, in run order, with its page.
     every = []
@@ -338,7 +343,7 @@ def cmd_plan(a):
                 g = {"cpu": cpu, "policy": policy, "s1": k[2], "touch": k[3], "bar": k[4],
                      "base": index[k[4]] * GROUP_SIZE,
                      "patterns": sorted({c["pattern"] for c in groups[k]}, key=order.index),
-                     "cost": group_cost(groups[k], a.inject_align)}
+                     "cost": group_cost(groups[k], inject_align)}
                 index[k[4]] += 1
                 if k[4] == "nonpref":
                     # In BAR0's scratch window; rc_read_spec's trials on event queues of its own.
@@ -356,15 +361,18 @@ def cmd_plan(a):
                     page += len(idioms) * g["trials"]
                 every.append(g)
         if scratch and index["nonpref"] * GROUP_SIZE > scratch[1]:
-            raise MatrixError("the bar=nonpref cells on -cpu %s need %d groups of %d KiB, more than "
-                              "barlab-gpu's %d KiB scratch window holds: fewer stage-1 types, policies "
-                              "or touches" % (cpu, index["nonpref"], GROUP_SIZE >> 10, scratch[1] >> 10))
+            raise MatrixError("the bar=nonpref cells on -cpu %s need %d groups of %d KiB, more "
+                              "than barlab-gpu's %d KiB scratch window holds: fewer stage-1 "
+                              "types, policies or touches"
+                              % (cpu, index["nonpref"], GROUP_SIZE >> 10, scratch[1] >> 10))
         if evq > queues:
-            raise MatrixError("the bar=nonpref rc_read_spec cells on -cpu %s need %d event queues, more "
-                              "than barlab-gpu's %d: fewer trials or cells" % (cpu, evq, queues))
+            raise MatrixError("the bar=nonpref rc_read_spec cells on -cpu %s need %d event "
+                              "queues, more than barlab-gpu's %d: fewer trials or cells"
+                              % (cpu, evq, queues))
         if page * PUSH_PAGE > PUSH_SIZE_MAX:
-            raise MatrixError("the driver idioms on -cpu %s need %d push pages, more than barlab-nic's "
-                              "%d MiB push BAR holds: fewer trials or cells" % (cpu, page, PUSH_SIZE_MAX >> 20))
+            raise MatrixError("the driver idioms on -cpu %s need %d push pages, more than "
+                              "barlab-nic's %d MiB push BAR holds: fewer trials or cells"
+                              % (cpu, page, PUSH_SIZE_MAX >> 20))
     mine = shard_groups(every, cpus, shard[1])[shard[0] - 1] if shard else every
     keys = {(g["cpu"], g["policy"], g["s1"], g["touch"], g["bar"]) for g in mine}
     nic_props = {}
@@ -381,23 +389,25 @@ def cmd_plan(a):
     plan = {"cells": [c for c in cells if group_key(c) in keys], "patterns": order,
             "groups": mine, "cpus": [cpu for cpu in cpus if any(g["cpu"] == cpu for g in mine)],
             "nic_props": nic_props, "gpu_props": gpu_props,
-            "all_cpus": cpus, "total_cells": len(cells), "inject_align": a.inject_align,
+            "all_cpus": cpus, "total_cells": len(cells), "inject_align": inject_align,
             "shard": {"k": shard[0], "n": shard[1]} if shard else None,
-            "scenarios": {"file": os.path.basename(a.scenario_file),
-                          "sha256": sha256_file(a.scenario_file)} if a.scenario_file else None,
-            "barlab": a.version, "kernel_series": series_header(series),
+            "scenarios": {"file": os.path.basename(scenario_file),
+                          "sha256": sha256_file(scenario_file)} if scenario_file else None,
+            "barlab": version, "kernel_series": series_header(series),
             # What the other policies would have given, for comparison.
-            "unavailable": [{"name": cell_name(c), "cpu": c["cpu"], "policy": c["policy"], "s1": c["s1"],
-                             "touch": c["touch"], "bar": c.get("bar", "pref"), "pattern": c["pattern"],
-                             "s2": c["s2"], "fault": c["fault"], "summary": c.get("summary")}
+            "unavailable": [{"name": cell_name(c), "cpu": c["cpu"], "policy": c["policy"],
+                             "s1": c["s1"], "touch": c["touch"], "bar": c.get("bar", "pref"),
+                             "pattern": c["pattern"], "s2": c["s2"], "fault": c["fault"],
+                             "summary": c.get("summary")}
                             for c in unavailable]}
-    os.makedirs(a.out, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
     killers = {(group_key(c), c["pattern"]) for c in cells
-               if c["fault"] == "stage2-el2" and not a.inject_align}
+               if c["fault"] == "stage2-el2" and not inject_align}
     for cpu in plan["cpus"]:
         # barlab's tracepoint is in barlab's series: a series instead of
         # it may lack it, and the device traces still tell the memory type.
-        tracepoint = ('bl_trace_on kvm/kvm_s2_map_device || bl_fail "no kvm_s2_map_device tracepoint"'
+        tracepoint = ('bl_trace_on kvm/kvm_s2_map_device || '
+                      'bl_fail "no kvm_s2_map_device tracepoint"'
                       if not series or series["mode"] != "instead" else
                       'bl_trace_on kvm/kvm_s2_map_device 2>/dev/null || '
                       'echo "note: no kvm_s2_map_device tracepoint in this kernel"')
@@ -407,7 +417,8 @@ def cmd_plan(a):
             if series and series.get("policy"):
                 lines.append('echo "policy %s (fixed by the kernel series)"' % policy)
             else:
-                lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"' % (policy, policy))
+                lines.append('bl_policy %s >/dev/null || bl_fail "cannot set the policy %s"'
+                             % (policy, policy))
                 lines.append('echo "policy $(bl_policy)"')
             runs = guest_runs([g for g in mine if g["cpu"] == cpu and g["policy"] == policy],
                               idioms, killers)
@@ -415,14 +426,13 @@ def cmd_plan(a):
                 if runs[devs]:
                     lines += ["guests %s <<'EOF'" % devs] + runs[devs] + ["EOF"]
         lines.append("cat /sys/kernel/tracing/trace | grep kvm_s2_map_device | sed 's/^/s2map /'")
-        with open(os.path.join(a.out, "run-%s.sh" % cpu), "w") as f:
+        with open(os.path.join(out, "run-%s.sh" % cpu), "w") as f:
             f.write("\n".join(lines) + "\n")
-    with open(os.path.join(a.out, "plan.json"), "w") as f:
+    with open(os.path.join(out, "plan.json"), "w") as f:
         json.dump(plan, f)
-    print("%d cells in %d groups on %s%s" % (len(plan["cells"]), len(mine), ", ".join(plan["cpus"]) or "no CPU",
-                                          " (shard %d/%d of %d cells)" % (shard[0], shard[1], len(cells))
-                                          if shard else ""))
-    return 0
+    return ("%d cells in %d groups on %s%s"
+            % (len(plan["cells"]), len(mine), ", ".join(plan["cpus"]) or "no CPU",
+               " (shard %d/%d of %d cells)" % (shard[0], shard[1], len(cells)) if shard else ""))
 
 
 # --- observe ------------------------------------------------------------------
@@ -459,7 +469,8 @@ def parse_console(path):
             continue
         m = GUEST_RE.match(line)
         if m and policy:
-            group = (policy, m.group(1), m.group(2), "nonpref" if " bar=0" in m.group(4) else "pref")
+            group = (policy, m.group(1), m.group(2),
+                     "nonpref" if " bar=0" in m.group(4) else "pref")
             group_patterns = m.group(3).split(",")
             pending = None
             continue
@@ -492,7 +503,8 @@ def parse_console(path):
             kvm = re.search(r'kvm="([^"]*)"', line)
             if outcome == "kvm-run-efault":
                 seen[pending] = {"status": "vm-killed",
-                                 "detail": "KVM_RUN: EFAULT" + (" (%s)" % kvm.group(1) if kvm else ""),
+                                 "detail": "KVM_RUN: EFAULT"
+                                           + (" (%s)" % kvm.group(1) if kvm else ""),
                                  "kvm": kvm.group(1) if kvm else ""}
             else:
                 seen[pending] = {"status": "vmm-" + outcome, "detail": line[5:]}
@@ -529,7 +541,8 @@ def read_record(line, path, group, pending, records):
     key = group + (rec.get("cell"),)
     if kind == "cell-begin":
         # One a trial: the bytes it may touch and where its offsets count from.
-        records.setdefault(key, {}).setdefault("ranges", []).append((rec["lo"], rec["hi"], rec["origin"]))
+        records.setdefault(key, {}).setdefault("ranges", []).append(
+            (rec["lo"], rec["hi"], rec["origin"]))
     elif kind == "cell-end" and rec.get("result") == "exception":
         records.setdefault(key, {})["syndrome"] = rec
     elif kind == "cell-end":
@@ -652,14 +665,16 @@ def judge_open(c, obs, txns):
     exp_text = "one of: " + ", ".join(permitted)
     got_text = chose + ("" if not got else " " + summarize(got))
     if chose not in permitted:
-        return (False, exp_text, got_text, "outcome %s is not among the permitted %s" % (chose, permitted), "")
-    if chose == "complete" and c["outcome"] == "complete" and not tiles_or_covers(expected_txns(c), got):
+        return (False, exp_text, got_text,
+                "outcome %s is not among the permitted %s" % (chose, permitted), "")
+    if chose == "complete" and c["outcome"] == "complete" and \
+            not tiles_or_covers(expected_txns(c), got):
         return (False, exp_text, got_text, "completed, but the device saw %s where the pattern "
                 "accesses %s" % (shapes(got), shapes(expected_txns(c))), "")
     note = ""
     if c.get("impdef"):
-        note = "permitted (%s): QEMU chose %s%s" % (c["impdef_rule"], chose,
-                                                   "" if not got else ", the device saw " + summarize_ops(got))
+        note = "permitted (%s): QEMU chose %s%s" % (
+            c["impdef_rule"], chose, "" if not got else ", the device saw " + summarize_ops(got))
     return (True, exp_text, got_text, "", note)
 
 
@@ -738,18 +753,22 @@ def judge(c, obs, txns, inject):
         elif shapes(got_txns) != shapes(exp_txns):
             note = permitted_split(c, txns, shapes(exp_txns), shapes(got_txns))
             if not note:
-                why = "transactions differ: expected %s, got %s" % (shapes(exp_txns), shapes(got_txns))
+                why = "transactions differ: expected %s, got %s" % (shapes(exp_txns),
+                                                                     shapes(got_txns))
     elif want == "kvm-refused":
         if status != "refused" or "errno=22" not in obs["detail"]:
-            why = "expected KVM to refuse the memory slot (EINVAL), got %s" % (obs["detail"] if obs else "no result")
+            why = "expected KVM to refuse the memory slot (EINVAL), got %s" % (
+                obs["detail"] if obs else "no result")
     elif want == "stage1-el1" or (want == "stage2-el2" and inject):
         if status != "fault-el1" or obs.get("fsc") != "0x21":
-            why = "expected an EL1 alignment fault (fsc 0x21), got %s" % (obs["detail"] if obs else "no result")
+            why = "expected an EL1 alignment fault (fsc 0x21), got %s" % (
+                obs["detail"] if obs else "no result")
         elif got_txns:
             why = "a faulting access reached the device: %s" % got_txns
     else:
         if status != "vm-killed":
-            why = "expected the VM to die on a stage-2 alignment fault, got %s" % (obs["detail"] if obs else "no result")
+            why = "expected the VM to die on a stage-2 alignment fault, got %s" % (
+                obs["detail"] if obs else "no result")
         elif "0x21" not in obs.get("kvm", "0x21"):
             why = "KVM_RUN failed, but not on an alignment fault: %s" % obs["kvm"]
         elif got_txns:
@@ -796,8 +815,8 @@ def judge_user(c, obs, txns, inject):
                 % (obs["detail"] if obs else "no result"), "")
     does = ", ".join(c.get("pattern_kinds") or []) or "anything (no '// barlab:' line)"
     if fault not in possible:
-        return (False, exp_text, got_text, "ended in %s, but a pattern that does %s can end here only "
-                "in %s" % (fault, does, ", ".join(possible)), "")
+        return (False, exp_text, got_text, "ended in %s, but a pattern that does %s can end "
+                "here only in %s" % (fault, does, ", ".join(possible)), "")
     if fault == "none" and outcome_of(obs, got) not in c["permitted"] and not (
             outcome_of(obs, got) == "complete" and "prefetch-read" in c["permitted"]):
         return (False, exp_text, got_text, "outcome %s is not among the permitted %s"
@@ -807,10 +826,11 @@ def judge_user(c, obs, txns, inject):
         got_text += " after " + summarize(got)
     note = ""
     if len(possible) > 1:
-        note = "the oracle does not know whether a pattern that does %s faults here (%s); it ended in %s" % (
-            does, " or ".join(possible), fault)
+        note = ("the oracle does not know whether a pattern that does %s faults here (%s); it "
+                "ended in %s" % (does, " or ".join(possible), fault))
     elif fault == "none":
-        note = "the oracle does not predict a user pattern's transactions; the device saw %s" % summarize(got)
+        note = ("the oracle does not predict a user pattern's transactions; the device saw %s"
+                % summarize(got))
     return (True, exp_text, got_text, "", note)
 
 
@@ -861,11 +881,13 @@ def verdict_why(c, v):
         x = next(x for x in v["violations"] if set(x["rules"]) & set(v["unexpected"]))
         return ("the checker reported %s, which the oracle says cannot happen here (possible: %s): "
                 "trial %d, %s%s of %d bytes at BAR offset %#x (+%#x), %s%s" % (
-                    ",".join(v["unexpected"]), ",".join(v["possible"]) or "none", x["trial"], x["op"],
+                    ",".join(v["unexpected"]), ",".join(v["possible"]) or "none", x["trial"],
+                    x["op"],
                     " speculative" if x["spec"] else "", x["size"], x["addr"], x["off"],
                     "access %d" % x["seq_first"] if x["seq_first"] == x["seq_last"]
                     else "accesses %d-%d" % (x["seq_first"], x["seq_last"]),
-                    "" if x["verdict_seq"] is None else ", overtaken by access %d" % x["verdict_seq"]))
+                    "" if x["verdict_seq"] is None
+                    else ", overtaken by access %d" % x["verdict_seq"]))
     if v["state"] == "seed found nothing":
         return "%s is possible here (port %s) but no trial of %d broke it" % (
             ",".join(v["possible"]), c.get("port", "gather"), v["trials"])
@@ -879,31 +901,37 @@ def verdict_text(v):
     return " %s %d/%d" % (",".join(v["seen"]) or "none", v["hits"], v["trials"])
 
 
-def cmd_report(a):
+def report(out, mt, rules=False, quiet=False):
+    """Read each CPU's console (OUT/CPU/console.log) and barlab's device
+    traces (OUT/CPU/*.trace, read with barlab-mt MT), decide per cell what
+    happened, compare it with the prediction, and write OUT/report.json,
+    OUT/junit.xml and OUT/index.html; print the table.  1 if a cell
+    differs."""
     try:
-        with open(os.path.join(a.out, "plan.json")) as f:
+        with open(os.path.join(out, "plan.json")) as f:
             plan = json.load(f)
     except (OSError, ValueError) as e:
-        raise MatrixError("no plan in %s (%s): run the matrix first" % (a.out, e))
+        raise MatrixError("no plan in %s (%s): run the matrix first" % (out, e))
     order = plan["patterns"]
     inject = plan.get("inject_align", False)
     results = []
     s2map = {}
     for cpu in plan["cpus"]:
-        seen, text = parse_console(os.path.join(a.out, cpu, "console.log"))
+        seen, text = parse_console(os.path.join(out, cpu, "console.log"))
         s2map[cpu] = s2_maps(text)
-        traces = {"gpu": read_trace(a.mt, os.path.join(a.out, cpu, "gpu.trace"))}
+        traces = {"gpu": read_trace(mt, os.path.join(out, cpu, "gpu.trace"))}
         if any(on_nic(c) for c in plan["cells"] if c["cpu"] == cpu):
-            traces["nic"] = read_trace(a.mt, os.path.join(a.out, cpu, "nic.trace"))
+            traces["nic"] = read_trace(mt, os.path.join(out, cpu, "nic.trace"))
         if any(on_regs(c) for c in plan["cells"] if c["cpu"] == cpu):
-            traces["gpu-regs"] = read_trace(a.mt, os.path.join(a.out, cpu, "gpu-regs.trace"))
+            traces["gpu-regs"] = read_trace(mt, os.path.join(out, cpu, "gpu-regs.trace"))
         for c in plan["cells"]:
             if c["cpu"] != cpu:
                 continue
             device = "gpu-regs" if on_regs(c) else c.get("device", "gpu")
             obs = seen.get((c["policy"], c["s1"], c["touch"], c.get("bar", "pref"), c["pattern"]))
             # Each trial's transactions: those in the bytes its record named.
-            trials = [[dict(t, off=t["addr"] - origin) for t in traces[device] if lo <= t["addr"] < hi]
+            trials = [[dict(t, off=t["addr"] - origin) for t in traces[device]
+                       if lo <= t["addr"] < hi]
                       for lo, hi, origin in (obs or {}).get("ranges") or [(0, 0, 0)]]
             txns = trials[0]
             verdict = verdict_of(c, trials)
@@ -922,23 +950,26 @@ def cmd_report(a):
                 match, why = False, verdict_why(c, verdict)
             if obs and obs.get("status") == "ok":
                 got_text += verdict_text(verdict)
-            results.append({"index": c["index"], "cell": c, "observed": obs or {"status": "missing"},
-                            "txns": [dict({k: t[k] for k in ("off", "size", "n", "op", "s1", "s2", "attr",
-                                                              "seq_first", "seq_last", "reason", "i",
-                                                              "verdict")}, trial=n)
+            results.append({"index": c["index"], "cell": c,
+                            "observed": obs or {"status": "missing"},
+                            "txns": [dict({k: t[k] for k in TXN_KEYS}, trial=n)
                                      for n, ts in enumerate(trials) for t in ts],
                             "verdict": {k: v for k, v in verdict.items() if k != "unexpected"},
                             "match": match, "expected_text": exp_text,
                             "observed_text": got_text, "why": why, "note": note})
-    report = {key: plan.get(key) for key in REPORT_HEADER}
-    report.update({"inject_align": inject, "cells": results, "s2_mappings": s2map})
-    return publish(a.out, report, a.rules, a.quiet)
+    whole = {key: plan.get(key) for key in REPORT_HEADER}
+    whole.update({"inject_align": inject, "cells": results, "s2_mappings": s2map})
+    return publish(out, whole, rules, quiet)
 
+
+# What report.json keeps of each transaction of a cell (barlab-mt trace --json).
+TXN_KEYS = ("off", "size", "n", "op", "s1", "s2", "attr", "seq_first", "seq_last", "reason", "i",
+            "verdict")
 
 # What every report.json says about the run besides its cells: a merge
 # accepts shards only if these agree (all but "shard").
-REPORT_HEADER = ("barlab", "scenarios", "shard", "total_cells", "all_cpus", "patterns", "kernel_series",
-                 "unavailable")
+REPORT_HEADER = ("barlab", "scenarios", "shard", "total_cells", "all_cpus", "patterns",
+                 "kernel_series", "unavailable")
 
 
 def publish(out, report, rules, quiet=False):
@@ -951,9 +982,9 @@ def publish(out, report, rules, quiet=False):
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     write_junit(os.path.join(out, "junit.xml"), results)
-    matrix_html.write(os.path.join(out, "index.html"), report, S1_NAMES)
+    report_html.write(os.path.join(out, "index.html"), report, S1_NAMES)
     if not quiet:
-        print("kernel series: %s" % matrix_html.series_text(report.get("kernel_series")))
+        print("kernel series: %s" % report_html.series_text(report.get("kernel_series")))
         print_table(results, order, rules)
     bad = [r for r in results if not r["match"]]
     for r in results:
@@ -961,28 +992,30 @@ def publish(out, report, rules, quiet=False):
             print("note %s: %s" % (cell_name(r["cell"]), r["note"]))
     for r in bad:
         print("MISMATCH %s: %s" % (cell_name(r["cell"]), r["why"]))
-    print("matrix: %d cells, %d as predicted (%d of them in a permitted way the oracle does not model, marked ~), %d differ"
+    print("matrix: %d cells, %d as predicted (%d of them in a permitted way the oracle does not "
+          "model, marked ~), %d differ"
           % (len(results), report["passed"], sum(r["match"] and bool(r["note"]) for r in results),
              report["failed"]))
     unavailable = report.get("unavailable") or []
     if unavailable:
-        print("matrix: %d more cells not available with this series (policy %s: its kernel has no run-time "
-              "policy, its fixed behaviour is %s; report.json: unavailable)"
+        print("matrix: %d more cells not available with this series (policy %s: its kernel has "
+              "no run-time policy, its fixed behaviour is %s; report.json: unavailable)"
               % (len(unavailable), ", ".join(sorted({u["policy"] for u in unavailable})),
                  report["kernel_series"]["policy"]))
     isv0 = sorted({r["cell"]["mmio_isv0"] for r in results if r["cell"].get("mmio_isv0")})
     if isv0:
-        print("isv0: %d of %d cells use an access (%s) that a VMM gets as an ISV=0 stage-2 abort where "
-              "the BAR is trapped MMIO: KVM cannot emulate it and the VM dies (report.json: mmio_isv0)"
-              % (sum(bool(r["cell"].get("mmio_isv0")) for r in results), len(results), ", ".join(isv0)))
+        print("isv0: %d of %d cells use an access (%s) that a VMM gets as an ISV=0 stage-2 abort "
+              "where the BAR is trapped MMIO: KVM cannot emulate it and the VM dies (report.json: "
+              "mmio_isv0)" % (sum(bool(r["cell"].get("mmio_isv0")) for r in results),
+                              len(results), ", ".join(isv0)))
     return 1 if bad else 0
 
 
-def cmd_merge(a):
-    """The shards' reports, checked to be the N shards of one matrix, as
-    the report of the whole."""
+def merge(out, dirs, rules=False):
+    """The reports in DIRS, checked to be the N shards of one matrix, as
+    the report of the whole in OUT; 1 if a cell differs."""
     shards = []
-    for d in a.shards:
+    for d in dirs:
         path = os.path.join(d, "report.json")
         try:
             with open(path) as f:
@@ -1000,7 +1033,8 @@ def cmd_merge(a):
                           ("kernel_series", "kernel series")):
             if r.get(key) != r0.get(key):
                 raise MatrixError("%s and %s come from different %ss (%s against %s)"
-                                  % (d0, d, what, describe(key, r0.get(key)), describe(key, r.get(key))))
+                                  % (d0, d, what, describe(key, r0.get(key)),
+                                     describe(key, r.get(key))))
         if r["shard"]["n"] != n:
             raise MatrixError("%s is a shard of %d, %s of %d" % (d0, n, d, r["shard"]["n"]))
     seen = {}
@@ -1014,10 +1048,13 @@ def cmd_merge(a):
         raise MatrixError("%s %s missing" % (" and ".join("shard %d/%d" % (k, n) for k in missing),
                                              "is" if len(missing) == 1 else "are"))
     cpus = r0["all_cpus"]
-    cells = sorted((c for _, r in sorted(shards, key=lambda s: s[1]["shard"]["k"]) for c in r["cells"]),
+    cells = sorted((c for _, r in sorted(shards, key=lambda s: s[1]["shard"]["k"])
+                    for c in r["cells"]),
                    key=lambda c: (cpus.index(c["cell"]["cpu"]), c["index"]))
-    if [c["index"] for c in sorted(cells, key=lambda c: c["index"])] != list(range(r0["total_cells"])):
-        raise MatrixError("the shards' cells are not the %d cells of the matrix, each once" % r0["total_cells"])
+    if [c["index"] for c in sorted(cells, key=lambda c: c["index"])] != \
+            list(range(r0["total_cells"])):
+        raise MatrixError("the shards' cells are not the %d cells of the matrix, each once"
+                          % r0["total_cells"])
     s2map = {}
     for _, r in sorted(shards, key=lambda s: s[1]["shard"]["k"]):
         for cpu, lines in r["s2_mappings"].items():
@@ -1025,7 +1062,7 @@ def cmd_merge(a):
     report = {key: r0.get(key) for key in REPORT_HEADER}
     report.update({"shard": None, "merged_shards": n, "inject_align": r0["inject_align"],
                    "cells": cells, "s2_mappings": s2map})
-    return publish(a.out, report, a.rules)
+    return publish(out, report, rules)
 
 
 def describe(key, value):
@@ -1035,7 +1072,7 @@ def describe(key, value):
 
 
 def cell_name(c):
-    return matrix_html.cell_name({"cell": c}, S1_NAMES)
+    return report_html.cell_name({"cell": c}, S1_NAMES)
 
 
 # --- outputs --------------------------------------------------------------------
@@ -1047,21 +1084,24 @@ def print_table(results, order, rules):
             cpus.append(r["cell"]["cpu"])
     for cpu in cpus:
         rs = [r for r in results if r["cell"]["cpu"] == cpu]
-        cols, rows, index = matrix_html.layout(rs, order, S1_NAMES)
+        cols, rows, index = report_html.layout(rs, order, S1_NAMES)
         fwb = rs[0]["cell"].get("fwb")
         print("\n-cpu %s (%s%s)" % (cpu, "FEAT_S2FWB" if fwb else "no FWB",
                                     "" if rs[0]["cell"].get("vhe", True) else ", KVM nVHE"))
         texts = {}
         for k, r in index.items():
-            texts[k] = ("\u2717 " if not r["match"] else "~ " if r["note"] else "\u2713 ") + r["observed_text"]
+            texts[k] = ("\u2717 " if not r["match"] else "~ " if r["note"] else "\u2713 ") + \
+                r["observed_text"]
             if rules:
                 texts[k] += " " + " ".join(r["cell"]["rules"])
         # Each column as wide as its texts (a verdict adds "X3 8/16"), within reason.
-        width = {(p, t): min(max([24] + [len(v) + 2 for k, v in texts.items() if k[2:] == (p, t)]), 40)
+        width = {(p, t): min(max([24] + [len(v) + 2 for k, v in texts.items()
+                                         if k[2:] == (p, t)]), 40)
                  for p, t in cols}
         pw = max([18] + [len(pat) for _, pat in rows])
         print("%-14s %-*s " % ("stage 1", pw, "pattern") +
-              "".join("%-*s" % (width[(p, t)], "%s %s" % (p, "1st" if t == "first" else "hit")) for p, t in cols))
+              "".join("%-*s" % (width[(p, t)], "%s %s" % (p, "1st" if t == "first" else "hit"))
+                      for p, t in cols))
         for s1, pat in rows:
             line = "%-14s %-*s " % (S1_NAMES.get(s1, s1), pw, pat)
             for p, t in cols:
@@ -1076,7 +1116,8 @@ def write_junit(path, results):
     for r in results:
         c = r["cell"]
         tc = ET.SubElement(suite, "testcase", classname="matrix.%s.%s" % (c["cpu"], c["policy"]),
-                           name="%s %s %s" % (S1_NAMES.get(c["s1"], c["s1"]), matrix_html.row_pattern(c), c["touch"]))
+                           name="%s %s %s" % (S1_NAMES.get(c["s1"], c["s1"]),
+                                              report_html.row_pattern(c), c["touch"]))
         if not r["match"]:
             f = ET.SubElement(tc, "failure", message=r["why"])
             f.text = "expected: %s\nobserved: %s\nrules: %s" % (
@@ -1084,8 +1125,332 @@ def write_junit(path, results):
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+# --- the commands ----------------------------------------------------------------
+
+MATRIX_FULL = "target-tests/scenarios/matrix.scn"
+MATRIX_QUICK = "target-tests/scenarios/matrix-quick.scn"
+
+USAGE_MATRIX = """\
+usage: scripts/barlab matrix [--quick] [--scenarios FILE] [--inject-align]
+                             [--rules] [--shard K/N] [--payload ELF] [--out DIR]
+                             [--kernel-patches [+]DIR]
+       scripts/barlab matrix merge SHARD-DIR... [--rules] [--out DIR]
+the main job: every scenario as an L2 guest under nested KVM, against the oracle
+  --quick             the quick set (target-tests/scenarios/matrix-quick.scn)
+  --scenarios FILE    another scenario file (default: the full matrix.scn)
+                      (pattern=file:MY.S runs your own assembly in each of
+                      its cells: docs/scenarios.md)
+  --inject-align      L1 KVM delivers stage-2 alignment faults to the guest
+                      instead of failing KVM_RUN (kernel patch 0004)
+  --rules             show the Arm rules behind each cell in the table
+  --shard K/N         run shard K of N: a fixed share of the L2 runs,
+                      balanced by L1 boots (no CPU model booted twice);
+                      'matrix merge' combines the N shards' reports
+  --payload ELF       run this matrix payload in L2 instead of barlab's
+                      (an aarch64 ELF built from target-tests/payloads
+                      with a pattern changed, to see what the matrix says)
+  --kernel-patches [+]DIR
+                      L1 runs the kernel of the git format-patch series in
+                      DIR instead of kernel-patches/ (+DIR: on top of it);
+                      a series without the run-time policy runs the cells
+                      of the policy it declares, the others are reported
+                      as not available (docs/kernel-patches.md)
+  --out DIR           where the report goes (default build/matrix, with
+                      --shard build/matrix-shard-K-of-N); a new or empty
+                      directory, or an earlier report of barlab's
+Prints the table; writes DIR/index.html, report.json and junit.xml; exits 1
+if any cell differs from the prediction, naming it.  An interrupted run
+leaves DIR as it was.
+"""
+
+USAGE_MATRIX_MERGE = """\
+usage: scripts/barlab matrix merge SHARD-DIR... [--rules] [--out DIR]
+combine the reports of 'matrix --shard K/N' runs into one report
+The shards must be 1..N of one N, of the same scenario file, barlab
+version and --inject-align; the merged table, HTML, JSON and JUnit are
+those of an unsharded run of the same scenarios, cell for cell.
+  --rules             show the Arm rules behind each cell in the table
+  --out DIR           where the report goes (default build/matrix)
+Exits 1 if any cell differs from the prediction.
+"""
+
+USAGE_DEMO = """\
+usage: scripts/barlab demo [MATRIX-OPTION...]
+set up, build and run the main job: the quick matrix under nested KVM
+Runs 'scripts/barlab matrix --quick' with the options given (see
+'barlab matrix --help'), then says where to go next.
+"""
+
+# e_ident's magic, class (64-bit) and data (little-endian); e_machine
+# EM_AARCH64 (183) at offset 18.
+ELF64_LE = b"\x7fELF\x02\x01"
+EM_AARCH64 = b"\xb7\x00"
+
+
+def barlab_version():
+    """The commit barlab runs from ("-dirty" with local changes), for
+    reports that are compared later."""
+    git = ["git", "-C", str(ROOT)]
+    proc = subprocess.run(git + ["rev-parse", "--short=12", "HEAD"], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True, check=False)
+    if proc.returncode:
+        return "unknown"
+    dirty = subprocess.call(git + ["diff", "--quiet", "HEAD", "--"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    return proc.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def aarch64_elf(path):
+    with open(path, "rb") as f:
+        head = f.read(20)
+    return head[:6] == ELF64_LE and head[18:20] == EM_AARCH64
+
+
+def report_line(directory):
+    """Where the report is, relative to here."""
+    print("report: %s (JSON: report.json, JUnit: junit.xml)"
+          % os.path.relpath(os.path.join(directory, "index.html")), flush=True)
+
+
+class Run:
+    """The options of one matrix run (USAGE_MATRIX)."""
+
+    def __init__(self, cmd, args):
+        self.cmd = cmd
+        self.scn = str(ROOT / MATRIX_FULL)
+        self.out = self.payload = self.shard = ""
+        self.inject = self.rules = False
+        self.series = l1.Series()
+        i = 0
+        while i < len(args):
+            a = args[i]
+            if a in ("--quick", "--inject-align", "--rules"):
+                if a == "--quick":
+                    self.scn = str(ROOT / MATRIX_QUICK)
+                self.inject |= a == "--inject-align"
+                self.rules |= a == "--rules"
+                i += 1
+                continue
+            if a not in ("--scenarios", "--shard", "--payload", "--kernel-patches", "--out"):
+                raise UsageError(cmd, "unknown option '%s'" % a)
+            v = opt_value(cmd, args, i)
+            i += 2
+            if a == "--kernel-patches":
+                self.series = l1.Series.use(cmd, v)
+            else:
+                setattr(self, {"--scenarios": "scn", "--shard": "shard", "--payload": "payload",
+                               "--out": "out"}[a], v)
+        if not os.path.isfile(self.scn):
+            raise UsageError(cmd, "no scenario file %s" % self.scn)
+        if self.payload:
+            if not os.path.isfile(self.payload):
+                raise UsageError(cmd, "--payload: no such file %s" % self.payload)
+            if not aarch64_elf(self.payload):
+                raise UsageError(cmd, "--payload: %s is not an aarch64 ELF" % self.payload)
+        if self.shard:
+            try:
+                k, n = parse_shard(self.shard)
+            except MatrixError as e:
+                raise UsageError(cmd, str(e))
+            self.out = self.out or str(build_dir() / ("matrix-shard-%d-of-%d" % (k, n)))
+        self.out = self.out or str(build_dir() / "matrix")
+
+
+def _refused(report):
+    """The run's input was refused, in one line already printed: nothing
+    of the run stays."""
+    report.discard()
+    raise SystemExit(1)
+
+
+def _payload(run, report):
+    """The payload L2 runs: --payload, or the one assembled with the
+    pattern file of the scenarios (pattern=file:), or None (barlab's).  A
+    file that does not assemble ends the run with the assembler's
+    message."""
+    try:
+        user = userpattern.build_for(report.stage / "oracle.jsonl")
+    except userpattern.UserPatternError as e:
+        print("barlab: error: matrix: %s" % e, file=sys.stderr)
+        _refused(report)
+    if user and run.payload:
+        print("barlab: error: matrix: --payload %s and pattern=file: in the scenarios both "
+              "replace the matrix payload" % run.payload, file=sys.stderr)
+        _refused(report)
+    return user or run.payload or None
+
+
+def _pack_payload(stage, elf):
+    """ELF in place of barlab's matrix payload, as STAGE/payload.cpio for
+    L1's initramfs (a later cpio's file replaces the initramfs's: the
+    kernel unpacks them in order)."""
+    root = stage / "payload"
+    (root / "lib/barlab/payloads").mkdir(parents=True)
+    shutil.copyfile(elf, root / "lib/barlab/payloads/matrix.elf")
+    os.chmod(root / "lib/barlab/payloads/matrix.elf", 0o644)
+    names = "".join(str(p.relative_to(root)) + "\n" for p in sorted(root.rglob("*")))
+    with open(stage / "payload.cpio", "wb") as f:
+        proc = subprocess.run(["cpio", "-o", "-H", "newc", "-R", "0:0", "--quiet"], cwd=root,
+                              input=names.encode(), stdout=f, check=False)
+    if proc.returncode:
+        raise Fatal("matrix: cannot pack %s" % elf)
+    shutil.rmtree(root)
+    msg("matrix: L2 runs %s instead of barlab's matrix payload" % elf)
+
+
+def _boot(run, stage, cpu, the_plan, status):
+    """Boot L1 on CPU with its run script (STAGE/run-CPU.sh) into
+    STAGE/CPU, with barlab-nic's properties for the driver idioms and
+    barlab-gpu's for its BAR0 if the plan has them; its status in
+    STATUS[CPU]."""
+    t0 = time.monotonic()
+    args = ["--cpu", cpu, "--out", str(stage / cpu), "--run", str(stage / ("run-%s.sh" % cpu))]
+    args += ["--inject-align"] if run.inject else []
+    if (stage / "payload.cpio").is_file():
+        args += ["--initrd-extra", str(stage / "payload.cpio")]
+    for dev, props in (("nic", the_plan["nic_props"]), ("gpu", the_plan["gpu_props"])):
+        if cpu in props:
+            args += ["--device-props", "%s,%s" % (dev, props[cpu])]
+    msg("matrix: L1 on -cpu %s ..." % cpu)
+    try:
+        status[cpu] = l1.run("boot", args, run.series)
+    except Fatal as e:
+        print("barlab: error: %s" % e, file=sys.stderr)
+        status[cpu] = 1
+    if status[cpu] == 0:
+        msg("matrix: -cpu %s done in %d s" % (cpu, time.monotonic() - t0))
+
+
+def _boots(run, stage, the_plan):
+    """One L1 boot per CPU model, all at once (BARLAB_MATRIX_JOBS: at most
+    that many): an L1 boot keeps its thread busy only part of the time,
+    and the full matrix's three boots took 80 s side by side on 2 cores
+    against 122 s two at a time."""
+    cpus = the_plan["cpus"]
+    jobs = int(os.environ.get("BARLAB_MATRIX_JOBS") or len(cpus) or 1)
+    status, running = {}, []
+    for cpu in cpus:
+        while len([t for t in running if t.is_alive()]) >= jobs:
+            time.sleep(0.2)
+        t = threading.Thread(target=_boot, args=(run, stage, cpu, the_plan, status), daemon=True)
+        t.start()
+        running.append(t)
+    for t in running:
+        while t.is_alive():
+            t.join(0.5)
+    for cpu in cpus:
+        if status.get(cpu) != 0:
+            raise Fatal("matrix: the L1 run on -cpu %s failed (console: %s/console.log)"
+                        % (cpu, stage / cpu))
+
+
+def _oracle(stage, scn):
+    """The oracle's cells in STAGE/oracle.jsonl; a bad scenario: the
+    oracle's one line says where and why (False)."""
+    with open(stage / "oracle.jsonl", "w") as f:
+        return subprocess.call([str(core.mt_path()), "oracle", scn, "--json"], stdout=f) == 0
+
+
+def cmd_matrix(args, cmd="matrix"):
+    run = Run(cmd, args)
+    start = time.monotonic()
+    run.series.build()
+    with output.open_report(cmd, "matrix", run.out) as rep:
+        stage = rep.stage
+        setup.run()
+        core.build()
+        initramfs.l1_builds(run.series.spec)
+        if not _oracle(stage, run.scn):
+            _refused(rep)
+        payload = _payload(run, rep)
+        if payload:
+            _pack_payload(stage, payload)
+        (stage / "patterns.txt").write_text(core.mt("patterns"))
+        try:
+            line = plan(stage / "oracle.jsonl", stage / "patterns.txt", str(stage), run.inject,
+                        run.shard or None, run.scn, barlab_version(), run.series.json())
+        except MatrixError as e:
+            print("barlab: error: matrix: %s" % e, file=sys.stderr)
+            raise Fatal("matrix: planning failed")
+        print(line, file=sys.stderr, flush=True)
+        with open(stage / "plan.json") as f:
+            _boots(run, stage, json.load(f))
+        (stage / "payload.cpio").unlink(missing_ok=True)
+        try:
+            rc = report(str(stage), str(core.mt_path()), run.rules)
+        except MatrixError as e:
+            print("barlab: error: matrix: %s" % e, file=sys.stderr)
+            raise Fatal("matrix: the report could not be made")
+        sys.stdout.flush()
+        rep.commit()
+    report_line(rep.dir)
+    with open(rep.dir / "report.json") as f:
+        cells = len(json.load(f)["cells"])
+    took = int(time.monotonic() - start)
+    print("matrix: %d s wall for %d cells (%.2f s a cell, builds included)"
+          % (took, cells, took / cells if cells else 0))
+    return rc
+
+
+def cmd_merge(args):
+    cmd = "matrix merge"
+    out, dirs, rules = str(build_dir() / "matrix"), [], False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--rules":
+            rules = True
+        elif a == "--out":
+            out = opt_value(cmd, args, i)
+            i += 1
+        elif a.startswith("-"):
+            raise UsageError(cmd, "unknown option '%s'" % a)
+        else:
+            dirs.append(a)
+        i += 1
+    if not dirs:
+        raise UsageError(cmd, "needs the shards' report directories")
+    for d in dirs:
+        if not os.path.isfile(os.path.join(d, "report.json")):
+            raise UsageError(cmd, "%s: no report.json (not a matrix report)" % d)
+        if os.path.isdir(out) and os.path.samefile(d, out):
+            raise UsageError(cmd, "--out %s is one of the shards" % out)
+    with output.open_report(cmd, "matrix", out) as rep:
+        try:
+            rc = merge(str(rep.stage), dirs, rules)
+        except MatrixError as e:
+            print("barlab: error: matrix: %s" % e, file=sys.stderr)
+            rep.discard()      # nothing of a merge that was refused
+            raise SystemExit(2)
+        sys.stdout.flush()
+        rep.commit()
+    report_line(rep.dir)
+    return rc
+
+
+def cmd_demo(args):
+    """The main job: the quick matrix under nested KVM, as a table."""
+    rc = cmd_matrix(["--quick"] + list(args), cmd="demo")
+    cells = len(core.mt("oracle", ROOT / MATRIX_FULL, "--json").splitlines())
+    msg("demo: the full matrix (%s, %d cells) is 'scripts/barlab matrix';" % (MATRIX_FULL, cells))
+    msg("      the rules behind a cell: 'scripts/barlab matrix --quick --rules'")
+    msg("      or 'scripts/barlab explain S1 S2'")
+    return rc
+
+
+COMMANDS = [
+    Command("demo", USAGE_DEMO, cmd_demo),
+    Command("matrix", USAGE_MATRIX, cmd_matrix,
+            {"merge": (USAGE_MATRIX_MERGE, cmd_merge)}),
+]
+
+
+def _plan_tool(argv):
+    """plan ORACLE.jsonl PATTERNS.txt OUT [--inject-align] [--shard K/N]
+    [--scenario-file FILE] [--version V] [--kernel-series JSON]: plan() on
+    its own, for the tests of the planner."""
+    import argparse   # pylint: disable=import-outside-toplevel
+    ap = argparse.ArgumentParser(prog="python3 -m barlab.matrix")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("plan")
     p.add_argument("oracle")
@@ -1096,22 +1461,15 @@ def main():
     p.add_argument("--scenario-file")
     p.add_argument("--version")
     p.add_argument("--kernel-series")
-    r = sub.add_parser("report")
-    r.add_argument("out")
-    r.add_argument("mt")
-    r.add_argument("--rules", action="store_true")
-    r.add_argument("--quiet", action="store_true")
-    m = sub.add_parser("merge")
-    m.add_argument("out")
-    m.add_argument("shards", nargs="+")
-    m.add_argument("--rules", action="store_true")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     try:
-        return {"plan": cmd_plan, "report": cmd_report, "merge": cmd_merge}[a.cmd](a)
+        print(plan(a.oracle, a.patterns, a.out, a.inject_align, a.shard, a.scenario_file,
+                   a.version, json.loads(a.kernel_series) if a.kernel_series else None))
     except MatrixError as e:
         print("barlab: error: matrix: %s" % e, file=sys.stderr)
         return 2
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_plan_tool(sys.argv[1:]))

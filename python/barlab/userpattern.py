@@ -1,27 +1,23 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""A user's instruction sequence in the matrix (pattern=file: in a scenario file).
-
-  user_pattern.py build ORACLE.jsonl PAYLOAD-SRC PAYLOAD-O CACHE
-      The pattern file the oracle's cells name (barlab-mt oracle --json:
-      pattern_path), if any, assembled with the matrix payload: make's
-      'user' target (target-tests/payloads/Makefile) in CACHE/KEY, KEY
-      from the file's content, with the objects of the payload build
-      PAYLOAD-O.  Prints the ELF's path, or nothing when no cell names a
-      file.  A file that does not assemble: one line with the assembler's
-      message and the file's line, exit status 1.
+"""A user's instruction sequence in the matrix (pattern=file: in a scenario
+file): the pattern file the oracle's cells name (barlab-mt oracle --json:
+pattern_path), assembled with the matrix payload by make's 'user' target
+(target-tests/payloads/Makefile), cached by the file's content.  A file
+that does not assemble: one line with the assembler's message and the
+file's line.
 
 docs/scenarios.md, "Your instruction sequence", says what the file may
 do; target-tests/payloads/matrix-user.S is how it is entered.
 """
 
-import argparse
 import hashlib
 import json
 import os
 import re
 import subprocess
-import sys
+
+from . import payloads
+from .common import ROOT
 
 
 class UserPatternError(Exception):
@@ -84,24 +80,12 @@ def build(path, src, main_o, cache):
     return os.path.join(out, "matrix.elf")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build")
-    b.add_argument("oracle")
-    b.add_argument("src")
-    b.add_argument("main_o")
-    b.add_argument("cache")
-    a = ap.parse_args()
-    try:
-        path = pattern_file(a.oracle)
-        if path:
-            print(build(path, a.src, a.main_o, a.cache))
-    except UserPatternError as e:
-        print("barlab: error: matrix: %s" % e, file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def build_for(oracle):
+    """The matrix payload with the pattern file that ORACLE's cells name,
+    in BUILD/payloads-user/KEY; its ELF's path, or None when no cell names
+    a file.  Needs the payloads built."""
+    path = pattern_file(oracle)
+    if not path:
+        return None
+    main_o = payloads.path("matrix").parent
+    return build(path, str(ROOT / "target-tests" / "payloads"), str(main_o), str(main_o) + "-user")

@@ -1,13 +1,12 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The matrix's HTML report (OUT/index.html), rendered from report.json.
 
-  matrix_html.py REPORT.json OUT.html
-      Render a report that scripts/matrix.py wrote (publish() calls
+  python3 -m barlab.report_html REPORT.json OUT.html
+      Render a report that barlab.matrix wrote (publish() calls
       write() for every run and merge).
 
 It renders, it does not judge: every verdict on the page is one
-scripts/matrix.py wrote into the report.  The page opens with an
+barlab.matrix wrote into the report.  The page opens with an
 overview, one square per cell grouped as the terminal table groups them
 (CPU; policy and touch across; stage-1 type and pattern down), coloured
 by what happened and marked where it differs from the prediction or a
@@ -21,11 +20,12 @@ import os
 import re
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .common import ROOT
+
 RULES_MD = os.path.join(ROOT, "docs", "rules.md")
 
 # What a square's colour says: the outcome the run observed (the status
-# scripts/matrix.py read from the console), in the legend's order.
+# barlab.matrix read from the console), in the legend's order.
 KINDS = (
     ("complete", "#3f9e4d", "completed, one transaction per access"),
     ("gathered", "#1f78b4", "completed, writes gathered into fewer transactions"),
@@ -84,7 +84,8 @@ def series_text(series):
     return "%s (%s, sha256 %s%s)" % (
         series["name"], {"barlab": "barlab's", "instead": "instead of barlab's",
                          "on-top": "on top of barlab's"}.get(series["mode"], series["mode"]),
-        series["sha256"][:12], ", fixed policy %s" % series["policy"] if series.get("policy") else "")
+        series["sha256"][:12],
+        ", fixed policy %s" % series["policy"] if series.get("policy") else "")
 
 
 def E(value):
@@ -173,7 +174,8 @@ def rule_links(ids, rules, href):
     out = []
     for rid in ids:
         if rid in rules:
-            out.append('<a href="%s#%s" title="%s">%s</a>' % (E(href), E(rules[rid][0]), E(rules[rid][1]), E(rid)))
+            out.append('<a href="%s#%s" title="%s">%s</a>'
+                       % (E(href), E(rules[rid][0]), E(rules[rid][1]), E(rid)))
         else:
             out.append(E(rid))
     return '<span class="rules">%s</span>' % " ".join(out)
@@ -189,7 +191,8 @@ def row_pattern(c):
 
 def cell_name(r, s1_names):
     c = r["cell"]
-    return "%s/%s/%s/%s/%s" % (c["cpu"], c["policy"], s1_names.get(c["s1"], c["s1"]), row_pattern(c), c["touch"])
+    return "%s/%s/%s/%s/%s" % (c["cpu"], c["policy"], s1_names.get(c["s1"], c["s1"]),
+                               row_pattern(c), c["touch"])
 
 
 def square(r, s1_names):
@@ -203,15 +206,18 @@ def square(r, s1_names):
                         "" if r["match"] else " (expected %s)" % r["expected_text"])
     v = r.get("verdict") or {}
     if v.get("seen"):
-        tip += "; %s in %d of %d trials" % (" ".join(v["seen"]), v.get("hits", 0), v.get("trials", 0))
-    return '<a class="%s" href="#cell-%d" title="%s">%s</a>' % (" ".join(classes), r["index"], E(tip), mark(r))
+        tip += "; %s in %d of %d trials" % (" ".join(v["seen"]), v.get("hits", 0),
+                                            v.get("trials", 0))
+    return '<a class="%s" href="#cell-%d" title="%s">%s</a>' % (" ".join(classes), r["index"],
+                                                                E(tip), mark(r))
 
 
 def legend():
     parts = ['<span><span class="sq k-%s"></span>%s</span>' % (k, E(text)) for k, _, text in KINDS]
     parts.append('<span><span class="sq k-complete">~</span>as the architecture permits, '
                  'not as the oracle models it</span>')
-    parts.append('<span><span class="sq k-complete differs">\u2717</span>differs from the prediction</span>')
+    parts.append('<span><span class="sq k-complete differs">\u2717</span>'
+                 'differs from the prediction</span>')
     parts.append('<span><span class="sq k-gathered viol"></span>violation found: '
                  'the checker named a rule a transaction broke</span>')
     return '<div class="legend">%s</div>' % "".join(parts)
@@ -256,7 +262,8 @@ def overview_table(cpu, rs, order, s1_names):
         if p not in policies:
             policies.append(p)
     out = ['<table class="ov"><caption>%s</caption><tr><th></th><th></th>' % E(cpu_title(cpu, rs))]
-    out += ['<th colspan="%d">%s</th>' % (sum(1 for q, _ in cols if q == p), E(p)) for p in policies]
+    out += ['<th colspan="%d">%s</th>' % (sum(1 for q, _ in cols if q == p), E(p))
+            for p in policies]
     out.append("</tr><tr><th></th><th></th>")
     out += ["<th>%s</th>" % ("1st" if t == "first" else E(t)) for _, t in cols]
     out.append("</tr>")
@@ -289,11 +296,12 @@ def timeline_svg(r):
     w = 360
     step = w / max(n, 1)
     height = 106 if any(bad) else 92
-    parts = ['<svg class="tl" width="%d" height="%d" viewBox="0 0 %d %d">' % (w + 120, height, w + 120, height),
+    parts = ['<svg class="tl" width="%d" height="%d" viewBox="0 0 %d %d">'
+             % (w + 120, height, w + 120, height),
              '<text x="0" y="14">program order</text><text x="0" y="84">at the device</text>']
     for k in range(n):
-        parts.append('<rect x="%.1f" y="4" width="%.1f" height="14" class="acc"><title>access %d</title></rect>'
-                     % (110 + k * step, step - 2, first + k))
+        parts.append('<rect x="%.1f" y="4" width="%.1f" height="14" class="acc">'
+                     '<title>access %d</title></rect>' % (110 + k * step, step - 2, first + k))
     x = 110
     total = sum(t["size"] for t in txns) or 1
     for t, broke in sorted(zip(txns, bad), key=lambda tb: tb[0]["i"]):
@@ -301,10 +309,11 @@ def timeline_svg(r):
         cls = "gath" if gathered(t) else "txn"
         viol = bool(broke)
         rules = " ".join(broke)
-        parts.append('<rect x="%.1f" y="70" width="%.1f" height="16" class="%s%s"><title>%s +%d %dB, '
-                     'accesses %d-%d, %s%s</title></rect>'
+        parts.append('<rect x="%.1f" y="70" width="%.1f" height="16" class="%s%s">'
+                     '<title>%s +%d %dB, accesses %d-%d, %s%s</title></rect>'
                      % (x, tw - 2, cls, " viol" if viol else "", t["op"], t["off"], t["size"],
-                        t["seq_first"], t["seq_last"], t["reason"], ", breaks " + rules if viol else ""))
+                        t["seq_first"], t["seq_last"], t["reason"],
+                        ", breaks " + rules if viol else ""))
         for s in range(t["seq_first"], t["seq_last"] + 1):
             ax = 110 + (s - first) * step + step / 2
             parts.append('<line x1="%.1f" y1="18" x2="%.1f" y2="70" class="%s"/>'
@@ -319,8 +328,9 @@ def timeline_svg(r):
 def txn_table(r):
     if not r["txns"]:
         return "<p>No transaction reached the device.</p>"
-    out = ['<table class="tx"><tr><th>#</th><th>op</th><th>offset</th><th>size</th><th>accesses</th>'
-           '<th>S1</th><th>S2</th><th>combined</th><th>emitted because</th><th>verdict</th></tr>']
+    out = ['<table class="tx"><tr><th>#</th><th>op</th><th>offset</th><th>size</th>'
+           '<th>accesses</th><th>S1</th><th>S2</th><th>combined</th><th>emitted because</th>'
+           '<th>verdict</th></tr>']
     for t in sorted(r["txns"], key=lambda t: t["i"]):
         broke = txn_rules(r, t)
         out.append('<tr%s><td>%d</td><td>%s</td><td>+%d</td><td>%d</td><td>%d-%d</td><td>%#04x</td>'
@@ -342,7 +352,8 @@ def verdict_text(r, rules, href):
         out.append("%s, port %s; " % (E(c.get("device", "gpu")), E(c.get("port", "-"))))
     if v is None:
         seen = rules_seen(r)
-        out.append("checker: %s" % ("broken " + rule_links(seen, rules, href) if seen else "every transaction legal"))
+        out.append("checker: %s" % ("broken " + rule_links(seen, rules, href) if seen
+                                    else "every transaction legal"))
     else:
         out.append("checker: %s" % E(v.get("state", "-")))
         if v.get("seen"):
@@ -350,7 +361,8 @@ def verdict_text(r, rules, href):
         if v.get("possible"):
             out.append(", possible %s" % rule_links(v["possible"], rules, href))
         if v.get("trials"):
-            out.append(", %d of %d trials (%.0f%%)" % (v.get("hits", 0), v["trials"], 100 * v.get("hit_rate", 0)))
+            out.append(", %d of %d trials (%.0f%%)" % (v.get("hits", 0), v["trials"],
+                                                       100 * v.get("hit_rate", 0)))
     items = []
     for x in violations(r):
         items.append("<li>%s%s%s +%d %dB%s, access%s %s%s: %s</li>"
@@ -360,7 +372,8 @@ def verdict_text(r, rules, href):
                         "es" if x.get("seq_last") != x.get("seq_first") else "",
                         E(x.get("seq_first")) + ("" if x.get("seq_last") == x.get("seq_first")
                                                  else "-" + E(x.get("seq_last"))),
-                        ", overtaken by access %s" % E(x["verdict_seq"]) if x.get("verdict_seq") is not None else "",
+                        ", overtaken by access %s" % E(x["verdict_seq"])
+                        if x.get("verdict_seq") is not None else "",
                         rule_links(x["rules"], rules, href)))
     if items:
         out.append('<ul class="viol">%s</ul>' % "".join(items))
@@ -374,14 +387,16 @@ def cell_details(r, rules, href, s1_names):
     out = ['<details class="cell%s" id="cell-%d"%s><summary>%s %s: %s</summary><div class="body">'
            % ("" if r["match"] else " differs", r["index"], "" if r["match"] else " open", sign,
               E(cell_name(r, s1_names)), E(r["observed_text"]))]
-    out.append("expected: %s<br>observed: %s (%s)<br>" % (E(r["expected_text"]), E(r["observed_text"]),
-                                                          E(obs.get("detail", obs.get("status", "")))))
+    out.append("expected: %s<br>observed: %s (%s)<br>"
+               % (E(r["expected_text"]), E(r["observed_text"]),
+                  E(obs.get("detail", obs.get("status", "")))))
     if r["why"] or r["note"]:
         out.append("<i>%s</i><br>" % E(r["why"] or r["note"]))
     out.append("stage 1 %s, stage 2 MemAttr %s, combined %s, %s; rules %s%s"
                % (E(s1_names.get(c["s1"], c["s1"])), E(c["s2"]), E(c.get("combined_mair", "?")),
                   E(c.get("shareability", "")), rule_links(c["rules"], rules, href),
-                  ("; a VMM trapping the BAR gets ISV=0 for %s" % E(c["mmio_isv0"])) if c.get("mmio_isv0") else ""))
+                  ("; a VMM trapping the BAR gets ISV=0 for %s" % E(c["mmio_isv0"]))
+                  if c.get("mmio_isv0") else ""))
     out.append(verdict_text(r, rules, href))
     out.append(timeline_svg(r))
     out.append(txn_table(r))
@@ -402,18 +417,23 @@ def page(report, s1_names, rules_href):
            "<title>barlab matrix: %d cells, %d differ</title><style>%s</style></head><body>"
            % (len(cells), differ, CSS),
            "<h1>barlab matrix</h1>",
-           '<p class="sum">%d cells: <b class="ok">%d as predicted</b> (%d of them ~), <b class="%s">%d differ</b>, '
+           '<p class="sum">%d cells: <b class="ok">%d as predicted</b> (%d of them ~), '
+           '<b class="%s">%d differ</b>, '
            "%d with a transaction that broke a rule.</p>"
            % (len(cells), len(cells) - differ, permitted, "bad" if differ else "ok", differ, viol),
-           '<p class="meta">%s (sha256 %s) &middot; barlab %s%s &middot; stage-2 alignment fault injection %s</p>'
-           % (E(scen.get("file", "?")), E(scen.get("sha256", "?")[:12]), E(report.get("barlab") or "?"),
+           '<p class="meta">%s (sha256 %s) &middot; barlab %s%s &middot; stage-2 alignment fault '
+           'injection %s</p>'
+           % (E(scen.get("file", "?")), E(scen.get("sha256", "?")[:12]),
+              E(report.get("barlab") or "?"),
               " &middot; shard %d/%d" % (shard["k"], shard["n"]) if shard else
-              " &middot; merged from %d shards" % report["merged_shards"] if report.get("merged_shards") else "",
+              " &middot; merged from %d shards" % report["merged_shards"]
+              if report.get("merged_shards") else "",
               "on" if report.get("inject_align") else "off"),
            '<p class="meta">L1 kernel: %s</p>' % E(series_text(report.get("kernel_series"))),
-           '<p class="meta">%d more cells not available with this series: policy %s (its kernel has no '
-           "run-time policy; report.json: unavailable)</p>"
-           % (len(report["unavailable"]), E(", ".join(sorted({u["policy"] for u in report["unavailable"]}))))
+           '<p class="meta">%d more cells not available with this series: policy %s (its kernel '
+           "has no run-time policy; report.json: unavailable)</p>"
+           % (len(report["unavailable"]),
+              E(", ".join(sorted({u["policy"] for u in report["unavailable"]}))))
            if report.get("unavailable") else "",
            legend(), '<div id="overview">']
     groups = by_cpu(cells)
@@ -426,11 +446,13 @@ def page(report, s1_names, rules_href):
                 for s1, pat in rows for p, t in cols if (s1, pat, p, t) in index]
         maps = report.get("s2_mappings", {}).get(cpu, [])
         if maps:
-            out.append("<details><summary>KVM stage-2 device mappings (kvm_s2_map_device), %d</summary>"
-                       "<pre>%s</pre></details>" % (len(maps), E("\n".join(maps[:200]))))
-    out.append("<p>Each timeline: the pattern's accesses in program order (top) and the transactions as they "
-               "reached barlab-gpu (bottom; green: gathered from several accesses; red: the checker's "
-               "verdict names a rule the transaction broke). Rule ids link to "
+            out.append("<details><summary>KVM stage-2 device mappings (kvm_s2_map_device), "
+                       "%d</summary><pre>%s</pre></details>"
+                       % (len(maps), E("\n".join(maps[:200]))))
+    out.append("<p>Each timeline: the pattern's accesses in program order (top) and the "
+               "transactions as they reached barlab-gpu (bottom; green: gathered from several "
+               "accesses; red: the checker's verdict names a rule the transaction broke). Rule "
+               "ids link to "
                '<a href="%s">docs/rules.md</a>.</p>' % E(rules_href))
     out.append("<script>%s</script></body></html>" % SCRIPT)
     return "\n".join(out)
@@ -445,17 +467,17 @@ def write(path, report, s1_names):
 
 
 def main(argv):
-    import json
-    from matrix import S1_NAMES
+    import json   # pylint: disable=import-outside-toplevel
+    from .matrix import S1_NAMES   # pylint: disable=import-outside-toplevel
     if len(argv) != 3:
-        print("usage: matrix_html.py REPORT.json OUT.html", file=sys.stderr)
+        print("usage: python3 -m barlab.report_html REPORT.json OUT.html", file=sys.stderr)
         return 2
     try:
         with open(argv[1]) as f:
             report = json.load(f)
         write(argv[2], report, S1_NAMES)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        print("barlab: error: matrix_html: %s: %s" % (argv[1], e), file=sys.stderr)
+        print("barlab: error: report_html: %s: %s" % (argv[1], e), file=sys.stderr)
         return 1
     return 0
 

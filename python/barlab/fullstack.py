@@ -21,7 +21,7 @@ against barlab's kernel: src/, the .ko files, stamp).
 
 `python3 -m barlab.fullstack WHAT ...` serves the bash front while it
 lasts (build module, build examples, setup's package lists) and runs the
-policies of one command inside its report directory (output.sh)."""
+policies of one command inside its report directory (barlab.output)."""
 
 import glob
 import hashlib
@@ -36,12 +36,11 @@ import time
 from pathlib import Path
 
 from . import (cache, core, fullstack_bash, fullstack_nic, fullstack_user, fullstack_vmm,
-               initramfs, setup)
+               initramfs, l1, output, setup)
 from . import cli
 from .cli import Command, check_seconds, check_word, opt_value
 from .common import ROOT, Fatal, UsageError, die, logs_dir, msg, run_step
 
-DEFAULT_POLICIES = "device prefetchable any"
 # The --odd runs come before the drawing, so that when they kill the VM
 # the last L2 still draws the picture the host checks.
 STEPS = ("wc", "ping", "odd-res", "odd-fb0", "draw-res", "draw-fb0")
@@ -254,12 +253,12 @@ def cmd_fullstack(args):
                     check_word("fullstack", "--steps", s, STEPS)
                 steps = v
             elif a == "--device-props":
-                fullstack_bash.check_device_props(v)
+                l1.device_props("fullstack", v)
             elif a == "--nic-param":
                 check_nic_param("fullstack", v)
             opts += [a, v]
     if not policies:
-        policies = (fixed or DEFAULT_POLICIES).split()
+        policies = fixed.split() if fixed else list(core.facts("defaults")["fullstack_policies"])
     if series:
         fullstack_bash.must('for p in "$@"; do kernel_series_policy fullstack "$p"; done',
                             *policies, series=series)
@@ -279,7 +278,7 @@ def cmd_fullstack(args):
     if modules:
         # A module is checked against the kernel barlab built (after the
         # builds, before the report directory is touched).
-        fullstack_bash.out_check(out)
+        output.check("fullstack", "fullstack", out)
         setup.run()
         initramfs.l1_builds(series)
         for m in modules:
@@ -290,10 +289,7 @@ def cmd_fullstack(args):
             opts += ["--module", _absolute(m)]
     job = fullstack_vmm.module_argv("barlab.fullstack", "policies", series or "", out,
                                     *policies, "--", *opts)
-    rc, status = fullstack_bash.runs(out, policies, job, series)
-    if rc is None:
-        raise SystemExit(status)
-    out = os.path.realpath(out)
+    rc, out = runs(out, policies, job)
     print("kernel series: %s" % fullstack_bash.series_label(series), flush=True)
     dirs = [os.path.join(out, p) for p in policies]
     if prog:
@@ -319,6 +315,26 @@ def cmd_fullstack(args):
 
 
 # --- the runs ----------------------------------------------------------------
+
+def runs(out, policies, job):
+    """Open the report directory OUT (the results of the policies not run
+    now stay as the earlier run left them), run JOB (a command line; the
+    staging directory is its last argument) and put what it wrote in
+    OUT's place; (JOB's status, OUT as an absolute path).  An interrupt
+    (INT, TERM, HUP) ends JOB and the command, leaving OUT as it was."""
+    with output.open_report("fullstack", "fullstack", out) as report:
+        if report.dir.is_dir():
+            report.keep(*sorted(p for p in os.listdir(report.dir)
+                                if p != output.MANIFEST and p not in policies))
+        setup.run()
+        # Not subprocess.call(), which kills JOB alone on an interrupt and
+        # leaves its QEMU to init: the report ends JOB's whole tree.
+        proc = subprocess.Popen(job + [str(report.stage)], stdin=subprocess.DEVNULL)
+        rc = proc.wait()
+        rc = 128 - rc if rc < 0 else rc
+        report.commit()
+    return rc, str(report.dir)
+
 
 def run_policies(series, shown_out, policies, opts, stage):
     """Each policy's run into STAGE/POLICY (SHOWN_OUT: the --out the user
@@ -348,7 +364,8 @@ def run(series, policy, out, opts, built):
     boot's status, or 1 if a step could not run (timeout, died, not-run,
     failed; vm-death and sigbus are results).  BUILT: empty until the L1
     builds were checked in this process."""
-    cpu, inject, steps, devices, picture = "max", [], " ".join(STEPS), True, True
+    cpu, inject, steps, devices = core.facts("defaults")["cpu"], [], " ".join(STEPS), True
+    picture = True
     timeout, echo, props, nics = run_timeout_default(), [], [], []
     prog, modules, prog_args, limit = "", [], [], RUN_TIMEOUT
     i = 0
@@ -424,9 +441,10 @@ def run(series, policy, out, opts, built):
             + echo + props)
     if not devices:
         boot += ["--bind", "none"]
-    rc = fullstack_bash.l1_run(boot, [
-        "-object", "filter-dump,id=fullstack-pcap,netdev=n0,file=%s/l0-slirp.pcap" % out,
-        "-d", "guest_errors", "-D", "%s/guest-errors.log" % out], series)
+    rc = l1.run("boot", boot + [
+        "--", "-object", "filter-dump,id=fullstack-pcap,netdev=n0,file=%s/l0-slirp.pcap" % out,
+        "-d", "guest_errors", "-D", "%s/guest-errors.log" % out],
+        l1.Series.use("fullstack", series) if series else None)
     for f in ("initrd.gz", "initrd-extra.cpio"):
         try:
             os.unlink(os.path.join(out, f))

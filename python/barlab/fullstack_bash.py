@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Every call `barlab fullstack` still makes into the bash libraries, in
 one place: the private arm64 apt state and the host packages (apt.sh,
-initramfs.sh), the kernel series and the kernel's build tree (kernel.sh),
-the L1 boot and its initrd (l1.sh) and the report directory (output.sh).
+initramfs.sh) and the kernel series and the kernel's build tree
+(kernel.sh).
 Each function goes when its owner's module is Python; barlab.fullstack
 and barlab.fullstack_vmm reach bash only through here.
 
@@ -11,10 +11,7 @@ runs with that series in use.  A bash function that fails has said why
 (and, for a usage mistake, exited 2): the command ends with its status
 (SystemExit), adding nothing."""
 
-import os
-import signal
 import subprocess
-import tempfile
 
 from . import bashlib
 
@@ -104,79 +101,3 @@ def arm64_root():
 def papt_argv(*args):
     """The command line of apt (ARGS) in the private arm64 state."""
     return argv('papt "$ARM64_APT" "$@"', *args)
-
-
-# --- the L1 boot (l1.sh) -------------------------------------------------
-
-def check_device_props(spec):
-    """--device-props SPEC, checked as 'barlab boot' checks it."""
-    must('l1_device_props fullstack "$1"', spec)
-
-
-def l1_initrd(base, script, out):
-    """BASE with SCRIPT as /run.sh, in OUT."""
-    must('_l1_initrd "$1" "" "$2" "$3"', base, script, out)
-
-
-def l1_run(boot_args, qemu_args, series):
-    """One L1 boot (the builds are done); its status."""
-    return call('_l1_builds_done=1; l1_run "$@"', *boot_args, "--", *qemu_args,
-                series=series)
-
-
-# --- the report directory (output.sh) ------------------------------------
-
-def out_check(out):
-    """A usage mistake of fullstack unless OUT may take its report."""
-    must('out_check fullstack fullstack "$1"', out)
-
-
-RUNS = '''
-out_open fullstack fullstack "$1"
-done_file=$2
-n=$3
-shift 3
-keep=("${@:1:n}")
-shift "$n"
-# The policies not run now stay as the earlier run left them.
-for p in $( [ ! -d "$OUT_DIR" ] || ls -A "$OUT_DIR"); do
-    [ "$p" = "$OUT_MANIFEST" ] || [[ " ${keep[*]} " == *" $p "* ]] || out_keep "$p"
-done
-cmd_setup
-rc=0
-out_job "$@" "$OUT_STAGE" || rc=$?
-out_commit
-echo "$rc" >"$done_file"
-exit "$rc"
-'''
-
-
-def runs(out, policies, job, series):
-    """Open the report directory OUT (earlier runs of other policies
-    kept), run JOB (a command line; the staging directory is its last
-    argument) and put what it wrote in OUT's place.  An interrupt (INT,
-    TERM, HUP) ends JOB and leaves OUT as it was.  Returns (JOB's status,
-    or None if the report was not put in place, the shell's status): with
-    None the shell has said why, and the command ends with its status."""
-    with tempfile.TemporaryDirectory() as tmp:
-        done = os.path.join(tmp, "status")
-        rc = _job(argv(RUNS, out, done, len(policies), *policies, *job, series=series))
-        try:
-            with open(done) as f:
-                return int(f.read()), rc
-        except (OSError, ValueError):
-            return None, rc
-
-
-def _job(cmd):
-    """Run CMD, passing it TERM and HUP; CMD's status."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
-    forward = {s: signal.signal(s, lambda n, _f: proc.send_signal(n))
-               for s in (signal.SIGTERM, signal.SIGHUP)}
-    # The terminal's ^C reaches the shell itself, which cleans up.
-    forward[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return proc.wait()
-    finally:
-        for s, handler in forward.items():
-            signal.signal(s, handler)

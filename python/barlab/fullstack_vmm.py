@@ -21,13 +21,14 @@ Layout below BUILD/fullstack:
 that unpacks the packages and keeps what the VMM loads."""
 
 import glob
+import inspect
 import os
 import re
 import shutil
 import subprocess
 import sys
 
-from . import cache, fullstack_bash, initramfs, kernel
+from . import cache, fullstack_bash, initramfs, kernel, l1
 from .common import ROOT, build_dir, die, msg, run_step
 
 VMM_PACKAGE = "qemu-system-arm"
@@ -37,89 +38,15 @@ HOST_PACKAGES = ("binutils-aarch64-linux-gnu",)
 # Where the walker looks for a DT_NEEDED name, in order.
 LIBDIRS = ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib")
 
-# How the VMM tree is made, as its cache key has hashed it since the
-# tree was first built (then by scripts/lib/fullstack.sh): the package,
-# the binary and the text of the closure, walker and tree steps.  A
-# trailing "~" stands for a trailing space.  Change it (to anything)
-# when the tree is made differently, so that the next run rebuilds it.
-_RECIPE = r"""qemu-system-arm usr/bin/qemu-system-aarch64
-_fullstack_vmm_closure ()~
-{~
-    papt "$ARM64_APT" apt-get -s -q --no-install-recommends install "$FULLSTACK_VMM_PACKAGE" | sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*/\1 \2/p'
-}
-_fullstack_needed ()~
-{~
-    local stage=$1 f n d found p t;
-    local -A seen=();
-    local queue=("${@:2}");
-    local libdirs=(lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu lib usr/lib);
-    while [ ${#queue[@]} -gt 0 ]; do
-        f=${queue[0]};
-        queue=("${queue[@]:1}");
-        [ -z "${seen[$f]:-}" ] || continue;
-        seen[$f]=1;
-        p=$f;
-        while [ ! -e "$p" ] && [ ! -L "$p" ]; do
-            mkdir -p "$(dirname "$p")";
-            cp -a "$stage/$p" "$p" || return;
-            [ -L "$p" ] || break;
-            t=$(readlink "$p");
-            case $t in~
-                /*)
-                    p=${t#/}
-                ;;
-                *)
-                    p=$(dirname "$p")/$t
-                ;;
-            esac;
-        done;
-        for n in $("${KERNEL_CROSS}readelf" -lW "$stage/$f" | sed -n 's/.*Requesting program interpreter: \/\(.*\)\]/\1/p');
-        do
-            queue+=("$n");
-        done;
-        for n in $("${KERNEL_CROSS}readelf" -dW "$stage/$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p');
-        do
-            found=;
-            for d in "${libdirs[@]}";
-            do
-                [ -e "$stage/$d/$n" ] && {~
-                    found=$d/$n;
-                    break
-                };
-            done;
-            [ -n "$found" ] || {~
-                echo "$f needs $n, which no package of the closure has";
-                return 1
-            };
-            queue+=("$found");
-        done;
-    done
-}
-_fullstack_vmm_tree ()~
-{~
-    local dir=$1 deb;
-    shift;
-    rm -rf "$dir/stage" "$dir/root";
-    mkdir -p "$dir/stage" "$dir/root";
-    for deb in "$@";
-    do
-        dpkg-deb -x "$deb" "$dir/stage" || return;
-    done;
-    [ -x "$dir/stage/$FULLSTACK_VMM_BINARY" ] || {~
-        echo "no $FULLSTACK_VMM_BINARY in $FULLSTACK_VMM_PACKAGE";
-        return 1
-    };
-    ( cd "$dir/root" && _fullstack_needed "$dir/stage" "$FULLSTACK_VMM_BINARY" ) || return;
-    rm -rf "$dir/stage";
-    echo "$(find "$dir/root" -type f | wc -l) files, $(du -sk "$dir/root" | cut -f1) KiB:";
-    ( cd "$dir/root" && find . -type f | sort )
-}
-"""
-
 
 def recipe():
-    """The text the VMM tree's keys hash."""
-    return _RECIPE.replace("~\n", " \n")
+    """The text the VMM tree's keys hash beside the packages: how the tree
+    is made, that is the package, the binary, where the walker looks and
+    the source of the functions that resolve, unpack and walk.  Any change
+    to them rebuilds the tree."""
+    parts = ["vmm-tree", VMM_PACKAGE, VMM_BINARY, " ".join(LIBDIRS)]
+    parts += [inspect.getsource(f) for f in (_closure, _readelf, needed, listing, vmm_tree)]
+    return "\n".join(parts)
 
 
 def fullstack_dir():
@@ -329,8 +256,7 @@ def overlay_build(series=None):
     # L2 runs the L1 kernel and initramfs: the same drivers and tools,
     # built for that kernel; /init runs l2-run.sh as /run.sh.
     shutil.copyfile(image, lib / "Image")
-    fullstack_bash.l1_initrd(base, ROOT / "target-tests" / "fullstack" / "l2-run.sh",
-                             lib / "initrd.gz")
+    l1.initrd(base, "", ROOT / "target-tests" / "fullstack" / "l2-run.sh", lib / "initrd.gz")
     try:
         (d / "overlay.cpio.tmp").write_bytes(cpio(tree))
     except OSError:

@@ -159,7 +159,7 @@ class Options:
     """What one L1 boot runs (usage_boot's options)."""
 
     def __init__(self):
-        self.cpu, self.policy, self.inject, self.bind = "max", "", False, "vfio"
+        self.cpu, self.policy, self.inject, self.bind = None, "", False, "vfio"
         self.script = self.out = self.initrd_extra = self.kvm_mode = self.qemu = ""
         self.timeout, self.echo, self.devices = default_timeout(), False, True
         self.extra, self.nic_props, self.gpu_props = [], "", ""
@@ -215,6 +215,8 @@ def parse(cmd, args, series=None):
                         "--bind": "bind", "--run": "script", "--out": "out",
                         "--timeout": "timeout", "--initrd-extra": "initrd_extra",
                         "--qemu": "qemu"}[a], v)
+    if o.cpu is None:
+        o.cpu = core.facts("defaults")["cpu"]
     core.check_cpu(cmd, o.cpu)
     if o.policy:
         core.check_policy(cmd, o.policy)
@@ -507,29 +509,3 @@ def cmd_boot(args):
 
 COMMANDS = [Command("boot", USAGE_BOOT, cmd_boot)]
 
-
-# --- the way in for scripts/lib/fullstack.sh, until it is Python -------------------
-
-def _bash_entry(argv):
-    """run [--series-json JSON] ARGS... | device-props CMD SPEC |
-    initrd BASE EXTRA SCRIPT OUT"""
-    what, args = argv[0], argv[1:]
-    if what == "run":
-        series = None
-        if args[:1] == ["--series-json"]:
-            desc = json.loads(args[1]) if args[1] else None
-            if desc:
-                spec = ("+" if desc["mode"] == "on-top" else "") + desc["dir"]
-                series = Series(spec, desc)
-            args = args[2:]
-        return run("boot", args, series)
-    if what == "device-props":
-        return device_props(args[0], args[1])
-    if what == "initrd":
-        return initrd(*args)
-    raise Fatal("barlab.l1: unknown entry '%s'" % what)
-
-
-if __name__ == "__main__":
-    from .cli import guarded   # pylint: disable=import-outside-toplevel
-    sys.exit(guarded(_bash_entry, sys.argv[1:]))

@@ -59,8 +59,24 @@ NIC = "1234:ba02"
 PUSH_SIZE_MAX = 16 << 20
 # Violating transactions a cell's verdict lists (docs/matrix.md).
 VERDICT_VIOLATIONS_MAX = 16
-S1_NAMES = {"0x00": "Device-nGnRnE", "0x04": "Device-nGnRE", "0x08": "Device-nGRE",
-            "0x0c": "Device-GRE", "0x44": "Normal-NC", "0xff": "Normal-WB"}
+
+
+def s1_names():
+    """The report names of the stage-1 attributes ({MAIR encoding: name},
+    in the core's order): barlab-mt's."""
+    return core.facts("s1-names")
+
+
+def fault_s1():
+    """The id of the stage-1 alignment fault taken to EL1 (the core's
+    MT_FAULT_S1_ALIGN, second of its fault table)."""
+    return core.facts("faults")[1]["id"]
+
+
+def fault_s2():
+    """The id of the stage-2 alignment fault taken to EL2 (the core's
+    MT_FAULT_S2_ALIGN, third of its fault table)."""
+    return core.facts("faults")[2]["id"]
 
 
 class MatrixError(Exception):
@@ -155,7 +171,7 @@ def group_cost(cells, inject):
     """What a group costs in L2 time: a VMM run per pattern, one more for
     each pattern that ends the VM (a guest ends after it) and one for
     the driver idioms' run beside the others."""
-    kills = sum(1 for c in cells if c["fault"] == "stage2-el2" and not inject)
+    kills = sum(1 for c in cells if c["fault"] == fault_s2() and not inject)
     runs = 1 + (any(on_nic(c) for c in cells) and not all(on_nic(c) for c in cells))
     return len(cells) + kills + runs - 1
 
@@ -402,7 +418,7 @@ def plan(oracle, patterns, out, inject_align=False, shard=None, scenario_file=No
                             for c in unavailable]}
     os.makedirs(out, exist_ok=True)
     killers = {(group_key(c), c["pattern"]) for c in cells
-               if c["fault"] == "stage2-el2" and not inject_align}
+               if c["fault"] == fault_s2() and not inject_align}
     for cpu in plan["cpus"]:
         # barlab's tracepoint is in barlab's series: a series instead of
         # it may lack it, and the device traces still tell the memory type.
@@ -705,7 +721,7 @@ def syndrome_mismatch(c, obs, inject):
         return ""
     if not got:
         return "no syndrome was recorded for the fault"
-    if c["fault"] == "stage2-el2" and inject:
+    if c["fault"] == fault_s2() and inject:
         want = dict(want, el=1, ec=0x25, isv="0")
     checks = [("EC", got["ec"], want["ec"]), ("DFSC", got["dfsc"], want["dfsc"]),
               ("WnR", got["wnr"], want["wnr"])]
@@ -727,7 +743,7 @@ def judge(c, obs, txns, inject):
     exp_txns = expected_txns(c)
     if want == "none":
         exp_text = c["summary"]
-    elif want == "stage1-el1":
+    elif want == fault_s1():
         exp_text = "EL1 align fault"
     elif want == "kvm-refused":
         exp_text = "memory slot refused by KVM"
@@ -759,7 +775,7 @@ def judge(c, obs, txns, inject):
         if status != "refused" or "errno=22" not in obs["detail"]:
             why = "expected KVM to refuse the memory slot (EINVAL), got %s" % (
                 obs["detail"] if obs else "no result")
-    elif want == "stage1-el1" or (want == "stage2-el2" and inject):
+    elif want == fault_s1() or (want == fault_s2() and inject):
         if status != "fault-el1" or obs.get("fsc") != "0x21":
             why = "expected an EL1 alignment fault (fsc 0x21), got %s" % (
                 obs["detail"] if obs else "no result")
@@ -800,10 +816,10 @@ def judge_user(c, obs, txns, inject):
     exp_text = c["summary"]
     if status == "fault-el1" and obs.get("fsc") == "0x21":
         # With --inject-align KVM delivers the stage-2 fault to EL1 too.
-        fault = "stage2-el2" if inject and "stage2-el2" in possible else "stage1-el1"
+        fault = fault_s2() if inject and fault_s2() in possible else fault_s1()
         got_text = "EL1 fault fsc=0x21"
     elif status == "vm-killed" and "0x21" in obs.get("kvm", "0x21"):
-        fault, got_text = "stage2-el2", "VM killed (EFAULT)"
+        fault, got_text = fault_s2(), "VM killed (EFAULT)"
     elif status in ("ok", "fault-el1"):
         fault = "none"
         got_text = outcome_of(obs, got) + ("" if not got else " " + summarize(got))
@@ -821,7 +837,7 @@ def judge_user(c, obs, txns, inject):
             outcome_of(obs, got) == "complete" and "prefetch-read" in c["permitted"]):
         return (False, exp_text, got_text, "outcome %s is not among the permitted %s"
                 % (outcome_of(obs, got), c["permitted"]), "")
-    if fault == "stage2-el2" and not inject and got:
+    if fault == fault_s2() and not inject and got:
         # The VM died at the fault: what arrived came before it.
         got_text += " after " + summarize(got)
     note = ""
@@ -982,7 +998,7 @@ def publish(out, report, rules, quiet=False):
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     write_junit(os.path.join(out, "junit.xml"), results)
-    report_html.write(os.path.join(out, "index.html"), report, S1_NAMES)
+    report_html.write(os.path.join(out, "index.html"), report, s1_names())
     if not quiet:
         print("kernel series: %s" % report_html.series_text(report.get("kernel_series")))
         print_table(results, order, rules)
@@ -1072,7 +1088,7 @@ def describe(key, value):
 
 
 def cell_name(c):
-    return report_html.cell_name({"cell": c}, S1_NAMES)
+    return report_html.cell_name({"cell": c}, s1_names())
 
 
 # --- outputs --------------------------------------------------------------------
@@ -1084,7 +1100,7 @@ def print_table(results, order, rules):
             cpus.append(r["cell"]["cpu"])
     for cpu in cpus:
         rs = [r for r in results if r["cell"]["cpu"] == cpu]
-        cols, rows, index = report_html.layout(rs, order, S1_NAMES)
+        cols, rows, index = report_html.layout(rs, order, s1_names())
         fwb = rs[0]["cell"].get("fwb")
         print("\n-cpu %s (%s%s)" % (cpu, "FEAT_S2FWB" if fwb else "no FWB",
                                     "" if rs[0]["cell"].get("vhe", True) else ", KVM nVHE"))
@@ -1103,7 +1119,7 @@ def print_table(results, order, rules):
               "".join("%-*s" % (width[(p, t)], "%s %s" % (p, "1st" if t == "first" else "hit"))
                       for p, t in cols))
         for s1, pat in rows:
-            line = "%-14s %-*s " % (S1_NAMES.get(s1, s1), pw, pat)
+            line = "%-14s %-*s " % (s1_names().get(s1, s1), pw, pat)
             for p, t in cols:
                 text = texts.get((s1, pat, p, t), "")
                 line += "%-*s" % (width[(p, t)], text[:width[(p, t)] - 1])
@@ -1116,7 +1132,7 @@ def write_junit(path, results):
     for r in results:
         c = r["cell"]
         tc = ET.SubElement(suite, "testcase", classname="matrix.%s.%s" % (c["cpu"], c["policy"]),
-                           name="%s %s %s" % (S1_NAMES.get(c["s1"], c["s1"]),
+                           name="%s %s %s" % (s1_names().get(c["s1"], c["s1"]),
                                               report_html.row_pattern(c), c["touch"]))
         if not r["match"]:
             f = ET.SubElement(tc, "failure", message=r["why"])

@@ -468,14 +468,14 @@ def write(path, report, s1_names):
 
 def main(argv):
     import json   # pylint: disable=import-outside-toplevel
-    from .matrix import S1_NAMES   # pylint: disable=import-outside-toplevel
+    from .matrix import s1_names   # pylint: disable=import-outside-toplevel
     if len(argv) != 3:
         print("usage: python3 -m barlab.report_html REPORT.json OUT.html", file=sys.stderr)
         return 2
     try:
         with open(argv[1]) as f:
             report = json.load(f)
-        write(argv[2], report, S1_NAMES)
+        write(argv[2], report, s1_names())
     except (OSError, ValueError, KeyError, TypeError) as e:
         print("barlab: error: report_html: %s: %s" % (argv[1], e), file=sys.stderr)
         return 1

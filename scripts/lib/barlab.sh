@@ -9,14 +9,12 @@ set -euo pipefail
 BARLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$BARLAB_ROOT/scripts/lib/common.sh"
 . "$BARLAB_ROOT/scripts/lib/cli.sh"
-. "$BARLAB_ROOT/scripts/lib/output.sh"
 . "$BARLAB_ROOT/scripts/lib/apt.sh"
 . "$BARLAB_ROOT/scripts/lib/qemu.sh"
 . "$BARLAB_ROOT/scripts/lib/payloads.sh"
 . "$BARLAB_ROOT/scripts/lib/agree.sh"
 . "$BARLAB_ROOT/scripts/lib/kernel.sh"
 . "$BARLAB_ROOT/scripts/lib/initramfs.sh"
-. "$BARLAB_ROOT/scripts/lib/l1.sh"
 . "$BARLAB_ROOT/scripts/lib/setup.sh"
 . "$BARLAB_ROOT/scripts/lib/upstream.sh"
 

@@ -16,10 +16,10 @@ import glob
 import os
 import re
 
+from .. import core
 from .runs import Failed, barlab, env_count, scratch, tail
 
 NAME = "fullstack-boot"
-POLICIES = ("device", "prefetchable", "any")
 WALL = re.compile(r"^fullstack: l2-boot 1 end=[a-z-]* ready=([0-9.]+) ", re.M)
 UPTIME = re.compile(r"^l2: barlab-l1: ready ([0-9.]+)$", re.M)
 SELFTEST = re.compile(r"^fullstack: result wc .* us=([0-9]+) ", re.M)
@@ -57,7 +57,8 @@ def run():
 
         base_wall, base_up, _ = best("no-devices", "--policy", "any", "--no-devices",
                                      "--steps", "")
-        got = {p: best(p, "--policy", p, "--steps", "wc") for p in POLICIES}
+        policies = core.facts("defaults")["fullstack_policies"]
+        got = {p: best(p, "--policy", p, "--steps", "wc") for p in policies}
 
     print("L2 boot to ready under Debian's qemu-system-aarch64 with KVM in L1 (best of %d):"
           % runs)
@@ -65,7 +66,7 @@ def run():
                                        "WC self-test"))
     print("  %-14s %6.2f s  1.00x       %6.2f s  1.00x" % ("no devices", base_wall, base_up))
     any_st = got["any"][2]
-    for p in POLICIES:
+    for p in policies:
         wall, up, st = got[p]
         if st is None:
             shown = "-"

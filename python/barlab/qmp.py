@@ -58,7 +58,13 @@ class Monitor:
         return reply.get("return")
 
     def close(self):
-        self._mon.close()
+        """Close the connection.  After 'quit' QEMU may hang up first: the
+        legacy client then raises EOFError from its reader, and the
+        connection is closed all the same."""
+        try:
+            self._mon.close()
+        except EOFError:
+            pass
 
     def __enter__(self):
         return self

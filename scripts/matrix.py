@@ -11,7 +11,7 @@
       matrix payload under barlab-vmm for each group.  With --shard, only
       shard K of N: a deterministic share of the groups, balanced by L1
       boots (shard_groups).  --kernel-series: the L1 kernel's patch series
-      (scripts/kernel_series.py describe); one that declares a fixed
+      (barlab.kernelseries describe); one that declares a fixed
       policy (no run-time knob) runs only that policy's cells, the others
       are reported as not available with it.
   matrix.py report OUT BARLAB-MT [--rules] [--quiet]

@@ -24,7 +24,7 @@ ORDER = ("setup demo check build boot path matrix fullstack explain agree fuzz "
          "oracle model trace patterns bench cache-key").split()
 
 # The modules whose COMMANDS are run here, in Python.
-MODULES = ("barlab.mt",)
+MODULES = ("barlab.mt", "barlab.setup")
 
 BASH_FRONT = ROOT / "scripts" / "lib" / "barlab.sh"
 
@@ -139,6 +139,8 @@ def run(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    # The interpreter the bash libraries run barlab's modules with.
+    os.environ.setdefault("BARLAB_PYTHON", sys.executable)
     try:
         return run(argv) or 0
     except UsageError as e:

@@ -39,15 +39,7 @@ EXTRA_SUITES="upstream"
 # after the synopsis ("usage:" and its indented continuations) is the
 # summary `barlab --help` shows.  `barlab CMD --help` prints the text
 # and does nothing else; a usage mistake is usage_die (scripts/lib/cli.sh).
-COMMANDS="setup demo check build boot path matrix fullstack agree fuzz bench cache-key"
-
-usage_setup() {
-    cat <<'USAGE'
-usage: scripts/barlab setup [--dry-run]
-install the Debian packages barlab needs (idempotent)
-  --dry-run           say what would be installed, install nothing
-USAGE
-}
+COMMANDS="demo check build boot path matrix fullstack agree fuzz bench cache-key"
 
 usage_demo() {
     cat <<'USAGE'
@@ -167,14 +159,6 @@ run the benchmarks (bench/), each against a baseline in the same run
               of the plain build (see bench/fuzz.sh --help); not part of
               the plain 'bench': hours on 2 cores (docs/fuzzing.md)
 USAGE
-}
-
-cmd_setup() {
-    if [ "${1:-}" = --dry-run ]; then
-        setup_dry_run
-    else
-        setup_run
-    fi
 }
 
 build_core() {
@@ -713,9 +697,6 @@ main() {
         return 0
     fi
     case $cmd in
-    setup)
-        [ $# -eq 0 ] || [ "$*" = --dry-run ] || usage_die setup "unknown argument '$1'"
-        cmd_setup "$@" ;;
     demo) cmd_demo "$@" ;;
     check) cmd_check "$@" ;;
     build) cmd_build "$@" ;;

@@ -141,8 +141,14 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     # The interpreter the bash libraries run barlab's modules with.
     os.environ.setdefault("BARLAB_PYTHON", sys.executable)
+    return guarded(lambda: run(argv))
+
+
+def guarded(call):
+    """CALL()'s exit status, a usage mistake or a failure reported as
+    every command reports it."""
     try:
-        return run(argv) or 0
+        return call() or 0
     except UsageError as e:
         sys.stdout.flush()
         print("\n".join(e.lines()), file=sys.stderr)

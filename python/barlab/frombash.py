@@ -13,7 +13,7 @@ import os
 import sys
 
 from . import apt, initramfs, kernel, kernelseries
-from .common import Fatal, UsageError
+from .cli import guarded
 
 
 def _spec(spec):
@@ -67,15 +67,11 @@ def main(argv):
         print("usage: python3 -m barlab.frombash %s ARG..." % "|".join(FUNCTIONS),
               file=sys.stderr)
         return 2
-    try:
-        result = FUNCTIONS[argv[0]](*argv[1:])
-    except UsageError as e:
-        print("\n".join(e.lines()), file=sys.stderr)
-        return 2
-    except Fatal as e:
-        sys.stdout.flush()
-        print("barlab: error: %s" % e, file=sys.stderr)
-        return 1
+    return guarded(lambda: _call(FUNCTIONS[argv[0]], argv[1:]))
+
+
+def _call(function, args):
+    result = function(*args)
     if result is False:
         return 1
     if result is not None:

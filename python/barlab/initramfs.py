@@ -256,6 +256,7 @@ def l1_builds(series=None):
 def _side_by_side(desc):
     """QEMU and the kernel with its initramfs, in two threads, each step a
     whole line (BARLAB_STEP_LINES)."""
+    lines = os.environ.get("BARLAB_STEP_LINES")
     os.environ["BARLAB_STEP_LINES"] = "1"
     errors = {}
 
@@ -275,7 +276,8 @@ def _side_by_side(desc):
         t.start()
     for t in threads:
         t.join()
-    del os.environ["BARLAB_STEP_LINES"]
+    if lines is None:
+        del os.environ["BARLAB_STEP_LINES"]
     if "qemu" in errors:
         die("building barlab's QEMU failed (see above)")
     if "kernel" in errors:

@@ -284,9 +284,18 @@ def _configure(tree):
         sys.stdout.flush()
         if subprocess.call(argv, cwd=cwd, env=dict(env, ARCH="arm64")) != 0:
             return 1
-    config = (tree / ".barlab-build" / ".config").read_text().splitlines()
+    lost = fragment_lost(frag.read_text().splitlines(),
+                         (tree / ".barlab-build" / ".config").read_text().splitlines())
+    for line in lost:
+        print("kernel-patches/l1.config: not in the final .config: %s" % line)
+    return 1 if lost else 0
+
+
+def fragment_lost(fragment, config):
+    """The lines of the config FRAGMENT that the final CONFIG does not
+    have, each with what it has instead."""
     lost = []
-    for line in frag.read_text().splitlines():
+    for line in fragment:
         line = line.strip()
         if line.startswith("CONFIG_") and "=" in line:
             sym = line.split("=", 1)[0]
@@ -299,9 +308,7 @@ def _configure(tree):
             if got:
                 lost.append("%s (got: %s, selected by another option)"
                             % (line, "\n".join(c for c in config if c.startswith(sym + "="))))
-    for line in lost:
-        print("kernel-patches/l1.config: not in the final .config: %s" % line)
-    return 1 if lost else 0
+    return lost
 
 
 def _locked(path):

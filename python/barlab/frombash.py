@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The way back from the bash libraries still in scripts/lib to the
 Python modules that replaced theirs (apt, kernel, kernelseries,
-initramfs): `python3 -m barlab.frombash FUNCTION ARG...`, which the thin
+initramfs, setup): `python3 -m barlab.frombash FUNCTION ARG...`, which the thin
 functions of scripts/lib/{apt,kernel,initramfs}.sh run.  A SPEC argument
 is a --kernel-patches spec, '' for barlab's own series.  A function that
 finds nothing (an artifact not built) exits 1 silently, as the bash
@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from . import apt, initramfs, kernel, kernelseries
+from . import apt, initramfs, kernel, kernelseries, setup
 from .cli import guarded
 
 
@@ -59,6 +59,7 @@ FUNCTIONS = {
     "initramfs_build": lambda spec: initramfs.build(_spec(spec)) and None,
     "initramfs_path": lambda spec: initramfs.path(_spec(spec)) or False,
     "l1_builds": lambda spec: initramfs.l1_builds(_spec(spec)),
+    "setup": lambda *args: setup.COMMANDS[0].run(list(args)) or None,
 }
 
 

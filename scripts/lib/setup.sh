@@ -3,7 +3,7 @@
 # in scripts/lib call.  Sourced after every other library, never executed;
 # goes with the last caller.
 
-cmd_setup() { "$BARLAB_ROOT/scripts/barlab" setup "$@"; }
+cmd_setup() { _barlab_py setup "$@"; }
 
 # cache_key WHAT: the key of barlab's build WHAT (qemu, kernel, initramfs)
 # from the repository's inputs and the build recipe alone (barlab.setup).

@@ -35,6 +35,13 @@ def _papt(state, prog, *args):
     os.execvp(argv[0], argv)
 
 
+def _l1_builds(spec):
+    """l1_builds, then the kernel's Image, the initramfs and the series'
+    label, a line each, for the bash functions that ask for them next."""
+    _, image, initrd = initramfs.l1_builds(_spec(spec))
+    return "%s\n%s\n%s" % (image, initrd, kernelseries.label(_spec(spec)))
+
+
 FUNCTIONS = {
     "apt_install": apt.install,
     "apt_codename": apt.codename,
@@ -58,7 +65,7 @@ FUNCTIONS = {
     "initramfs_key": lambda spec: initramfs.key(_spec(spec)),
     "initramfs_build": lambda spec: initramfs.build(_spec(spec)) and None,
     "initramfs_path": lambda spec: initramfs.path(_spec(spec)) or False,
-    "l1_builds": lambda spec: initramfs.l1_builds(_spec(spec)),
+    "l1_builds": _l1_builds,
     "setup": lambda *args: setup.COMMANDS[0].run(list(args)) or None,
 }
 

@@ -225,8 +225,8 @@ def _build(desc, d, k):
     msg("initramfs ready: %s (%d KiB)" % (out, (os.stat(out).st_blocks + 1) // 2))
 
 
-# Whether l1_builds found everything built in this process, by series key.
-_l1_done = set()
+# What l1_builds found built in this process, by series.
+_l1_done = {}
 
 
 def l1_builds(series=None):
@@ -237,20 +237,23 @@ def l1_builds(series=None):
     configure, linking) that the other fills.  The callers have installed
     the host packages (setup), so the two install nothing at the same
     time.  Once they are there, a process does not check them again (a
-    matrix boots L1 once per CPU)."""
+    matrix boots L1 once per CPU).  The paths of QEMU, the kernel's Image
+    and the initramfs."""
     desc = _series(series)
     done = desc["sha256"] if desc else ""
-    if done in _l1_done:
-        return
-    if qemu.binary() or kernel.image(desc):
-        qemu.build()
-        build(desc)
-    else:
-        msg("building QEMU and the L1 kernel side by side")
-        _side_by_side(desc)
-    if not (qemu.binary() and kernel.image(desc) and path(desc)):
-        die("the builds ended, but the tree changed while they ran: run the command again")
-    _l1_done.add(done)
+    if done not in _l1_done:
+        if kernel.image(desc) or qemu.binary():
+            binary = qemu.build()
+            build(desc)
+        else:
+            msg("building QEMU and the L1 kernel side by side")
+            _side_by_side(desc)
+            binary = qemu.binary()
+        built = (binary, kernel.image(desc), path(desc))
+        if not all(built):
+            die("the builds ended, but the tree changed while they ran: run the command again")
+        _l1_done[done] = built
+    return _l1_done[done]
 
 
 def _side_by_side(desc):

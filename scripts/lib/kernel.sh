@@ -37,7 +37,7 @@ take_kernel_patches() {
 }
 
 kernel_series_build() { [ -z "$KERNEL_SERIES" ] || kernel_build; }
-kernel_series_label() { _barlab_py kernel_series_label "$KERNEL_SERIES_SPEC"; }
+kernel_series_label() { _l1_or _l1_label kernel_series_label; }
 kernel_series_json() { _barlab_py kernel_series_json "$KERNEL_SERIES_SPEC"; }
 
 # kernel_series_policy CMD POLICY: fail unless the kernel can run POLICY.
@@ -47,7 +47,7 @@ kernel_series_policy() {
 }
 
 kernel_build() { _barlab_py kernel_build "$KERNEL_SERIES_SPEC" || exit; }
-kernel_image_path() { _barlab_py kernel_image_path "$KERNEL_SERIES_SPEC"; }
+kernel_image_path() { _l1_or _l1_image kernel_image_path; }
 kernel_build_dir() { _barlab_py kernel_build_dir "$KERNEL_SERIES_SPEC"; }
 _kernel_key() { _barlab_py kernel_key "$KERNEL_SERIES_SPEC"; }
 _kernel_chosen() { _barlab_py kernel_chosen; }

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The way back from the bash libraries still in scripts/lib to the
 Python modules that replaced theirs (apt, kernel, kernelseries,
-initramfs, setup): `python3 -m barlab.frombash FUNCTION ARG...`, which the thin
-functions of scripts/lib/{apt,kernel,initramfs}.sh run.  A SPEC argument
+initramfs, setup): `python3 -m barlab.frombash FUNCTION ARG...`, which
+the one-line functions of scripts/lib/{apt,kernel,initramfs,setup}.sh
+run.  A SPEC argument
 is a --kernel-patches spec, '' for barlab's own series.  A function that
 finds nothing (an artifact not built) exits 1 silently, as the bash
 functions did; a failure is 'barlab: error: ...', exit 1.  This module

@@ -5,6 +5,8 @@
 # caller.  KERNEL_SERIES_SPEC names the user's series (--kernel-patches),
 # empty for barlab's own.
 
+# barlab.kernel's PACKAGE and CROSS, for tests/cli/test-setup.sh and
+# scripts/lib/fullstack.sh.
 KERNEL_PACKAGE=linux-source-6.12
 KERNEL_CROSS=aarch64-linux-gnu-
 KERNEL_SERIES="" KERNEL_SERIES_SPEC="" KERNEL_SERIES_SHA="" KERNEL_SERIES_POLICY=""

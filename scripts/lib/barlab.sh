@@ -37,15 +37,7 @@ EXTRA_SUITES="upstream"
 # after the synopsis ("usage:" and its indented continuations) is the
 # summary `barlab --help` shows.  `barlab CMD --help` prints the text
 # and does nothing else; a usage mistake is usage_die (scripts/lib/cli.sh).
-COMMANDS="setup check build path agree fuzz cache-key"
-
-usage_setup() {
-    cat <<'USAGE'
-usage: scripts/barlab setup [--dry-run]
-install the Debian packages barlab needs (idempotent)
-  --dry-run           say what would be installed, install nothing
-USAGE
-}
+COMMANDS="check build path agree fuzz cache-key"
 
 usage_cache-key() {
     cat <<'USAGE'
@@ -145,12 +137,6 @@ counters the inputs reached; exits 1 on any failure.
 USAGE
 }
 
-cmd_setup() {
-    if [ "${1:-}" = --dry-run ]; then
-        setup_dry_run
-    else
-        setup_run
-    fi
 }
 
 build_core() {
@@ -643,9 +629,6 @@ main() {
         return 0
     fi
     case $cmd in
-    setup)
-        [ $# -eq 0 ] || [ "$*" = --dry-run ] || usage_die setup "unknown argument '$1'"
-        cmd_setup "$@" ;;
     check) cmd_check "$@" ;;
     build) cmd_build "$@" ;;
     path) cmd_path "$@" ;;

@@ -63,7 +63,7 @@ if [ "$(status)" = 0 ] && [ -f "$T/m/report.json" ]; then
 else
     bad variant-matrix-as-predicted "exit $(status)"
 fi
-sha=$(python3 "$ROOT/scripts/kernel_series.py" describe "+$VARIANT" --barlab "$ROOT/kernel-patches" |
+sha=$(PYTHONPATH=$ROOT/python python3 -P -m barlab.kernelseries describe "+$VARIANT" --barlab "$ROOT/kernel-patches" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["sha256"])')
 expect_line variant-table-names-series "$T/m.out" \
     "^kernel series: prefetchable-only \\(on top of barlab's, sha256 ${sha:0:12}, fixed policy prefetchable\\)$" \

@@ -171,3 +171,31 @@ class L2Test(barlabtest.BarlabTest):
             why.append("processes of the run are left: %s" % left)
         if why:
             self.fail(", ".join(why))
+
+
+def patterns(*targets):
+    """barlab-mt's patterns on TARGETS (bar, push, rc), in its order."""
+    return [f[0] for f in (line.split() for line in mt("patterns").splitlines())
+            if len(f) > 1 and f[1] in targets]
+
+
+def stage2_types(policies, cpu="max"):
+    """{policy: {"DEVICE-barN": stage-2 type}} for the BARs the full stack
+    passes through, as the oracle predicts KVM maps them (barlab-mt oracle:
+    the stage-2 attribute of a prefetchable and a non-prefetchable BAR
+    under each policy and the device and BAR a cell lands on; barlab-mt
+    explain: the attribute's name)."""
+    bar, push = patterns("bar")[0], patterns("push")[0]
+    scn = ("cpu={cpu} bar=pref policy={p} s1=normal-NC pattern={bar},{push} touch=first\n"
+           "cpu={cpu} bar=nonpref policy={p} s1=normal-NC pattern={bar} touch=first\n").format(
+               cpu=cpu, p=",".join(policies), bar=bar, push=push)
+    cells = [json.loads(line) for line in subprocess.run(
+        [str(mt_path()), "oracle", "/dev/stdin", "--json"], input=scn, stdout=subprocess.PIPE,
+        text=True, check=True).stdout.splitlines()]
+    names, types = {}, {}
+    for c in cells:
+        if c["s2"] not in names:
+            names[c["s2"]] = json.loads(mt("explain", c["s1"], c["s2"], "--json"))["s2_type"]
+        types.setdefault(c["policy"], {})["%s-bar%d" % (c["device"], c["device_bar"])] = \
+            names[c["s2"]]
+    return types

@@ -106,7 +106,8 @@ class FullstackPoliciesTest(l2test.L2Test):
         for p in POLICIES:
             d = self.scratch("policies", p)
             self.expect_common(p, d, p)
-            self.expect_lines(p + "-nic-port-reorders", d / "results", "^nic ok port=%s " % NIC_PORT)
+            self.expect_lines(p + "-nic-port-reorders", d / "results",
+                              "^nic ok port=%s " % NIC_PORT)
             # The prefetchable BARs (the NIC's push page, the GPU's VRAM)
             # decide what the write-combining test and the odd stores do.
             if types[p]["nic-bar2"].startswith("Device"):

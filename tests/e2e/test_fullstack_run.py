@@ -118,7 +118,8 @@ class FullstackRunTest(l2test.L2Test):
                                  r"^\./opt/barlab/run/bin/blit$",
                                  r"^\./opt/barlab/run/modules/hello_barlab\.ko$")
         with self.check("run-device-vm-death"):
-            self.assertFileLines(d / "device" / "results", r"^run vm-death .*l1-kvm=EC=0x24_xFSC=0x21",
+            self.assertFileLines(d / "device" / "results",
+                                 r"^run vm-death .*l1-kvm=EC=0x24_xFSC=0x21",
                                  r"^gpu ok txns=[0-9]+ gathered=0 violations=0$")
         with self.check("run-device-console-tail"):
             self.assertFileLines(d / "device" / "run-console.txt", r"^blit: gpu id 0x",

@@ -19,6 +19,7 @@ cached, no report directory), a policy the kernel cannot set."""
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,9 +44,9 @@ def patch_name():
 
 def series_sha(spec):
     """The series' sha256 as barlab describes it."""
-    out = l2test.subprocess.run([sys.executable, ROOT / "scripts" / "kernel_series.py",
+    out = subprocess.run([sys.executable, ROOT / "scripts" / "kernel_series.py",
                                  "describe", spec, "--barlab", ROOT / "kernel-patches"],
-                                stdout=l2test.subprocess.PIPE, text=True, check=True).stdout
+                                stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(out)["sha256"]
 
 
@@ -193,7 +194,8 @@ class KernelPatchesTest(l2test.L2Test):
         broken.mkdir()
         shutil.copy(VARIANT / "series", broken)
         text = (VARIANT / patch).read_text()
-        changed = text.replace(" \t * PCI IP is integrated. Hence", " \t * PCI IP is wired up. Hence")
+        changed = text.replace(" \t * PCI IP is integrated. Hence",
+                               " \t * PCI IP is wired up. Hence")
         (broken / patch).write_text(changed)
         if changed == text:
             with self.check("broken-patch-made"):

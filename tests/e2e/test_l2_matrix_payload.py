@@ -42,6 +42,7 @@ policy changes inside L1 between runs."""
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,8 +79,8 @@ def bar0_group():
     """barlab-gpu's BAR0 groups: in its scratch window, where the
     oracle's window gpu-scratch says it is."""
     scn = "cpu=max bar=nonpref policy=any s1=normal-NC pattern=str8 touch=first\n"
-    out = l2test.subprocess.run([str(l2test.mt_path()), "oracle", "/dev/stdin", "--json"],
-                                input=scn, stdout=l2test.subprocess.PIPE, text=True,
+    out = subprocess.run([str(l2test.mt_path()), "oracle", "/dev/stdin", "--json"],
+                                input=scn, stdout=subprocess.PIPE, text=True,
                                 check=True).stdout
     return json.loads(out.splitlines()[0])["window_base"]
 
@@ -173,17 +174,23 @@ class MatrixPayloadTest(l2test.L2Test):
 mx any44 mair=0x44 touch=first base=0x0 patterns={all}
 mx any44-hit mair=0x44 touch=hit base=0x2000 patterns={all}
 mx any04 mair=0x04 touch=first base=0x4000 patterns=str8_unaligned,str8
-mx bar0-any44 mair=0x44 touch=first base={b0:#x} patterns=str8_unaligned,burst64_str,rc_read_spec bar=0 evq=0 trials=16
-mxd "$gpu,$nic" idioms-any44 mair=0x44 touch=first base=0xc000 patterns={idl} nic=0x0 trials=2
-mxd "$gpu,$nic" idioms-any0c mair=0x0c touch=first base=0xc000 patterns={idl} nic=0xc000 trials=1
-mxd "$gpu,$nic" idioms-rc44 mair=0x44 touch=first base=0xc000 patterns=rc_read_spec nic=0x20000 trials=16
+mx bar0-any44 mair=0x44 touch=first base={b0:#x} \
+    patterns=str8_unaligned,burst64_str,rc_read_spec bar=0 evq=0 trials=16
+mxd "$gpu,$nic" idioms-any44 mair=0x44 touch=first base=0xc000 \
+    patterns={idl} nic=0x0 trials=2
+mxd "$gpu,$nic" idioms-any0c mair=0x0c touch=first base=0xc000 \
+    patterns={idl} nic=0xc000 trials=1
+mxd "$gpu,$nic" idioms-rc44 mair=0x44 touch=first base=0xc000 \
+    patterns=rc_read_spec nic=0x20000 trials=16
 bl_policy device
-mxd "$gpu,$nic" idioms-device44 mair=0x44 touch=first base=0xc000 patterns={idl} nic=0x12000 trials=2
+mxd "$gpu,$nic" idioms-device44 mair=0x44 touch=first base=0xc000 \
+    patterns={idl} nic=0x12000 trials=2
 mx device44 mair=0x44 touch=first base=0x6000 patterns=str8,str8_unaligned,stp16
 mx device04 mair=0x04 touch=first base=0x8000 patterns=str8_unaligned
 bl_policy prefetchable
 mx prefetchable04 mair=0x04 touch=hit base=0xa000 patterns=str8_unaligned
-mx bar0-pref44 mair=0x44 touch=first base={b2:#x} patterns=burst64_str,rc_read_spec,str8_unaligned bar=0 evq=16 trials=16
+mx bar0-pref44 mair=0x44 touch=first base={b2:#x} \
+    patterns=burst64_str,rc_read_spec,str8_unaligned bar=0 evq=16 trials=16
 mx bar0-outside-scratch mair=0x44 touch=first base=0x0 patterns=str8 bar=0
 mx unknown-pattern mair=0x44 touch=first base=0x0 patterns=str8,str9
 mx base-not-a-group mair=0x44 touch=first base=0x1000 patterns=str8

@@ -31,6 +31,17 @@ import l2test  # noqa: E402
 
 EXAMPLE = barlabtest.ROOT / "target-tests" / "scenarios" / "examples"
 
+# The example's cells: check name, policy, stage-1 MAIR, what the cell
+# says ("match status observed-text | note-or-why").
+EXAMPLE_CELLS = (
+    ("example-device-normal-nc-vm-dies", "device", "0x44",
+     r"^True vm-killed VM killed \(EFAULT\)"),
+    ("example-any-normal-nc-arrives", "any", "0x44",
+     r"^True ok complete 1x16B \| the oracle does not predict"),
+    ("example-device-s1-device-el1-fault", "device", "0x04", r"^True fault-el1 EL1 fault fsc=0x21"),
+    ("example-any-s1-device-el1-fault", "any", "0x04", r"^True fault-el1 EL1 fault fsc=0x21"),
+)
+
 
 def cell(report, policy, s1, pfile):
     """"match status observed-text | note-or-why" of the report's cell
@@ -80,18 +91,9 @@ class UserPatternTest(l2test.L2Test):
             self.assertOutput(r, r"^Normal-NC +file:my-stp\.S +✓ VM killed \(EFAULT\) +~ "
                               r"complete 1x16B")
         rep = self.scratch("example", "report.json")
-        with self.check("example-device-normal-nc-vm-dies"):
-            self.assertCell(rep, "device", "0x44", "my-stp.S", r"^True vm-killed VM killed "
-                            r"\(EFAULT\)")
-        with self.check("example-any-normal-nc-arrives"):
-            self.assertCell(rep, "any", "0x44", "my-stp.S", r"^True ok complete 1x16B \| the "
-                            r"oracle does not predict")
-        with self.check("example-device-s1-device-el1-fault"):
-            self.assertCell(rep, "device", "0x04", "my-stp.S", r"^True fault-el1 EL1 fault "
-                            r"fsc=0x21")
-        with self.check("example-any-s1-device-el1-fault"):
-            self.assertCell(rep, "any", "0x04", "my-stp.S", r"^True fault-el1 EL1 fault "
-                            r"fsc=0x21")
+        for name, policy, s1, want in EXAMPLE_CELLS:
+            with self.check(name):
+                self.assertCell(rep, policy, s1, "my-stp.S", want)
 
     def test_refused(self):
         # A file that does not assemble, and a missing one: one line, no

@@ -8,7 +8,7 @@ the window's size with the overview's squares visible in its top part;
 the DOM chromium built must hold one overview square per cell of
 report.json, each linked to its cell's details, with exactly the
 differing cells marked.  A copy of the report with cells made to differ
-and a violation added, rendered by scripts/matrix_html.py, must carry
+and a violation added, rendered by barlab.report_html, must carry
 those marks too."""
 
 import json
@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import barlabtest  # noqa: E402
 
 WIDTH, HEIGHT = 1280, 900
-RENDER = barlabtest.ROOT / "scripts" / "matrix_html.py"
 
 
 def report_dir():
@@ -36,9 +35,8 @@ def report_dir():
 
 def overview_colours():
     """The overview's colours, as the renderer defines them (KINDS)."""
-    sys.path.insert(0, str(RENDER.parent))
-    import matrix_html
-    return {bytes.fromhex(colour[1:]) for _, colour, _ in matrix_html.KINDS}
+    from barlab import report_html   # barlabtest put the package on the path
+    return {bytes.fromhex(colour[1:]) for _, colour, _ in report_html.KINDS}
 
 
 def png_rows(path):
@@ -222,7 +220,8 @@ class ReportBrowserTest(barlabtest.BarlabTest):
         mdir = self.scratch("marked")
         mdir.mkdir()
         (mdir / "report.json").write_text(json.dumps(marked(report_json)))
-        r = self.run_cmd([sys.executable, RENDER, mdir / "report.json", mdir / "index.html"])
+        r = self.run_cmd([sys.executable, "-m", "barlab.report_html", mdir / "report.json",
+                            mdir / "index.html"], env={"PYTHONPATH": str(barlabtest.ROOT / "python")})
         with self.check("marked-rendered"):
             self.assertStatus(r, 0)
         mdom = self.browser("marked", "--dump-dom", "file://%s/index.html" % mdir)

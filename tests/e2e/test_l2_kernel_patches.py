@@ -19,7 +19,6 @@ cached, no report directory), a policy the kernel cannot set."""
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 

@@ -137,8 +137,6 @@ counters the inputs reached; exits 1 on any failure.
 USAGE
 }
 
-}
-
 build_core() {
     if [ ! -f "$CORE_BUILD/build.ninja" ]; then
         rm -rf "$CORE_BUILD"     # a half-configured tree from a failed run

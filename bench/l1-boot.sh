@@ -21,7 +21,7 @@ runs=${RUNS:-3}
 . "$ROOT/scripts/lib/common.sh"
 . "$ROOT/scripts/lib/apt.sh"
 . "$ROOT/scripts/lib/kernel.sh"
-. "$ROOT/scripts/lib/qemu.sh"
+. "$ROOT/scripts/lib/builds.sh"
 
 stock=$(qemu_stock_build)
 "$BARLAB" build kernel >/dev/null

@@ -11,15 +11,21 @@ from .common import ROOT, Fatal
 LIBRARY = ROOT / "scripts" / "lib" / "barlab.sh"
 
 
+def argv(snippet, *args):
+    """The argv that runs SNIPPET with the libraries loaded and ARGS as
+    "$@".  The library is not bash's $0, so it only defines functions."""
+    return (["bash", "-c", 'lib=$1 && shift && . "$lib" && ' + snippet, "barlab", str(LIBRARY)]
+            + [str(a) for a in args])
+
+
 def run(snippet, *args, capture=True):
     """Run SNIPPET (bash, with the libraries loaded and ARGS as "$@").
     With CAPTURE, return its stdout without the final newline and raise
     Fatal on failure; without, return its exit status (its stdout and
     stderr are the caller's)."""
-    argv = ["bash", "-c", '. "$0" && ' + snippet, str(LIBRARY)] + [str(a) for a in args]
     if not capture:
-        return subprocess.call(argv, stdin=subprocess.DEVNULL)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        return subprocess.call(argv(snippet, *args), stdin=subprocess.DEVNULL)
+    proc = subprocess.run(argv(snippet, *args), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                           text=True, check=False)
     if proc.returncode != 0:
         raise Fatal("%s failed (exit %d)" % (snippet.split()[0], proc.returncode))
@@ -28,8 +34,7 @@ def run(snippet, *args, capture=True):
 
 def status(snippet, *args):
     """SNIPPET's exit status, its stdout and stderr discarded."""
-    argv = ["bash", "-c", '. "$0" && ' + snippet, str(LIBRARY)] + [str(a) for a in args]
-    return subprocess.call(argv, stdin=subprocess.DEVNULL,
+    return subprocess.call(argv(snippet, *args), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -24,7 +24,7 @@ ORDER = ("setup demo check build boot path matrix fullstack explain agree fuzz "
          "oracle model trace patterns bench cache-key").split()
 
 # The modules whose COMMANDS are run here, in Python.
-MODULES = ("barlab.mt",)
+MODULES = ("barlab.mt", "barlab.buildcmd")
 
 BASH_FRONT = ROOT / "scripts" / "lib" / "barlab.sh"
 
@@ -137,10 +137,12 @@ def run(argv):
     return command.run(args)
 
 
-def main(argv=None):
+def main(argv=None, run_fn=None):
+    """Run ARGV (default: the command line) with RUN_FN (default: the
+    command it names); the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        return run(argv) or 0
+        return (run_fn or run)(argv) or 0
     except UsageError as e:
         sys.stdout.flush()
         print("\n".join(e.lines()), file=sys.stderr)

@@ -2,6 +2,7 @@
 """The full stack: a full L2 Linux with barlab's guest drivers under each
 policy.  (Still run by scripts/lib/fullstack.sh through the bridge.)"""
 
+import subprocess
 from pathlib import Path
 
 from . import bashlib
@@ -13,5 +14,11 @@ def examples_build():
 
 
 def module_build(directory):
-    """Build the Kbuild modules in DIRECTORY against barlab's kernel."""
-    return Path(bashlib.run('module_build "$1"', directory).splitlines()[-1])
+    """Build the Kbuild modules in DIRECTORY against barlab's kernel; the
+    path of a .ko (all of them are beside it).  A mistake the bash side
+    reports ends the command with its status."""
+    proc = subprocess.run(bashlib.argv('module_build "$1"', directory), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(proc.returncode)
+    return Path(proc.stdout.splitlines()[-1])

@@ -24,6 +24,11 @@ def path(series=None):
     return Path(bashlib.run(_use(series) + "initramfs_path", series or ""))
 
 
+def key(series=None):
+    """The initramfs's cache key (`cache-key initramfs`)."""
+    return bashlib.run(_use(series) + "_initramfs_key", series or "")
+
+
 def l1_builds(series=None):
     """QEMU, the kernel and the initramfs, side by side when cold."""
     if bashlib.run(_use(series) + "l1_builds >&2", series or "", capture=False) != 0:

@@ -22,3 +22,8 @@ def image(series=None):
     if bashlib.status(_use(series) + "kernel_image_path", series or "") != 0:
         return None
     return Path(bashlib.run(_use(series) + "kernel_image_path", series or ""))
+
+
+def key(series=None):
+    """The kernel's cache key (`cache-key kernel`)."""
+    return bashlib.run(_use(series) + "_kernel_key", series or "")

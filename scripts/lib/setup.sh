@@ -13,6 +13,7 @@ TEST_PACKAGES=(python3-yaml chromium)
 # setup_host_packages: every host package, once, in a stable order.  Each
 # list is defined beside the step that needs it.
 setup_host_packages() {
+    builds_facts
     printf '%s\n' "${CORE_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${_qemu_build_deps[@]}" \
         "${QEMU_FIRMWARE_PACKAGES[@]}" "${_kernel_build_deps[@]}" "${_payloads_packages[@]}" \
         "${INITRAMFS_HOST_PACKAGES[@]}" "${FULLSTACK_HOST_PACKAGES[@]}" | awk '!seen[$0]++'
@@ -47,6 +48,7 @@ _setup_closure() {
 # a private state that reads the host's dpkg status.
 setup_dry_run() {
     local pkgs missing codename lists resolver=() n v uris suite specs=()
+    builds_facts
     codename=$(_apt_codename)
     mapfile -t pkgs < <(setup_host_packages)
     mapfile -t missing < <(apt_missing "${pkgs[@]}")
@@ -107,18 +109,4 @@ setup_dry_run() {
     [ -n "$v" ] || die "setup --dry-run: no ${QEMU_STOCK_PACKAGES[0]} in Debian $QEMU_STOCK_SUITE"
     printf '  %-46s %-26s %s\n' "${QEMU_STOCK_PACKAGES[0]} $v" "Debian $QEMU_STOCK_SUITE" \
         "the benchmarks' baseline (bench only)"
-}
-
-# cache_key WHAT: the key of barlab's build WHAT (qemu, kernel, initramfs)
-# from the repository's inputs and the build recipe alone, without
-# network or cache, for a CI engine's cache (.github/workflows, .gitlab-ci.yml).
-# The builds key their cache entries the same way, with the Debian source
-# version chosen on first fetch added.
-cache_key() {
-    case $1 in
-    qemu) { _qemu_key; printf '%s\n' "${_qemu_configure_args[@]}"; } | sha256sum | cut -c1-16 ;;
-    kernel) _kernel_key ;;
-    initramfs) _initramfs_key ;;
-    *) return 1 ;;
-    esac
 }

@@ -183,9 +183,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from .common import Fatal   # pylint: disable=import-outside-toplevel
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except Fatal as e:
-        print("barlab: error: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    from .cli import main as cli_main   # pylint: disable=import-outside-toplevel
+    sys.exit(cli_main(sys.argv[1:], run_fn=main))

@@ -283,6 +283,14 @@ def fetch():
     return ver
 
 
+def source_path():
+    """The unpacked QEMU source tree if there is one, else None (nothing
+    is fetched)."""
+    ver = _version()
+    path = cache_dir() / "src" / ("qemu-%s" % ver) if ver else None
+    return path if path and path.is_dir() else None
+
+
 def source_dir():
     """The unpacked QEMU source tree (Debian's patches applied), fetched
     and unpacked if it is not there."""
@@ -397,7 +405,9 @@ def stage(pristine, dest):
                 raise Fatal("patch %s does not apply" % p.relative_to(ROOT))
 
 
-def _tree_lock(tree):
+def lock(tree="work"):
+    """The lock on QEMU work tree TREE (work, asan, upstream), held while
+    it is staged, built and its binaries copied out."""
     name = ".lock" if tree == "work" else ".lock-" + tree
     return cache.lock(cache_dir() / "qemu" / name, "the QEMU build tree")
 
@@ -506,7 +516,7 @@ def build(qtests=False, sanitize=False):
     if _have(with_qtests, sanitize):
         return binary(sanitize)
     name = "asan" if sanitize else "work"
-    with _tree_lock(name):
+    with lock(name):
         if _have(with_qtests, sanitize):
             return binary(sanitize)
         tree = tree_build(name, with_qtests, sanitize)
@@ -646,8 +656,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except Fatal as e:
-        print("barlab: error: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    from .cli import main as cli_main   # pylint: disable=import-outside-toplevel
+    sys.exit(cli_main(sys.argv[1:], run_fn=main))

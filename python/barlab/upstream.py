@@ -31,8 +31,12 @@ def meson_test(build, suite):
     """meson's test runner on the tests of SUITE but those in SKIP; its
     exit status."""
     meson = str(Path(build) / "pyvenv" / "bin" / "meson")
+    # Our own package was on the path only to start this step.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ":".join(p for p in env.get("PYTHONPATH", "").split(":")
+                                 if p and p != str(ROOT / "python"))
     listed = subprocess.run([meson, "test", "-C", str(build), "--list", "--suite", suite],
-                            stdout=subprocess.PIPE, text=True, check=False).stdout
+                            stdout=subprocess.PIPE, text=True, env=env, check=False).stdout
     names = []
     for line in listed.splitlines():
         t = line.rsplit(" / ", 1)[-1]
@@ -42,7 +46,8 @@ def meson_test(build, suite):
         print("no tests in suite %s" % suite, flush=True)
         return 1
     return subprocess.call([meson, "test", "-C", str(build), "--num-processes",
-                            str(len(os.sched_getaffinity(0))), "--print-errorlogs"] + names)
+                            str(len(os.sched_getaffinity(0))), "--print-errorlogs"] + names,
+                           env=env)
 
 
 def link_firmware(build):
@@ -101,7 +106,7 @@ def run():
     skipped), each suite's line printed (a suite without a summary counts
     as one failure)."""
     totals = [0, 0, 0]
-    with qemu._tree_lock("upstream"):   # pylint: disable=protected-access
+    with qemu.lock("upstream"):
         tree = qemu.tree_build("upstream")
         build = tree.build_dir
         # The functional tests' TAP runner (tests/upstream/pycotap.py:
@@ -145,9 +150,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from .common import Fatal   # pylint: disable=import-outside-toplevel
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except Fatal as e:
-        print("barlab: error: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    from .cli import main as cli_main   # pylint: disable=import-outside-toplevel
+    sys.exit(cli_main(sys.argv[1:], run_fn=main))

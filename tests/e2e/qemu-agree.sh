@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tests/lib/harness.sh"
 QEMU=${QEMU:?set QEMU to barlab\'s qemu-system-aarch64}
 BARLAB_ROOT=$ROOT
-for lib in common apt payloads agree; do
+for lib in common builds; do
     . "$ROOT/scripts/lib/$lib.sh"
 done
 

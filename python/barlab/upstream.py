@@ -27,6 +27,17 @@ SUITES = ["qtest-aarch64", "func-quick"]
 SKIP = ["bios-tables-test"]
 
 
+def wanted(listed):
+    """The tests of `meson test --list` output LISTED to run: their names
+    without the project and suites, but those in SKIP."""
+    names = []
+    for line in listed.splitlines():
+        t = line.rsplit(" / ", 1)[-1]
+        if t and t.split("/", 1)[-1] not in SKIP:
+            names.append(t)
+    return names
+
+
 def meson_test(build, suite):
     """meson's test runner on the tests of SUITE but those in SKIP; its
     exit status."""
@@ -37,11 +48,7 @@ def meson_test(build, suite):
                                  if p and p != str(ROOT / "python"))
     listed = subprocess.run([meson, "test", "-C", str(build), "--list", "--suite", suite],
                             stdout=subprocess.PIPE, text=True, env=env, check=False).stdout
-    names = []
-    for line in listed.splitlines():
-        t = line.rsplit(" / ", 1)[-1]
-        if t.split("/", 1)[-1] not in SKIP:
-            names.append(t)
+    names = wanted(listed)
     if not names:
         print("no tests in suite %s" % suite, flush=True)
         return 1

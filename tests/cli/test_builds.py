@@ -7,6 +7,8 @@ come from barlab-fuzz's table and its options are checked before
 anything is built; agree's report summary keeps the first
 disagreements and counts the rest."""
 
+import contextlib
+import io
 import re
 import shutil
 import subprocess
@@ -16,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import barlabtest   # noqa: E402  pylint: disable=wrong-import-position
 from barlabtest import ROOT   # noqa: E402  pylint: disable=wrong-import-position
-from barlab import agree, fuzz, qemu   # noqa: E402  pylint: disable=wrong-import-position
+from barlab import agree, fuzz, qemu, upstream   # noqa: E402  pylint: disable=wrong-import-position
 
 
 def shell_key(root):
@@ -130,6 +132,43 @@ class AgreeSummaryTest(barlabtest.BarlabTest):
             self.assertEqual(out[10], "... 5 more disagreements in %s" % report)
         with self.check("agree-summary-keeps-classes-drops-reserved"):
             self.assertEqual(out[11:], ["class: late-fault 15", "agreement: 100/115 cells"])
+
+
+class UpstreamTest(barlabtest.BarlabTest):
+
+    def test_wanted(self):
+        listed = ("qemu:qtest+qtest-aarch64 / qtest-aarch64/bios-tables-test\n"
+                  "qemu:qtest+qtest-aarch64 / qtest-aarch64/migration-test\n"
+                  "qemu:func-quick+func-aarch64 / func-aarch64-version\n")
+        with self.check("upstream-skips-listed-tests"):
+            self.assertEqual(upstream.wanted(listed), ["qtest-aarch64/migration-test",
+                                                       "func-aarch64-version"])
+
+    def test_count(self):
+        log = self.scratch("upstream.log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(" 1/3 qemu:qtest / qtest-aarch64/a     OK        1.0s\n"
+                       " 2/3 qemu:qtest / qtest-aarch64/b     FAIL      2.0s   exit status 1\n"
+                       " 3/3 qemu:qtest / qtest-aarch64/c     TIMEOUT   60.0s\n\n"
+                       "Ok:                 5\nExpected Fail:      1\nFail:               1\n"
+                       "Unexpected Pass:    0\nSkipped:            2\nTimeout:            1\n")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            got = upstream.count(log, "qtest-aarch64")
+        with self.check("upstream-counts-meson-summary"):
+            self.assertEqual(got, (5, 2, 2))
+        with self.check("upstream-names-failures"):
+            lines = out.getvalue().splitlines()
+            self.assertEqual(lines[0], "upstream: qtest-aarch64        5 passed, 2 failed, "
+                             "2 skipped")
+            self.assertEqual(len(lines), 3)
+            self.assertIn("qtest-aarch64/b", lines[1])
+            self.assertIn("TIMEOUT", lines[2])
+        log.write_text("meson: build failed\n")
+        with contextlib.redirect_stdout(io.StringIO()):
+            got = upstream.count(log, "func-quick")
+        with self.check("upstream-no-summary-is-none"):
+            self.assertIsNone(got)
 
 
 if __name__ == "__main__":

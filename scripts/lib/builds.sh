@@ -6,7 +6,7 @@
 # never executed.
 
 _builds_py() {
-    PYTHONPATH=$BARLAB_ROOT/python${PYTHONPATH:+:$PYTHONPATH} python3 -P -m "$@"
+    PYTHONPATH=$BARLAB_ROOT/python${PYTHONPATH:+:$PYTHONPATH} python3 -S -P -m "$@"
 }
 
 # builds_facts: the package lists, Debian suites, fuzzed devices and

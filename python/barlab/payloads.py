@@ -83,9 +83,7 @@ def main(argv):
         if elf:
             print(elf)
     else:
-        print("usage: python3 -m barlab.payloads build | path NAME | build-user ORACLE",
-              file=sys.stderr)
-        return 2
+        raise SystemExit("usage: python3 -m barlab.payloads build | path NAME | build-user ORACLE")
     return 0
 
 

@@ -649,9 +649,7 @@ def main(argv):
     elif cmd == "bash-facts":
         sys.stdout.write(bash_facts())
     else:
-        print("usage: python3 -m barlab.qemu build|path|source|source-uris|stock|stage|bash-facts",
-              file=sys.stderr)
-        return 2
+        raise SystemExit("usage: python3 -m barlab.qemu build|path|source|source-uris|stock|stage|bash-facts")
     return 0
 
 

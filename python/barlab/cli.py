@@ -24,8 +24,8 @@ ORDER = ("setup demo check build boot path matrix fullstack explain agree fuzz "
          "oracle model trace patterns bench cache-key").split()
 
 # The modules whose COMMANDS are run here, in Python.
-MODULES = ("barlab.mt", "barlab.setup", "barlab.l1", "barlab.matrix", "barlab.fullstack",
-           "barlab.bench")
+MODULES = ("barlab.mt", "barlab.setup", "barlab.buildcmd", "barlab.l1", "barlab.matrix",
+           "barlab.fullstack", "barlab.bench")
 
 BASH_FRONT = ROOT / "scripts" / "lib" / "barlab.sh"
 

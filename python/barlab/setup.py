@@ -9,7 +9,7 @@ them.  Also the cache keys of the builds for a CI engine's cache."""
 import glob
 import subprocess
 
-from . import apt, bashlib, fullstack_vmm, initramfs, kernel, payloads, qemu
+from . import apt, fullstack_vmm, initramfs, kernel, payloads, qemu
 from .cli import Command
 from .common import UsageError, cache_dir, die, msg
 
@@ -25,41 +25,12 @@ install the Debian packages barlab needs (idempotent)
   --dry-run           say what would be installed, install nothing
 """
 
-# What the modules still in bash define (scripts/lib/qemu.sh, payloads.sh,
-# read from there until they are Python modules with
-# these attributes.
-_BASH_FACTS = {
-    (qemu, "HOST_PACKAGES"): '"${_qemu_build_deps[@]}" "${QEMU_FIRMWARE_PACKAGES[@]}"',
-    (payloads, "HOST_PACKAGES"): '"${_payloads_packages[@]}"',
-    (qemu, "DEBIAN_SUITE"): '"$QEMU_DEBIAN_SUITE"',
-    (qemu, "MESON_APT"): '"$QEMU_MESON_APT"',
-    (qemu, "MESON_SUITE"): '"$QEMU_MESON_SUITE"',
-    (qemu, "STOCK_APT"): '"$QEMU_STOCK_APT"',
-    (qemu, "STOCK_SUITE"): '"$QEMU_STOCK_SUITE"',
-    (qemu, "STOCK_PACKAGES"): '"${QEMU_STOCK_PACKAGES[@]}"',
-}
-
-
-def _facts(*wanted):
-    """The values of WANTED ((module, name) pairs): the module's attribute,
-    or what the bash library still defines (one bash run for all)."""
-    values = {w: getattr(w[0], w[1]) for w in wanted if hasattr(w[0], w[1])}
-    rest = [w for w in wanted if w not in values]
-    if rest:
-        snippet = "; ".join("printf '%%s\\037' %s; echo" % _BASH_FACTS[w] for w in rest)
-        for w, line in zip(rest, bashlib.run(snippet).split("\n")):
-            words = [x for x in line.split("\037") if x]
-            values[w] = words if w[1].endswith("PACKAGES") else "".join(words)
-    return [values[w] for w in wanted]
-
-
 def host_packages():
     """Every host package, once, in a stable order."""
-    q, p, f = _facts((qemu, "HOST_PACKAGES"), (payloads, "HOST_PACKAGES"),
-                     (fullstack_vmm, "HOST_PACKAGES"))
     out = []
-    for pkg in (CORE_PACKAGES + TEST_PACKAGES + q + kernel.HOST_PACKAGES + p
-                + initramfs.HOST_PACKAGES + list(f)):
+    for pkg in (CORE_PACKAGES + TEST_PACKAGES + qemu.BUILD_DEPS + qemu.FIRMWARE_PACKAGES
+                + kernel.HOST_PACKAGES + payloads.PACKAGES + initramfs.HOST_PACKAGES
+                + list(fullstack_vmm.HOST_PACKAGES)):
         if pkg not in out:
             out.append(pkg)
     return out
@@ -91,14 +62,6 @@ def _inst_count(argv):
 
 def _simulate(*pkgs):
     return ["apt-get", "-s", "-q", "--no-install-recommends", "install"] + list(pkgs)
-
-
-def _qemu_source_uris():
-    """The files of the qemu source package, (NAME, SIZE) (refreshes the
-    private source state's lists)."""
-    if hasattr(qemu, "source_uris"):
-        return qemu.source_uris()
-    return [tuple(line.split()[:2]) for line in bashlib.run("qemu_source_uris").splitlines()]
 
 
 def dry_run():
@@ -143,11 +106,10 @@ def dry_run():
     cache = str(cache_dir())
     _row("%s %s" % (kernel.PACKAGE, v), "the machine's suites",
          _cached("%s/downloads/%s_%s_all.deb" % (cache, kernel.PACKAGE, v)))
-    src_suite, meson_apt, meson_suite, stock_apt, stock_suite, stock_pkgs, vmm = _facts(
-        (qemu, "DEBIAN_SUITE"), (qemu, "MESON_APT"), (qemu, "MESON_SUITE"),
-        (qemu, "STOCK_APT"), (qemu, "STOCK_SUITE"), (qemu, "STOCK_PACKAGES"),
-        (fullstack_vmm, "VMM_PACKAGE"))
-    uris = _qemu_source_uris()
+    src_suite, meson_apt, meson_suite = qemu.DEBIAN_SUITE, qemu.meson_apt(), qemu.MESON_SUITE
+    stock_apt, stock_suite, stock_pkgs = qemu.STOCK_APT, qemu.STOCK_SUITE, qemu.STOCK_PACKAGES
+    vmm = fullstack_vmm.VMM_PACKAGE
+    uris = qemu.source_uris()
     v = next((name[len("qemu_"):-len(".dsc")] for name, _ in uris
               if name.startswith("qemu_") and name.endswith(".dsc")), "")
     if not v:

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import machine, payloads
+from . import core, machine, payloads
 from . import qemu as barlab_qemu
 from .common import build_dir, die, msg
 
@@ -90,8 +90,7 @@ def run(cpu, out=None, qemu=None):
     agrees), or non-zero if QEMU failed (124: timed out)."""
     smp = os.environ.get("BARLAB_AGREE_SMP") or "2"
     limit = int(os.environ.get("BARLAB_AGREE_TIMEOUT") or 300)
-    tool = os.environ.get("BARLAB_AGREE_TOOL") or str(
-        build_dir() / "core" / "hw" / "memtype" / "barlab-agree")
+    tool = os.environ.get("BARLAB_AGREE_TOOL") or str(core.tool_path("barlab-agree"))
     if not cpu:
         die("agree_run: usage: agree_run CPU [OUTDIR [QEMU]]")
     out = Path(out or build_dir() / "agree" / cpu)

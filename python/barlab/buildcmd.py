@@ -82,8 +82,6 @@ CI engine's cache uses it.
 BUILD_TARGETS = "core qemu payloads kernel initramfs examples module".split()
 PATH_ARTIFACTS = "barlab-mt qemu kernel initramfs payloads".split()
 CACHE_KEYS = "qemu kernel initramfs".split()
-# The CPUs `agree` runs without any named.
-AGREE_CPUS = ["max", "neoverse-n1"]
 # What a plain `fuzz` does: inputs, seed, processes.
 FUZZ_INPUTS, FUZZ_SEED, FUZZ_JOBS = 10000, 1, 1
 
@@ -233,7 +231,7 @@ def run_agree(args):
     exe = qemu.build()
     payloads.build()
     rc = 0
-    for cpu in args or AGREE_CPUS:
+    for cpu in args or core.facts("defaults")["agree_cpus"]:
         if agree.run(cpu, qemu=exe) != 0:
             rc = 1
     return rc

@@ -51,9 +51,17 @@ usage: scripts/barlab agree [CPU...]
 the agreement test: every S1 x S2 x FWB cell on barlab-gpu against the core
 A bare-metal payload touches barlab-gpu's VRAM under every cell; what the
 device saw and where accesses faulted is compared with the core's
-predictions.  CPU: QEMU CPU models barlab knows (default: max neoverse-n1).
+predictions.  CPU: QEMU CPU models barlab knows (default: %s).
 Exits non-zero on any disagreement.
 """
+
+
+def usage_agree():
+    """agree's usage, with the default CPUs the C core names (when
+    barlab-mt is built: help builds nothing)."""
+    if os.access(core.mt_path(), os.X_OK):
+        return USAGE_AGREE % " ".join(core.facts("defaults")["agree_cpus"])
+    return USAGE_AGREE % "those 'barlab-mt defaults' names"
 
 USAGE_FUZZ = """\
 usage: scripts/barlab fuzz nic|gpu [--inputs N] [--seed S] [--out DIR]
@@ -307,7 +315,7 @@ def _build_module(args):
 COMMANDS = [
     Command("build", USAGE_BUILD, run_build, subs={"module": (_module_usage, _build_module)}),
     Command("path", USAGE_PATH, run_path),
-    Command("agree", USAGE_AGREE, run_agree),
+    Command("agree", usage_agree, run_agree),
     Command("fuzz", USAGE_FUZZ, run_fuzz),
     Command("cache-key", USAGE_CACHE_KEY, run_cache_key),
 ]

@@ -40,20 +40,29 @@ def _files(paths, root):
     return sorted(set(out), key=os.fsencode)
 
 
-def tree_hash(*paths, root=ROOT):
-    """One hash over the names and contents of the files below PATHS
-    (relative to ROOT), stable across machines: the sha256 of the lines
-    'SHA256  PATH' in byte order of the paths (what `sha256sum` prints),
-    16 hex digits."""
+def tree_lines(*paths, root=ROOT):
+    """{PATH: SHA256} of the files below PATHS (relative to ROOT)."""
     root = Path(root)
-    lines = []
+    sums = {}
     for name in _files(paths, root):
         h = hashlib.sha256()
         with open(root / name, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
-        lines.append("%s  %s\n" % (h.hexdigest(), name))
-    return text_hash("".join(lines))
+        sums[name] = h.hexdigest()
+    return sums
+
+
+def tree_hash(*paths, root=ROOT, fixed=None):
+    """One hash over the names and contents of the files below PATHS
+    (relative to ROOT), stable across machines: the sha256 of the lines
+    'SHA256  PATH' in byte order of the paths (what `sha256sum` prints),
+    16 hex digits.  FIXED ({PATH: SHA256}) adds lines for files a key
+    names by a fixed sum (a recipe that is no longer a file of its own)."""
+    sums = tree_lines(*paths, root=root)
+    sums.update(fixed or {})
+    return text_hash("".join("%s  %s\n" % (sums[name], name)
+                             for name in sorted(sums, key=os.fsencode)))
 
 
 @contextlib.contextmanager

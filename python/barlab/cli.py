@@ -24,7 +24,8 @@ ORDER = ("setup demo check build boot path matrix fullstack explain agree fuzz "
          "oracle model trace patterns bench cache-key").split()
 
 # The modules whose COMMANDS are run here, in Python.
-MODULES = ("barlab.mt", "barlab.l1", "barlab.matrix", "barlab.fullstack", "barlab.bench")
+MODULES = ("barlab.mt", "barlab.setup", "barlab.buildcmd", "barlab.l1", "barlab.matrix",
+           "barlab.fullstack", "barlab.bench")
 
 BASH_FRONT = ROOT / "scripts" / "lib" / "barlab.sh"
 
@@ -140,6 +141,8 @@ def run(argv):
 def main(argv=None, serve=None):
     """Run the command line ARGV (with SERVE: SERVE(ARGV) instead of a
     command) with barlab's conventions for errors; the exit status."""
+    # The interpreter the bash libraries run barlab's modules with.
+    os.environ.setdefault("BARLAB_PYTHON", sys.executable)
     return guarded(serve or run, sys.argv[1:] if argv is None else argv)
 
 

@@ -20,8 +20,13 @@ def build_path(sanitize=False):
     return build_dir() / ("core-sanitize" if sanitize else "core")
 
 
+def tool_path(name, sanitize=False):
+    """A host tool of the core's build (tools/: barlab-mt, barlab-agree)."""
+    return build_path(sanitize) / "tools" / name
+
+
 def mt_path(sanitize=False):
-    return build_path(sanitize) / "tools" / "barlab-mt"
+    return tool_path("barlab-mt", sanitize)
 
 
 def build(sanitize=False):

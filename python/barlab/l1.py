@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import core, initramfs, kernel, machine, output, qemu, qmp, setup
+from . import core, initramfs, kernel, kernelseries, machine, output, qemu, qmp, setup
 from .cli import Command, check_seconds, check_word, opt_value
 from .common import ROOT, Fatal, UsageError, build_dir, msg
 
@@ -91,9 +91,7 @@ def default_timeout():
 
 class Series:
     """The kernel patch series L1 boots: barlab's (SPEC None) or a user's
-    (--kernel-patches SPEC), described by scripts/kernel_series.py."""
-
-    TOOL = ROOT / "scripts" / "kernel_series.py"
+    (--kernel-patches SPEC), as barlab.kernelseries describes it."""
 
     def __init__(self, spec=None, desc=None):
         self.spec = spec
@@ -102,20 +100,7 @@ class Series:
     @classmethod
     def use(cls, cmd, spec):
         """The user's series SPEC; a mistake in it is a usage error of CMD."""
-        proc = cls._describe(spec)
-        if proc.returncode:
-            raise UsageError(cmd, "--kernel-patches: %s" % proc.stdout.strip())
-        series = cls(spec, json.loads(proc.stdout))
-        if series.policy:
-            core.check_policy(cmd, series.policy, "barlab-policy in %s/series" % spec.lstrip("+"))
-        return series
-
-    @classmethod
-    def _describe(cls, spec):
-        return subprocess.run([sys.executable, str(cls.TOOL), "describe", spec,
-                               "--barlab", str(ROOT / "kernel-patches")],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              check=False)
+        return cls(spec, kernelseries.use(cmd, spec))
 
     @property
     def policy(self):
@@ -124,10 +109,7 @@ class Series:
     def check_policy(self, cmd, policy):
         """A usage mistake unless the kernel can run POLICY (a series
         without the run-time knob runs the one it declares)."""
-        if self.policy and policy != self.policy:
-            raise UsageError(cmd, "policy %s is not available with the kernel series %s (no "
-                             "run-time policy; its fixed behaviour is %s)"
-                             % (policy, self.desc["name"], self.policy))
+        kernelseries.check_policy(cmd, self.desc, policy)
 
     def build(self):
         """Build the kernel of the user's series, if one was given; before
@@ -138,19 +120,11 @@ class Series:
 
     def label(self):
         """The series that builds the kernel, for messages."""
-        if not self.desc:
-            return "kernel-patches/"
-        return "the series %s (%s of barlab's, sha256 %s)" % (
-            self.desc["name"], self.desc["mode"].replace("-", " "), self.desc["sha256"][:12])
+        return kernelseries.label(self.desc)
 
     def json(self):
         """The series as report.json names it."""
-        if self.desc:
-            return self.desc
-        proc = self._describe(str(ROOT / "kernel-patches"))
-        if proc.returncode:
-            raise Fatal("kernel-patches/: %s" % proc.stdout.strip())
-        return json.loads(proc.stdout)
+        return json.loads(kernelseries.as_json(self.desc))
 
 
 # --- options ------------------------------------------------------------------

@@ -9,16 +9,15 @@ barlab unpacks to build its QEMU), in its synchronous form.
 import sys
 import time
 
-from .common import Fatal, cache_dir
+from . import qemu as barlab_qemu
+from .common import Fatal
 
 
 def _qemu_python():
-    vfile = cache_dir() / "src" / "qemu.version"
-    try:
-        ver = vfile.read_text().strip()
-    except OSError:
+    src = barlab_qemu.source_path()
+    if src is None:
         raise Fatal("QEMU's source is not unpacked: run 'scripts/barlab build qemu'")
-    path = cache_dir() / "src" / ("qemu-" + ver) / "python"
+    path = src / "python"
     if not (path / "qemu" / "qmp").is_dir():
         raise Fatal("QEMU's QMP library is missing from %s" % path)
     return str(path)

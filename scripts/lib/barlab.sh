@@ -10,13 +10,10 @@ BARLAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$BARLAB_ROOT/scripts/lib/common.sh"
 . "$BARLAB_ROOT/scripts/lib/cli.sh"
 . "$BARLAB_ROOT/scripts/lib/apt.sh"
-. "$BARLAB_ROOT/scripts/lib/qemu.sh"
-. "$BARLAB_ROOT/scripts/lib/payloads.sh"
-. "$BARLAB_ROOT/scripts/lib/agree.sh"
+. "$BARLAB_ROOT/scripts/lib/builds.sh"
 . "$BARLAB_ROOT/scripts/lib/kernel.sh"
 . "$BARLAB_ROOT/scripts/lib/initramfs.sh"
 . "$BARLAB_ROOT/scripts/lib/setup.sh"
-. "$BARLAB_ROOT/scripts/lib/upstream.sh"
 
 CORE_BUILD=$BARLAB_BUILD/core
 BARLAB_MT=$CORE_BUILD/tools/barlab-mt
@@ -35,27 +32,7 @@ EXTRA_SUITES="upstream"
 # after the synopsis ("usage:" and its indented continuations) is the
 # summary `barlab --help` shows.  `barlab CMD --help` prints the text
 # and does nothing else; a usage mistake is usage_die (scripts/lib/cli.sh).
-COMMANDS="setup check build path agree fuzz cache-key"
-
-usage_setup() {
-    cat <<'USAGE'
-usage: scripts/barlab setup [--dry-run]
-install the Debian packages barlab needs (idempotent)
-  --dry-run           say what would be installed, install nothing
-USAGE
-}
-
-usage_cache-key() {
-    cat <<'USAGE'
-usage: scripts/barlab cache-key qemu|kernel|initramfs [--kernel-patches [+]DIR]
-print the cache key of a build, from the repository alone (for CI caches)
-The key changes exactly when the build's inputs do; docs/ci.md shows how a
-CI engine's cache uses it.
-  --kernel-patches [+]DIR
-                      the key of the kernel (and initramfs) of a user's
-                      series (docs/kernel-patches.md)
-USAGE
-}
+COMMANDS="check"
 
 usage_check() {
     cat <<USAGE
@@ -70,85 +47,6 @@ set up, build and run the tests; ends with "N passed, N failed"
 A unit test binary or a cli test that runs longer than BARLAB_TEST_TIMEOUT
 (default 300 s and 60 s) is stopped and counted as one failure.
 USAGE
-}
-
-BUILD_TARGETS="core qemu payloads kernel initramfs examples module"
-
-usage_build() {
-    cat <<'USAGE'
-usage: scripts/barlab build [core|qemu|payloads|kernel|initramfs|examples] [--sanitize]
-                            [--kernel-patches [+]DIR]
-       scripts/barlab build module DIR
-build one part (default: core), cached by its inputs
-  core        the C core, its tests and the host tools (barlab-mt)
-  qemu        barlab's QEMU 10.0.13 (Debian's source + hw/qemu-patches)
-  payloads    the bare-metal aarch64 payloads
-  kernel      the L1 host kernel (Debian's linux-source-6.12 + kernel-patches/)
-  initramfs   the L1 initramfs (busybox, guest drivers, tools)
-  examples    the example programs for 'fullstack --run'
-              (target-tests/fullstack/examples); prints their paths
-  module DIR  the out-of-tree Kbuild modules in DIR against barlab's kernel,
-              for 'fullstack --module' (see 'barlab build module --help')
-  --sanitize  core or qemu built with ASan and UBSan (a report is fatal),
-              beside the normal build; qemu with its qtests and fuzzer
-  --kernel-patches DIR
-              kernel or initramfs: the kernel of the git format-patch
-              series in DIR (its 'series' file names the patches in order)
-              instead of kernel-patches/; +DIR: on top of kernel-patches/
-              (docs/kernel-patches.md)
-USAGE
-}
-
-PATH_ARTIFACTS="barlab-mt qemu kernel initramfs payloads"
-
-usage_path() {
-    cat <<'USAGE'
-usage: scripts/barlab path barlab-mt|qemu|kernel|initramfs|payloads [--sanitize]
-                           [--kernel-patches [+]DIR]
-print the path of a built artifact
-Fails if the artifact is not built for this tree.
-  --sanitize          barlab-mt or qemu of the sanitizer build
-  --kernel-patches [+]DIR
-                      the kernel or initramfs of a user's series
-USAGE
-}
-
-usage_agree() {
-    cat <<'USAGE'
-usage: scripts/barlab agree [CPU...]
-the agreement test: every S1 x S2 x FWB cell on barlab-gpu against the core
-A bare-metal payload touches barlab-gpu's VRAM under every cell; what the
-device saw and where accesses faulted is compared with the core's
-predictions.  CPU: QEMU CPU models barlab knows (default: max neoverse-n1).
-Exits non-zero on any disagreement.
-USAGE
-}
-
-# The devices barlab-fuzz knows (tests/qtest/barlab-fuzz-DEVICE.c).
-FUZZ_DEVICES="nic gpu"
-
-usage_fuzz() {
-    cat <<'USAGE'
-usage: scripts/barlab fuzz nic|gpu [--inputs N] [--seed S] [--out DIR]
-                               [--jobs J]
-fuzz a device over qtest on the sanitizer build of barlab's QEMU
-Builds QEMU with ASan and UBSan ('build qemu --sanitize') and runs
-tests/qtest/barlab-fuzz: N inputs (default 10000) generated from seed S
-(default 1), the device reset by FLR between them, split among J
-processes with a QEMU each (default 1; 2 uses both cores).  A crash, a
-hang or a sanitizer report is shrunk and saved in DIR (default
-build/fuzz/DEVICE) as a reproducer; docs/fuzzing.md says how to replay
-it and keep it as a regression test.  Prints inputs/s and the device
-counters the inputs reached; exits 1 on any failure.
-USAGE
-}
-
-cmd_setup() {
-    if [ "${1:-}" = --dry-run ]; then
-        setup_dry_run
-    else
-        setup_run
-    fi
 }
 
 build_core() {
@@ -169,88 +67,6 @@ build_core_sanitized() {
             -Dc_args=-fno-sanitize-recover=undefined -Dcpp_args=-fno-sanitize-recover=undefined
     fi
     run_step core-sanitize-build ninja -C "$CORE_BUILD_SAN"
-}
-
-# fullstack_py WHAT ARG...: barlab.fullstack (Python) for what the bash
-# here still needs of it: build module, build examples, the usage of
-# build module and setup's package lists.
-fullstack_py() {
-    PYTHONPATH=$BARLAB_ROOT/python${PYTHONPATH:+:$PYTHONPATH} python3 -P -m barlab.fullstack "$@"
-}
-
-usage_module() { fullstack_py usage-module; }
-
-# take_sanitize ARG...: the arguments without --sanitize in _args;
-# _sanitize is 1 if it was among them.
-take_sanitize() {
-    local a
-    _args=() _sanitize=
-    for a in "$@"; do
-        if [ "$a" = --sanitize ]; then _sanitize=1; else _args+=("$a"); fi
-    done
-}
-
-cmd_build() {
-    take_kernel_patches build "$@"
-    take_sanitize ${_args[@]+"${_args[@]}"}
-    set -- ${_args[@]+"${_args[@]}"}
-    local what=${1:-core}
-    if [ "$what" = module ]; then
-        [ $# -eq 2 ] || usage_die "build module" "takes one directory"
-        [ -z "$_sanitize" ] || usage_die build "--sanitize is for core or qemu, not 'module'"
-        cmd_setup >/dev/null
-        fullstack_py module "$2" "$KERNEL_SERIES"
-        return
-    fi
-    [ $# -le 1 ] || usage_die build "one target at a time"
-    check_word build target "$what" $BUILD_TARGETS
-    if [ -n "$_sanitize" ]; then
-        case $what in
-        core) build_core_sanitized ;;
-        qemu) qemu_sanitize; qemu_build --qtests; qemu_binary_path ;;
-        *) usage_die build "--sanitize is for core or qemu, not '$what'" ;;
-        esac
-        return
-    fi
-    case $what in
-    core) build_core ;;
-    qemu) qemu_build ;;
-    payloads) payloads_build ;;
-    kernel) kernel_build; kernel_image_path ;;
-    initramfs) initramfs_build; initramfs_path ;;
-    examples) fullstack_py examples ;;
-    esac
-}
-
-cmd_path() {
-    take_kernel_patches path "$@"
-    take_sanitize ${_args[@]+"${_args[@]}"}
-    set -- ${_args[@]+"${_args[@]}"}
-    [ $# -eq 1 ] || usage_die path "takes one artifact name ($(_or_list $PATH_ARTIFACTS))"
-    check_word path artifact "$1" $PATH_ARTIFACTS
-    case $_sanitize:$1 in
-    1:qemu|1:barlab-mt|:*) ;;
-    *) usage_die path "--sanitize is for qemu or barlab-mt, not '$1'" ;;
-    esac
-    case $1 in
-    barlab-mt)
-        if [ -n "$_sanitize" ]; then
-            [ -x "$BARLAB_MT_SAN" ] || die "the sanitized barlab-mt is not built: run 'scripts/barlab build core --sanitize'"
-            echo "$BARLAB_MT_SAN"
-        else
-            [ -x "$BARLAB_MT" ] || die "barlab-mt is not built: run 'scripts/barlab build'"
-            echo "$BARLAB_MT"
-        fi ;;
-    qemu)
-        [ -z "$_sanitize" ] || qemu_sanitize
-        qemu_binary_path || die "qemu is not built for this tree: run 'scripts/barlab build qemu${_sanitize:+ --sanitize}'" ;;
-    payloads)
-        payloads_path agree || die "the payloads are not built: run 'scripts/barlab build payloads'" ;;
-    kernel)
-        kernel_image_path || die "the kernel is not built for this tree: run 'scripts/barlab build kernel'" ;;
-    initramfs)
-        initramfs_path || die "the initramfs is not built for this tree: run 'scripts/barlab build initramfs'" ;;
-    esac
 }
 
 # --- check --------------------------------------------------------------------
@@ -395,27 +211,11 @@ run_suite_nic() {
     run_device_suite nic barlab-nic-test
 }
 
-# The sanitizer build's run-time options: a report is fatal.  The core's
-# tests are checked for leaks too; QEMU's leaks at exit are not looked for
-# (QEMU does not free everything when it quits).
-SANITIZE_ASAN_CORE_OPTIONS=halt_on_error=1:abort_on_error=1:print_summary=1
-SANITIZE_ASAN_OPTIONS=$SANITIZE_ASAN_CORE_OPTIONS:detect_leaks=0
-SANITIZE_UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1
-
 # Inputs per device of the fuzz run in `check sanitize`.
 SANITIZE_FUZZ_INPUTS=${BARLAB_SANITIZE_FUZZ_INPUTS:-3000}
 
 # The reproducers the fuzzer saved, replayed by `check sanitize`.
 FUZZ_CORPUS=$BARLAB_ROOT/tests/qtest/fuzz-corpus
-
-# fuzz_run QEMU DEVICE INPUTS SEED OUT [JOBS]: barlab-fuzz beside QEMU (the
-# sanitizer build) in JOBS processes (default 1); returns its status.
-fuzz_run() {
-    local qemu=$1
-    ASAN_OPTIONS=$SANITIZE_ASAN_OPTIONS UBSAN_OPTIONS=$SANITIZE_UBSAN_OPTIONS \
-        QTEST_QEMU_BINARY=$qemu "${qemu%/*}/barlab-fuzz" "$2" --inputs "$3" \
-        --seed "$4" --out "$5" --jobs "${6:-1}"
-}
 
 # sanitize_fuzz QEMU DEVICE: one test: a fuzz run of DEVICE with no
 # failure, whose inputs reached the device's depths (the counters named
@@ -466,6 +266,7 @@ sanitize_agree() {
 # fuzz run of each device, and the reproducers the fuzzer saved.
 run_suite_sanitize() {
     local qemu t corpus=()
+    builds_facts
     local ASAN_OPTIONS=$SANITIZE_ASAN_CORE_OPTIONS UBSAN_OPTIONS=$SANITIZE_UBSAN_OPTIONS
     export ASAN_OPTIONS UBSAN_OPTIONS
     build_core_sanitized
@@ -511,7 +312,7 @@ run_suite_l1() {
 run_suite_matrix() {
     local out=$BARLAB_BUILD/matrix-check log=$BARLAB_LOGS/matrix-check.log rc=0 p f t
     mkdir -p "$BARLAB_LOGS"
-    "$BARLAB_ROOT/scripts/barlab" matrix --quick --out "$out" >"$log" 2>&1 || rc=$?
+    ("$BARLAB_ROOT/scripts/barlab" matrix --quick --out "$out") >"$log" 2>&1 || rc=$?
     if [ "$rc" -le 1 ] && [ -f "$out/report.json" ]; then
         read -r p f < <(python3 -c 'import json, sys
 r = json.load(open(sys.argv[1])); print(r["passed"], r["failed"])' "$out/report.json")
@@ -576,84 +377,17 @@ cmd_check() {
     [ "$FAILED" -eq 0 ]
 }
 
-cmd_agree() {
-    local cpu rc=0
-    for cpu in "$@"; do
-        case $cpu in -*) usage_die agree "unknown option '$cpu'" ;; esac
-        check_cpu agree "$cpu" "CPU model"
-    done
-    cmd_setup
-    build_core
-    qemu_build
-    payloads_build
-    for cpu in ${*:-max neoverse-n1}; do
-        agree_run "$cpu" || rc=1
-    done
-    return "$rc"
-}
-
-cmd_fuzz() {
-    local dev=${1:-} inputs=10000 seed=1 jobs=1 out qemu
-    [ $# -ge 1 ] || usage_die fuzz "name a device: $(_or_list $FUZZ_DEVICES)"
-    check_word fuzz device "$dev" $FUZZ_DEVICES
-    shift
-    out=$BARLAB_BUILD/fuzz/$dev
-    while [ $# -gt 0 ]; do
-        case $1 in
-        --inputs)
-            opt_value fuzz $# "$1"
-            [[ $2 =~ ^[0-9]{1,15}$ ]] && [ "$2" -gt 0 ] ||
-                usage_die fuzz "--inputs must be a positive whole number, not '$2'"
-            inputs=$2 ;;
-        --seed)
-            opt_value fuzz $# "$1"
-            [[ $2 =~ ^[0-9]{1,18}$ ]] ||
-                usage_die fuzz "--seed must be a whole number, not '$2'"
-            seed=$2 ;;
-        --jobs)
-            opt_value fuzz $# "$1"
-            [[ $2 =~ ^[0-9]{1,2}$ ]] && [ "$2" -ge 1 ] && [ "$2" -le 64 ] ||
-                usage_die fuzz "--jobs must be a whole number from 1 to 64, not '$2'"
-            jobs=$2 ;;
-        --out)
-            opt_value fuzz $# "$1"
-            out=$2 ;;
-        *) usage_die fuzz "unknown argument '$1'" ;;
-        esac
-        shift 2
-    done
-    cmd_setup
-    qemu_sanitize
-    qemu_build --qtests
-    qemu=$(qemu_binary_path) || die "the sanitizer QEMU is built, but its binary is missing"
-    mkdir -p "$out" || die "fuzz: cannot create $out"
-    fuzz_run "$qemu" "$dev" "$inputs" "$seed" "$out" "$jobs"
-}
-
 main() {
     local cmd=${1:-} sub
     [ $# -gt 0 ] && shift
     case " $COMMANDS " in *" $cmd "*) ;; *) usage_die "" "unknown command '$cmd'" ;; esac
     sub=$cmd
-    [ "$cmd:${1:-}" != build:module ] || sub=module
     if wants_help "$@"; then
         "usage_$sub"
         return 0
     fi
     case $cmd in
-    setup)
-        [ $# -eq 0 ] || [ "$*" = --dry-run ] || usage_die setup "unknown argument '$1'"
-        cmd_setup "$@" ;;
     check) cmd_check "$@" ;;
-    build) cmd_build "$@" ;;
-    path) cmd_path "$@" ;;
-    agree) cmd_agree "$@" ;;
-    fuzz) cmd_fuzz "$@" ;;
-    cache-key)
-        take_kernel_patches cache-key "$@"
-        set -- ${_args[@]+"${_args[@]}"}
-        [ $# -eq 1 ] || usage_die cache-key "takes one build: qemu, kernel or initramfs"
-        cache_key "$1" || usage_die cache-key "unknown build '$1' (qemu, kernel or initramfs)" ;;
     esac
 }
 

@@ -1,17 +1,17 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A kernel patch series for barlab's L1 kernel: barlab's own
 (kernel-patches/) or a user's (--kernel-patches DIR), checked, named,
-hashed and applied.
+hashed and applied; how commands name it (label, json) and the policy a
+kernel without the run-time knob runs (check_policy).
 
-  kernel_series.py describe SPEC [--barlab DIR]
+  python3 -m barlab.kernelseries describe SPEC [--barlab DIR]
       Check SPEC and print it as JSON: name, dir, mode, sha256, the
       declared fixed policy (or null) and the patches to apply, in order.
       SPEC is DIR (the user's series instead of barlab's) or +DIR (on top
       of barlab's series in DIR given by --barlab); mode is "instead",
       "on-top", or "barlab" for barlab's own.  A mistake is one line
       on stderr and exit status 2.
-  kernel_series.py apply TREE PATCH...
+  python3 -m barlab.kernelseries apply TREE PATCH...
       git am each PATCH on TREE's HEAD in order ("applying NAME" on
       stderr).  A patch that does not apply: git am is aborted, and one
       line naming the patch and the failing hunk, then the hunk's lines,
@@ -31,6 +31,10 @@ import os
 import re
 import subprocess
 import sys
+
+from .common import ROOT, Fatal, UsageError
+
+BARLAB_SERIES = ROOT / "kernel-patches"
 
 POLICY_RE = re.compile(r"^#\s*barlab-policy:\s*(\S+)\s*$")
 # How many lines of a failing hunk the error shows.
@@ -150,15 +154,17 @@ def failing_hunk(tree, patch):
     return where, hunk
 
 
-def apply(tree, patches):
-    """git am PATCHES onto TREE; None, or the error's lines."""
+def apply(tree, patches, log=None):
+    """git am PATCHES onto TREE, progress on LOG (default stderr); None, or
+    the error's lines."""
+    log = log or sys.stderr
     for n, patch in enumerate(patches):
         name = os.path.basename(patch)
-        print("applying %s" % name, file=sys.stderr)
+        print("applying %s" % name, file=log, flush=True)
         am = git(tree, "am", "-q", patch, check=False)
         if am.returncode == 0:
             continue
-        print(am.stdout, file=sys.stderr, end="")
+        print(am.stdout, file=log, end="", flush=True)
         git(tree, "am", "--abort", check=False)
         where, hunk = failing_hunk(tree, patch)
         return (["%s: %s (after %d patch%s)" % (patch, where, n, "" if n == 1 else "es")]
@@ -166,8 +172,59 @@ def apply(tree, patches):
     return None
 
 
+def use(cmd, spec):
+    """The series of --kernel-patches SPEC for command CMD, described; a
+    mistake in SPEC (or the policy it declares) is a usage error of CMD."""
+    try:
+        desc = describe(spec, str(BARLAB_SERIES))
+    except SeriesError as e:
+        raise UsageError(cmd, "--kernel-patches: %s" % e) from None
+    if desc["policy"]:
+        from .core import check_policy   # pylint: disable=import-outside-toplevel
+        check_policy(cmd, desc["policy"], "barlab-policy in %s/series" % parse_spec(spec)[1])
+    return desc
+
+
+def of(series):
+    """SERIES (None: barlab's own, a --kernel-patches spec, or a
+    description) as a description, or None for barlab's own."""
+    if series is None or isinstance(series, dict):
+        return series
+    try:
+        return describe(series, str(BARLAB_SERIES))
+    except SeriesError as e:
+        raise Fatal("--kernel-patches: %s" % e) from None
+
+
+def label(series=None):
+    """The series that builds the kernel, for messages."""
+    desc = of(series)
+    if not desc:
+        return "kernel-patches/"
+    return "the series %s (%s of barlab's, sha256 %s)" % (
+        desc["name"], desc["mode"].replace("-", " ", 1), desc["sha256"][:12])
+
+
+def as_json(series=None):
+    """The series as report.json names it."""
+    desc = of(series) or describe(str(BARLAB_SERIES), str(BARLAB_SERIES))
+    return json.dumps(desc)
+
+
+def check_policy(cmd, series, policy):
+    """POLICY, unless the kernel cannot run it (a series without the
+    run-time knob runs the one it declares): a usage error of CMD."""
+    desc = of(series)
+    if desc and desc["policy"] and policy != desc["policy"]:
+        raise UsageError(cmd, "policy %s is not available with the kernel series %s (no "
+                         "run-time policy; its fixed behaviour is %s)"
+                         % (policy, desc["name"], desc["policy"]))
+    return policy
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python3 -m barlab.kernelseries",
+                                 description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("describe")
     d.add_argument("spec")

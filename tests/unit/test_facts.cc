@@ -66,12 +66,6 @@ struct Fact {
     std::set<std::string> homes;    // the files allowed to hold it
 };
 
-// Copies the host side still holds until it reads barlab-mt (their
-// owners replace them with barlab.core.facts()): agree's default CPUs.
-const std::set<std::string> host_copies = {
-    "scripts/lib/barlab.sh",
-};
-
 const Fact facts[] = {
     { "the patterns' order", "str8_unaligned",
       R"(\bstr8\b[\s\S]{1,12}?\bstr8_unaligned\b[\s\S]{1,12}?\bldr8\b)",
@@ -129,7 +123,7 @@ TEST(Facts, DefinedOnce)
         const std::string text = slurp(root / file);
 
         for (const Fact &f : facts) {
-            if (f.homes.count(file) || host_copies.count(file) ||
+            if (f.homes.count(file) ||
                 text.find(f.needle) == std::string::npos) {
                 continue;
             }

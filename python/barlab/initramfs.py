@@ -230,11 +230,6 @@ def _build(desc, d, k):
 _l1_done = {}
 
 
-def key(series=None):
-    """The initramfs's cache key (`cache-key initramfs`)."""
-    return bashlib.run(_use(series) + "_initramfs_key", series or "")
-
-
 def l1_builds(series=None):
     """What an L1 boot needs: barlab's QEMU, the L1 kernel and the
     initramfs.  On a first run (neither QEMU nor the kernel built yet) the

@@ -220,10 +220,7 @@ void main_el2(void)
     struct pci_dev dev;
     u32 status;
 
-    if (current_el() != 2) {
-        abort_test("entered at EL%u: run with -M virt,virtualization=on",
-                   current_el());
-    }
+    require_el2("");
     if (!ecam || !pci_find(ecam, BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID, &dev) ||
         !pci_assign_bars(&dev, BARLAB_NIC_PUSH_BAR, &bar2, &size, &is64, &pref)) {
         abort_test("no barlab-nic push BAR");

@@ -270,10 +270,7 @@ void main_el2(void)
     const char *path = "inline";
     u64 frames = 20000, bar0, bar2, sent;
 
-    if (current_el() != 2) {
-        abort_test("nicbench-error: entered at EL%u: run with "
-                   "-M virt,virtualization=on", current_el());
-    }
+    require_el2("nicbench-error: ");
     while (p && *p) {
         if (*p == ' ') {
             p++;

@@ -452,6 +452,30 @@ static void mode_dirty(void)
 
 /* ---- mode=probe ---------------------------------------------------------- */
 
+/*
+ * ucall_values() of barlab-nic's counters @cnt (@n CNT_* numbers) under
+ * "@what NAME...", each NAME the device's own for that counter.
+ */
+static void nic_counters(const char *what, const u8 *cnt, unsigned n)
+{
+    char names[192];
+    u64 vals[CNT_COUNT];
+    size_t len = strlen(what);
+
+    memcpy(names, what, len);
+    for (unsigned i = 0; i < n; i++) {
+        const char *name = barlab_nic_counter_names[cnt[i]];
+        size_t l = strlen(name);
+
+        names[len++] = ' ';
+        memcpy(names + len, name, l);
+        len += l;
+        vals[i] = counter(REG_CNT(cnt[i]));
+    }
+    names[len] = '\0';
+    ucall_values(names, vals, n);
+}
+
 /* Everything a guest can read of the two devices, before it writes any. */
 static void probe_state(void)
 {
@@ -466,15 +490,11 @@ static void probe_state(void)
                           rd(REG_CQ_SIZE) }, 7);
     ucall_values("found-nic-cq cq-head cq-tail",
                  (u64[]){ rd(REG_CQ_HEAD), rd(REG_CQ_TAIL) }, 2);
-    ucall_values("found-nic-counters tx-frames tx-inline tx-fallback tx-nops completions "
-                 "rx-frames rx-dropped",
-                 (u64[]){ counter(REG_CNT(CNT_TX_FRAMES)), counter(REG_CNT(CNT_TX_INLINE)),
-                          counter(REG_CNT(CNT_TX_FALLBACK)), counter(REG_CNT(CNT_TX_NOPS)),
-                          counter(REG_CNT(CNT_COMPLETIONS)), counter(REG_CNT(CNT_RX_FRAMES)),
-                          counter(REG_CNT(CNT_RX_DROPPED)) }, 7);
-    ucall_values("found-nic-errors errors tx-late dma-errors tx-stale",
-                 (u64[]){ counter(REG_CNT(CNT_ERRORS)), counter(REG_CNT(CNT_TX_LATE)),
-                          counter(REG_CNT(CNT_DMA_ERRORS)), counter(REG_CNT(CNT_TX_STALE)) }, 4);
+    nic_counters("found-nic-counters",
+                 (u8[]){ CNT_TX_FRAMES, CNT_TX_INLINE, CNT_TX_FALLBACK, CNT_TX_NOPS,
+                         CNT_COMPLETIONS, CNT_RX_FRAMES, CNT_RX_DROPPED }, 7);
+    nic_counters("found-nic-errors",
+                 (u8[]){ CNT_ERRORS, CNT_TX_LATE, CNT_DMA_ERRORS, CNT_TX_STALE }, 4);
     ucall_values("found-gpu ctrl status format width height stride offset",
                  (u64[]){ gpu_rd(GPU_REG_CTRL), gpu_rd(GPU_REG_STATUS), gpu_rd(GPU_REG_FORMAT),
                           gpu_rd(GPU_REG_WIDTH), gpu_rd(GPU_REG_HEIGHT), gpu_rd(GPU_REG_STRIDE),
@@ -539,12 +559,9 @@ static void probe_workload(void)
     gpu_wr(GPU_REG_HEIGHT, 16);
     gpu_wr(GPU_REG_STRIDE, 64);
     ucall_cell_end("probe", false, 0, 0, 0, done);
-    ucall_values("probe-nic tx-frames tx-inline tx-fallback tx-nops completions errors "
-                 "dma-errors",
-                 (u64[]){ counter(REG_CNT(CNT_TX_FRAMES)), counter(REG_CNT(CNT_TX_INLINE)),
-                          counter(REG_CNT(CNT_TX_FALLBACK)), counter(REG_CNT(CNT_TX_NOPS)),
-                          counter(REG_CNT(CNT_COMPLETIONS)), counter(REG_CNT(CNT_ERRORS)),
-                          counter(REG_CNT(CNT_DMA_ERRORS)) }, 7);
+    nic_counters("probe-nic",
+                 (u8[]){ CNT_TX_FRAMES, CNT_TX_INLINE, CNT_TX_FALLBACK, CNT_TX_NOPS,
+                         CNT_COMPLETIONS, CNT_ERRORS, CNT_DMA_ERRORS }, 7);
     ucall_values("probe-nic-rx rx-frames rx-dropped rx-head",
                  (u64[]){ counter(REG_CNT(CNT_RX_FRAMES)), counter(REG_CNT(CNT_RX_DROPPED)),
                           rd(REG_RX_HEAD) }, 3);

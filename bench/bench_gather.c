@@ -103,10 +103,7 @@ static double run_model(uint8_t attr, Mode mode)
             for (unsigned k = 0; k < n; k++) {
                 MtTxn t;
 
-                mt_txn_from_access(&a, &t);
-                t.addr = sr[k].addr;
-                t.size = sr[k].size;
-                t.flags |= MT_TXN_SPECULATIVE;
+                mt_spec_txn(&a, &sr[k], &t);
                 to_device(&dev, &t, scratch);
             }
         }

@@ -139,6 +139,77 @@ static uint8_t s1_share_of(const CpuOpts *o)
     return o->s1_share != MT_S1SH_CPU ? o->s1_share : o->cpu->s1_share;
 }
 
+/*
+ * One option of a command besides the CPU ones: a flag sets *@set; one
+ * that takes a value ("--trace FILE", "--reorder SEED") stores it in
+ * *@value, or as a number in *@number, and sets *@set too.
+ */
+typedef struct {
+    const char *name;
+    bool *set;
+    const char **value;
+    unsigned long long *number;
+} Option;
+
+/*
+ * A command's arguments: the CPU options into @cpu, @options (ended by a
+ * NULL name), and at most @max operands into @args (*@nargs of them).  With
+ * @cmd, an argument that starts with '-' (but is not "-" or "-0...") and
+ * is no option is "CMD: unknown option"; without, any argument starting
+ * with '-' that is no option is the usage error @usage, as are too many
+ * operands.  0, or 2 after a one-line error.
+ */
+static int parse_args(int argc, char **argv, CpuOpts *cpu, const Option *options,
+                      const char *cmd, const char **args, int max, int *nargs,
+                      const char *usage)
+{
+    cpu_opts_init(cpu);
+    *nargs = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const Option *o = options;
+        int ret = cpu_option(argc, argv, &i, cpu);
+
+        if (ret) {
+            if (ret < 0) {
+                return 2;
+            }
+            continue;
+        }
+        while (o->name && (strcmp(a, o->name) ||
+                           ((o->value || o->number) && i + 1 >= argc))) {
+            o++;
+        }
+        if (o->name) {
+            if (o->value) {
+                *o->value = argv[++i];
+            } else if (o->number) {
+                char *end, what[64];
+
+                *o->number = strtoull(argv[++i], &end, 0);
+                if (*end || !*argv[i]) {
+                    snprintf(what, sizeof(what), "%s takes a number", o->name);
+                    return usage_error(what);
+                }
+            }
+            if (o->set) {
+                *o->set = true;
+            }
+        } else if (a[0] == '-' && (!cmd || (a[1] && a[1] != '0'))) {
+            if (!cmd) {
+                return usage_error(usage);
+            }
+            fprintf(stderr, "barlab: error: %s: unknown option '%s'\n", cmd, a);
+            return 2;
+        } else if (*nargs < max) {
+            args[(*nargs)++] = a;
+        } else {
+            return usage_error(usage);
+        }
+    }
+    return 0;
+}
+
 /* --fwb needs a CPU with FEAT_S2FWB: HCR_EL2.FWB is RES0 without it. */
 static bool fwb_refused(const CpuOpts *o, bool fwb)
 {
@@ -285,31 +356,20 @@ static void print_explain_text(FILE *out, const Cell *c)
 static int cmd_explain(int argc, char **argv)
 {
     bool fwb = false, json = false, table = false;
+    const Option options[] = {
+        { .name = "--fwb", .set = &fwb },
+        { .name = "--json", .set = &json },
+        { .name = "--table", .set = &table },
+        { .name = NULL },
+    };
     const char *args[2];
-    int nargs = 0, opt;
+    int nargs;
     CpuOpts opts;
     Cell c = { .opts = &opts };
 
-    cpu_opts_init(&opts);
-    for (int i = 0; i < argc; i++) {
-        if ((opt = cpu_option(argc, argv, &i, &opts))) {
-            if (opt < 0) {
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--fwb")) {
-            fwb = true;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!strcmp(argv[i], "--table")) {
-            table = true;
-        } else if (argv[i][0] == '-' && argv[i][1] && argv[i][1] != '0') {
-            fprintf(stderr, "barlab: error: explain: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else if (nargs < 2) {
-            args[nargs++] = argv[i];
-        } else {
-            return usage_error("explain takes two attributes");
-        }
+    if (parse_args(argc, argv, &opts, options, "explain", args, 2, &nargs,
+                   "explain takes two attributes")) {
+        return 2;
     }
     if (table) {
         if (!json || nargs) {
@@ -620,31 +680,22 @@ static void print_oracle_table(const ScenarioList *l, const MtPrediction *pred)
 
 static int cmd_oracle(int argc, char **argv)
 {
+    static const char usage[] = "oracle takes one scenario file, --json and CPU options";
     const char *path = NULL;
     bool json = false;
+    const Option options[] = { { .name = "--json", .set = &json }, { .name = NULL } };
     ScenarioList l = { 0 };
     MtPrediction *pred;
     CpuOpts opts;
     char err[512];
     FILE *f;
-    int ret;
+    int npaths, ret;
 
-    cpu_opts_init(&opts);
-    for (int i = 0; i < argc; i++) {
-        if ((ret = cpu_option(argc, argv, &i, &opts))) {
-            if (ret < 0) {
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (path || argv[i][0] == '-') {
-            return usage_error("oracle takes one scenario file, --json and CPU options");
-        } else {
-            path = argv[i];
-        }
+    if (parse_args(argc, argv, &opts, options, NULL, &path, 1, &npaths, usage)) {
+        return 2;
     }
     if (!path) {
-        return usage_error("oracle takes one scenario file, --json and CPU options");
+        return usage_error(usage);
     }
     f = fopen(path, "r");
     if (!f) {
@@ -735,9 +786,15 @@ static void model_sink(void *opaque, const MtTxn *txn, uint8_t *data)
 static int cmd_model(int argc, char **argv)
 {
     const char *args[3], *trace_path = NULL;
-    int nargs = 0;
+    int nargs;
     bool fwb = false, reorder = false;
     unsigned long long seed = 0;
+    const Option options[] = {
+        { .name = "--fwb", .set = &fwb },
+        { .name = "--reorder", .set = &reorder, .number = &seed },
+        { .name = "--trace", .value = &trace_path },
+        { .name = NULL },
+    };
     const MtPattern *pat;
     MtAttrs s1, combined;
     uint8_t s1_attr, s2_attr, mair;
@@ -748,30 +805,10 @@ static int cmd_model(int argc, char **argv)
     unsigned done;
     char err[512], name[48];
     CpuOpts opts;
-    int opt;
 
-    cpu_opts_init(&opts);
-    for (int i = 0; i < argc; i++) {
-        if ((opt = cpu_option(argc, argv, &i, &opts))) {
-            if (opt < 0) {
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--fwb")) {
-            fwb = true;
-        } else if (!strcmp(argv[i], "--reorder") && i + 1 < argc) {
-            char *end;
-            seed = strtoull(argv[++i], &end, 0);
-            if (*end || !*argv[i]) {
-                return usage_error("--reorder takes a number");
-            }
-            reorder = true;
-        } else if (!strcmp(argv[i], "--trace") && i + 1 < argc) {
-            trace_path = argv[++i];
-        } else if (nargs < 3 && argv[i][0] != '-') {
-            args[nargs++] = argv[i];
-        } else {
-            return usage_error("model: bad arguments");
-        }
+    if (parse_args(argc, argv, &opts, options, NULL, args, 3, &nargs,
+                   "model: bad arguments")) {
+        return 2;
     }
     if (nargs != 3) {
         return usage_error("model needs PATTERN S1ATTR S2ATTR");

@@ -210,10 +210,8 @@ static void barlab_port_speculate(BarlabPort *p, const MtAccess *a)
     MtTxn t;
 
     for (unsigned i = 0; i < n; i++) {
-        mt_txn_from_access(a, &t);
-        t.addr = spec[i].addr;
-        t.size = MIN(spec[i].size, sizeof(scratch));
-        t.flags |= MT_TXN_SPECULATIVE;
+        mt_spec_txn(a, &spec[i], &t);
+        t.size = MIN(t.size, sizeof(scratch));
         memset(scratch, 0, t.size);
         barlab_port_deliver(p, &t, scratch);
     }

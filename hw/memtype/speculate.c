@@ -78,3 +78,11 @@ unsigned mt_spec_reads(MtSpeculate *s, const MtAccess *a,
     }
     return n;
 }
+
+void mt_spec_txn(const MtAccess *a, const MtSpecRead *r, MtTxn *t)
+{
+    mt_txn_from_access(a, t);
+    t->addr = r->addr;
+    t->size = r->size;
+    t->flags |= MT_TXN_SPECULATIVE;
+}

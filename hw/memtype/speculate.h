@@ -59,6 +59,13 @@ int mt_spec_init(MtSpeculate *s, uint64_t seed, unsigned line_size,
 unsigned mt_spec_reads(MtSpeculate *s, const MtAccess *a,
                        MtSpecRead out[MT_SPEC_MAX_READS]);
 
+/*
+ * The transaction that carries the speculative read @r beside the program
+ * read @a, into @t: @a's type, sequence and epoch, @r's bytes, marked
+ * MT_TXN_SPECULATIVE.
+ */
+void mt_spec_txn(const MtAccess *a, const MtSpecRead *r, MtTxn *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,10 +49,7 @@ void main_el2(void)
     bool is64, pref;
     struct pci_dev dev;
 
-    if (current_el() != 2) {
-        abort_test("entered at EL%u: run with -M virt,virtualization=on",
-                   current_el());
-    }
+    require_el2("");
     if (!ecam || !pci_find(ecam, GPU_VENDOR_ID, GPU_DEVICE_ID, &dev) ||
         !pci_assign_bars(&dev, GPU_VRAM_BAR, &bar, &size, &is64, &pref)) {
         abort_test("no barlab-gpu VRAM BAR");

@@ -93,13 +93,6 @@ static u64 gpu_counter(u32 reg)
     return (u64)hi << 32 | lo;
 }
 
-static void set_ring(u32 base_reg, u64 addr, u32 entries)
-{
-    wr(base_reg, (u32)addr);
-    wr(base_reg + 4, (u32)(addr >> 32));
-    wr(base_reg + 8, entries);
-}
-
 /* The canary byte at @i: no two neighbours alike. */
 static u8 canary_byte(unsigned i)
 {
@@ -123,22 +116,15 @@ static void test_frame(u8 *f)
 /* Reset barlab-nic and start its rings in guest RAM, polled. */
 static void nic_start(void)
 {
-    u32 lo, hi;
-
     wr(REG_CTRL, CTRL_RESET);
-    lo = rd(REG_MAC_LO);
-    hi = rd(REG_MAC_HI);
-    for (unsigned i = 0; i < 4; i++) {
-        mac[i] = lo >> (8 * i);
-    }
-    mac[4] = hi, mac[5] = hi >> 8;
+    nic_read_mac(mac);
     memset(tx_ring, 0, sizeof(tx_ring));
     memset(cq_ring, 0, sizeof(cq_ring));
     memset(rx_ring, 0, sizeof(rx_ring));
     dsb(sy);
-    set_ring(REG_TX_BASE_LO, (u64)(uintptr_t)tx_ring, TX_ENTRIES);
-    set_ring(REG_CQ_BASE_LO, (u64)(uintptr_t)cq_ring, CQ_ENTRIES);
-    set_ring(REG_RX_BASE_LO, (u64)(uintptr_t)rx_ring, RX_ENTRIES);
+    nic_set_ring(REG_TX_BASE_LO, (u64)(uintptr_t)tx_ring, TX_ENTRIES);
+    nic_set_ring(REG_CQ_BASE_LO, (u64)(uintptr_t)cq_ring, CQ_ENTRIES);
+    nic_set_ring(REG_RX_BASE_LO, (u64)(uintptr_t)rx_ring, RX_ENTRIES);
     tx_prod = cq_cons = 0;
     wr(REG_CTRL, CTRL_ENABLE);
 }
@@ -213,7 +199,7 @@ static void dma_tx_ring(u64 bad)
 
     snap(&a);
     (void)rd(REG_STATUS);
-    set_ring(REG_TX_BASE_LO, bad + BAD_TX_RING, 4);
+    nic_set_ring(REG_TX_BASE_LO, bad + BAD_TX_RING, 4);
     wr(REG_TX_TAIL, 1);
     head = rd(REG_TX_HEAD);
     status = rd(REG_STATUS);
@@ -223,7 +209,7 @@ static void dma_tx_ring(u64 bad)
     report(d.dma_errors == 1 && d.errors == 1 && status == STATUS_RING_ERROR && head == 0,
            "TX ring at an unmapped IOVA: the descriptor fetch fails (dma-errors +%llu, "
            "STATUS 0x%x, TX_HEAD %u)", (unsigned long long)d.dma_errors, status, head);
-    set_ring(REG_TX_BASE_LO, (u64)(uintptr_t)tx_ring, TX_ENTRIES);
+    nic_set_ring(REG_TX_BASE_LO, (u64)(uintptr_t)tx_ring, TX_ENTRIES);
     tx_prod = 0;
 }
 
@@ -260,7 +246,7 @@ static void dma_completion(u64 bad)
 
     test_frame(tx_buf);
     snap(&a);
-    set_ring(REG_CQ_BASE_LO, bad + BAD_CQ, 4);
+    nic_set_ring(REG_CQ_BASE_LO, bad + BAD_CQ, 4);
     nic_make_desc(desc, OP_SEND, DFLAG_COMPLETION, tx_prod % TX_ENTRIES, TEST_FRAME_LEN,
                   0xbad0c0e, NULL);
     desc[2] = (u64)(uintptr_t)tx_buf;
@@ -275,7 +261,7 @@ static void dma_completion(u64 bad)
            "was dropped (CQ_TAIL %u)", tail);
     memset(cq_ring, 0, sizeof(cq_ring));
     dsb(sy);
-    set_ring(REG_CQ_BASE_LO, (u64)(uintptr_t)cq_ring, CQ_ENTRIES);
+    nic_set_ring(REG_CQ_BASE_LO, (u64)(uintptr_t)cq_ring, CQ_ENTRIES);
     cq_cons = 0;
 }
 
@@ -466,6 +452,30 @@ static void mode_dirty(void)
 
 /* ---- mode=probe ---------------------------------------------------------- */
 
+/*
+ * ucall_values() of barlab-nic's counters @cnt (@n CNT_* numbers) under
+ * "@what NAME...", each NAME the device's own for that counter.
+ */
+static void nic_counters(const char *what, const u8 *cnt, unsigned n)
+{
+    char names[192];
+    u64 vals[CNT_COUNT];
+    size_t len = strlen(what);
+
+    memcpy(names, what, len);
+    for (unsigned i = 0; i < n; i++) {
+        const char *name = barlab_nic_counter_names[cnt[i]];
+        size_t l = strlen(name);
+
+        names[len++] = ' ';
+        memcpy(names + len, name, l);
+        len += l;
+        vals[i] = counter(REG_CNT(cnt[i]));
+    }
+    names[len] = '\0';
+    ucall_values(names, vals, n);
+}
+
 /* Everything a guest can read of the two devices, before it writes any. */
 static void probe_state(void)
 {
@@ -480,15 +490,11 @@ static void probe_state(void)
                           rd(REG_CQ_SIZE) }, 7);
     ucall_values("found-nic-cq cq-head cq-tail",
                  (u64[]){ rd(REG_CQ_HEAD), rd(REG_CQ_TAIL) }, 2);
-    ucall_values("found-nic-counters tx-frames tx-inline tx-fallback tx-nops completions "
-                 "rx-frames rx-dropped",
-                 (u64[]){ counter(REG_CNT(CNT_TX_FRAMES)), counter(REG_CNT(CNT_TX_INLINE)),
-                          counter(REG_CNT(CNT_TX_FALLBACK)), counter(REG_CNT(CNT_TX_NOPS)),
-                          counter(REG_CNT(CNT_COMPLETIONS)), counter(REG_CNT(CNT_RX_FRAMES)),
-                          counter(REG_CNT(CNT_RX_DROPPED)) }, 7);
-    ucall_values("found-nic-errors errors tx-late dma-errors tx-stale",
-                 (u64[]){ counter(REG_CNT(CNT_ERRORS)), counter(REG_CNT(CNT_TX_LATE)),
-                          counter(REG_CNT(CNT_DMA_ERRORS)), counter(REG_CNT(CNT_TX_STALE)) }, 4);
+    nic_counters("found-nic-counters",
+                 (u8[]){ CNT_TX_FRAMES, CNT_TX_INLINE, CNT_TX_FALLBACK, CNT_TX_NOPS,
+                         CNT_COMPLETIONS, CNT_RX_FRAMES, CNT_RX_DROPPED }, 7);
+    nic_counters("found-nic-errors",
+                 (u8[]){ CNT_ERRORS, CNT_TX_LATE, CNT_DMA_ERRORS, CNT_TX_STALE }, 4);
     ucall_values("found-gpu ctrl status format width height stride offset",
                  (u64[]){ gpu_rd(GPU_REG_CTRL), gpu_rd(GPU_REG_STATUS), gpu_rd(GPU_REG_FORMAT),
                           gpu_rd(GPU_REG_WIDTH), gpu_rd(GPU_REG_HEIGHT), gpu_rd(GPU_REG_STRIDE),
@@ -553,12 +559,9 @@ static void probe_workload(void)
     gpu_wr(GPU_REG_HEIGHT, 16);
     gpu_wr(GPU_REG_STRIDE, 64);
     ucall_cell_end("probe", false, 0, 0, 0, done);
-    ucall_values("probe-nic tx-frames tx-inline tx-fallback tx-nops completions errors "
-                 "dma-errors",
-                 (u64[]){ counter(REG_CNT(CNT_TX_FRAMES)), counter(REG_CNT(CNT_TX_INLINE)),
-                          counter(REG_CNT(CNT_TX_FALLBACK)), counter(REG_CNT(CNT_TX_NOPS)),
-                          counter(REG_CNT(CNT_COMPLETIONS)), counter(REG_CNT(CNT_ERRORS)),
-                          counter(REG_CNT(CNT_DMA_ERRORS)) }, 7);
+    nic_counters("probe-nic",
+                 (u8[]){ CNT_TX_FRAMES, CNT_TX_INLINE, CNT_TX_FALLBACK, CNT_TX_NOPS,
+                         CNT_COMPLETIONS, CNT_ERRORS, CNT_DMA_ERRORS }, 7);
     ucall_values("probe-nic-rx rx-frames rx-dropped rx-head",
                  (u64[]){ counter(REG_CNT(CNT_RX_FRAMES)), counter(REG_CNT(CNT_RX_DROPPED)),
                           rd(REG_RX_HEAD) }, 3);

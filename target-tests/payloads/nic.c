@@ -49,9 +49,7 @@ static void push_stp(u64 slot, const u64 *d)
                  "stp %5, %6, [%0, #32]\n\t"
                  "stp %7, %8, [%0, #48]\n\t"
                  "dsb sy"
-                 : : "r"(slot), "r"(d[0]), "r"(d[1]), "r"(d[2]), "r"(d[3]),
-                   "r"(d[4]), "r"(d[5]), "r"(d[6]), "r"(d[7])
-                 : "memory");
+                 : : PUSH_INPUTS(slot, d) : "memory");
 }
 
 /* The ring copy, made visible before the push copy (as a driver does). */
@@ -68,12 +66,8 @@ static void rings_restart(void)
     memset(tx_ring, 0, sizeof(tx_ring));
     memset(cq_ring, 0, sizeof(cq_ring));
     asm volatile("dsb sy" : : : "memory");
-    wr(REG_TX_BASE_LO, (u32)(uintptr_t)tx_ring);
-    wr(REG_TX_BASE_HI, (u32)((u64)(uintptr_t)tx_ring >> 32));
-    wr(REG_TX_SIZE, TX_ENTRIES);
-    wr(REG_CQ_BASE_LO, (u32)(uintptr_t)cq_ring);
-    wr(REG_CQ_BASE_HI, (u32)((u64)(uintptr_t)cq_ring >> 32));
-    wr(REG_CQ_SIZE, CQ_ENTRIES);
+    nic_set_ring(REG_TX_BASE_LO, (u64)(uintptr_t)tx_ring, TX_ENTRIES);
+    nic_set_ring(REG_CQ_BASE_LO, (u64)(uintptr_t)cq_ring, CQ_ENTRIES);
     tx_prod = cq_cons = 0;
 }
 
@@ -186,9 +180,7 @@ static void rx_setup(void)
         rx_ring[i].buf_len = RX_BUF;
     }
     asm volatile("dsb sy" : : : "memory");
-    wr(REG_RX_BASE_LO, (u32)(uintptr_t)rx_ring);
-    wr(REG_RX_BASE_HI, (u32)((u64)(uintptr_t)rx_ring >> 32));
-    wr(REG_RX_SIZE, RX_ENTRIES);
+    nic_set_ring(REG_RX_BASE_LO, (u64)(uintptr_t)rx_ring, RX_ENTRIES);
     wr(REG_RX_TAIL, RX_ENTRIES - 1);
 }
 
@@ -228,10 +220,7 @@ void main_el2(void)
     struct pci_dev dev;
     u32 status;
 
-    if (current_el() != 2) {
-        abort_test("entered at EL%u: run with -M virt,virtualization=on",
-                   current_el());
-    }
+    require_el2("");
     if (!ecam || !pci_find(ecam, BARLAB_NIC_VENDOR_ID, BARLAB_NIC_DEVICE_ID, &dev) ||
         !pci_assign_bars(&dev, BARLAB_NIC_PUSH_BAR, &bar2, &size, &is64, &pref)) {
         abort_test("no barlab-nic push BAR");
@@ -269,14 +258,7 @@ void main_el2(void)
            (unsigned long long)size);
 
     wr(REG_CTRL, CTRL_RESET);
-    {
-        u32 lo = rd(REG_MAC_LO), hi = rd(REG_MAC_HI);
-
-        for (unsigned i = 0; i < 4; i++) {
-            mac[i] = lo >> (8 * i);
-        }
-        mac[4] = hi, mac[5] = hi >> 8;
-    }
+    nic_read_mac(mac);
     nic_arp_request(frame, mac);
     rx_setup();
     rings_restart();

@@ -141,21 +141,10 @@ static u64 send_barlab(u64 frames, bool inline_path, u64 bar0, u64 bar2)
     }
     push = inline_path ? bar2 : DEV_ALIAS + (bar2 & (SZ_2M - 1));
     wr(REG_CTRL, CTRL_RESET);
-    {
-        u32 lo = rd(REG_MAC_LO), hi = rd(REG_MAC_HI);
-
-        for (unsigned i = 0; i < 4; i++) {
-            mac[i] = lo >> (8 * i);
-        }
-        mac[4] = hi, mac[5] = hi >> 8;
-    }
+    nic_read_mac(mac);
     build_frame();
-    wr(REG_TX_BASE_LO, (u32)(uintptr_t)tx_ring);
-    wr(REG_TX_BASE_HI, (u32)((u64)(uintptr_t)tx_ring >> 32));
-    wr(REG_TX_SIZE, TX_ENTRIES);
-    wr(REG_CQ_BASE_LO, (u32)(uintptr_t)cq_ring);
-    wr(REG_CQ_BASE_HI, (u32)((u64)(uintptr_t)cq_ring >> 32));
-    wr(REG_CQ_SIZE, CQ_ENTRIES);
+    nic_set_ring(REG_TX_BASE_LO, (u64)(uintptr_t)tx_ring, TX_ENTRIES);
+    nic_set_ring(REG_CQ_BASE_LO, (u64)(uintptr_t)cq_ring, CQ_ENTRIES);
     wr(REG_CTRL, CTRL_ENABLE);
     inl = counter(REG_CNT(CNT_TX_INLINE));
     fb = counter(REG_CNT(CNT_TX_FALLBACK));
@@ -281,10 +270,7 @@ void main_el2(void)
     const char *path = "inline";
     u64 frames = 20000, bar0, bar2, sent;
 
-    if (current_el() != 2) {
-        abort_test("nicbench-error: entered at EL%u: run with "
-                   "-M virt,virtualization=on", current_el());
-    }
+    require_el2("nicbench-error: ");
     while (p && *p) {
         if (*p == ' ') {
             p++;

@@ -83,6 +83,11 @@ static inline bool nic_is_arp_reply(const u8 *b, unsigned len, const u8 *mac)
            !strncmp((const char *)b, (const char *)mac, 6);
 }
 
+/* A push-slot copy's asm inputs: %0 the slot, %1-%8 the descriptor @d. */
+#define PUSH_INPUTS(slot, d)                                            \
+    "r"(slot), "r"((d)[0]), "r"((d)[1]), "r"((d)[2]), "r"((d)[3]),      \
+    "r"((d)[4]), "r"((d)[5]), "r"((d)[6]), "r"((d)[7])
+
 /* The 64-byte descriptor as eight 8-byte STRs, then a DSB. */
 static inline void push_str(u64 slot, const u64 *d)
 {
@@ -95,9 +100,7 @@ static inline void push_str(u64 slot, const u64 *d)
                  "str %7, [%0, #48]\n\t"
                  "str %8, [%0, #56]\n\t"
                  "dsb sy"
-                 : : "r"(slot), "r"(d[0]), "r"(d[1]), "r"(d[2]), "r"(d[3]),
-                   "r"(d[4]), "r"(d[5]), "r"(d[6]), "r"(d[7])
-                 : "memory");
+                 : : PUSH_INPUTS(slot, d) : "memory");
 }
 
 /* BAR0, through its Device-nGnRE alias: set once the BAR is mapped. */
@@ -119,6 +122,25 @@ static inline u64 counter(u32 reg)
     u32 lo = rd(reg), hi = rd(reg + 4);
 
     return (u64)hi << 32 | lo;
+}
+
+/* A ring at @addr of @entries: its BASE_LO register @base_reg, BASE_HI, SIZE. */
+static inline void nic_set_ring(u32 base_reg, u64 addr, u32 entries)
+{
+    wr(base_reg, (u32)addr);
+    wr(base_reg + 4, (u32)(addr >> 32));
+    wr(base_reg + 8, entries);
+}
+
+/* The MAC address the device reports, into @mac (6 bytes). */
+static inline void nic_read_mac(u8 *mac)
+{
+    u32 lo = rd(REG_MAC_LO), hi = rd(REG_MAC_HI);
+
+    for (unsigned i = 0; i < 4; i++) {
+        mac[i] = lo >> (8 * i);
+    }
+    mac[4] = hi, mac[5] = hi >> 8;
 }
 
 #endif /* PAYLOAD_NICDEV_H */

@@ -587,10 +587,7 @@ void port_judge(void *opaque, const MtTxn *txn, uint8_t *data)
         unsigned n = mt_spec_reads(&p->sp, &a, spec);
         for (unsigned i = 0; i < n; i++) {
             MtTxn st;
-            mt_txn_from_access(&a, &st);
-            st.addr = spec[i].addr;
-            st.size = spec[i].size;
-            st.flags |= MT_TXN_SPECULATIVE;
+            mt_spec_txn(&a, &spec[i], &st);
             p->seen |= mt_check_judge(&p->c, &st);
         }
     }

@@ -75,6 +75,8 @@ u64 strtou64(const char *s, const char **end);
 void report(bool pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int report_summary(void);
 void abort_test(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* abort_test() unless entered at EL2; @prefix starts the message */
+void require_el2(const char *prefix);
 
 /* psci.c: power off the machine (SMC from EL2; HVC from EL1, to KVM or the EL2 stub) */
 void system_off(void) __attribute__((noreturn));

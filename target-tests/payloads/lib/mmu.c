@@ -72,15 +72,26 @@ u64 *pt_entry(u64 *root, u64 va)
 #define SCTLR_EL2_C (1ul << 2)
 #define SCTLR_EL2_I (1ul << 12)
 
+/*
+ * Stage 1 on at EL@el: MAIR, TCR and TTBR0 from @root, the TLB flush
+ * @tlbi (with its barriers), then SCTLR.
+ */
+#define MMU_ENABLE(el, root, mair, tcr, tlbi, sctlr)                    \
+    do {                                                                \
+        write_sysreg(mair, mair_##el);                                  \
+        write_sysreg(tcr, tcr_##el);                                    \
+        write_sysreg((u64)(uintptr_t)(root), ttbr0_##el);               \
+        asm volatile(tlbi : : : "memory");                              \
+        write_sysreg(sctlr, sctlr_##el);                                \
+        isb();                                                          \
+    } while (0)
+
 void el2_mmu_enable(u64 *root, u64 mair)
 {
-    write_sysreg(mair, mair_el2);
-    write_sysreg(TCR_EL2_RES1 | TCR_T0SZ_32 | TCR_SH0_ISH | TCR_WBWA, tcr_el2);
-    write_sysreg((u64)(uintptr_t)root, ttbr0_el2);
-    asm volatile("dsb sy\n\ttlbi alle2\n\tdsb sy\n\tisb" : : : "memory");
-    write_sysreg(SCTLR_EL2_RES1 | SCTLR_EL2_M | SCTLR_EL2_C | SCTLR_EL2_I,
-                 sctlr_el2);
-    isb();
+    MMU_ENABLE(el2, root, mair,
+               TCR_EL2_RES1 | TCR_T0SZ_32 | TCR_SH0_ISH | TCR_WBWA,
+               "dsb sy\n\ttlbi alle2\n\tdsb sy\n\tisb",
+               SCTLR_EL2_RES1 | SCTLR_EL2_M | SCTLR_EL2_C | SCTLR_EL2_I);
 }
 
 #define TCR_SH0_OSH (2ul << 12)
@@ -94,13 +105,11 @@ void el2_mmu_enable(u64 *root, u64 mair)
 
 void el1_mmu_enable(u64 *root, u64 mair)
 {
-    write_sysreg(mair, mair_el1);
-    write_sysreg(TCR_T0SZ_32 | TCR_SH0_OSH | TCR_EPD1 | TCR_TG1_4K, tcr_el1);
-    write_sysreg((u64)(uintptr_t)root, ttbr0_el1);
-    asm volatile("dsb ish\n\ttlbi vmalle1\n\tdsb nsh\n\tisb" : : : "memory");
-    write_sysreg(SCTLR_EL1_RES1 | SCTLR_EL1_M | SCTLR_EL1_C | SCTLR_EL1_SA |
-                 SCTLR_EL1_I, sctlr_el1);
-    isb();
+    MMU_ENABLE(el1, root, mair,
+               TCR_T0SZ_32 | TCR_SH0_OSH | TCR_EPD1 | TCR_TG1_4K,
+               "dsb ish\n\ttlbi vmalle1\n\tdsb nsh\n\tisb",
+               SCTLR_EL1_RES1 | SCTLR_EL1_M | SCTLR_EL1_C | SCTLR_EL1_SA |
+               SCTLR_EL1_I);
 }
 
 #define HCR_RW (1ul << 31)

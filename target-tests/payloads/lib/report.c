@@ -49,3 +49,11 @@ void abort_test(const char *fmt, ...)
     ucall_abort(buf);
     system_off();
 }
+
+void require_el2(const char *prefix)
+{
+    if (current_el() != 2) {
+        abort_test("%sentered at EL%u: run with -M virt,virtualization=on", prefix,
+                   current_el());
+    }
+}

@@ -59,24 +59,29 @@ el1_entry:
     b       system_off
 
     .text
+/* x0-x30 at their frame offsets: @pair stp/ldp, @one str/ldr. */
+.macro frame_gprs pair, one
+    \pair   x0, x1, [sp, #0]
+    \pair   x2, x3, [sp, #16]
+    \pair   x4, x5, [sp, #32]
+    \pair   x6, x7, [sp, #48]
+    \pair   x8, x9, [sp, #64]
+    \pair   x10, x11, [sp, #80]
+    \pair   x12, x13, [sp, #96]
+    \pair   x14, x15, [sp, #112]
+    \pair   x16, x17, [sp, #128]
+    \pair   x18, x19, [sp, #144]
+    \pair   x20, x21, [sp, #160]
+    \pair   x22, x23, [sp, #176]
+    \pair   x24, x25, [sp, #192]
+    \pair   x26, x27, [sp, #208]
+    \pair   x28, x29, [sp, #224]
+    \one    x30, [sp, #240]
+.endm
+
 .macro save_frame el, vec
     sub     sp, sp, #FRAME_SIZE
-    stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    str     x30, [sp, #240]
+    frame_gprs stp, str
     mrs     x0, elr_el\el
     mrs     x1, spsr_el\el
     stp     x0, x1, [sp, #FRAME_ELR]
@@ -92,22 +97,7 @@ restore_el\el:
     ldp     x0, x1, [sp, #FRAME_ELR]
     msr     elr_el\el, x0
     msr     spsr_el\el, x1
-    ldp     x0, x1, [sp, #0]
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
-    ldp     x18, x19, [sp, #144]
-    ldp     x20, x21, [sp, #160]
-    ldp     x22, x23, [sp, #176]
-    ldp     x24, x25, [sp, #192]
-    ldp     x26, x27, [sp, #208]
-    ldp     x28, x29, [sp, #224]
-    ldr     x30, [sp, #240]
+    frame_gprs ldp, ldr
     add     sp, sp, #FRAME_SIZE
     eret
 .endm

@@ -11,12 +11,19 @@ from .common import ROOT, Fatal
 LIBRARY = ROOT / "scripts" / "lib" / "barlab.sh"
 
 
+def _argv(snippet, args):
+    # The library is sourced as "$1" (not "$0", which would make it run
+    # its main), then shifted away: ARGS are "$@".
+    return (["bash", "-c", 'f=$1; shift; . "$f" && ' + snippet, "barlab", str(LIBRARY)]
+            + [str(a) for a in args])
+
+
 def run(snippet, *args, capture=True):
     """Run SNIPPET (bash, with the libraries loaded and ARGS as "$@").
     With CAPTURE, return its stdout without the final newline and raise
     Fatal on failure; without, return its exit status (its stdout and
     stderr are the caller's)."""
-    argv = ["bash", "-c", '. "$0" && ' + snippet, str(LIBRARY)] + [str(a) for a in args]
+    argv = _argv(snippet, args)
     if not capture:
         return subprocess.call(argv, stdin=subprocess.DEVNULL)
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
@@ -28,7 +35,7 @@ def run(snippet, *args, capture=True):
 
 def status(snippet, *args):
     """SNIPPET's exit status, its stdout and stderr discarded."""
-    argv = ["bash", "-c", '. "$0" && ' + snippet, str(LIBRARY)] + [str(a) for a in args]
+    argv = _argv(snippet, args)
     return subprocess.call(argv, stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

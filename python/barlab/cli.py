@@ -24,7 +24,7 @@ ORDER = ("setup demo check build boot path matrix fullstack explain agree fuzz "
          "oracle model trace patterns bench cache-key").split()
 
 # The modules whose COMMANDS are run here, in Python.
-MODULES = ("barlab.mt",)
+MODULES = ("barlab.mt", "barlab.check")
 
 BASH_FRONT = ROOT / "scripts" / "lib" / "barlab.sh"
 

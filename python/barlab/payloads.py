@@ -14,4 +14,4 @@ def build():
 
 def path(name):
     """The ELF of payload NAME; Fatal if it is not built."""
-    return Path(bashlib.run("payloads_path", name))
+    return Path(bashlib.run('payloads_path "$1"', name))

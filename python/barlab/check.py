@@ -178,7 +178,7 @@ def report_test(suite, run, info, rows, totals):
     if gtest:
         stopped = len(rows) == 1 and rows[0][0] == run["name"] and run["result"] != "OK"
     else:
-        stopped = run["result"] not in ("OK", "SKIP") and (
+        stopped = not rows or run["result"] not in ("OK", "SKIP") and (
             not plan or int(plan.group(1)) != len(rows) or f == 0)
     if run["result"] == "TIMEOUT" or stopped:
         why = ("did not end within its time limit (tests/meson.build)"
@@ -201,8 +201,10 @@ def report_test(suite, run, info, rows, totals):
         shown = tap_diagnostics(out)
         if shown:
             print("\n".join(shown))
-        if f and err.strip():
-            print("\n".join(indent(["err: " + x for x in err.splitlines()], 12)))
+        said = [x for x in err.splitlines()      # without meson's own note
+                if x.strip() and not x.startswith("(test program exited")]
+        if f and said:
+            print("\n".join(indent(["err: " + x for x in said], 12)))
     totals.add(p, f, s)
 
 

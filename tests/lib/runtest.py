@@ -49,13 +49,11 @@ def qemu_with_qtests(sanitize=False, name="barlab-gpu-test"):
     return binary
 
 
-def sanitize_env(core_leaks=False):
-    """The sanitizer builds' run-time options (a report is fatal), as the
+def sanitize_env():
+    """The sanitizer QEMU's run-time options (a report is fatal), as the
     fuzz command sets them: QEMU's leaks at exit are not looked for."""
-    asan = bashlib.run('echo "$SANITIZE_%s"' % ("ASAN_CORE_OPTIONS" if core_leaks
-                                                 else "ASAN_OPTIONS"))
-    ubsan = bashlib.run('echo "$SANITIZE_UBSAN_OPTIONS"')
-    return {"ASAN_OPTIONS": asan, "UBSAN_OPTIONS": ubsan}
+    return {"ASAN_OPTIONS": bashlib.run('echo "$SANITIZE_ASAN_OPTIONS"'),
+            "UBSAN_OPTIONS": bashlib.run('echo "$SANITIZE_UBSAN_OPTIONS"')}
 
 
 def tap(ok, name, diagnostics=()):
@@ -78,8 +76,6 @@ def harness(suite, script):
     env = dict(os.environ)
     env.setdefault("BARLAB", str(BARLAB))
     env.setdefault("BARLAB_MT", str(core.mt_path()))
-    if suite == "cli":      # each command's time limit
-        env.setdefault("HARNESS_TIMEOUT", os.environ.get("BARLAB_TEST_TIMEOUT") or "60")
     if suite in ("qemu", "nic", "l1"):
         env["QEMU"] = str(qemu_with_qtests() if suite != "l1"
                           else os.environ.get(CHECK_QEMU[False]) or qemu.binary())

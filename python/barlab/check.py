@@ -195,11 +195,13 @@ def report_test(suite, run, info, rows, totals):
             if r[2] == "failed":
                 print("    [  FAILED  ] %s.%s" % (r[1], r[0]))
     else:
-        width = 16 if qtest else 17
-        print("%s: %-*s %4d passed, %d failed%s" % (label, width, name, p, f,
-                                                     ", %d skipped" % s if s else ""))
+        # A script's failures and notes come before its line, a qtest's after.
         shown = tap_diagnostics(out)
-        if shown:
+        if shown and not qtest:
+            print("\n".join(shown))
+        print("%s: %-*s %4d passed, %d failed%s" % (label, 16 if qtest else 17, name, p, f,
+                                                     ", %d skipped" % s if s else ""))
+        if shown and qtest:
             print("\n".join(shown))
         said = [x for x in err.splitlines()      # without meson's own note
                 if x.strip() and not x.startswith("(test program exited")]

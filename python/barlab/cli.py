@@ -9,25 +9,21 @@ before anything is built or started.  A failure is 'barlab: error: ...',
 exit status 1 (common.Fatal).
 
 Each module that provides commands lists them in COMMANDS, a list of
-Command; MODULES names those modules.  A command no module provides yet
-is run by the bash front (scripts/lib/barlab.sh)."""
+Command; MODULES names those modules."""
 
 import importlib
 import os
-import subprocess
 import sys
 
-from .common import ROOT, Fatal, UsageError
+from .common import Fatal, UsageError
 
 # The commands, in the order `barlab --help` lists them.
 ORDER = ("setup demo check build boot path matrix fullstack explain agree fuzz "
          "oracle model trace patterns bench cache-key").split()
 
-# The modules whose COMMANDS are run here, in Python.
-MODULES = ("barlab.mt", "barlab.setup", "barlab.buildcmd", "barlab.l1", "barlab.matrix",
-           "barlab.fullstack", "barlab.bench")
-
-BASH_FRONT = ROOT / "scripts" / "lib" / "barlab.sh"
+# The modules that provide the commands.
+MODULES = ("barlab.mt", "barlab.setup", "barlab.check", "barlab.buildcmd", "barlab.l1",
+           "barlab.matrix", "barlab.fullstack", "barlab.bench")
 
 TAIL = """
 'scripts/barlab COMMAND --help' shows a command's options.
@@ -101,16 +97,10 @@ def commands():
     return table
 
 
-def _bash_usage(cmd):
-    proc = subprocess.run(["bash", str(BASH_FRONT), cmd, "--help"],
-                          stdout=subprocess.PIPE, text=True, check=False)
-    return proc.stdout
-
-
 def usage_barlab(table):
     out = ["usage: scripts/barlab COMMAND [ARGS]", ""]
     for name in ORDER:
-        text = table[name].text() if name in table else _bash_usage(name)
+        text = table[name].text()
         out.append("  %-10s %s" % (name, summary(text)))
     return "\n".join(out) + "\n" + TAIL + "\n"
 
@@ -125,9 +115,6 @@ def run(argv):
         return 0
     if cmd not in ORDER:
         raise UsageError("", "unknown command '%s'" % cmd)
-    if cmd not in table:
-        sys.stdout.flush()
-        os.execvp("bash", ["bash", str(BASH_FRONT)] + argv)
     command = table[cmd]
     sub = args[0] if args and args[0] in command.subs else None
     if wants_help(args):

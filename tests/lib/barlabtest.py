@@ -104,6 +104,31 @@ class BarlabTest(unittest.TestCase):
                 self.fail("no '%s' in the %s\n%s" % (pat, "output" if stream == "out"
                                                      else "errors", result.tail()))
 
+    def assertError(self, result, pattern):
+        """A failure: non-zero, nothing on stdout, 'barlab: error: ...PATTERN'."""
+        if result.status == 0:
+            self.fail("exit 0 on bad input\n%s" % result.tail())
+        if result.out:
+            self.fail("wrote to stdout on error\n%s" % result.tail())
+        if not re.search("^barlab: error: .*" + pattern, result.err, re.M):
+            self.fail("message lacks '%s'\n%s" % (pattern, result.tail()))
+
+    def assertUsage(self, result, cmd, pattern):
+        """A usage mistake of CMD: exit 2, nothing on stdout, exactly the two
+        lines 'barlab: error: ...PATTERN...' and "see 'barlab CMD --help'"."""
+        see = "see 'barlab %s--help'" % (cmd + " " if cmd else "")
+        lines = result.err.splitlines()
+        if result.status != 2:
+            self.fail("exit %d, wanted 2\n%s" % (result.status, result.tail()))
+        if result.out:
+            self.fail("wrote to stdout on a usage mistake\n%s" % result.tail())
+        if len(lines) != 2:
+            self.fail("not two lines on stderr\n%s" % result.tail())
+        if not re.search("^barlab: error: .*" + pattern, lines[0]):
+            self.fail("message lacks '%s'\n%s" % (pattern, result.tail()))
+        if lines[1] != see:
+            self.fail('no "%s"\n%s' % (see, result.tail()))
+
     def assertFileLines(self, path, *patterns):
         try:
             text = Path(path).read_text(errors="replace")

@@ -1,13 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# A small shell test harness shared by tests/cli and tests/e2e: each test
-# prints "PASS name" or "FAIL name: why" (with the output's first lines),
-# and harness_summary prints "harness-summary PASSED FAILED", which
-# scripts/barlab adds to its totals.  Sourced, never executed.
+# A small shell test harness shared by the bash tests: each test prints a
+# TAP line, "ok N - name" or "not ok N - name: why" (with the output's
+# last lines as TAP comments), and harness_summary prints the plan
+# "1..N", so meson runs the scripts as they are (protocol 'tap',
+# tests/meson.build).  Sourced, never executed.
 
 HARNESS_TMP=$(mktemp -d)
 trap 'rm -rf "$HARNESS_TMP"' EXIT
 harness_passed=0
 harness_failed=0
+# TAP lines printed, and failures among them (a script may count a
+# failure of its own in harness_failed; harness_summary reports it).
+harness_n=0
+harness_bad=0
 
 # run CMD...: run CMD, keeping stdout, stderr and status in $HARNESS_TMP.
 # With HARNESS_TIMEOUT set (seconds), CMD (a program, not a function) is
@@ -24,12 +29,18 @@ run() {
     echo "$status" >"$HARNESS_TMP/status"
 }
 status() { cat "$HARNESS_TMP/status"; }
-ok() { echo "PASS $1"; harness_passed=$((harness_passed + 1)); }
+ok() {
+    harness_n=$((harness_n + 1))
+    echo "ok $harness_n - $1"
+    harness_passed=$((harness_passed + 1))
+}
 bad() {
-    echo "FAIL $1: $2"
-    sed 's/^/    out: /' "$HARNESS_TMP/out" | tail -n 12
-    sed 's/^/    err: /' "$HARNESS_TMP/err" | tail -n 12
+    harness_n=$((harness_n + 1))
+    echo "not ok $harness_n - $1: $2"
+    sed 's/^/#     out: /' "$HARNESS_TMP/out" | tail -n 12
+    sed 's/^/#     err: /' "$HARNESS_TMP/err" | tail -n 12
     harness_failed=$((harness_failed + 1))
+    harness_bad=$((harness_bad + 1))
 }
 # check NAME COND-CMD... [-- WHY]: PASS if COND-CMD succeeds.
 check() {
@@ -124,6 +135,13 @@ interrupt_when() {
     wait "$pid" || interrupted_status=$?
     sleep 1
 }
+# harness_summary: the TAP plan; a failure a script counted itself (in
+# harness_failed, beside a line of its own) is one "not ok" line each.
 harness_summary() {
-    echo "harness-summary $harness_passed $harness_failed"
+    while [ "$harness_bad" -lt "$harness_failed" ]; do
+        harness_n=$((harness_n + 1))
+        harness_bad=$((harness_bad + 1))
+        echo "not ok $harness_n - failure reported above"
+    done
+    echo "1..$harness_n"
 }

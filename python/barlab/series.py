@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """barlab's two patch series as upstream would receive them.
 
@@ -12,18 +11,14 @@ error and no warning.  The kernel's --strict CHECKs are listed, not
 failed: the ones the series has are the kernel's own idioms (TRACE_EVENT
 layout, the kernel's MT_S2_DEVICE_nGnRE name).
 
-    series.py --qemu-src DIR --kernel-src DIR [--root DIR]
-
-prints PASS/FAIL lines and "harness-summary PASSED FAILED" (the format of
-tests/lib/harness.sh) and exits 1 if anything failed.
+results(root, qemu_src, kernel_src) gives each check and its problems;
+tests/series/test_series.py runs them (`barlab check series`).
 """
 
-import argparse
 import glob
 import os
 import re
 import subprocess
-import sys
 import tempfile
 
 COVER = "0000-cover-letter.patch"
@@ -112,49 +107,29 @@ def checkpatch(src, patch, strict):
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), out
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    ap.add_argument("--qemu-src", required=True, help="the unpacked QEMU source tree")
-    ap.add_argument("--kernel-src", required=True, help="the unpacked Linux source tree")
-    args = ap.parse_args(argv)
-    results = []
-
-    def report(name, problems):
-        results.append(not problems)
-        if problems:
-            print("FAIL %s: %s" % (name, problems[0]))
-            for p in problems[1:]:
-                print("    " + p)
-        else:
-            print("PASS %s" % name)
-
-    series = [("qemu", qemu_patches(args.root), os.path.join(args.root, "hw/qemu-patches", COVER),
-               args.qemu_src, False),
-              ("kernel", kernel_patches(args.root), os.path.join(args.root, "kernel-patches", COVER),
-               args.kernel_src, True)]
+def results(root, qemu_src, kernel_src):
+    """Each check, in order: (name, problems, notes); no problems is a
+    pass, NOTES are lines worth showing either way."""
+    series = [("qemu", qemu_patches(root), os.path.join(root, "hw/qemu-patches", COVER),
+               qemu_src, False),
+              ("kernel", kernel_patches(root), os.path.join(root, "kernel-patches", COVER),
+               kernel_src, True)]
     everyone = []
     for name, patches, cover, src, strict in series:
-        report("series-%s-numbering" % name, numbering_problems(patches, cover))
+        yield "series-%s-numbering" % name, numbering_problems(patches, cover), []
         everyone += patches + ([cover] if os.path.exists(cover) else [])
         for p in patches:
             errors, warnings, checks, out = checkpatch(src, p, strict)
             base = os.path.basename(p)
             if errors is None:
-                report("checkpatch-%s-%s" % (name, base[:4]),
-                       ["checkpatch.pl printed no total for %s:" % base] + out.splitlines()[-8:])
+                yield ("checkpatch-%s-%s" % (name, base[:4]),
+                       ["checkpatch.pl printed no total for %s:" % base] + out.splitlines()[-8:],
+                       [])
                 continue
             lines = [ln for ln in out.splitlines() if ln.startswith(("ERROR:", "WARNING:", "#"))]
-            report("checkpatch-%s-%s" % (name, base[:4]),
+            yield ("checkpatch-%s-%s" % (name, base[:4]),
                    [] if errors == 0 and warnings == 0 else
-                   ["%s: %d errors, %d warnings" % (base, errors, warnings)] + lines[:12])
-            if checks:
-                print("    %s: %d --strict checks (listed, not failed)" % (base, checks))
-    report("series-one-author", identity_problems(everyone))
-    passed = sum(results)
-    print("harness-summary %d %d" % (passed, len(results) - passed))
-    return 0 if all(results) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+                   ["%s: %d errors, %d warnings" % (base, errors, warnings)] + lines[:12],
+                   ["%s: %d --strict checks (listed, not failed)" % (base, checks)]
+                   if checks else [])
+    yield "series-one-author", identity_problems(everyone), []

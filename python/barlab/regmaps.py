@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The guest drivers' copies of the device register maps, checked against
 the device headers.
@@ -13,15 +12,14 @@ A define in a driver that is in neither that list nor the driver's own
 list (ring sizes, timeouts: choices of the driver, not of the device)
 fails too, so a new copy cannot slip in unchecked.
 
-    regmaps.py [--root DIR]    prints PASS/FAIL lines and exits 1 on a FAIL
+results(root) gives each pair's problems; tests/cli/test_regmaps.py
+checks the tree with it.
 """
 
-import argparse
 import ast
 import operator
 import os
 import re
-import sys
 
 # driver name -> expression over the header's names
 NIC_FACTS = {
@@ -208,29 +206,14 @@ def check_pair(root, driver, header, facts, own):
     known = {f.split("(")[0] for f in facts} | own
     for name in ddefs:
         if name not in known:
-            problems.append("%s defines %s: list it in scripts/regmaps.py with the "
+            problems.append("%s defines %s: list it in python/barlab/regmaps.py with the "
                             "header expression it equals, or as the driver's own"
                             % (driver, name))
     return problems
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    args = ap.parse_args(argv)
-    failed = 0
-    for driver, header, facts, own in PAIRS:
-        problems = check_pair(args.root, driver, header, facts, own)
-        name = "regmap-" + os.path.basename(driver)
-        if problems:
-            failed += 1
-            print("FAIL %s: %d names disagree with %s" % (name, len(problems), header))
-            for p in problems:
-                print("    " + p)
-        else:
-            print("PASS %s (%d names equal %s)" % (name, len(facts), header))
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def results(root):
+    """(name, problems, facts, header) for each driver against its header."""
+    return [("regmap-" + os.path.basename(driver), check_pair(root, driver, header, facts, own),
+             len(facts), header)
+            for driver, header, facts, own in PAIRS]

@@ -9,7 +9,8 @@ import re
 import subprocess
 import sys
 
-from . import agree, core, fullstack, fuzz, initramfs, kernel, payloads, qemu, setup
+from . import (agree, core, fullstack, fuzz, initramfs, kernel, kernelseries, payloads, qemu,
+               setup)
 from .cli import Command, check_word, opt_value
 from .common import ROOT, UsageError, build_dir, die, msg, or_list
 
@@ -96,17 +97,8 @@ FUZZ_INPUTS, FUZZ_SEED, FUZZ_JOBS = 10000, 1, 1
 
 def kernel_patches_use(cmd, spec):
     """The user's kernel series SPEC (DIR, or +DIR on top of barlab's), as
-    the bridge modules take it; a mistake in it is a usage error of CMD."""
-    proc = subprocess.run(["python3", str(ROOT / "scripts" / "kernel_series.py"), "describe",
-                           spec, "--barlab", str(ROOT / "kernel-patches")],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          check=False)
-    if proc.returncode != 0:
-        raise UsageError(cmd, "--kernel-patches: %s" % proc.stdout.rstrip("\n"))
-    policy = json.loads(proc.stdout).get("policy")
-    if policy:
-        core.check_policy(cmd, policy, "barlab-policy in %s/series"
-                          % (spec[1:] if spec.startswith("+") else spec))
+    the build modules take it; a mistake in it is a usage error of CMD."""
+    kernelseries.use(cmd, spec)
     return spec
 
 
@@ -285,24 +277,6 @@ def run_fuzz(args):
     return fuzz.run(exe, dev, inputs, seed, out, jobs)
 
 
-def bench_fuzz(args):
-    """`bench fuzz ARGS`: both QEMUs with their qtests, then bench/fuzz.sh
-    (which checks the values)."""
-    for a in args:
-        if a in ("--inputs", "--baseline", "--seed", "--jobs"):
-            continue
-        if a.startswith("-"):
-            raise UsageError("bench", "fuzz takes --inputs, --baseline, --seed and --jobs, "
-                             "not '%s'" % a)
-        if not re.fullmatch(r"[0-9]+", a):
-            raise UsageError("bench", "fuzz: '%s' is not a number" % a)
-    setup.run()
-    plain = qemu.build(qtests=True)
-    sanitized = qemu.build(qtests=True, sanitize=True)
-    sys.stdout.flush()
-    return subprocess.call([str(ROOT / "bench" / "fuzz.sh"), str(plain), str(sanitized)] + args)
-
-
 def _module_usage():
     from . import bashlib   # pylint: disable=import-outside-toplevel
     return bashlib.run("usage_module")
@@ -320,11 +294,3 @@ COMMANDS = [
     Command("cache-key", USAGE_CACHE_KEY, run_cache_key),
 ]
 
-
-if __name__ == "__main__":
-    # python3 -m barlab.buildcmd bench-fuzz ARGS: for the bash `bench`.
-    from . import cli   # pylint: disable=import-outside-toplevel
-    if sys.argv[1:2] != ["bench-fuzz"]:
-        print("usage: python3 -m barlab.buildcmd bench-fuzz [ARGS]", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(cli.main(sys.argv[2:], serve=bench_fuzz))

@@ -59,6 +59,9 @@ class MutationTest(l2test.L2Test):
         # The payloads with what they include, at the same relative places.
         for part in ("target-tests/payloads", "target-tests/vmm", "hw/barlab"):
             shutil.copytree(ROOT / part, src / part)
+        # The payloads include the core's list of patterns.
+        (src / "hw" / "memtype").mkdir(parents=True)
+        shutil.copy(ROOT / "hw" / "memtype" / "patterns.h", src / "hw" / "memtype")
         with self.check("mutation-applied"):
             self.assertEqual(drop_barriers(src / "target-tests/payloads/matrix-patterns.S"), 2,
                              "not 2 barrier lines removed")

@@ -36,10 +36,10 @@ def etc_state():
 
 def python_then(code, shell):
     """The command line that runs CODE (Python, with barlab's apt and
-    kernel modules imported) and then SHELL (bash) with CODE's output on
-    its stdin; fails if either fails."""
+    kernel modules imported) and, when it has ended well, SHELL (bash)
+    with CODE's output on its stdin."""
     prelude = "import sys; sys.path.insert(0, sys.argv[1]); from barlab import apt, kernel\n"
-    return ["bash", "-c", 'set -o pipefail; "$1" -P -c "$2" "$3" | { %s; }' % shell, "_",
+    return ["bash", "-c", 'out=$("$1" -P -c "$2" "$3") && { %s; } <<<"$out"' % shell, "_",
             sys.executable, prelude + code, str(barlabtest.ROOT / "python")]
 
 

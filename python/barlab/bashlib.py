@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The bridge to the part of the host side still written in bash
-(scripts/lib): run a snippet with scripts/lib/barlab.sh sourced.  Each
-Python module that still reaches through here says so; the bridge goes
-when the last of them is Python."""
+"""The bridge to the bash functions still in scripts/lib: run a snippet
+with scripts/lib/barlab.sh sourced.  barlab.fullstack_bash (and
+buildcmd's module usage) are the last callers; the bridge goes with
+them."""
 
 import subprocess
 
@@ -31,15 +31,3 @@ def run(snippet, *args, capture=True):
     if proc.returncode != 0:
         raise Fatal("%s failed (exit %d)" % (snippet.split()[0], proc.returncode))
     return proc.stdout.rstrip("\n")
-
-
-def status(snippet, *args):
-    """SNIPPET's exit status, its stdout and stderr discarded."""
-    cmd = argv(snippet, args)
-    return subprocess.call(cmd, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def die_failed(what):
-    """The bash side has shown why; end the command as it would have."""
-    raise Fatal("%s failed" % what)

@@ -58,9 +58,7 @@ class Totals:
 def sanitize_env():
     """The sanitizer builds' options for the core's tests (leaks checked
     too), from where the sanitizer runs define them."""
-    from . import bashlib   # pylint: disable=import-outside-toplevel
-    return {"ASAN_OPTIONS": bashlib.run('echo "$SANITIZE_ASAN_CORE_OPTIONS"'),
-            "UBSAN_OPTIONS": bashlib.run('echo "$SANITIZE_UBSAN_OPTIONS"')}
+    return {"ASAN_OPTIONS": qemu.ASAN_CORE_OPTIONS, "UBSAN_OPTIONS": qemu.UBSAN_OPTIONS}
 
 
 def suite_builds(suite, named):
@@ -252,12 +250,8 @@ def run_meson(tree, suite, env, totals):
 
 def run_upstream(totals):
     """Upstream QEMU's own suites on barlab's QEMU, run in its build tree."""
-    from . import bashlib   # pylint: disable=import-outside-toplevel
-    out = bashlib.run('run_suite_upstream; echo "$PASSED $FAILED $SKIPPED"').splitlines()
-    if out[:-1]:
-        print("\n".join(out[:-1]))
-    p, f, s = (int(x) for x in out[-1].split())
-    totals.add(p, f, s)
+    from . import upstream   # pylint: disable=import-outside-toplevel
+    totals.add(*upstream.run())
 
 
 def run(args):

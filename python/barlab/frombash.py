@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The way back from the bash libraries still in scripts/lib to the
-Python modules that replaced theirs (apt, kernel, kernelseries,
-initramfs, setup): `python3 -m barlab.frombash FUNCTION ARG...`, which
-the one-line functions of scripts/lib/{apt,kernel,initramfs,setup}.sh
-run.  A SPEC argument
-is a --kernel-patches spec, '' for barlab's own series.  A function that
+"""The way back from the bash functions still in scripts/lib (those
+barlab.fullstack_bash calls) to the Python modules that replaced theirs
+(apt, kernel, kernelseries): `python3 -m barlab.frombash FUNCTION
+ARG...`, which the one-line functions of scripts/lib/{apt,kernel,
+initramfs}.sh run.  A SPEC argument is a --kernel-patches spec, '' for
+barlab's own series.  A function that
 finds nothing (an artifact not built) exits 1 silently, as the bash
 functions did; a failure is 'barlab: error: ...', exit 1.  This module
 goes with the last bash caller."""
@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from . import apt, initramfs, kernel, kernelseries, setup
+from . import apt, kernel, kernelseries
 from .cli import guarded
 
 
@@ -36,38 +36,18 @@ def _papt(state, prog, *args):
     os.execvp(argv[0], argv)
 
 
-def _l1_builds(spec):
-    """l1_builds, then the kernel's Image, the initramfs and the series'
-    label, a line each, for the bash functions that ask for them next."""
-    _, image, initrd = initramfs.l1_builds(_spec(spec))
-    return "%s\n%s\n%s" % (image, initrd, kernelseries.label(_spec(spec)))
-
-
 FUNCTIONS = {
     "apt_install": apt.install,
-    "apt_codename": apt.codename,
-    "apt_update_once": apt.update_once,
     "papt": _papt,
     "papt_update": apt.papt_update,
-    "papt_deb": apt.papt_deb,
-    "papt_version": apt.papt_version,
     "kernel_describe": _describe,
     "kernel_series_label": lambda spec: kernelseries.label(_spec(spec)),
     "kernel_series_policy": lambda cmd, spec, policy: kernelseries.check_policy(
         cmd, spec, policy) and None,
-    "kernel_series_json": lambda spec: kernelseries.as_json(_spec(spec)),
     "kernel_build": lambda spec: kernel.build(_spec(spec)) and None,
-    "kernel_image_path": lambda spec: kernel.image(_spec(spec)) or False,
     "kernel_build_dir": lambda spec: kernel.build_dir(_spec(spec)) or False,
     "kernel_key": lambda spec: kernel.key(_spec(spec)),
     "kernel_chosen": lambda: kernel.chosen() or False,
-    "kernel_fetch": kernel.fetch,
-    "kernel_version": kernel.version,
-    "initramfs_key": lambda spec: initramfs.key(_spec(spec)),
-    "initramfs_build": lambda spec: initramfs.build(_spec(spec)) and None,
-    "initramfs_path": lambda spec: initramfs.path(_spec(spec)) or False,
-    "l1_builds": _l1_builds,
-    "setup": lambda *args: setup.COMMANDS[0].run(list(args)) or None,
 }
 
 

@@ -19,8 +19,8 @@ Layout below the cache (common.cache_dir()):
   qemu/VERSION-asan-KEY/      binaries
   qemu-stock/KEY/             Debian's stock QEMU with its closure
 
-Run as a module, it serves the bash that still calls these builds and
-the steps that run as processes of their own ('python3 -m barlab.qemu')."""
+Run as a module ('python3 -m barlab.qemu'), it serves the steps that run
+as processes of their own."""
 
 import os
 import re
@@ -29,7 +29,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import bashlib, cache
+from . import cache
+from .apt import codename, host_arch, papt_argv, papt_deb, papt_root, papt_update
+from .apt import install as apt_install
 from .common import ROOT, Fatal, cache_dir, die, logs_dir, msg, run_step, tool_env
 
 DEBIAN_SUITE = os.environ.get("QEMU_DEBIAN_SUITE") or "trixie"
@@ -108,55 +110,8 @@ INPUTS = ["hw/barlab", "hw/memtype/*.[ch]", "tests/qtest", "hw/qemu-patches", "h
 # The private apt states and the machine's apt (barlab.apt's functions of
 # the same names); every call into them is here.
 
-def host_arch():
-    """The machine's own Debian architecture."""
-    if os.environ.get("HOST_ARCH"):
-        return os.environ["HOST_ARCH"]
-    try:
-        return subprocess.run(["dpkg", "--print-architecture"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True,
-                              check=True).stdout.strip() or "amd64"
-    except (OSError, subprocess.CalledProcessError):
-        return "amd64"
-
-
 def meson_apt():
     return "%s-%s" % (host_arch(), MESON_SUITE)
-
-
-def apt_install(*pkgs):
-    if bashlib.run('apt_install "$@" >&2', *pkgs, capture=False) != 0:
-        raise Fatal("installing %s failed" % " ".join(pkgs))
-
-
-def papt_update(state, arch, *specs):
-    if bashlib.run('papt_update "$@" >&2', state, arch, *specs, capture=False) != 0:
-        raise Fatal("updating the private apt state '%s' failed" % state)
-
-
-def papt_argv(state, *args):
-    """The argv that runs ARGS (apt-get ...) with private apt state STATE."""
-    return bashlib.argv('papt "$@"', state, *args)
-
-
-def papt_deb(state, pkg):
-    return Path(bashlib.run('papt_deb "$@"', state, pkg))
-
-
-def papt_root(state):
-    return cache_dir() / "apt" / state
-
-
-def codename():
-    """The Debian release this machine runs."""
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("VERSION_CODENAME="):
-                    return line.split("=", 1)[1].strip().strip('"') or "bookworm"
-    except OSError:
-        pass
-    return "bookworm"
 
 
 # --- the cache key -------------------------------------------------------------
@@ -597,59 +552,11 @@ def stock_build():
     return entry.build(make, "the stock QEMU") / "qemu-system-aarch64"
 
 
-# --- for the bash that still calls these builds --------------------------------
-
-def _bash_array(name, values):
-    return "%s=(%s)" % (name, " ".join("'%s'" % v.replace("'", "'\\''") for v in values))
-
-
-def bash_facts():
-    """The lists and names the bash libraries still read, as bash
-    assignments (scripts/lib/builds.sh evaluates them)."""
-    from . import fuzz, payloads   # pylint: disable=import-outside-toplevel
-    lines = [
-        _bash_array("_qemu_build_deps", BUILD_DEPS),
-        _bash_array("QEMU_FIRMWARE_PACKAGES", FIRMWARE_PACKAGES),
-        _bash_array("_payloads_packages", payloads.PACKAGES),
-        _bash_array("QEMU_STOCK_PACKAGES", STOCK_PACKAGES),
-        "FUZZ_DEVICES='%s'" % " ".join(fuzz.devices()),
-        "QEMU_DEBIAN_SUITE='%s'" % DEBIAN_SUITE,
-        "QEMU_MESON_SUITE='%s'" % MESON_SUITE,
-        "QEMU_MESON_APT='%s'" % meson_apt(),
-        "QEMU_STOCK_SUITE='%s'" % STOCK_SUITE,
-        "QEMU_STOCK_APT='%s'" % STOCK_APT,
-        "SANITIZE_ASAN_CORE_OPTIONS='%s'" % ASAN_CORE_OPTIONS,
-        "SANITIZE_ASAN_OPTIONS='%s'" % ASAN_OPTIONS,
-        "SANITIZE_UBSAN_OPTIONS='%s'" % UBSAN_OPTIONS,
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv):
-    """python3 -m barlab.qemu build [--qtests] [--sanitize] | path [--sanitize]
-    | source | source-uris | stock | stage PRISTINE STAGE | bash-facts."""
-    cmd, args = (argv[0], argv[1:]) if argv else ("", [])
-    sanitize = "--sanitize" in args
-    if cmd == "build":
-        print(build("--qtests" in args, sanitize))
-    elif cmd == "path":
-        exe = binary(sanitize)
-        if exe is None:
-            return 1
-        print(exe)
-    elif cmd == "source":
-        print(source_dir())
-    elif cmd == "source-uris":
-        for name, size in source_uris():
-            print(name, size)
-    elif cmd == "stock":
-        print(stock_build())
-    elif cmd == "stage":
-        stage(args[0], args[1])
-    elif cmd == "bash-facts":
-        sys.stdout.write(bash_facts())
-    else:
-        raise SystemExit("usage: python3 -m barlab.qemu build|path|source|source-uris|stock|stage|bash-facts")
+    """python3 -m barlab.qemu stage PRISTINE STAGE (the overlay step)."""
+    if len(argv) != 3 or argv[0] != "stage":
+        raise SystemExit("usage: python3 -m barlab.qemu stage PRISTINE STAGE")
+    stage(argv[1], argv[2])
     return 0
 
 

@@ -146,13 +146,10 @@ def run():
 
 
 def main(argv):
-    """python3 -m barlab.upstream meson-test BUILD SUITE | run."""
+    """python3 -m barlab.upstream meson-test BUILD SUITE (run's step)."""
     if argv[:1] == ["meson-test"] and len(argv) == 3:
         return meson_test(argv[1], argv[2])
-    if argv == ["run"]:
-        print("upstream-totals %d %d %d" % run())
-        return 0
-    print("usage: python3 -m barlab.upstream meson-test BUILD SUITE | run", file=sys.stderr)
+    print("usage: python3 -m barlab.upstream meson-test BUILD SUITE", file=sys.stderr)
     return 2
 
 

@@ -1,13 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The L1 kernel and its patch series: python/barlab/{kernel,kernelseries}.py,
-# called through barlab.frombash (apt.sh) by the bash libraries still in
-# scripts/lib.  Sourced after apt.sh, never executed; goes with the last
-# caller.  KERNEL_SERIES_SPEC names the user's series (--kernel-patches),
+# reached through barlab.frombash (apt.sh).  Sourced after apt.sh, never
+# executed.  KERNEL_SERIES_SPEC names the user's series (--kernel-patches),
 # empty for barlab's own.
 
-# barlab.kernel's PACKAGE and CROSS, for tests/cli/test-setup.sh and
-# scripts/lib/fullstack.sh.
-KERNEL_PACKAGE=linux-source-6.12
+# barlab.kernel's CROSS.
 KERNEL_CROSS=aarch64-linux-gnu-
 KERNEL_SERIES="" KERNEL_SERIES_SPEC="" KERNEL_SERIES_SHA="" KERNEL_SERIES_POLICY=""
 
@@ -20,27 +17,8 @@ kernel_patches_use() {
         read -r KERNEL_SERIES_POLICY; } <<<"$out"
 }
 
-# take_kernel_patches CMD ARG...: the arguments without
-# "--kernel-patches SPEC" in _args; kernel_patches_use SPEC if given.
-take_kernel_patches() {
-    local cmd=$1
-    shift
-    _args=()
-    while [ $# -gt 0 ]; do
-        if [ "$1" = --kernel-patches ]; then
-            opt_value "$cmd" $# "$1"
-            kernel_patches_use "$cmd" "$2"
-            shift
-        else
-            _args+=("$1")
-        fi
-        shift
-    done
-}
-
 kernel_series_build() { [ -z "$KERNEL_SERIES" ] || kernel_build; }
-kernel_series_label() { _l1_or _l1_label kernel_series_label; }
-kernel_series_json() { _barlab_py kernel_series_json "$KERNEL_SERIES_SPEC"; }
+kernel_series_label() { _barlab_py kernel_series_label "$KERNEL_SERIES_SPEC"; }
 
 # kernel_series_policy CMD POLICY: fail unless the kernel can run POLICY.
 kernel_series_policy() {
@@ -49,9 +27,6 @@ kernel_series_policy() {
 }
 
 kernel_build() { _barlab_py kernel_build "$KERNEL_SERIES_SPEC" || exit; }
-kernel_image_path() { _l1_or _l1_image kernel_image_path; }
 kernel_build_dir() { _barlab_py kernel_build_dir "$KERNEL_SERIES_SPEC"; }
 _kernel_key() { _barlab_py kernel_key "$KERNEL_SERIES_SPEC"; }
 _kernel_chosen() { _barlab_py kernel_chosen; }
-_kernel_version() { _barlab_py kernel_version; }
-_kernel_fetch() { _kernel_ver=$(_barlab_py kernel_fetch) || exit; }

@@ -34,6 +34,15 @@ def etc_state():
     return lines
 
 
+def python_then(code, shell):
+    """The command line that runs CODE (Python, with barlab's apt and
+    kernel modules imported) and, when it has ended well, SHELL (bash)
+    with CODE's output on its stdin."""
+    prelude = "import sys; sys.path.insert(0, sys.argv[1]); from barlab import apt, kernel\n"
+    return ["bash", "-c", 'out=$("$1" -P -c "$2" "$3") && { %s; } <<<"$out"' % shell, "_",
+            sys.executable, prelude + code, str(barlabtest.ROOT / "python")]
+
+
 class SetupTest(barlabtest.BarlabTest):
     # Fetching five sets of package lists from the mirror takes longer
     # than a cli test's usual time limit.
@@ -87,9 +96,8 @@ class SetupTest(barlabtest.BarlabTest):
 
         # What a real first run does when the lists are missing: fetch them once.
         if os.getuid() == 0:
-            script = ('. "$1/scripts/lib/common.sh" && . "$1/scripts/lib/apt.sh" && '
-                      'apt_update_once && apt_update_once && apt-cache policy gcc')
-            r = self.run_cmd(["bash", "-c", script, "_", barlabtest.ROOT], env=env)
+            r = self.run_cmd(python_then("apt.update_once(); apt.update_once()",
+                                         "apt-cache policy gcc"), env=env)
             with self.check("setup-update-when-lists-missing"):
                 self.assertStatus(r, 0)
                 self.assertOutput(r, r" Packages$")
@@ -98,10 +106,9 @@ class SetupTest(barlabtest.BarlabTest):
                 self.assertEqual(n, 1, r.tail())
             # The kernel source step resolves its package from those lists.
             with self.check("setup-kernel-source-resolves"):
-                script = ('. "$1/scripts/lib/common.sh" && . "$1/scripts/lib/apt.sh" && '
-                          '. "$1/scripts/lib/kernel.sh" && v=$(_kernel_version) && [ -n "$v" ] && '
-                          'apt-get download --print-uris "$KERNEL_PACKAGE=$v"')
-                r = self.run_cmd(["bash", "-c", script, "_", barlabtest.ROOT], env=env)
+                r = self.run_cmd(python_then(
+                    "v = kernel.version(); assert v; print('%s=%s' % (kernel.PACKAGE, v))",
+                    'apt-get download --print-uris "$(cat)"'), env=env)
                 self.assertStatus(r, 0)
                 self.assertOutput(r, r"linux-source-6\.12_6\.12\.[^ ]*_all\.deb")
 

@@ -4,7 +4,6 @@
 (tests/meson.build): it finds them through the package (python/barlab),
 building what is missing (cached), and prints TAP.
 
-    runtest.py harness SUITE SCRIPT       a tests/lib/harness.sh script
     runtest.py qtest [--sanitize] NAME    a barlab qtest beside QEMU
     runtest.py sanitize-agree CPU         the agreement test, sanitizer QEMU
     runtest.py sanitize-fuzz DEVICE       a fuzz run that reaches the depths
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 
 # pylint: disable=wrong-import-position
-from barlab import bashlib, common, core, payloads, qemu   # noqa: E402
+from barlab import common, fuzz, payloads, qemu   # noqa: E402
 
 BARLAB = ROOT / "scripts" / "barlab"
 
@@ -52,15 +51,7 @@ def qemu_with_qtests(sanitize=False, name="barlab-gpu-test"):
 def sanitize_env():
     """The sanitizer QEMU's run-time options (a report is fatal), as the
     fuzz command sets them: QEMU's leaks at exit are not looked for."""
-    return {"ASAN_OPTIONS": bashlib.run('echo "$SANITIZE_ASAN_OPTIONS"'),
-            "UBSAN_OPTIONS": bashlib.run('echo "$SANITIZE_UBSAN_OPTIONS"')}
-
-
-def bash_argv(function, *args):
-    """The command line of FUNCTION ARGS of the bash library (its output
-    the caller's to keep, unlike bashlib.run's)."""
-    return (["bash", "-c", 'f=$1; shift; . "$f" && "$@"', "barlab", str(bashlib.LIBRARY),
-             function] + [str(a) for a in args])
+    return {"ASAN_OPTIONS": qemu.ASAN_OPTIONS, "UBSAN_OPTIONS": qemu.UBSAN_OPTIONS}
 
 
 def tap(ok, name, diagnostics=(), notes=()):
@@ -82,22 +73,6 @@ def tail(path, n=20):
         return []
 
 
-def harness(suite, script):
-    env = dict(os.environ)
-    env.setdefault("BARLAB", str(BARLAB))
-    env.setdefault("BARLAB_MT", str(core.mt_path()))
-    if suite in ("qemu", "nic", "l1"):
-        env["QEMU"] = str(qemu_with_qtests() if suite != "l1"
-                          else os.environ.get(CHECK_QEMU[False]) or qemu.binary())
-    if suite in ("qemu", "nic"):
-        if not os.environ.get(CHECK_PAYLOADS):
-            payloads.build()
-        env["PAYLOAD_DIR"] = (os.environ.get(CHECK_PAYLOADS)
-                              or str(payloads.path("gather").parent))
-    sys.stdout.flush()
-    os.execvpe("bash", ["bash", script], env)
-
-
 def qtest(args):
     sanitize = args[0] == "--sanitize"
     name = args[-1]
@@ -116,9 +91,14 @@ def sanitize_agree(cpu):
     out = common.build_dir() / "agree-sanitize" / cpu
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "run.log", "w") as log:
-        rc = subprocess.call(bash_argv("agree_run", cpu, out, binary),
-                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=dict(os.environ, **sanitize_env()))
+        # barlab.agree.run as a process of its own: its output and the
+        # sanitizer's options are this run's only.
+        env = dict(os.environ, **sanitize_env())
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT / "python")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        rc = subprocess.call([sys.executable, "-P", "-m", "barlab.agree", cpu, str(out),
+                              str(binary)], stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, env=env)
     said = [line for line in tail(out / "qemu.log", 100000)
             if re.search(r"Sanitizer|runtime error:", line)]
     ok = rc == 0 and not said
@@ -135,8 +115,7 @@ def sanitize_fuzz(dev):
     inputs = os.environ.get("BARLAB_SANITIZE_FUZZ_INPUTS") or "3000"
     log = run_dir / "fuzz.log"
     with open(log, "w") as f:
-        rc = subprocess.call(bash_argv("fuzz_run", binary, dev, inputs, "1", run_dir, "2"),
-                             stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        rc = fuzz.run(binary, dev, inputs, 1, run_dir, 2, stdout=f, stderr=subprocess.STDOUT)
     text = log.read_text(errors="replace")
     said = [line for line in text.splitlines() if line.startswith("barlab-fuzz: ")]
     missing = []
@@ -170,8 +149,6 @@ def main(argv):
         sys.exit(__doc__)
     kind, args = argv[1], argv[2:]
     try:
-        if kind == "harness":
-            return harness(*args)
         if kind == "qtest":
             return qtest(args)
         if kind == "sanitize-agree":

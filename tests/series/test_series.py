@@ -10,20 +10,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import barlabtest   # noqa: E402  pylint: disable=wrong-import-position
-from barlab import bashlib, series   # noqa: E402  pylint: disable=wrong-import-position
+from barlab import common, kernel, qemu, series   # noqa: E402  pylint: disable=wrong-import-position
 
 
 def sources():
     """The unpacked QEMU and Linux sources (fetched once, cached)."""
-    qemu = bashlib.run('_qemu_fetch >&2; echo "$BARLAB_CACHE/src/qemu-$_qemu_ver"')
-    kernel = bashlib.run('_kernel_fetch >&2; echo "$BARLAB_CACHE/src/linux-$_kernel_ver"')
-    return qemu, kernel
+    return (str(qemu.source_dir()),
+            str(common.cache_dir() / "src" / ("linux-" + kernel.fetch())))
 
 
 class SeriesTest(barlabtest.BarlabTest):
     def test_series(self):
-        qemu, kernel = sources()
-        for name, problems, notes in series.results(str(barlabtest.ROOT), qemu, kernel):
+        qemu_src, kernel_src = sources()
+        for name, problems, notes in series.results(str(barlabtest.ROOT), qemu_src, kernel_src):
             with self.check(name):
                 if problems:
                     self.fail("\n".join(problems))

@@ -14,7 +14,7 @@ current Image, and a warm `barlab build kernel` (nothing to do) now."""
 import os
 import subprocess
 
-from .. import bashlib, initramfs, kernel
+from .. import initramfs, kernel, qemu
 from ..common import cache_dir
 from .runs import Failed, barlab, env_count, scratch, tail, timed
 
@@ -33,8 +33,8 @@ def stamp_field(stamp, key):
 
 def run():
     runs = env_count(NAME, "RUNS", 3)
-    # Debian's own QEMU, unpacked into barlab's cache (scripts/lib/qemu.sh).
-    stock = bashlib.run("qemu_stock_build")
+    # Debian's own QEMU, unpacked into barlab's cache (barlab.qemu).
+    stock = str(qemu.stock_build())
     kernel.build()
     initramfs.build()
 

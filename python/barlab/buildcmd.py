@@ -303,17 +303,13 @@ def bench_fuzz(args):
     return subprocess.call([str(ROOT / "bench" / "fuzz.sh"), str(plain), str(sanitized)] + args)
 
 
-def _module_usage():
-    from . import bashlib   # pylint: disable=import-outside-toplevel
-    return bashlib.run("usage_module")
-
-
 def _build_module(args):
     return run_build(["module"] + list(args))
 
 
 COMMANDS = [
-    Command("build", USAGE_BUILD, run_build, subs={"module": (_module_usage, _build_module)}),
+    Command("build", USAGE_BUILD, run_build,
+            subs={"module": (fullstack.USAGE_MODULE, _build_module)}),
     Command("path", USAGE_PATH, run_path),
     Command("agree", usage_agree, run_agree),
     Command("fuzz", USAGE_FUZZ, run_fuzz),

@@ -277,9 +277,6 @@ def run_fuzz(args):
     return fuzz.run(exe, dev, inputs, seed, out, jobs)
 
 
-def _module_usage():
-    from . import bashlib   # pylint: disable=import-outside-toplevel
-    return bashlib.run("usage_module")
 
 
 def _build_module(args):
@@ -287,7 +284,8 @@ def _build_module(args):
 
 
 COMMANDS = [
-    Command("build", USAGE_BUILD, run_build, subs={"module": (_module_usage, _build_module)}),
+    Command("build", USAGE_BUILD, run_build,
+            subs={"module": (fullstack.USAGE_MODULE, _build_module)}),
     Command("path", USAGE_PATH, run_path),
     Command("agree", usage_agree, run_agree),
     Command("fuzz", USAGE_FUZZ, run_fuzz),

@@ -11,21 +11,18 @@ side is target-tests/fullstack; docs/fullstack.md explains the results.
 This module owns the command (its options, the runs, each run's results
 and summary files, the table); barlab.fullstack_vmm what goes into L1,
 barlab.fullstack_nic and barlab.fullstack_user what the devices saw and
-the user's program; barlab.fullstack_bash the calls into bash that are
-left.  Also here: examples_build() and module_build(DIR) (`barlab build
-examples`, `barlab build module DIR`).
+the user's program.  Also here: examples_build() and module_build(DIR)
+(`barlab build examples`, `barlab build module DIR`).
 
 Below BUILD/fullstack: runs/POLICY/ (the default --out), examples/ (the
 --run examples), modules/NAME/ (`barlab build module DIR`: DIR built
 against barlab's kernel: src/, the .ko files, stamp).
 
-`python3 -m barlab.fullstack WHAT ...` serves the bash front while it
-lasts (build module, build examples, setup's package lists) and runs the
-policies of one command inside its report directory (barlab.output)."""
+`python3 -m barlab.fullstack policies ...` runs the policies of one
+command inside its report directory (barlab.output)."""
 
 import glob
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -35,8 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import (cache, core, fullstack_bash, fullstack_nic, fullstack_user, fullstack_vmm,
-               initramfs, l1, output, setup)
+from . import (apt, cache, core, fullstack_nic, fullstack_user, fullstack_vmm, initramfs,
+               kernel, kernelseries, l1, output, setup)
 from . import cli
 from .cli import Command, check_seconds, check_word, opt_value
 from .common import ROOT, Fatal, UsageError, die, logs_dir, msg, run_step
@@ -239,7 +236,8 @@ def cmd_fullstack(args):
         elif a == "--policy":
             policies.append(core.check_policy("fullstack", v))
         elif a == "--kernel-patches":
-            fixed = fullstack_bash.series_policy(v)
+            desc = kernelseries.use("fullstack", v)
+            fixed = desc["policy"] or ""
             series = v
         elif a == "--out":
             out = v
@@ -260,11 +258,11 @@ def cmd_fullstack(args):
     if not policies:
         policies = fixed.split() if fixed else list(core.facts("defaults")["fullstack_policies"])
     if series:
-        fullstack_bash.must('for p in "$@"; do kernel_series_policy fullstack "$p"; done',
-                            *policies, series=series)
+        for p in policies:
+            kernelseries.check_policy("fullstack", desc, p)
     out = out or str(fullstack_dir() / "runs")
     if series:
-        fullstack_bash.series_build(series)
+        kernel.build(desc)
     if not prog:
         if modules or run_args:
             raise UsageError("fullstack",
@@ -290,7 +288,7 @@ def cmd_fullstack(args):
     job = fullstack_vmm.module_argv("barlab.fullstack", "policies", series or "", out,
                                     *policies, "--", *opts)
     rc, out = runs(out, policies, job)
-    print("kernel series: %s" % fullstack_bash.series_label(series), flush=True)
+    print("kernel series: %s" % kernelseries.label(series), flush=True)
     dirs = [os.path.join(out, p) for p in policies]
     if prog:
         fullstack_user.report(dirs)
@@ -451,7 +449,7 @@ def run(series, policy, out, opts, built):
         except FileNotFoundError:
             pass
     write_results(out, policy, bool(inject), devices, " ".join(nics),
-                  fullstack_bash.series_label(series))
+                  kernelseries.label(series))
     mt = str(core.mt_path())
     if prog:
         tail = fullstack_user.console_tail(os.path.join(out, "console.log"), 20)
@@ -656,10 +654,9 @@ def examples_build():
     be); their paths."""
     dest = fullstack_dir() / "examples"
     src = ROOT / "target-tests" / "fullstack" / "examples"
-    cross = fullstack_vmm.kernel_cross()
-    fullstack_bash.install_initramfs_packages()
+    apt.install(*initramfs.HOST_PACKAGES)
     run_step("fullstack-examples", ["make", "-C", str(src), "O=%s" % dest,
-                                    "CROSS_COMPILE=%s" % cross],
+                                    "CROSS_COMPILE=%s" % kernel.CROSS],
              fatal="building target-tests/fullstack/examples failed (log: %s)"
              % (logs_dir() / "fullstack-examples.log"))
     listed = subprocess.run(["make", "-s", "-C", str(src), "O=%s" % dest, "list"],
@@ -679,6 +676,16 @@ def _abs_tree_hash(directory):
     return cache.text_hash("".join(lines))
 
 
+# What the modules' cache key hashes for how they are built (the make
+# command of barlab.initramfs.modules_argv): the text the recipe had when it
+# was bash (scripts/lib/initramfs.sh), so that the modules built by it stay
+# valid.  Give it a new value when a change there changes what is built.
+MODULES_RECIPE = ('_initramfs_modules () \n{ \n    local dir=$1 kdir=$2;\n'
+                  '    make -C "$dir" -f "$BARLAB_ROOT/guest-drivers/Makefile" KDIR="$kdir"'
+                  ' ARCH=arm64 CROSS_COMPILE=$KERNEL_CROSS "CC=ccache ${KERNEL_CROSS}gcc"'
+                  ' CCACHE_DIR="$BARLAB_CACHE/ccache" -j"$(nproc)"\n}')
+
+
 def modules_build(directory, series=None):
     """Build the out-of-tree Kbuild modules in DIRECTORY against barlab's
     kernel (of SERIES), cached by DIRECTORY's contents and the kernel;
@@ -690,7 +697,9 @@ def modules_build(directory, series=None):
                          "%s has no Kbuild or Makefile with obj-m lines" % directory)
     directory = os.path.abspath(directory)
     name = os.path.basename(directory)
-    kdir, key_text = fullstack_bash.kernel_for_modules(series)
+    kernel.build(series)
+    kdir = kernel.build_dir(series)
+    key_text = "%s\n%s\n%s\n" % (kernel.key(series), kernel.chosen(), MODULES_RECIPE)
     if not os.path.isfile(os.path.join(kdir, "Module.symvers")):
         die("build module: no Module.symvers in %s" % kdir)
     key = cache.text_hash(_abs_tree_hash(directory) + "\n" + key_text)
@@ -699,7 +708,7 @@ def modules_build(directory, series=None):
         tmp = Path(str(dest) + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(directory, tmp / "src", symlinks=True)
-        if run_step("module-%s" % name, fullstack_bash.modules_argv(tmp / "src", kdir, series)):
+        if run_step("module-%s" % name, initramfs.modules_argv(tmp / "src", kdir)):
             shutil.rmtree(tmp)
             die("build module: building %s against barlab's kernel failed (log: %s)"
                 % (directory, logs_dir() / ("module-%s.log" % name)))
@@ -721,15 +730,6 @@ def module_build(directory, series=None):
     return modules_build(directory, series)[-1]
 
 
-def _series_of(desc):
-    """The --kernel-patches spec of a series as kernel.sh describes it
-    (JSON), or None."""
-    if not desc:
-        return None
-    d = json.loads(desc)
-    return ("+" if d["mode"] == "on-top" else "") + d["dir"]
-
-
 COMMANDS = [Command("fullstack", USAGE, cmd_fullstack)]
 
 
@@ -740,31 +740,14 @@ def _serve(argv):
         series, shown, rest = args[0] or None, args[1], args[2:]
         sep = rest.index("--")
         return run_policies(series, shown, rest[:sep], rest[sep + 1:-1], rest[-1])
-    if what == "module":
-        for ko in modules_build(args[0], _series_of(args[1] if len(args) > 1 else "")):
-            print(ko)
-        return 0
-    if what == "examples":
-        for p in examples_build():
-            print(p)
-        return 0
-    if what == "usage-module":
-        sys.stdout.write(USAGE_MODULE)
-        return 0
-    if what == "host-packages":
-        print(" ".join(fullstack_vmm.HOST_PACKAGES))
-        return 0
-    if what == "vmm-package":
-        print(fullstack_vmm.VMM_PACKAGE)
-        return 0
-    print("usage: python3 -m barlab.fullstack policies|module|examples|usage-module|"
-          "host-packages|vmm-package ...", file=sys.stderr)
+    print("usage: python3 -m barlab.fullstack policies SERIES OUT POLICY... -- OPTION... STAGE",
+          file=sys.stderr)
     return 2
 
 
 def main(argv):
-    """The bash front's and the report directory's way in (see above),
-    with barlab's conventions for errors."""
+    """The report directory's way in (see above), with barlab's
+    conventions for errors."""
     return cli.main(argv, _serve)
 
 

@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 
-from . import cache, fullstack_bash, initramfs, kernel, l1
+from . import apt, cache, initramfs, kernel, l1
 from .common import ROOT, build_dir, die, msg, run_step
 
 VMM_PACKAGE = "qemu-system-arm"
@@ -39,13 +39,20 @@ HOST_PACKAGES = ("binutils-aarch64-linux-gnu",)
 LIBDIRS = ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib")
 
 
+# The trees in the cache were keyed when _closure reached apt through the
+# bash libraries: its source is hashed as it read then (this one call), so
+# that they stay valid.
+_KEYED_AS = ("apt.papt_argv(initramfs.ARM64_APT,", "fullstack_bash.papt_argv(")
+
+
 def recipe():
     """The text the VMM tree's keys hash beside the packages: how the tree
     is made, that is the package, the binary, where the walker looks and
     the source of the functions that resolve, unpack and walk.  Any change
     to them rebuilds the tree."""
     parts = ["vmm-tree", VMM_PACKAGE, VMM_BINARY, " ".join(LIBDIRS)]
-    parts += [inspect.getsource(f) for f in (_closure, _readelf, needed, listing, vmm_tree)]
+    parts += [inspect.getsource(f).replace(*_KEYED_AS)
+              for f in (_closure, _readelf, needed, listing, vmm_tree)]
     return "\n".join(parts)
 
 
@@ -140,7 +147,7 @@ def _closure():
     as apt resolves it against an empty dpkg status (the private arm64
     apt state never installs anything), Recommends left out:
     qemu-system-gui, firmware, block modules, ..."""
-    proc = subprocess.run(fullstack_bash.papt_argv(
+    proc = subprocess.run(apt.papt_argv(initramfs.ARM64_APT,
         "apt-get", "-s", "-q", "--no-install-recommends", "install", VMM_PACKAGE),
         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, check=False)
     return [m.group(1) + " " + m.group(2)
@@ -151,8 +158,9 @@ def vmm_build():
     """The VMM tree for the current Debian packages, unless it exists;
     downloads with apt, verified against the signed index."""
     d = fullstack_dir() / "vmm"
-    fullstack_bash.install(HOST_PACKAGES)
-    root = fullstack_bash.arm64_root()
+    apt.install(*HOST_PACKAGES)
+    initramfs.arm64_update()
+    root = str(apt.papt_root(initramfs.ARM64_APT))
     # Resolving takes apt 2.4 s: only when the package lists changed.
     ls = subprocess.run(["ls", "-l", "--time-style=+%s", os.path.join(root, "state", "lists")],
                         stdout=subprocess.PIPE, text=True, check=False).stdout
@@ -166,9 +174,10 @@ def vmm_build():
     if _read(d / "stamp") == key:
         (d / "lists").write_text(lists + "\n")
         return
-    run_step("fullstack-vmm-download", fullstack_bash.papt_argv(
-        "apt-get", "-q", "-y", "--no-install-recommends", "install", "--download-only",
-        VMM_PACKAGE), fatal="downloading %s and its dependencies (arm64) failed" % VMM_PACKAGE)
+    run_step("fullstack-vmm-download", apt.papt_argv(
+        initramfs.ARM64_APT, "apt-get", "-q", "-y", "--no-install-recommends", "install",
+        "--download-only", VMM_PACKAGE),
+        fatal="downloading %s and its dependencies (arm64) failed" % VMM_PACKAGE)
     debs = []
     for line in closure:
         pkg, ver = line.split(" ", 1)
@@ -182,7 +191,7 @@ def vmm_build():
     d.mkdir(parents=True, exist_ok=True)
     (d / "stamp").unlink(missing_ok=True)
     run_step("fullstack-vmm-tree",
-             module_argv("barlab.fullstack_vmm", "tree", d, kernel_cross(), *debs),
+             module_argv("barlab.fullstack_vmm", "tree", d, kernel.CROSS, *debs),
              fatal="building the VMM tree from %d packages failed" % len(debs))
     (d / "stamp").write_text(key + "\n")
     (d / "lists").write_text(lists + "\n")
@@ -196,16 +205,6 @@ def _read(path):
         return path.read_text().rstrip("\n")
     except OSError:
         return None
-
-
-_CROSS = []
-
-
-def kernel_cross():
-    """The cross toolchain's prefix, as the kernel build uses it."""
-    if not _CROSS:
-        _CROSS.append(fullstack_bash.cross_prefix())
-    return _CROSS[0]
 
 
 def module_argv(module, *args):
@@ -282,7 +281,7 @@ def run_sysroot():
     """Where a --run program's shared libraries come from: the cross
     toolchain's glibc, which it was linked against (libc6-arm64-cross,
     as Debian's arm64 libc6)."""
-    return "/usr/" + kernel_cross().rstrip("-")
+    return "/usr/" + kernel.CROSS.rstrip("-")
 
 
 def user_cpio(out, prog, limit, modules, args):
@@ -304,7 +303,7 @@ def user_cpio(out, prog, limit, modules, args):
     shutil.copyfile(prog, os.path.join(stage, RUN_DIR, "bin", name))
     shutil.copymode(prog, os.path.join(stage, RUN_DIR, "bin", name))
     os.symlink(run_sysroot() + "/lib", os.path.join(stage, "lib"))
-    why = needed(stage, [RUN_DIR + "/bin/" + name], root, kernel_cross())
+    why = needed(stage, [RUN_DIR + "/bin/" + name], root, kernel.CROSS)
     if why:
         raise OSError(why)
 

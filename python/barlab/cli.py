@@ -12,7 +12,6 @@ Each module that provides commands lists them in COMMANDS, a list of
 Command; MODULES names those modules."""
 
 import importlib
-import os
 import sys
 
 from .common import Fatal, UsageError
@@ -128,8 +127,6 @@ def run(argv):
 def main(argv=None, serve=None):
     """Run the command line ARGV (with SERVE: SERVE(ARGV) instead of a
     command) with barlab's conventions for errors; the exit status."""
-    # The interpreter the bash libraries run barlab's modules with.
-    os.environ.setdefault("BARLAB_PYTHON", sys.executable)
     return guarded(serve or run, sys.argv[1:] if argv is None else argv)
 
 

@@ -37,7 +37,7 @@ def header(path):
 
 
 def qemu_patches(root):
-    """hw/qemu-patches in the order scripts/lib/qemu.sh applies them."""
+    """hw/qemu-patches in the order barlab.qemu applies them."""
     return sorted(p for p in glob.glob(os.path.join(root, "hw/qemu-patches/*.patch"))
                   if os.path.basename(p) != COVER)
 

@@ -72,14 +72,8 @@ class GpuDriverTest(devtest.L1Test):
         r = self.l1("l1", SCRIPT, "--bind", "none", "--timeout", "900")
         console = self.console("l1")
         ran = re.search("^l1-gpu: fb0-appears", console, re.M)
-        with self.check("l1-boot"):
-            if not ran:
-                self.fail("L1 did not run the script (exit %d)\n%s" % (r.status, r.tail()))
-        if not ran:
+        if not self.checkSteps("l1", ran, r, STEPS, "^l1-gpu: %s ok", "L1 did not run the script"):
             return
-        for step in STEPS:
-            with self.check(step):
-                self.assertConsole("l1", "^l1-gpu: %s ok" % step)
         with self.check("odd-sizes-all-reported"):
             n = len(re.findall(r"^odd .*: ok$", console, re.M))
             self.assertEqual(n, 2144, "odd-sized copies reported ok")

@@ -162,15 +162,9 @@ class NicDriverTest(devtest.L1Test):
             peer.stop()
         console = self.console("nic")
         ran = re.search("^l1-nic: no-kernel-warnings", console, re.M)
-        with self.check("l1-boot"):
-            if not ran:
-                self.fail("L1 did not run the script to its end (exit %d)\n%s"
-                          % (r.status, r.tail()))
-        if not ran:
+        if not self.checkSteps("nic", ran, r, STEPS, "^l1-nic: %s ok$",
+                               "L1 did not run the script to its end"):
             return
-        for step in STEPS:
-            with self.check(step):
-                self.assertConsole("nic", "^l1-nic: %s ok$" % step)
         with self.check("wc-message"):
             self.assertConsole("nic", r"barlab_nic [0-9a-f:.]+: write-combining: supported "
                                r"\([0-9]+ of %d push copies ran inline" % WC_NOPS)

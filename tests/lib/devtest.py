@@ -107,6 +107,20 @@ class L1Test(DeviceTest):
         except OSError:
             return ""
 
+    def checkSteps(self, name, ran, result, steps, step_re, not_ran):
+        """The check that L1 ran run NAME's script (RAN; NOT_RAN says what
+        went wrong, with RESULT's exit and tail), then one check per STEP:
+        a console line matching STEP_RE % STEP.  False if it did not run."""
+        with self.check("l1-boot"):
+            if not ran:
+                self.fail("%s (exit %d)\n%s" % (not_ran, result.status, result.tail()))
+        if not ran:
+            return False
+        for step in steps:
+            with self.check(step):
+                self.assertConsole(name, step_re % step)
+        return True
+
     def assertConsole(self, name, *patterns):
         """Run NAME's console has a line matching each PATTERN."""
         text = self.console(name)

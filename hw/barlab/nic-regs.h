@@ -5,7 +5,7 @@
  * shared by the device (nic.c), the qtests and fuzzer that drive it and
  * the bare-metal payloads (target-tests/payloads).  Plain constants: no
  * QEMU headers.  The Linux driver (guest-drivers/barlab_nic.c) keeps its
- * own BLN_* names in kernel style; scripts/regmaps.py (tests/cli) compares
+ * own BLN_* names in kernel style; barlab.regmaps (tests/cli) compares
  * them with this file.  The spec is docs/specs/barlab-nic.rst.
  */
 #ifndef BARLAB_NIC_REGS_H
@@ -74,6 +74,8 @@
 #define PUSH_STATUS             0x008
 #define PUSH_SLOT_DOORBELL      0x010   /* write k: run what slot k holds */
 #define PUSH_SLOTS              (PUSH_PAGE_SIZE / PUSH_SLOT_SIZE - 1)
+/* push-size, the BAR's size: a power of two from one page to this */
+#define PUSH_SIZE_MAX           0x1000000
 
 /* TX descriptor: 64 bytes, little endian */
 #define DESC_SIZE               64

@@ -868,7 +868,7 @@ static void barlab_nic_realize(PCIDevice *pdev, Error **errp)
     BarlabPortConf regs_conf;
     BarlabBarSpec push_spec, regs_spec;
 
-    if (s->push_size < PUSH_PAGE_SIZE || s->push_size > 16 * MiB ||
+    if (s->push_size < PUSH_PAGE_SIZE || s->push_size > PUSH_SIZE_MAX ||
         !is_power_of_2(s->push_size)) {
         error_setg(errp, "barlab-nic: push-size must be a power of two "
                    "from 4 KiB to 16 MiB");

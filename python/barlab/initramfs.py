@@ -25,7 +25,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import apt, kernel, kernelseries, payloads, qemu
+from . import apt, kernel, kernelseries, payloads, qemu, regmaps
 from .cache import text_hash, tree_hash
 from .common import ROOT, Fatal, build_dir, cache_dir, die, msg, run_step
 
@@ -39,10 +39,18 @@ HOST_PACKAGES = ["cpio", "rsync", "gzip", "gcc-aarch64-linux-gnu", "libc6-dev-ar
                  "linux-libc-dev-arm64-cross"]
 
 # The repo parts inside the initramfs, and what the payloads include:
-# barlab-gpu's register map and the C core's list of patterns; a part
-# that does not exist is skipped.
-PARTS = ["guest-drivers", "hw/barlab/barlab-gpu.h", "hw/memtype/patterns.h", "target-tests/l1",
-         "target-tests/payloads", "target-tests/vmm"]
+# the devices' register maps and PCI IDs and the C core's list of
+# patterns; a part that does not exist is skipped.
+PARTS = ["guest-drivers", "hw/barlab/barlab-gpu.h", "hw/barlab/nic-regs.h",
+         "hw/memtype/patterns.h", "target-tests/l1", "target-tests/payloads", "target-tests/vmm"]
+
+# /lib/barlab/pci-ids.sh, which l1.sh sources: the devices' PCI IDs as
+# their headers define them.
+PCI_IDS = """\
+# barlab-nic's and barlab-gpu's PCI IDs (hw/barlab), written by barlab.initramfs.
+BL_NIC=%(nic)s
+BL_GPU=%(gpu)s
+"""
 
 # The parts with a Makefile whose static arm64 programs go to /usr/bin.
 TOOLS = ["guest-drivers/tools", "target-tests/vmm"]
@@ -51,7 +59,8 @@ TOOLS = ["guest-drivers/tools", "target-tests/vmm"]
 # scripts/lib/initramfs.sh, so that the initramfs built by it stays
 # valid.  Give it a new value when a change here changes what is built.
 RECIPE = {"scripts/lib/initramfs.sh":
-          "abe2f8e54a32fab50bdadca355045a0ca9c62a16e44c66d08294195752561703"}
+          "abe2f8e54a32fab50bdadca355045a0ca9c62a16e44c66d08294195752561703",
+          "python/barlab/initramfs.py": "2 /lib/barlab/pci-ids.sh"}
 
 _series = kernelseries.of
 
@@ -205,6 +214,8 @@ def _build(desc, d, k):
     os.chmod(rootfs / "init", 0o755)
     shutil.copy(src / "target-tests" / "l1" / "l1.sh", rootfs / "lib" / "barlab" / "l1.sh")
     os.chmod(rootfs / "lib" / "barlab" / "l1.sh", 0o644)
+    (rootfs / "lib" / "barlab" / "pci-ids.sh").write_text(PCI_IDS % {
+        "nic": regmaps.pci_id("nic", src), "gpu": regmaps.pci_id("gpu", src)})
     if (src / "guest-drivers" / "Kbuild").is_file():
         run_step("l1-modules", modules_argv(src / "guest-drivers", kernel.build_dir(desc)),
                  fatal="building guest-drivers/ against the L1 kernel failed")

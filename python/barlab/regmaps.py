@@ -13,13 +13,17 @@ list (ring sizes, timeouts: choices of the driver, not of the device)
 fails too, so a new copy cannot slip in unchecked.
 
 results(root) gives each pair's problems; tests/cli/test_regmaps.py
-checks the tree with it.
+checks the tree with it.  constant() and pci_id() read a header's value
+for the host side, which keeps no copy of its own.
 """
 
 import ast
+import functools
 import operator
 import os
 import re
+
+from .common import ROOT
 
 # driver name -> expression over the header's names
 NIC_FACTS = {
@@ -103,6 +107,12 @@ GPU_FACTS = {
     "BARLAB_GPU_MAX_DIM": "GPU_MAX_DIM",
 }
 GPU_OWN = {"BARLAB_GPU_CPP", "PSEUDO_PALETTE_SIZE", "DRV_NAME"}
+
+# Each device's header and the names of its PCI vendor and device IDs.
+DEVICES = {
+    "gpu": ("hw/barlab/barlab-gpu.h", "GPU_VENDOR_ID", "GPU_DEVICE_ID"),
+    "nic": ("hw/barlab/nic-regs.h", "BARLAB_NIC_VENDOR_ID", "BARLAB_NIC_DEVICE_ID"),
+}
 
 # (driver, header, facts, the driver's own names)
 PAIRS = [
@@ -217,3 +227,20 @@ def results(root):
     return [("regmap-" + os.path.basename(driver), check_pair(root, driver, header, facts, own),
              len(facts), header)
             for driver, header, facts, own in PAIRS]
+
+
+@functools.lru_cache(maxsize=None)
+def _header(path):
+    return Evaluator(*read_defines(path))
+
+
+def constant(header, name, root=ROOT):
+    """The value of constant NAME of HEADER (relative to ROOT)."""
+    return _header(os.path.join(str(root), header)).value(name)
+
+
+def pci_id(device, root=ROOT):
+    """barlab-gpu's or barlab-nic's PCI ID as VENDOR:DEVICE ("1234:abcd",
+    as lspci and sysfs spell it), from the device's header."""
+    header, vendor, dev = DEVICES[device]
+    return "%04x:%04x" % (constant(header, vendor, root), constant(header, dev, root))

@@ -3,8 +3,8 @@
 # sh).  /init sources this file; a test script run as /run.sh can too:
 #   . /lib/barlab/l1.sh
 
-BL_NIC=1234:ba02
-BL_GPU=1234:ba01
+# BL_NIC and BL_GPU: the devices' PCI IDs, VENDOR:DEVICE.
+. /lib/barlab/pci-ids.sh
 
 # bl_say TEXT: a line the host side reads ("barlab-l1: TEXT").
 bl_say() { echo "barlab-l1: $*"; }

@@ -15,15 +15,17 @@
  * override.
  */
 #include "libpl.h"
+#include "barlab-gpu.h"
 
+/* By default barlab-gpu's VRAM BAR. */
 #ifndef AGREE_VENDOR
-#define AGREE_VENDOR 0x1234     /* barlab-gpu */
+#define AGREE_VENDOR GPU_VENDOR_ID
 #endif
 #ifndef AGREE_DEVICE
-#define AGREE_DEVICE 0xba01
+#define AGREE_DEVICE GPU_DEVICE_ID
 #endif
 #ifndef AGREE_BAR
-#define AGREE_BAR 2             /* its VRAM */
+#define AGREE_BAR GPU_VRAM_BAR
 #endif
 
 /* virt's high ECAM when highmem is on (the default); used without a DTB. */

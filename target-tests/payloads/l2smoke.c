@@ -24,9 +24,11 @@
  * -M virt,virtualization=on) its EL2 part finds the device on PCI and
  * steps down to EL1 with no stage 2: the bare-metal reference.
  *
- * Arguments: mair=0x44 vendor=0x1234 device=0xba01 bar=2 hit=0
+ * Arguments: mair=0xNN vendor=0xVVVV device=0xDDDD bar=N hit=0|1; by
+ * default mair=0x44 (Normal-NC) on barlab-gpu's VRAM BAR, first touch.
  */
 #include "libpl.h"
+#include "barlab-gpu.h"
 
 /* MAIR_EL1 slots */
 #define IDX_RAM 0               /* Normal WB RAWA */
@@ -38,7 +40,7 @@
 
 static struct {
     u64 mair, vendor, device, bar, hit;
-} cfg = { .mair = 0x44, .vendor = 0x1234, .device = 0xba01, .bar = 2 };
+} cfg = { .mair = 0x44, .vendor = GPU_VENDOR_ID, .device = GPU_DEVICE_ID, .bar = GPU_VRAM_BAR };
 
 enum probe { PROBE_STR, PROBE_STP };
 

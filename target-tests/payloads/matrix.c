@@ -7,9 +7,9 @@
  * in the order given, each with exactly the table's instructions
  * (matrix-patterns.S).
  *
- * A group of cells owns GROUP_SIZE (8 KiB, two pages) of the VRAM at
+ * A group of cells owns MATRIX_GROUP_SIZE (8 KiB, two pages) of the VRAM at
  * base.  Each pattern has a fixed 256-byte slot in it (slot_of()),
- * whichever patterns a run was given: scripts/matrix.py restarts a run the
+ * whichever patterns a run was given: barlab.matrix restarts a run the
  * VM did not survive with the patterns after the one that killed it.
  * Slot 15 of each page (0xf00) is that page's priming slot: touch=first
  * drops the pattern's page from the TLB just before the pattern;
@@ -19,7 +19,7 @@
  *
  * Every cell is a structured record through the ucall channel, which
  * barlab-vmm prints as JSON (target-tests/vmm/README.md): CELL_BEGIN with
- * the BAR bytes the pattern may touch, which is where scripts/matrix.py
+ * the BAR bytes the pattern may touch, which is where barlab.matrix
  * looks for its transactions in the device trace, and CELL_END with the
  * ESR and FAR of a synchronous exception (the syndrome the guest got) or
  * the status of a Store-Exclusive.  The console says the same for people:
@@ -63,6 +63,7 @@
 #include "barlab-gpu.h"
 #include "nic-regs.h"
 #include "patterns.h"
+#include "matrix-layout.h"
 
 #define GPU_VENDOR GPU_VENDOR_ID
 #define GPU_DEVICE GPU_DEVICE_ID
@@ -89,8 +90,6 @@ _Static_assert(EVQ_PRIME % GPU_EVQ_STRIDE >= EVQ_TRIAL_BYTES, "priming outside e
 #define MAIR_UART 0x04ul
 #define SH_ISH 3
 
-#define SLOT 256
-#define GROUP_SIZE (2 * SZ_4K)
 #define PRIME_SLOT 15           /* in each page */
 #define PAGECROSS_LO 0xfc       /* str8_pagecross: the bytes of its slot 15 ... */
 #define PAGECROSS_HI 0x104      /* ... and of the next page it stores to */
@@ -114,7 +113,7 @@ extern char matrix_patterns_begin[], matrix_patterns_end[];
 /*
  * A user's instruction sequence (pattern=file:, matrix-user.S), the slot
  * pattern after the table's: only the payload built for that file
- * (scripts/lib/payloads.sh) has it.
+ * (barlab.userpattern) has it.
  */
 extern pattern_fn matrix_user __attribute__((weak));
 extern char matrix_user_begin[] __attribute__((weak));
@@ -382,9 +381,9 @@ static bool is_pagecross(const struct pattern *pat)
 static u64 slot_of(u64 group, unsigned k)
 {
     if (is_pagecross(&patterns[k])) {
-        return group + SLOT * PRIME_SLOT;
+        return group + MATRIX_SLOT_SIZE * PRIME_SLOT;
     }
-    return group + SLOT * (k < PRIME_SLOT ? k : k + 2);
+    return group + MATRIX_SLOT_SIZE * (k < PRIME_SLOT ? k : k + 2);
 }
 
 /* The BARs a run uses: barlab-gpu's for the slot patterns, the registers' for the others. */
@@ -409,9 +408,9 @@ static u64 idiom_window(unsigned k, unsigned t, const struct barlab_boot_bar **b
         return w;
     }
     *bar = bars.push;
-    w = bars.push->ipa + cfg.nic + SZ_4K * ((k - FIRST_IDIOM) * cfg.trials + t);
+    w = bars.push->ipa + cfg.nic + (u64)PUSH_PAGE_SIZE * ((k - FIRST_IDIOM) * cfg.trials + t);
     *lo = w;
-    *hi = w + SZ_4K;
+    *hi = w + PUSH_PAGE_SIZE;
     return w;
 }
 
@@ -430,15 +429,15 @@ static void run_cell(const struct barlab_boot_bar *vram, u64 group, unsigned k)
         } else {
             slot = slot_of(group, k);
             lo = slot;
-            hi = slot + SLOT;
+            hi = slot + MATRIX_SLOT_SIZE;
             if (is_pagecross(pat)) {
                 lo = slot + PAGECROSS_LO;
                 hi = slot + PAGECROSS_HI;
             }
         }
         /* The page's priming slot; on the event queues, EVQ_PRIME. */
-        prime = (slot & ~(SZ_4K - 1)) + (bar == bars.regs && pat->idiom ? EVQ_PRIME
-                                                                          : SLOT * PRIME_SLOT);
+        prime = (slot & ~(SZ_4K - 1)) +
+                (bar == bars.regs && pat->idiom ? EVQ_PRIME : MATRIX_SLOT_SIZE * PRIME_SLOT);
         ucall_cell_begin(pat->name, lo - bar->ipa, hi - bar->ipa,
                          (unsigned)(bar - boot_info->bars), slot - bar->ipa);
         status = pat->run(slot, cfg.hit ? prime : 0, TAG(k));
@@ -505,14 +504,14 @@ void main_el1(void)
             matrix_error("barlab-gpu's BAR%u (%04x:%04x) is not passed through",
                          cfg.bar, GPU_VENDOR, GPU_DEVICE);
         }
-        if (cfg.base % GROUP_SIZE || cfg.base >= vram->size ||
-            vram->size - cfg.base < GROUP_SIZE) {
+        if (cfg.base % MATRIX_GROUP_SIZE || cfg.base >= vram->size ||
+            vram->size - cfg.base < MATRIX_GROUP_SIZE) {
             matrix_error("base=0x%llx is not an 8 KiB group of the 0x%llx-byte BAR%u",
                          (unsigned long long)cfg.base, (unsigned long long)vram->size, cfg.bar);
         }
         if (cfg.bar == GPU_REGS_BAR &&
             (cfg.base < GPU_SCRATCH_BASE ||
-             cfg.base + GROUP_SIZE > GPU_SCRATCH_BASE + GPU_SCRATCH_SIZE)) {
+             cfg.base + MATRIX_GROUP_SIZE > GPU_SCRATCH_BASE + GPU_SCRATCH_SIZE)) {
             matrix_error("base=0x%llx: on BAR0 a group must lie in the scratch window "
                          "0x%x-0x%x", (unsigned long long)cfg.base, GPU_SCRATCH_BASE,
                          GPU_SCRATCH_BASE + GPU_SCRATCH_SIZE - 1);
@@ -527,8 +526,8 @@ void main_el1(void)
             matrix_error("barlab-nic's push pages (BAR%u of %04x:%04x) are not passed through",
                          NIC_PUSH_BAR, NIC_VENDOR, NIC_DEVICE);
         }
-        if (cfg.nic % SZ_4K || cfg.nic >= bars.push->size ||
-            (bars.push->size - cfg.nic) / SZ_4K < (ARRAY_SIZE(patterns) - FIRST_IDIOM) * cfg.trials) {
+        if (cfg.nic % PUSH_PAGE_SIZE || cfg.nic >= bars.push->size ||
+            (bars.push->size - cfg.nic) / PUSH_PAGE_SIZE < (ARRAY_SIZE(patterns) - FIRST_IDIOM) * cfg.trials) {
             matrix_error("nic=0x%llx: %u trials of %u patterns do not fit the 0x%llx-byte push BAR",
                          (unsigned long long)cfg.nic, cfg.trials,
                          (unsigned)(ARRAY_SIZE(patterns) - FIRST_IDIOM),

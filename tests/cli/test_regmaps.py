@@ -47,6 +47,23 @@ class RegmapsTest(barlabtest.BarlabTest):
                                 for p in got["regmap-barlab_nic.c"]),
                             got["regmap-barlab_nic.c"])
 
+            # The host side's reading of the headers follows them.
+            gpu = (tmp / "hw" / "barlab" / "barlab-gpu.h").read_text()
+            gpu, n = re.subn(r"^#define GPU_DEVICE_ID\s.*$", "#define GPU_DEVICE_ID 0xbeef", gpu,
+                             flags=re.M)
+            self.assertEqual(n, 1, "no GPU_DEVICE_ID define to change")
+            (tmp / "hw" / "barlab" / "barlab-gpu.h").write_text(gpu)
+            self.assertEqual(regmaps.pci_id("gpu", tmp), "1234:beef")
+
+        # What the host side reads: the IDs lspci and the L1 host's
+        # /lib/barlab/pci-ids.sh print, and the push BAR limit.
+        with self.check("regmaps-host-reads"):
+            self.assertEqual(regmaps.pci_id("gpu"), "1234:ba01")
+            self.assertEqual(regmaps.pci_id("nic"), "1234:ba02")
+            self.assertEqual(regmaps.constant("hw/barlab/nic-regs.h", "PUSH_SIZE_MAX"), 16 << 20)
+            self.assertEqual(regmaps.constant("target-tests/payloads/matrix-layout.h",
+                                              "MATRIX_GROUP_SIZE"), 8192)
+
 
 if __name__ == "__main__":
     barlabtest.main()

@@ -24,7 +24,7 @@ import devtest  # noqa: E402
 # been caught with the BAR's page in it (a few tries at most).  A VMM
 # that cannot start (KVM refused the memory slot) is not retried.
 SCRIPT = r'''
-gpu=$(bl_find 1234:ba01) || bl_fail "no barlab-gpu"
+gpu=$(bl_find $BL_GPU) || bl_fail "no barlab-gpu"
 bl_trace_on kvm/kvm_s2_map_device || bl_fail "no tracepoint"
 pats=str8$(printf ",str8%.0s" $(seq 40))
 for p in device prefetchable any cacheable; do

@@ -4,7 +4,9 @@
 // fault ids (memtype.c), the report names of stage-1 attributes and the
 // default CPU and policies (memtype.c, oracle.c) are the C core's, and
 // every other part reads them (the payloads include patterns.h, the host
-// side asks barlab-mt).  These tests fail when a copy comes back, and
+// side asks barlab-mt).  The devices' PCI IDs and push BAR limit are their
+// headers' (hw/barlab), the matrix payload's layout is matrix-layout.h's,
+// and the host side reads them with barlab.regmaps.  These tests fail when a copy comes back, and
 // when the one copy that must stay, the payload's assembly of each
 // pattern, no longer matches the table.
 
@@ -64,6 +66,7 @@ struct Fact {
     const char *needle;             // in every copy: files without it are not searched
     const char *copy;               // a regex that finds a copy of it
     std::set<std::string> homes;    // the files allowed to hold it
+    const char *owner = "the C core";   // where every other part reads it
 };
 
 const Fact facts[] = {
@@ -76,6 +79,20 @@ const Fact facts[] = {
     { "agree's default CPUs", "max neoverse-n1", R"(\bmax neoverse-n1\b)", {} },
     { "fullstack's default policies", "device prefetchable any",
       R"(["']device prefetchable any["'])", {} },
+    // The Linux drivers keep their own names for them, which barlab.regmaps
+    // compares with the headers (tests/cli/test_regmaps.py).
+    { "the devices' PCI IDs", "ba0", R"(\b(0x)?ba0[12]\b)",
+      { "hw/barlab/barlab-gpu.h", "hw/barlab/nic-regs.h", "guest-drivers/barlab_gpu.c",
+        "guest-drivers/barlab_nic.c" }, "hw/barlab's headers" },
+    { "the matrix payload's group size", "", R"(\b(8192|0x2000|2 \* SZ_4K)\b)",
+      // hostile.c's 0x2000 is a page of its own, not a group.
+      { "target-tests/payloads/matrix-layout.h", "target-tests/payloads/hostile.c" },
+      "target-tests/payloads/matrix-layout.h" },
+    { "the matrix payload's slot size", "SLOT", R"(\bSLOT\b.{0,8}\b(256|0x100)\b)",
+      { "target-tests/payloads/matrix-layout.h" }, "target-tests/payloads/matrix-layout.h" },
+    // gpu.c's 16 MiB is barlab-gpu's default VRAM size, another fact.
+    { "barlab-nic's largest push BAR", "16", R"(16 \* MiB|16 << 20)",
+      { "hw/barlab/gpu.c" }, "hw/barlab/nic-regs.h" },
 };
 
 } // namespace
@@ -128,7 +145,7 @@ TEST(Facts, DefinedOnce)
                 continue;
             }
             EXPECT_FALSE(std::regex_search(text, std::regex(f.copy)))
-                << file << " holds a copy of " << f.what << ": read it from the C core";
+                << file << " holds a copy of " << f.what << ": read it from " << f.owner;
         }
     }
 }

@@ -30,7 +30,7 @@ def _device(qemu):
         return want
     if want != "auto":
         die("BARLAB_AGREE_DEVICE must be auto, gpu or testdev, not '%s'" % want)
-    proc = subprocess.run([str(qemu), "-M", "virt", "-device", "help"], stdout=subprocess.PIPE,
+    proc = subprocess.run([str(qemu)] + machine.device_help(), stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=False)
     return "gpu" if b'"barlab-gpu"' in proc.stdout else "testdev"
 

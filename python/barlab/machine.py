@@ -12,6 +12,8 @@ of '-M virt,...'."""
 # memory types.
 FAST_PAUTH = {"max": "max,pauth-impdef=on"}
 
+BOARD = "virt"
+
 
 def virt(cpu="max", smmu=False, smp=None, memory=None, fast_pauth=False,
          no_reboot=False, no_shutdown=False, headless=True):
@@ -22,7 +24,7 @@ def virt(cpu="max", smmu=False, smp=None, memory=None, fast_pauth=False,
     panic=-1 stops the run).  NO_SHUTDOWN: QEMU stays up after the guest
     powers off, so its state can be read over QMP.  HEADLESS: no default
     devices and no display."""
-    board = "virt,virtualization=on,gic-version=3"
+    board = BOARD + ",virtualization=on,gic-version=3"
     if smmu:
         board += ",iommu=smmuv3"
     args = ["-M", board, "-cpu", FAST_PAUTH.get(cpu, cpu) if fast_pauth else cpu]
@@ -37,6 +39,12 @@ def virt(cpu="max", smmu=False, smp=None, memory=None, fast_pauth=False,
     if no_shutdown:
         args.append("-no-shutdown")
     return args
+
+
+def device_help():
+    """The argv (without the binary) that lists the devices QEMU has for
+    barlab's board (`-device help`), and nothing else."""
+    return ["-M", BOARD, "-device", "help"]
 
 
 def l1_host(cpu):

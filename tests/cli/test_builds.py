@@ -56,9 +56,10 @@ class CacheKeyTest(barlabtest.BarlabTest):
             self.assertStatus(r, 0)
             self.assertEqual(r.out.strip(), outer)
         r = self.barlab("path", "qemu")
-        if r.status == 0:
-            with self.check("path-qemu-keyed-by-inputs"):
-                self.assertRegex(r.out.strip(), r"/qemu/[^/]*-%s/qemu-system-aarch64$" % inner)
+        with self.check("path-qemu-keyed-by-inputs"):
+            if r.status != 0:
+                self.skipTest("barlab's QEMU for these inputs is not built yet")
+            self.assertRegex(r.out.strip(), r"/qemu/[^/]*-%s/qemu-system-aarch64$" % inner)
 
         tree = self.copy_tree()
         copy = self.run_cmd([tree / "scripts" / "barlab", "cache-key", "qemu"])

@@ -190,7 +190,12 @@ class TapResult(unittest.TestResult):
         self._line(False, self._name(test), self._why(err))
 
     def addSkip(self, test, reason):
-        self._line(True, self._name(test), directive=" # SKIP %s" % reason)
+        if isinstance(test, unittest.case._SubTest):   # a check that skipped itself
+            self._had_sub.add(test.test_case.id())
+            name = test._subDescription().strip("[]() ")
+        else:
+            name = self._name(test)
+        self._line(True, name, directive=" # SKIP %s" % reason)
 
     def addExpectedFailure(self, test, err):
         self._line(True, self._name(test), directive=" # TODO expected failure")

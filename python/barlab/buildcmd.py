@@ -1,18 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The commands that build things and say where they are: build, path,
 cache-key; the device-level runs on barlab's QEMU: agree, fuzz; and the
-front of `bench fuzz` (both QEMUs built, then bench/fuzz.sh)."""
+front of `bench fuzz` (both QEMUs built, then barlab.bench.fuzz)."""
 
-import json
 import os
 import re
-import subprocess
-import sys
 
 from . import (agree, core, fullstack, fuzz, initramfs, kernel, kernelseries, payloads, qemu,
                setup)
 from .cli import Command, check_word, opt_value
-from .common import ROOT, UsageError, build_dir, die, msg, or_list
+from .common import UsageError, build_dir, die, msg, or_list
 
 USAGE_BUILD = """\
 usage: scripts/barlab build [core|qemu|payloads|kernel|initramfs|examples] [--sanitize]

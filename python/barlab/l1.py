@@ -36,7 +36,7 @@ from pathlib import Path
 
 from . import core, initramfs, kernel, kernelseries, machine, output, qemu, qmp, setup
 from .cli import Command, check_seconds, check_word, opt_value
-from .common import ROOT, Fatal, UsageError, build_dir, msg
+from .common import Fatal, UsageError, build_dir, msg
 
 USAGE_BOOT = """\
 usage: scripts/barlab boot [options] [-- QEMU-ARGS...]

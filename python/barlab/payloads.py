@@ -1,11 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The bare-metal aarch64 payloads (target-tests/payloads): built with
 Debian's cross toolchain into BUILD/payloads (make rebuilds only what
-changed), found there, and the matrix payload with a user's pattern
-file."""
+changed) and found there.  The matrix payload with a user's pattern file
+is barlab.userpattern's."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -53,20 +52,8 @@ def path(name):
     return elf
 
 
-def build_user(oracle):
-    """The matrix payload with the pattern file the cells of ORACLE (its
-    .jsonl) name (pattern=file:), assembled into BUILD/payloads-user/KEY;
-    its ELF, or None if no cell names a file.  A file that does not
-    assemble: its one line on stderr, and CalledProcessError.  Needs
-    build() first."""
-    out = subprocess.run(["python3", str(ROOT / "scripts" / "user_pattern.py"), "build",
-                          str(oracle), str(SRC), str(out_dir()), "%s-user" % out_dir()],
-                         stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
-    return Path(out) if out else None
-
-
 def main(argv):
-    """python3 -m barlab.payloads build | path NAME | build-user ORACLE."""
+    """python3 -m barlab.payloads build | path NAME."""
     if argv == ["build"]:
         build()
     elif len(argv) == 2 and argv[0] == "path":
@@ -75,15 +62,8 @@ def main(argv):
             print("barlab: %s" % not_built(argv[1]), file=sys.stderr)
             return 1
         print(elf)
-    elif len(argv) == 2 and argv[0] == "build-user":
-        try:
-            elf = build_user(argv[1])
-        except subprocess.CalledProcessError as e:
-            return e.returncode
-        if elf:
-            print(elf)
     else:
-        raise SystemExit("usage: python3 -m barlab.payloads build | path NAME | build-user ORACLE")
+        raise SystemExit("usage: python3 -m barlab.payloads build | path NAME")
     return 0
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The L1 side of `barlab fullstack` (scripts/lib/fullstack.sh appends this
+# The L1 side of `barlab fullstack` (barlab.fullstack appends this
 # to a few settings and runs it as /run.sh in L1).  It boots a full L2
 # Linux under Debian's qemu-system-aarch64 with KVM, barlab-nic and
 # barlab-gpu passed through with -device vfio-pci, so that vfio-pci's

@@ -8,7 +8,7 @@
  *   +0x100  Device-nGnRE              -> eight 8-byte transactions
  *   +0x200  Normal-NC, DMB after four -> two 32-byte transactions
  *
- * tests/e2e/qemu-gather.sh checks what barlab-gpu's trace recorded.
+ * tests/e2e/test_qemu_gather.py checks what barlab-gpu's trace recorded.
  */
 #include "libpl.h"
 #include "barlab-gpu.h"

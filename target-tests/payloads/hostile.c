@@ -30,7 +30,7 @@
  *
  * Every result is a structured VALUES record (barlab-vmm prints it as
  * JSON, target-tests/vmm/README.md), and each check a report();
- * tests/e2e/l1-isolation.sh reads them.  docs/specs/barlab-nic.rst,
+ * tests/e2e/test_l1_isolation.py reads them.  docs/specs/barlab-nic.rst,
  * "DMA isolation and reset", is what this tests.
  */
 #include "nicdev.h"

@@ -13,7 +13,7 @@
  *
  * Every SEND carries the same ARP request for 10.0.2.2 (slirp's gateway)
  * inline; slirp answers it and the answers land in the RX ring.
- * docs/specs/barlab-nic.rst is the spec; tests/e2e/qemu-nic.sh checks the
+ * docs/specs/barlab-nic.rst is the spec; tests/e2e/test_nic_e2e.py checks the
  * lines printed here, the pcap and the device trace.
  */
 #include "nicdev.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * nicbench: send N identical frames through one TX path, for
- * bench/nic-frames.sh.  Runs at EL2 with its own stage 1, like nic.c:
+ * barlab.bench.nic_frames.  Runs at EL2 with its own stage 1, like nic.c:
  * RAM Normal-WB, BAR0 Device-nGnRE, barlab-nic's push pages Normal-NC
  * (identity) and through a Device-nGnRE alias.
  *

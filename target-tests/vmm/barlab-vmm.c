@@ -825,7 +825,7 @@ static void json_name(const char *in, char *out, size_t len)
 }
 
 /*
- * A cell record: one line "vmm: record {JSON}" for scripts/matrix.py, as
+ * A cell record: one line "vmm: record {JSON}" for barlab.matrix, as
  * the guest sent it (README.md, "Records").
  */
 static void print_cell_record(struct vcpu *v, const struct barlab_ucall *uc)

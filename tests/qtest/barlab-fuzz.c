@@ -16,7 +16,7 @@
  * while it still fails from a fresh QEMU) and saved as a script of qtest
  * lines that --replay, or qemu-system-aarch64 -qtest stdio, runs again.
  *
- * Built inside the QEMU tree with the qtests (scripts/lib/qemu.sh);
+ * Built inside the QEMU tree with the qtests (barlab.qemu);
  * QTEST_QEMU_BINARY names the QEMU to run.
  */
 #include "qemu/osdep.h"

@@ -3,7 +3,7 @@
  * QTest for barlab-gpu: registers, VRAM through the port, bad guest input
  * (logged, never fatal), the port counters over QMP, and a screendump.
  * Spec: docs/specs/barlab-gpu.rst.  Built inside the QEMU tree by
- * scripts/lib/qemu.sh; run by `scripts/barlab check qemu`.
+ * barlab.qemu; run by `scripts/barlab check qemu`.
  */
 #include "qemu/osdep.h"
 #include "libqtest.h"

@@ -5,7 +5,7 @@
  * socket pair, and a pcap of -netdev user), RX with MSI-X, bad guest input
  * (logged, never fatal), reset in the middle of a transfer, counters over
  * QMP.  Spec: docs/specs/barlab-nic.rst.  Built inside the QEMU tree by
- * scripts/lib/qemu.sh.
+ * barlab.qemu.
  *
  * qtest accesses carry no memory type and reach the device one by one, at
  * most 8 bytes each: a push slot written here is always split, so these

@@ -26,6 +26,8 @@ from barlab import machine, qmp  # noqa: E402
 MAC = "52:54:00:12:34:56"
 ARP_REQ = ("ffffffffffff52540012345608060001080006040001525400123456"
            "0a00020f0000000000000a000202")
+# How long QEMU may take to exit after "quit".
+QUIT_WAIT = 300
 COUNTERS = ("push-violations", "push-txns", "push-gathered", "push-untyped",
             "tx-frames", "tx-inline", "tx-fallback", "tx-nops", "completions",
             "rx-frames", "errors")
@@ -51,7 +53,7 @@ class NicPayloadTest(devtest.DeviceTest):
             "-netdev", "user,id=n0,ipv6=off",
             "-object", "filter-dump,id=f0,netdev=n0,file=%s" % (tmp / "frames.pcap"),
             "-serial", "file:%s" % serial, "-qmp", "unix:%s,server=on,wait=off" % sock]
-        out, why = "", ""
+        out, why, killed = "", "", ""
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             with qmp.connect(sock, timeout=10) as mon:
@@ -63,7 +65,12 @@ class NicPayloadTest(devtest.DeviceTest):
                     value = mon.cmd("qom-get", path="/machine/peripheral/nic0", property=c)
                     out += "qom %s=%s\n" % (c, value)
                 mon.cmd("quit")
-            proc.wait(timeout=30)
+            # QEMU writes the trace as it exits (synced, then renamed into
+            # place), which under heavy I/O takes a while; a QEMU killed
+            # before that leaves no trace.
+            proc.wait(timeout=QUIT_WAIT)
+        except subprocess.TimeoutExpired:
+            killed = "QEMU had not exited %d s after quit: killed, so it wrote no trace\n" % QUIT_WAIT
         except Exception as e:     # pylint: disable=broad-except
             why = "QMP: %s\n" % e
         finally:
@@ -73,9 +80,9 @@ class NicPayloadTest(devtest.DeviceTest):
         if serial.is_file():
             out += serial.read_text(errors="replace")
         self.out = out
-        if not re.search(r"^nic-done", out, re.M):
+        if not re.search(r"^nic-done", out, re.M) or killed:
             with self.check(name + "-boot"):
-                self.fail("the payload did not finish\n%s%s" % (out[-2000:], why))
+                self.fail("%s\n%s%s" % (killed or "the payload did not finish", out[-2000:], why))
             return None
         return self.trace(tmp / "trace")
 

@@ -84,15 +84,13 @@ const Fact facts[] = {
     { "the devices' PCI IDs", "ba0", R"(\b(0x)?ba0[12]\b)",
       { "hw/barlab/barlab-gpu.h", "hw/barlab/nic-regs.h", "guest-drivers/barlab_gpu.c",
         "guest-drivers/barlab_nic.c" }, "hw/barlab's headers" },
-    { "the matrix payload's group size", "", R"(\b(8192|0x2000|2 \* SZ_4K)\b)",
-      // hostile.c's 0x2000 is a page of its own, not a group.
-      { "target-tests/payloads/matrix-layout.h", "target-tests/payloads/hostile.c" },
-      "target-tests/payloads/matrix-layout.h" },
-    { "the matrix payload's slot size", "SLOT", R"(\bSLOT\b.{0,8}\b(256|0x100)\b)",
+    { "the matrix payload's group size", "",
+      R"([Gg][Rr][Oo][Uu][Pp].*\b(8192|0x2000|2 \* SZ_4K)\b)",
       { "target-tests/payloads/matrix-layout.h" }, "target-tests/payloads/matrix-layout.h" },
-    // gpu.c's 16 MiB is barlab-gpu's default VRAM size, another fact.
-    { "barlab-nic's largest push BAR", "16", R"(16 \* MiB|16 << 20)",
-      { "hw/barlab/gpu.c" }, "hw/barlab/nic-regs.h" },
+    { "the matrix payload's slot size", "SLOT", R"(SLOT(_SIZE)?\b.{0,8}\b(256|0x100)\b)",
+      { "target-tests/payloads/matrix-layout.h" }, "target-tests/payloads/matrix-layout.h" },
+    { "barlab-nic's largest push BAR", "16", R"([Pp][Uu][Ss][Hh].*(16 \* MiB|16 << 20))", {},
+      "hw/barlab/nic-regs.h" },
 };
 
 } // namespace

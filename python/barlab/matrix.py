@@ -15,12 +15,12 @@ groups, merge() puts the shards' reports together.
 A group is (CPU, policy, stage-1 attribute, touch); it owns one group of
 the VRAM BAR at base = GROUP_SIZE * group, and pattern k of the oracle's
 table owns a slot in it (target-tests/payloads/matrix-layout.h), so a
-transaction in the device trace belongs to exactly one cell.  The register patterns
-(driver idioms, targets push and rc in 'barlab-mt patterns') of a group
-run in the same L2 run on barlab-nic's push pages: the group at push-BAR
-offset nic owns idioms * trials pages, trial t of idiom k the page
-nic + PUSH_PAGE * (k * trials + t) (matrix.c), and barlab-nic boots with the
-cells' port mode.  Each trial's transactions carry the port checker's
+transaction in the device trace belongs to exactly one cell.  The
+register patterns (driver idioms, targets push and rc in 'barlab-mt
+patterns') of a group run in the same L2 run on barlab-nic's push pages:
+the group at push-BAR offset nic owns idioms * trials pages, trial t of
+idiom k the page nic + PUSH_PAGE * (k * trials + t) (matrix.c), and
+barlab-nic boots with the cells' port mode.  Each trial's transactions carry the port checker's
 verdicts (barlab-mt trace --json); the report counts the trials that
 broke a rule (docs/matrix.md, "Verdicts in report.json").  A cell the
 oracle predicts to end the VM (KVM_RUN fails with EFAULT: the stage-2

@@ -173,10 +173,14 @@ class TapResult(unittest.TestResult):
             return str(exc)
         return "".join(traceback.format_exception(*err))
 
-    def addSubTest(self, test, subtest, err):
+    def _check_name(self, test, subtest):
+        """The name a check (a subtest of TEST) was given."""
         self._had_sub.add(test.id())
         name = subtest._subDescription().strip("[]() ")
-        name = name.replace("<subtest>", "").strip() or self._name(test)
+        return name.replace("<subtest>", "").strip() or self._name(test)
+
+    def addSubTest(self, test, subtest, err):
+        name = self._check_name(test, subtest)
         self._line(err is None, name, None if err is None else self._why(err))
 
     def addSuccess(self, test):
@@ -191,8 +195,7 @@ class TapResult(unittest.TestResult):
 
     def addSkip(self, test, reason):
         if isinstance(test, unittest.case._SubTest):   # a check that skipped itself
-            self._had_sub.add(test.test_case.id())
-            name = test._subDescription().strip("[]() ")
+            name = self._check_name(test.test_case, test)
         else:
             name = self._name(test)
         self._line(True, name, directive=" # SKIP %s" % reason)
